@@ -42,6 +42,7 @@ class DialRequest:
     e164: str  # "+989121234567"
     voice: Voice8k
     ring_timeout: float  # seconds
+    attempt_number: int = 1  # 1 for the first attempt of a call request
 
 
 @dataclass(frozen=True, slots=True)

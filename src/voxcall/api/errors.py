@@ -1,0 +1,110 @@
+"""The one place where failures become the API's error envelope (api.md §1, §7)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from voxcall.api.limits import BodyTooLarge
+from voxcall.calls import errors as refused
+from voxcall.store.store import StoreUnavailable
+
+log = logging.getLogger("voxcall.api")
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+_REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
+    refused.InvalidPhoneNumberError: (400, "InvalidPhoneNumber"),
+    refused.InvalidServer: (400, "InvalidServer"),
+    refused.InvalidVoice: (400, "InvalidVoice"),
+    refused.InvalidFile: (400, "InvalidFile"),
+    refused.FileTooLarge: (413, "RequestTooLarge"),
+    refused.NotFound: (404, "NotFound"),
+    refused.VoiceInUse: (409, "VoiceInUse"),
+}
+
+_HTTP_CODES = {
+    400: "InvalidRequest",
+    401: "Unauthorized",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "RequestTooLarge",
+}
+
+
+def envelope(
+    status: int, code: str, message: str | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, object] = {"result": None, "error": code}
+    if message:
+        body["message"] = message
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
+    text = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "missing":
+        text = "required"
+    return f"{field or 'body'}: {text[:1].lower()}{text[1:]}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return envelope(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(refused.RequestRefused)
+    async def _refused(_: Request, exc: refused.RequestRefused) -> JSONResponse:
+        status, code = _REFUSALS[type(exc)]
+        return envelope(status, code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return envelope(400, "InvalidRequest", validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "InvalidRequest")
+        return envelope(exc.status_code, code, None, dict(exc.headers or {}))
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return envelope(413, "RequestTooLarge", f"body: larger than {exc.limit} bytes")
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("store unavailable: %s", exc)
+        return envelope(503, "Unavailable", "the store is unreachable; nothing was accepted")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        correlation = uuid.uuid4().hex[:12]
+        log.error(
+            "internal error %s on %s %s",
+            correlation,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        return envelope(500, "InternalError", f"internal error, correlation id {correlation}")

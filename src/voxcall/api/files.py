@@ -1,0 +1,82 @@
+"""Voice file endpoints (api.md §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from voxcall.api.auth import current_project
+from voxcall.api.calls import ok
+from voxcall.api.errors import ApiError
+from voxcall.api.schemas import voice_json
+from voxcall.calls.service import MAX_VOICE_BYTES
+from voxcall.store.records import Project
+
+router = APIRouter(prefix="/api/v2/file")
+ProjectDep = Annotated[Project, Depends(current_project)]
+
+_MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+}
+
+
+@router.post("/voice")
+async def upload(request: Request, project: ProjectDep) -> dict[str, Any]:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(400, "InvalidRequest", "body: must be multipart/form-data")
+    try:
+        form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
+    except ApiError:
+        raise
+    except Exception as exc:  # python-multipart's own errors on a broken body
+        raise ApiError(400, "InvalidRequest", f"body: malformed multipart ({exc})") from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "InvalidRequest", "file: required")
+        data = await upload.read(MAX_VOICE_BYTES + 1)
+        name = form.get("name")
+    finally:
+        await form.close()
+    voice = await run_in_threadpool(
+        request.app.state.services.voices.upload,
+        project,
+        data,
+        name=name if isinstance(name, str) and name else None,
+        filename=upload.filename or "",
+    )
+    return ok(voice_json(voice))
+
+
+@router.get("/voice")
+async def list_voices(request: Request, project: ProjectDep) -> dict[str, Any]:
+    voices = await run_in_threadpool(request.app.state.services.voices.list, project)
+    return ok([voice_json(v) for v in voices])
+
+
+@router.get("/voice/{voice_id}", response_model=None)
+async def download(
+    request: Request, voice_id: str, project: ProjectDep, format: str | None = None
+) -> FileResponse:
+    if format not in (None, "wav", "original"):
+        raise ApiError(400, "InvalidRequest", "format: must be 'original' or 'wav'")
+    service = request.app.state.services.voices
+    voice = await run_in_threadpool(service.get, project, voice_id)
+    original = format == "original"
+    path = await run_in_threadpool(service.audio_path, project, voice_id, original=original)
+    media = _MEDIA_TYPES.get(voice.format, "application/octet-stream") if original else "audio/wav"
+    return FileResponse(path, media_type=media)
+
+
+@router.delete("/voice/{voice_id}")
+async def delete(request: Request, voice_id: str, project: ProjectDep) -> dict[str, Any]:
+    await run_in_threadpool(request.app.state.services.voices.delete, project, voice_id)
+    return ok(None)

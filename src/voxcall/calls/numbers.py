@@ -1,0 +1,44 @@
+"""Phone numbers as Bitel clients send them, checked with libphonenumber."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import phonenumbers
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+class InvalidPhoneNumber(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    national: str  # "09121234567"
+    e164: str  # "+989121234567"
+
+
+def parse_phone(
+    raw: str, *, region: str = "IR", allowed_regions: Collection[str] = ("IR",)
+) -> PhoneNumber:
+    """Parse `raw` in `region`; the number must be valid and in one of `allowed_regions`."""
+    text = _SEPARATORS.sub("", raw)
+    if not text or len(text) > 20:
+        raise InvalidPhoneNumber("not a phone number")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber("not a valid number")
+    number_region = phonenumbers.region_code_for_number(number)
+    if number_region not in allowed_regions:
+        raise InvalidPhoneNumber(f"calls to {number_region} are not allowed for this project")
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return PhoneNumber(
+        national=re.sub(r"\D", "", national),
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+    )

@@ -1,0 +1,238 @@
+"""The dispatcher: claims due attempts within each dialer's limits, places them, records them.
+
+An attempt is committed as started *before* its driver dials, so a crash can only turn it into
+UNKNOWN (see `Store.recover_interrupted`), never into a second dial. Its end is recorded in one
+transaction together with what the call becomes, shielded from cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from voxcall.audio.wav import read_wav_pcm
+from voxcall.calls.policy import decide
+from voxcall.calls.throttle import TokenBucket
+from voxcall.dialers.base import (
+    AttemptOutcome,
+    AttemptResult,
+    Dialer,
+    DialRequest,
+    Voice8k,
+)
+from voxcall.dialers.registry import build_dialer
+from voxcall.store.files import VoiceFiles
+from voxcall.store.records import AttemptRecord, CallStatus, ClaimedAttempt, DialerConfig
+from voxcall.store.store import Store, StoreUnavailable
+
+log = logging.getLogger("voxcall.scheduler")
+
+VOICE_CACHE_SIZE = 64
+
+
+@dataclass(slots=True)
+class _Trunk:
+    """A started driver and the settings it was built from."""
+
+    key: str
+    dialer: Dialer
+    bucket: TokenBucket
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        files: VoiceFiles,
+        *,
+        sandbox_speed: float = 1.0,
+        poll_interval: float = 0.25,
+        shutdown_grace: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.sandbox_speed = sandbox_speed
+        self.poll_interval = poll_interval
+        self.shutdown_grace = shutdown_grace
+        self._trunks: dict[str, _Trunk] = {}
+        self._retired: list[Dialer] = []
+        self._attempts: set[asyncio.Task[None]] = set()
+        self._voices: OrderedDict[str, Voice8k] = OrderedDict()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Recover from a previous crash, then dispatch until `stop`."""
+        self._loop = asyncio.get_running_loop()
+        recovered = await asyncio.to_thread(self.store.recover_interrupted)
+        if recovered:
+            log.warning("%d call(s) were mid-attempt at the last stop: now UNKNOWN", recovered)
+        while not self._stopping:
+            try:
+                await self._tick()
+            except StoreUnavailable as exc:
+                log.error("store unavailable, dispatch paused: %s", exc)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    def wake(self) -> None:
+        """Ask for a dispatch round now; safe to call from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def stop(self) -> None:
+        """Claim nothing more; let live attempts end within the grace period, then hang up."""
+        self._stopping = True
+        self._wake.set()
+        if self._attempts:
+            log.info(
+                "waiting up to %.0f s for %d attempt(s)", self.shutdown_grace, len(self._attempts)
+            )
+            _, pending = await asyncio.wait(set(self._attempts), timeout=self.shutdown_grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        for trunk in self._trunks.values():
+            await trunk.dialer.close()
+        for dialer in self._retired:
+            await dialer.close()
+
+    # -- dispatch -------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        now = time.time()
+        expired = await asyncio.to_thread(self.store.expire_due, now)
+        if expired:
+            log.info("%d call(s) expired", expired)
+        dialers = await asyncio.to_thread(self.store.list_dialers, enabled_only=True)
+        busy = await asyncio.to_thread(self.store.busy_channels)
+        # Least loaded first, so that calls free to use any dialer go where channels are free.
+        dialers.sort(key=lambda d: busy.get(d.id, 0) / max(d.channels, 1))
+        for config in dialers:
+            if self._stopping:
+                return
+            trunk = await self._trunk(config)
+            if trunk is None:
+                continue
+            allowance = min(trunk.bucket.available(now), config.channels - busy.get(config.id, 0))
+            if allowance <= 0:
+                continue
+            claimed = await asyncio.to_thread(self.store.claim_due, config, allowance, now)
+            if claimed:
+                trunk.bucket.take(now, len(claimed))
+            for attempt in claimed:
+                task = asyncio.create_task(self._attempt(config, trunk.dialer, attempt))
+                self._attempts.add(task)
+                task.add_done_callback(self._attempts.discard)
+
+    async def _trunk(self, config: DialerConfig) -> _Trunk | None:
+        """The started driver for `config`, rebuilt when its settings changed."""
+        key = json.dumps([config.driver, config.options, config.cps], sort_keys=True)
+        trunk = self._trunks.get(config.id)
+        if trunk is not None and trunk.key == key:
+            return trunk
+        try:
+            dialer = build_dialer(config.driver, config.options, sandbox_speed=self.sandbox_speed)
+            await dialer.start()
+        except Exception:
+            log.exception("dialer %s cannot start; its calls wait", config.id)
+            return None
+        if trunk is not None:
+            self._retired.append(trunk.dialer)
+        trunk = _Trunk(key, dialer, TokenBucket(rate=config.cps, capacity=max(1.0, config.cps)))
+        self._trunks[config.id] = trunk
+        return trunk
+
+    async def _attempt(self, config: DialerConfig, dialer: Dialer, claim: ClaimedAttempt) -> None:
+        call = claim.call
+        try:
+            voice = await self._voice(call.project_id, call.voice_id)
+            outcome = await dialer.dial(
+                DialRequest(
+                    attempt_id=claim.attempt_id,
+                    national_number=call.national_number,
+                    e164=call.e164,
+                    voice=voice,
+                    ring_timeout=float(config.ring_timeout),
+                    attempt_number=claim.number,
+                )
+            )
+        except asyncio.CancelledError:
+            record = AttemptRecord(
+                attempt_id=claim.attempt_id,
+                result="UNKNOWN",
+                answered_at=None,
+                ended_at=time.time(),
+                bill_sec=0,
+                cause="outcome unknown: voxcall shut down during the attempt",
+                call_status=CallStatus.UNKNOWN,
+                next_attempt_at=None,
+            )
+            await asyncio.shield(self._record(call.id, record))
+            raise
+        except Exception as exc:
+            log.exception("attempt %s failed inside the dialer", claim.attempt_id)
+            outcome = AttemptOutcome(
+                AttemptResult.ERROR, claim.started_at, time.time(), cause=f"dialer failure: {exc}"
+            )
+        interval = (call.retry_interval or config.retry_interval) / self.sandbox_speed
+        decision = decide(
+            outcome.result,
+            attempts_made=claim.number,
+            retry_count=call.retry_count,
+            retry_interval=interval,
+            ended_at=time.time(),
+        )
+        record = AttemptRecord(
+            attempt_id=claim.attempt_id,
+            result=outcome.result.name,
+            answered_at=outcome.answered_at,
+            ended_at=outcome.ended_at,
+            bill_sec=outcome.bill_sec,
+            cause=outcome.cause,
+            call_status=decision.status,
+            next_attempt_at=decision.retry_at,
+        )
+        await asyncio.shield(self._record(call.id, record))
+        self._wake.set()
+
+    async def _record(self, call_id: str, record: AttemptRecord) -> None:
+        """Write an attempt's end; while the store is down, keep trying (it is the only copy)."""
+        delay = 0.1
+        while True:
+            try:
+                await asyncio.to_thread(self.store.finish_attempt, call_id, record)
+                return
+            except StoreUnavailable as exc:
+                if self._stopping and delay >= 5.0:
+                    # Left live in the store: the next start declares it UNKNOWN.
+                    log.error("giving up recording attempt %s at shutdown", record.attempt_id)
+                    return
+                log.error("cannot record attempt %s yet: %s", record.attempt_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _voice(self, project_id: str, voice_id: str) -> Voice8k:
+        voice = self._voices.get(voice_id)
+        if voice is None:
+            path = self.files.wav_path(project_id, voice_id)
+            data = await asyncio.to_thread(path.read_bytes)
+            pcm, _rate = read_wav_pcm(data)
+            voice = Voice8k(pcm)
+            self._voices[voice_id] = voice
+            if len(self._voices) > VOICE_CACHE_SIZE:
+                self._voices.popitem(last=False)
+        else:
+            self._voices.move_to_end(voice_id)
+        return voice

@@ -1,0 +1,187 @@
+"""Accepting, reading and cancelling call requests and voices: the use cases behind the API.
+
+Synchronous by design: each method is a few store transactions, run by the API in a worker
+thread. Nothing here knows of HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxcall.audio.decode import InvalidAudio, decode_voice
+from voxcall.audio.wav import wav_bytes
+from voxcall.calls.errors import (
+    FileTooLarge,
+    InvalidFile,
+    InvalidPhoneNumberError,
+    InvalidServer,
+    InvalidVoice,
+    NotFound,
+    VoiceInUse,
+)
+from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
+from voxcall.store.files import VoiceFiles
+from voxcall.store.records import Call, DialerConfig, NewCall, Project, Voice
+from voxcall.store.store import Store
+
+DEFAULT_TIME_TO_LIVE = 14400
+MAX_VOICE_BYTES = 10 * 1024 * 1024
+MAX_VOICE_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    retry_count: int = 1
+    server_id: str | None = None
+    retry_interval: int | None = None
+    time_to_live: int = DEFAULT_TIME_TO_LIVE
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    id: str
+    name: str
+    channels: int
+    busy_channels: int
+
+
+def _is_id(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+class CallService:
+    def __init__(self, store: Store, *, on_new_calls: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.on_new_calls = on_new_calls
+
+    def place(
+        self, project: Project, phone_numbers: Sequence[str], voice_id: str, options: CallOptions
+    ) -> list[Call]:
+        """Validate and durably queue one call per number, all or none."""
+        numbers = []
+        for index, raw in enumerate(phone_numbers):
+            try:
+                numbers.append(parse_phone(raw, allowed_regions=project.allowed_regions))
+            except InvalidPhoneNumber as exc:
+                field = "phoneNumber" if len(phone_numbers) == 1 else f"phoneNumbers[{index}]"
+                raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
+        if not _is_id(voice_id) or self.store.get_voice(project.id, voice_id) is None:
+            raise InvalidVoice("voiceId: no such voice")
+        dialer_id = self._route(project, options.server_id)
+        now = int(time.time())
+        campaign_id = uuid.uuid4().hex if len(numbers) > 1 else None
+        calls = self.store.insert_calls(
+            [
+                NewCall(
+                    id=uuid.uuid4().hex,
+                    project_id=project.id,
+                    campaign_id=campaign_id,
+                    voice_id=voice_id,
+                    national_number=number.national,
+                    e164=number.e164,
+                    dialer_id=dialer_id,
+                    retry_count=options.retry_count,
+                    retry_interval=options.retry_interval,
+                    request_date=now,
+                    expires_at=now + options.time_to_live,
+                )
+                for number in numbers
+            ]
+        )
+        self.on_new_calls()
+        return calls
+
+    def _route(self, project: Project, server_id: str | None) -> str | None:
+        """The dialer a new call must use; None lets the least-loaded enabled dialer take it."""
+        enabled = {d.id: d for d in self.store.list_dialers(enabled_only=True)}
+        if server_id is not None:
+            if server_id not in enabled:
+                raise InvalidServer(f"serverId: no enabled dialer {server_id!r}")
+            return server_id
+        if not enabled:
+            raise InvalidServer("serverId: no dialer is enabled")
+        if project.default_dialer_id in enabled:
+            return project.default_dialer_id
+        default = _global_default(enabled.values())
+        return default.id if default else None
+
+    def status(self, project: Project, call_id: str) -> Call:
+        call = self.store.get_call(project.id, call_id) if _is_id(call_id) else None
+        if call is None:
+            raise NotFound("id: no such call")
+        return call
+
+    def cancel(self, project: Project, call_id: str) -> Call:
+        call = self.store.cancel_call(project.id, call_id) if _is_id(call_id) else None
+        if call is None:
+            raise NotFound("id: no such call")
+        return call
+
+    def servers(self, project: Project) -> list[ServerInfo]:
+        busy = self.store.busy_channels()
+        return [
+            ServerInfo(d.id, d.name, d.channels, busy.get(d.id, 0))
+            for d in self.store.list_dialers(enabled_only=True)
+        ]
+
+
+def _global_default(dialers: Iterable[DialerConfig]) -> DialerConfig | None:
+    return next((d for d in dialers if d.is_default), None)
+
+
+class VoiceService:
+    def __init__(self, store: Store, files: VoiceFiles) -> None:
+        self.store = store
+        self.files = files
+
+    def upload(self, project: Project, data: bytes, *, name: str | None, filename: str) -> Voice:
+        """Decode, check and store a voice; nothing is kept when any step fails."""
+        if len(data) > MAX_VOICE_BYTES:
+            raise FileTooLarge(f"file: larger than {MAX_VOICE_BYTES // (1024 * 1024)} MiB")
+        try:
+            decoded = decode_voice(data, max_duration=MAX_VOICE_SECONDS)
+        except InvalidAudio as exc:
+            raise InvalidFile(str(exc)) from exc
+        voice = Voice(
+            id=uuid.uuid4().hex,
+            project_id=project.id,
+            name=(name or filename or "voice")[:200],
+            format=decoded.format,
+            size=len(data),
+            duration=round(decoded.duration, 3),
+            created_at=int(time.time()),
+        )
+        self.files.save(project.id, voice.id, original=data, wav=wav_bytes(decoded.pcm))
+        try:
+            self.store.add_voice(voice)
+        except BaseException:
+            self.files.delete(project.id, voice.id)
+            raise
+        return voice
+
+    def list(self, project: Project) -> list[Voice]:
+        return self.store.list_voices(project.id)
+
+    def get(self, project: Project, voice_id: str) -> Voice:
+        voice = self.store.get_voice(project.id, voice_id) if _is_id(voice_id) else None
+        if voice is None:
+            raise NotFound("voiceId: no such voice")
+        return voice
+
+    def audio_path(self, project: Project, voice_id: str, *, original: bool) -> Path:
+        voice = self.get(project, voice_id)
+        if original:
+            return self.files.original_path(project.id, voice.id)
+        return self.files.wav_path(project.id, voice.id)
+
+    def delete(self, project: Project, voice_id: str) -> None:
+        deleted = self.store.delete_voice(project.id, voice_id) if _is_id(voice_id) else None
+        if deleted is None:
+            raise NotFound("voiceId: no such voice")
+        if not deleted:
+            raise VoiceInUse("voiceId: a call that is not final uses this voice")
+        self.files.delete(project.id, voice_id)

@@ -1,0 +1,406 @@
+"""The `voxcall` command: serve, and manage projects and dialers (also while `serve` runs)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from voxcall.config import Settings
+from voxcall.dialers.registry import DRIVERS
+from voxcall.store.records import DialerConfig, Project
+from voxcall.store.store import Conflict, Store, StoreUnavailable
+from voxcall.tokens import new_token
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+project_app = typer.Typer(no_args_is_help=True, help="API projects and their tokens.")
+dialer_app = typer.Typer(no_args_is_help=True, help="Dialer servers (trunks).")
+app.add_typer(project_app, name="project")
+app.add_typer(dialer_app, name="dialer")
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data folder (default ./var or $VOXCALL_DATA)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _store(data: Path | None) -> tuple[Settings, Store]:
+    settings = Settings.load(data)
+    settings.prepare()
+    try:
+        return settings, Store.open(settings.database_url)
+    except StoreUnavailable as exc:
+        _fail(f"cannot open the database: {exc}")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _project(store: Store, name: str) -> Project:
+    project = store.project_by_name(name)
+    if project is None:
+        _fail(f"no project named {name!r}")
+    return project
+
+
+def _mint_token(store: Store, project: Project) -> str:
+    token = new_token()
+    store.add_token(project.id, prefix=token.prefix, token_hash=token.token_hash)
+    return token.token
+
+
+# -- serve --------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    data: DataOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    demo: Annotated[
+        bool, typer.Option(help="Ensure a sandbox dialer and a demo project; print a token.")
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="Seconds live attempts may finish after SIGTERM.")
+    ] = 30.0,
+) -> None:
+    """Run the API, the scheduler and the dialers in one process."""
+    import uvicorn
+
+    from voxcall.api.app import build_services, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.load(data)
+    services = build_services(settings)
+    services.scheduler.shutdown_grace = grace
+    if demo:
+        _print_demo(_ensure_demo(services.store, services.voices), host, port)
+    uvicorn.run(
+        create_app(services),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=int(grace) + 5,
+    )
+
+
+def _ensure_demo(store: Store, voices: Any) -> tuple[str, str]:
+    if not store.list_dialers():
+        store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}, is_default=True))
+    project = store.project_by_name("demo") or store.create_project(
+        "demo", rate_limit=100, allowed_regions=["IR"]
+    )
+    existing = store.list_voices(project.id)
+    voice_id = (
+        existing[0].id
+        if existing
+        else voices.upload(project, _demo_audio(), name="welcome", filename="welcome.wav").id
+    )
+    return _mint_token(store, project), voice_id
+
+
+def _demo_audio() -> bytes:
+    """A spoken welcome from espeak-ng, or a 3 s tone where espeak-ng is not installed."""
+    if shutil.which("espeak-ng"):
+        spoken: bytes = subprocess.run(
+            ["espeak-ng", "-v", "en-us", "--stdout", "Hello. This is a test call from voxcall."],
+            check=True,
+            capture_output=True,
+        ).stdout
+        return spoken
+    import numpy as np
+
+    from voxcall.audio.wav import wav_bytes
+
+    t = np.arange(3 * 8000) / 8000
+    return wav_bytes((np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes())
+
+
+def _print_demo(demo: tuple[str, str], host: str, port: int) -> None:
+    token, voice_id = demo
+    base = f"http://{host}:{port}/api/v2"
+    typer.echo(
+        f"""
+voxcall is starting on http://{host}:{port} (sandbox dialer, project "demo")
+
+  token:  {token}
+  voice:  {voice_id}
+
+Place a call (numbers ending 0001 are busy, 0002 ring out, 0003 fail, 0004 hang up early):
+
+  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
+       -d '{{"phoneNumber": "09121234567", "voiceId": "{voice_id}"}}' {base}/voice/single
+
+Then ask for its status with the id it returned:
+
+  curl -s -H 'Authorization: Bearer {token}' {base}/voice/status/ID
+"""
+    )
+
+
+# -- projects -----------------------------------------------------------------------
+
+
+@project_app.command("create")
+def project_create(
+    name: str,
+    data: DataOption = None,
+    balance: Annotated[
+        float | None, typer.Option(help="Opening balance in Toman (not enforced yet).")
+    ] = None,
+    rate_limit: Annotated[int, typer.Option(help="Requests per second.", min=1)] = 100,
+    json_out: JsonOption = False,
+) -> None:
+    """Create a project and print its first API token (shown once)."""
+    _, store = _store(data)
+    try:
+        project = store.create_project(name, rate_limit=rate_limit, allowed_regions=["IR"])
+    except Conflict:
+        _fail(f"a project named {name!r} exists")
+    token = _mint_token(store, project)
+    if balance is not None:
+        typer.echo("note: balances are not enforced in this version", err=True)
+    if json_out:
+        typer.echo(json.dumps({"id": project.id, "name": project.name, "token": token}))
+    else:
+        typer.echo(f"project {project.name} ({project.id})\ntoken: {token}")
+
+
+@project_app.command("list")
+def project_list(data: DataOption = None, json_out: JsonOption = False) -> None:
+    """List projects."""
+    _, store = _store(data)
+    projects = store.list_projects()
+    if json_out:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "rateLimit": p.rate_limit,
+                        "defaultDialer": p.default_dialer_id,
+                    }
+                    for p in projects
+                ]
+            )
+        )
+        return
+    for p in projects:
+        typer.echo(
+            f"{p.name}\t{p.id}\trate-limit={p.rate_limit}\tdialer={p.default_dialer_id or '-'}"
+        )
+
+
+@project_app.command("token")
+def project_token(name: str, data: DataOption = None, json_out: JsonOption = False) -> None:
+    """Issue another API token for a project."""
+    _, store = _store(data)
+    token = _mint_token(store, _project(store, name))
+    typer.echo(json.dumps({"token": token}) if json_out else token)
+
+
+@project_app.command("revoke-token")
+def project_revoke_token(token_prefix: str, data: DataOption = None) -> None:
+    """Revoke the token(s) starting with TOKEN_PREFIX (the 8 characters after 'vx_')."""
+    _, store = _store(data)
+    prefix = token_prefix.removeprefix("vx_")[:8]
+    if len(prefix) < 8:
+        _fail("give at least the first 8 characters after 'vx_'")
+    revoked = store.revoke_tokens(prefix)
+    if not revoked:
+        _fail(f"no live token starts with {prefix!r}")
+    typer.echo(f"revoked {revoked} token(s)")
+
+
+@project_app.command("update")
+def project_update(
+    name: str,
+    data: DataOption = None,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per second.", min=1)] = None,
+    default_dialer: Annotated[
+        str | None, typer.Option(help="Dialer for calls without serverId ('' clears it).")
+    ] = None,
+) -> None:
+    """Change a project's settings."""
+    _, store = _store(data)
+    project = _project(store, name)
+    if default_dialer and store.get_dialer(default_dialer) is None:
+        _fail(f"no dialer {default_dialer!r}")
+    store.update_project(
+        project.id,
+        rate_limit=rate_limit,
+        default_dialer_id=default_dialer or None,
+        clear_default_dialer=default_dialer == "",
+    )
+    typer.echo(f"project {name} updated")
+
+
+# -- dialers ------------------------------------------------------------------------
+
+
+def _dialer_config(
+    dialer_id: str,
+    driver: str,
+    name: str,
+    options: dict[str, object],
+    *,
+    channels: int = 10,
+    cps: float = 10.0,
+    retry_interval: int = 60,
+    ring_timeout: int = 45,
+    is_default: bool = False,
+) -> DialerConfig:
+    return DialerConfig(
+        id=dialer_id,
+        name=name,
+        driver=driver,
+        options=options,
+        channels=channels,
+        cps=cps,
+        retry_interval=retry_interval,
+        ring_timeout=ring_timeout,
+        enabled=True,
+        is_default=is_default,
+    )
+
+
+@dialer_app.command("add")
+def dialer_add(
+    dialer_id: Annotated[str, typer.Argument(metavar="ID")],
+    driver: Annotated[str, typer.Option(help=f"One of: {', '.join(DRIVERS)}.")],
+    data: DataOption = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    channels: Annotated[int, typer.Option(help="Simultaneous calls.", min=1)] = 10,
+    cps: Annotated[float, typer.Option(help="New calls per second.", min=0.01)] = 10.0,
+    retry_interval: Annotated[int, typer.Option(help="Seconds between attempts.", min=1)] = 60,
+    ring_timeout: Annotated[int, typer.Option(help="Seconds to let it ring.", min=1)] = 45,
+    default: Annotated[
+        bool, typer.Option("--default", help="Use for calls without serverId.")
+    ] = False,
+    trunk: Annotated[
+        str | None, typer.Option(help="sip: sip:HOST[:PORT][;transport=udp|tcp]")
+    ] = None,
+    username: Annotated[str | None, typer.Option(help="sip: digest user name.")] = None,
+    password: Annotated[str | None, typer.Option(help="sip: digest password.")] = None,
+    caller_id: Annotated[str | None, typer.Option(help="sip: the From user.")] = None,
+    from_domain: Annotated[str | None, typer.Option(help="sip: the From host.")] = None,
+    codecs: Annotated[str | None, typer.Option(help="sip: e.g. PCMA,PCMU")] = None,
+    local_ip: Annotated[str | None, typer.Option(help="sip: address for SIP and RTP.")] = None,
+    rtp_ports: Annotated[str | None, typer.Option(help="sip: e.g. 20000-30000")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a dialer server; a running `serve` picks it up at once."""
+    if not SLUG.fullmatch(dialer_id):
+        _fail("ID: must match [a-z0-9][a-z0-9_-]{0,31}")
+    if driver not in DRIVERS:
+        _fail(f"--driver: must be one of {', '.join(DRIVERS)}")
+    sip_values = {
+        "trunk": trunk,
+        "username": username,
+        "password": password,
+        "caller_id": caller_id,
+        "from_domain": from_domain,
+        "codecs": codecs,
+        "local_ip": local_ip,
+        "rtp_ports": rtp_ports,
+    }
+    options: dict[str, object] = {k: v for k, v in sip_values.items() if v is not None}
+    if driver == "sandbox" and options:
+        _fail(f"--{next(iter(options)).replace('_', '-')}: only for --driver sip")
+    if driver == "sip":
+        from voxcall.dialers.sip.driver import SipTrunkConfig
+
+        try:
+            options = SipTrunkConfig.from_options(options).to_options()
+        except ValueError as exc:
+            _fail(str(exc))
+    _, store = _store(data)
+    config = _dialer_config(
+        dialer_id,
+        driver,
+        name or dialer_id,
+        options,
+        channels=channels,
+        cps=cps,
+        retry_interval=retry_interval,
+        ring_timeout=ring_timeout,
+        is_default=default,
+    )
+    try:
+        store.add_dialer(config)
+    except Conflict:
+        _fail(f"a dialer {dialer_id!r} exists")
+    if json_out:
+        typer.echo(json.dumps(_dialer_json(config)))
+    else:
+        typer.echo(f"dialer {dialer_id} added ({driver})")
+
+
+def _dialer_json(d: DialerConfig) -> dict[str, object]:
+    return {
+        "id": d.id,
+        "name": d.name,
+        "driver": d.driver,
+        "channels": d.channels,
+        "cps": d.cps,
+        "retryInterval": d.retry_interval,
+        "ringTimeout": d.ring_timeout,
+        "enabled": d.enabled,
+        "default": d.is_default,
+        # never the password
+        "options": {k: v for k, v in d.options.items() if k != "password"},
+    }
+
+
+@dialer_app.command("list")
+def dialer_list(data: DataOption = None, json_out: JsonOption = False) -> None:
+    """List dialers."""
+    _, store = _store(data)
+    dialers = store.list_dialers()
+    if json_out:
+        typer.echo(json.dumps([_dialer_json(d) for d in dialers]))
+        return
+    for d in dialers:
+        flags = ("enabled" if d.enabled else "disabled") + (" default" if d.is_default else "")
+        typer.echo(
+            f"{d.id}\t{d.driver}\tchannels={d.channels}\tcps={d.cps:g}\t"
+            f"retry={d.retry_interval}s\tring={d.ring_timeout}s\t{flags}"
+        )
+
+
+@dialer_app.command("disable")
+def dialer_disable(
+    dialer_id: Annotated[str, typer.Argument(metavar="ID")], data: DataOption = None
+) -> None:
+    """Stop placing new attempts on a dialer (live ones finish)."""
+    _, store = _store(data)
+    if not store.set_dialer_enabled(dialer_id, False):
+        _fail(f"no dialer {dialer_id!r}")
+    typer.echo(f"dialer {dialer_id} disabled")
+
+
+@dialer_app.command("enable")
+def dialer_enable(
+    dialer_id: Annotated[str, typer.Argument(metavar="ID")], data: DataOption = None
+) -> None:
+    """Place attempts on a dialer again."""
+    _, store = _store(data)
+    if not store.set_dialer_enabled(dialer_id, True):
+        _fail(f"no dialer {dialer_id!r}")
+    typer.echo(f"dialer {dialer_id} enabled")
+
+
+def main(args: list[str] | None = None) -> None:
+    app(args=args if args is not None else sys.argv[1:], prog_name="voxcall")

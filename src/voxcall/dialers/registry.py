@@ -1,0 +1,21 @@
+"""Build a driver from its stored name and options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from voxcall.dialers.base import Dialer
+from voxcall.dialers.sandbox import SandboxDialer
+
+DRIVERS = ("sandbox", "sip")
+
+
+def build_dialer(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
+    if driver == "sandbox":
+        return SandboxDialer(speed=sandbox_speed)
+    if driver == "sip":
+        from voxcall.dialers.sip.driver import SipDialer, SipTrunkConfig
+
+        dialer: Dialer = SipDialer(SipTrunkConfig.from_options(options))
+        return dialer
+    raise ValueError(f"driver: unknown driver {driver!r} (known: {', '.join(DRIVERS)})")

@@ -1,0 +1,134 @@
+"""Rows as small frozen dataclasses: what the store hands to the layers above it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class CallStatus(enum.Enum):
+    """The public status of a call request (api.md §2), with its Bitel status code."""
+
+    WAITING = 0
+    NORMAL = 1
+    NO_ANSWER = 2
+    USER_BUSY = 3
+    EXPIRED = 10
+    ERROR = 11
+    UNKNOWN = 20
+
+    @property
+    def code(self) -> int:
+        return self.value
+
+    @property
+    def is_final(self) -> bool:
+        return self is not CallStatus.WAITING
+
+
+class Phase(enum.Enum):
+    """Where a WAITING call is in the scheduler; every final call is `FINAL`."""
+
+    QUEUED = "queued"
+    DIALING = "dialing"
+    FINAL = "final"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    name: str
+    rate_limit: int
+    default_dialer_id: str | None
+    allowed_regions: tuple[str, ...]
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DialerConfig:
+    id: str
+    name: str
+    driver: str
+    options: dict[str, object]
+    channels: int
+    cps: float
+    retry_interval: int
+    ring_timeout: int
+    enabled: bool
+    is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    id: str
+    project_id: str
+    name: str
+    format: str
+    size: int
+    duration: float
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    id: str
+    project_id: str
+    campaign_id: str | None
+    voice_id: str
+    national_number: str
+    e164: str
+    dialer_id: str | None
+    status: CallStatus
+    phase: Phase
+    retry_count: int
+    retry_interval: int | None
+    request_date: int
+    expires_at: int
+    next_attempt_at: float
+    execution_date: int
+    attempts: int
+    bill_sec: int
+    price_milli: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    """A call request as accepted, before the store gives it a row."""
+
+    id: str
+    project_id: str
+    campaign_id: str | None
+    voice_id: str
+    national_number: str
+    e164: str
+    dialer_id: str | None
+    retry_count: int
+    retry_interval: int | None
+    request_date: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAttempt:
+    """An attempt the store has recorded as started: the dialer may now place it."""
+
+    attempt_id: str
+    number: int
+    call: Call
+    dialer_id: str
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """How an attempt ended, and what that makes of its call (decided by `voxcall.calls`)."""
+
+    attempt_id: str
+    result: str  # AttemptResult name, or "UNKNOWN"
+    answered_at: float | None
+    ended_at: float
+    bill_sec: int
+    cause: str
+    call_status: CallStatus  # WAITING when the call will be retried
+    next_attempt_at: float | None  # set when call_status is WAITING

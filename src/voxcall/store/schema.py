@@ -1,0 +1,130 @@
+"""Tables. Plain SQLAlchemy Core so that SQLite and PostgreSQL share one definition.
+
+Invariants the database keeps itself: one live attempt per call (partial unique index), one
+row per token hash, and dialer ids as primary keys.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("rate_limit", Integer, nullable=False),
+    Column("default_dialer_id", String(32), nullable=True),
+    Column("allowed_regions", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("prefix", String(16), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+dialers = Table(
+    "dialers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("driver", String(32), nullable=False),
+    Column("options", Text, nullable=False),  # driver options as JSON
+    Column("channels", Integer, nullable=False),
+    Column("cps", Float, nullable=False),
+    Column("retry_interval", Integer, nullable=False),
+    Column("ring_timeout", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+voices = Table(
+    "voices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("campaign_id", String(32), nullable=True, index=True),
+    Column("voice_id", String(32), ForeignKey("voices.id"), nullable=False, index=True),
+    Column("national_number", String(32), nullable=False),
+    Column("e164", String(32), nullable=False),
+    # The dialer this call must use; NULL lets the least-loaded enabled dialer take it.
+    Column("dialer_id", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    # queued (waiting for its next attempt), dialing (an attempt is live), final
+    Column("phase", String(8), nullable=False),
+    Column("retry_count", Integer, nullable=False),
+    Column("retry_interval", Integer, nullable=True),  # NULL: the dialer's
+    Column("request_date", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("execution_date", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("bill_sec", Integer, nullable=False),
+    Column("price_milli", BigInteger, nullable=False),  # thousandths of a Toman
+    Column("cause", String(200), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_calls_due", "phase", "next_attempt_at"),
+    Index("ix_calls_project", "project_id", "request_date"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("call_id", String(32), ForeignKey("calls.id"), nullable=False),
+    Column("number", Integer, nullable=False),  # 1 for the first attempt of a call
+    Column("dialer_id", String(32), nullable=False),
+    # dialing -> done | unknown; "dialing" rows are the channels in use
+    Column("state", String(8), nullable=False),
+    Column("result", String(16), nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("answered_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("bill_sec", Integer, nullable=False),
+    Column("cause", String(200), nullable=False),
+    Index("ix_attempts_call", "call_id", "number", unique=True),
+    Index(
+        "ux_attempts_live",
+        "call_id",
+        unique=True,
+        sqlite_where=text("state = 'dialing'"),
+        postgresql_where=text("state = 'dialing'"),
+    ),
+    Index("ix_attempts_dialer_live", "dialer_id", "state"),
+)

@@ -1,0 +1,587 @@
+"""The store: every read and write of voxcall's state, behind one narrow interface.
+
+Each public method is one transaction. Writers that change a call check its current phase in
+the WHERE clause, so a stale or duplicated update changes nothing instead of corrupting state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from voxcall.store import schema as t
+from voxcall.store.database import READ_ONLY, create_schema, make_engine
+from voxcall.store.records import (
+    AttemptRecord,
+    Call,
+    CallStatus,
+    ClaimedAttempt,
+    DialerConfig,
+    NewCall,
+    Phase,
+    Project,
+    Voice,
+)
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or written; nothing was changed."""
+
+
+class Conflict(Exception):
+    """A uniqueness rule refused the write (a name or id already taken)."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        store = cls(make_engine(url))
+        with store._guard():
+            create_schema(store.engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        except (OperationalError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError):
+                if not exc.connection_invalidated:
+                    raise
+            raise StoreUnavailable(str(exc.orig)) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._guard(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with (
+            self._guard(),
+            self.engine.connect().execution_options(**{READ_ONLY: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    # -- projects and tokens --------------------------------------------------------
+
+    def create_project(
+        self, name: str, *, rate_limit: int, allowed_regions: Sequence[str]
+    ) -> Project:
+        project = Project(
+            id=new_id(),
+            name=name,
+            rate_limit=rate_limit,
+            default_dialer_id=None,
+            allowed_regions=tuple(allowed_regions),
+            created_at=int(time.time()),
+        )
+        with self._write() as conn:
+            conn.execute(
+                insert(t.projects).values(
+                    id=project.id,
+                    name=project.name,
+                    rate_limit=project.rate_limit,
+                    default_dialer_id=None,
+                    allowed_regions=",".join(project.allowed_regions),
+                    created_at=project.created_at,
+                )
+            )
+        return project
+
+    def list_projects(self) -> list[Project]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.projects).order_by(t.projects.c.created_at)).all()
+        return [_project(r._mapping) for r in rows]
+
+    def project_by_name(self, name: str) -> Project | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
+        return _project(row._mapping) if row else None
+
+    def update_project(
+        self,
+        project_id: str,
+        *,
+        rate_limit: int | None = None,
+        default_dialer_id: str | None = None,
+        clear_default_dialer: bool = False,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if rate_limit is not None:
+            values["rate_limit"] = rate_limit
+        if default_dialer_id is not None:
+            values["default_dialer_id"] = default_dialer_id
+        if clear_default_dialer:
+            values["default_dialer_id"] = None
+        if values:
+            with self._write() as conn:
+                conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(values))
+
+    def add_token(self, project_id: str, *, prefix: str, token_hash: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                insert(t.api_tokens).values(
+                    id=new_id(),
+                    project_id=project_id,
+                    prefix=prefix,
+                    token_hash=token_hash,
+                    created_at=int(time.time()),
+                    revoked_at=None,
+                )
+            )
+
+    def revoke_tokens(self, prefix: str) -> int:
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.api_tokens)
+                .where(t.api_tokens.c.prefix == prefix, t.api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=int(time.time()))
+            )
+        return result.rowcount
+
+    def project_for_token(self, token_hash: str) -> Project | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.projects)
+                .join(t.api_tokens, t.api_tokens.c.project_id == t.projects.c.id)
+                .where(t.api_tokens.c.token_hash == token_hash, t.api_tokens.c.revoked_at.is_(None))
+            ).first()
+        return _project(row._mapping) if row else None
+
+    # -- dialers --------------------------------------------------------------------
+
+    def add_dialer(self, dialer: DialerConfig) -> None:
+        with self._write() as conn:
+            if dialer.is_default:
+                conn.execute(update(t.dialers).values(is_default=False))
+            conn.execute(
+                insert(t.dialers).values(
+                    id=dialer.id,
+                    name=dialer.name,
+                    driver=dialer.driver,
+                    options=json.dumps(dialer.options),
+                    channels=dialer.channels,
+                    cps=dialer.cps,
+                    retry_interval=dialer.retry_interval,
+                    ring_timeout=dialer.ring_timeout,
+                    enabled=dialer.enabled,
+                    is_default=dialer.is_default,
+                    created_at=int(time.time()),
+                )
+            )
+
+    def list_dialers(self, *, enabled_only: bool = False) -> list[DialerConfig]:
+        query = select(t.dialers).order_by(t.dialers.c.created_at, t.dialers.c.id)
+        if enabled_only:
+            query = query.where(t.dialers.c.enabled.is_(True))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_dialer(r._mapping) for r in rows]
+
+    def get_dialer(self, dialer_id: str) -> DialerConfig | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.dialers).where(t.dialers.c.id == dialer_id)).first()
+        return _dialer(row._mapping) if row else None
+
+    def set_dialer_enabled(self, dialer_id: str, enabled: bool) -> bool:
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.dialers).where(t.dialers.c.id == dialer_id).values(enabled=enabled)
+            )
+        return result.rowcount == 1
+
+    def busy_channels(self) -> dict[str, int]:
+        """Live attempts per dialer: the channels in use, counted by the database."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.attempts.c.dialer_id, func.count())
+                .where(t.attempts.c.state == "dialing")
+                .group_by(t.attempts.c.dialer_id)
+            ).all()
+        return {dialer_id: count for dialer_id, count in rows}
+
+    # -- voices ---------------------------------------------------------------------
+
+    def add_voice(self, voice: Voice) -> None:
+        with self._write() as conn:
+            conn.execute(
+                insert(t.voices).values(
+                    id=voice.id,
+                    project_id=voice.project_id,
+                    name=voice.name,
+                    format=voice.format,
+                    size=voice.size,
+                    duration=voice.duration,
+                    created_at=voice.created_at,
+                    deleted_at=None,
+                )
+            )
+
+    def list_voices(self, project_id: str) -> list[Voice]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.voices)
+                .where(t.voices.c.project_id == project_id, t.voices.c.deleted_at.is_(None))
+                .order_by(t.voices.c.created_at, t.voices.c.id)
+            ).all()
+        return [_voice(r._mapping) for r in rows]
+
+    def get_voice(self, project_id: str, voice_id: str) -> Voice | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.voices).where(
+                    t.voices.c.id == voice_id,
+                    t.voices.c.project_id == project_id,
+                    t.voices.c.deleted_at.is_(None),
+                )
+            ).first()
+        return _voice(row._mapping) if row else None
+
+    def delete_voice(self, project_id: str, voice_id: str) -> bool | None:
+        """Mark a voice deleted. None: no such voice; False: a non-final call uses it."""
+        with self._write() as conn:
+            live = conn.execute(
+                select(t.voices.c.id).where(
+                    t.voices.c.id == voice_id,
+                    t.voices.c.project_id == project_id,
+                    t.voices.c.deleted_at.is_(None),
+                )
+            ).first()
+            if live is None:
+                return None
+            in_use = conn.execute(
+                select(t.calls.c.id)
+                .where(t.calls.c.voice_id == voice_id, t.calls.c.phase != Phase.FINAL.value)
+                .limit(1)
+            ).first()
+            if in_use is not None:
+                return False
+            conn.execute(
+                update(t.voices)
+                .where(t.voices.c.id == voice_id)
+                .values(deleted_at=int(time.time()))
+            )
+        return True
+
+    # -- calls ----------------------------------------------------------------------
+
+    def insert_calls(self, new_calls: Sequence[NewCall]) -> list[Call]:
+        """Store call requests, all or none, each due at once."""
+        now = time.time()
+        rows = [
+            {
+                "id": c.id,
+                "project_id": c.project_id,
+                "campaign_id": c.campaign_id,
+                "voice_id": c.voice_id,
+                "national_number": c.national_number,
+                "e164": c.e164,
+                "dialer_id": c.dialer_id,
+                "status": CallStatus.WAITING.name,
+                "phase": Phase.QUEUED.value,
+                "retry_count": c.retry_count,
+                "retry_interval": c.retry_interval,
+                "request_date": c.request_date,
+                "expires_at": c.expires_at,
+                "next_attempt_at": now,
+                "execution_date": 0,
+                "attempts": 0,
+                "bill_sec": 0,
+                "price_milli": 0,
+                "cause": "",
+                "updated_at": now,
+            }
+            for c in new_calls
+        ]
+        with self._write() as conn:
+            conn.execute(insert(t.calls), rows)
+        return [_call(r) for r in rows]
+
+    def get_call(self, project_id: str, call_id: str) -> Call | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
+            ).first()
+        return _call(row._mapping) if row else None
+
+    def cancel_call(self, project_id: str, call_id: str) -> Call | None:
+        """Expire a call whose next attempt has not started; a live or final call is unchanged."""
+        with self._write() as conn:
+            conn.execute(
+                update(t.calls)
+                .where(
+                    t.calls.c.id == call_id,
+                    t.calls.c.project_id == project_id,
+                    t.calls.c.phase == Phase.QUEUED.value,
+                )
+                .values(
+                    status=CallStatus.EXPIRED.name,
+                    phase=Phase.FINAL.value,
+                    cause="cancelled by the client",
+                    updated_at=time.time(),
+                )
+            )
+            row = conn.execute(
+                select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
+            ).first()
+        return _call(row._mapping) if row else None
+
+    def claim_due(self, dialer: DialerConfig, limit: int, now: float) -> list[ClaimedAttempt]:
+        """Start up to `limit` due attempts on `dialer`, within its free channels.
+
+        The channel count is read inside the same transaction that records the attempts, so
+        the limit holds for every process sharing the database.
+        """
+        with self._write() as conn:
+            conn.execute(
+                select(t.dialers.c.id).where(t.dialers.c.id == dialer.id).with_for_update()
+            )
+            busy = conn.execute(
+                select(func.count()).where(
+                    t.attempts.c.dialer_id == dialer.id, t.attempts.c.state == "dialing"
+                )
+            ).scalar_one()
+            limit = min(limit, dialer.channels - busy)
+            if limit <= 0:
+                return []
+            due = (
+                select(t.calls.c.id)
+                .where(
+                    t.calls.c.phase == Phase.QUEUED.value,
+                    t.calls.c.next_attempt_at <= now,
+                    t.calls.c.expires_at > int(now),
+                    or_(t.calls.c.dialer_id == dialer.id, t.calls.c.dialer_id.is_(None)),
+                )
+                .order_by(t.calls.c.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                update(t.calls)
+                .where(t.calls.c.id.in_(due), t.calls.c.phase == Phase.QUEUED.value)
+                .values(
+                    phase=Phase.DIALING.value,
+                    attempts=t.calls.c.attempts + 1,
+                    execution_date=int(now),
+                    updated_at=now,
+                )
+                .returning(*t.calls.c)
+            ).all()
+            claimed = [
+                ClaimedAttempt(
+                    attempt_id=new_id(),
+                    number=r._mapping["attempts"],
+                    call=_call(r._mapping),
+                    dialer_id=dialer.id,
+                    started_at=now,
+                )
+                for r in rows
+            ]
+            if claimed:
+                conn.execute(
+                    insert(t.attempts),
+                    [
+                        {
+                            "id": a.attempt_id,
+                            "call_id": a.call.id,
+                            "number": a.number,
+                            "dialer_id": dialer.id,
+                            "state": "dialing",
+                            "result": None,
+                            "started_at": now,
+                            "answered_at": None,
+                            "ended_at": None,
+                            "bill_sec": 0,
+                            "cause": "",
+                        }
+                        for a in claimed
+                    ],
+                )
+        return claimed
+
+    def finish_attempt(self, call_id: str, record: AttemptRecord) -> bool:
+        """Record how an attempt ended and what its call becomes, in one transaction.
+
+        False when the attempt was no longer live (already recorded or declared UNKNOWN).
+        """
+        final = record.call_status.is_final
+        with self._write() as conn:
+            done = conn.execute(
+                update(t.attempts)
+                .where(t.attempts.c.id == record.attempt_id, t.attempts.c.state == "dialing")
+                .values(
+                    state="done",
+                    result=record.result,
+                    answered_at=record.answered_at,
+                    ended_at=record.ended_at,
+                    bill_sec=record.bill_sec,
+                    cause=record.cause,
+                )
+            )
+            if done.rowcount != 1:
+                return False
+            values: dict[str, Any] = {
+                "status": record.call_status.name,
+                "phase": Phase.FINAL.value if final else Phase.QUEUED.value,
+                "bill_sec": record.bill_sec,
+                "cause": record.cause,
+                "updated_at": time.time(),
+            }
+            if record.next_attempt_at is not None:
+                values["next_attempt_at"] = record.next_attempt_at
+            conn.execute(
+                update(t.calls)
+                .where(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value)
+                .values(values)
+            )
+        return True
+
+    def expire_due(self, now: float) -> int:
+        """Calls waiting for an attempt past their time to live become EXPIRED."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.calls)
+                .where(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.expires_at <= int(now))
+                .values(
+                    status=CallStatus.EXPIRED.name,
+                    phase=Phase.FINAL.value,
+                    cause="time to live passed",
+                    updated_at=now,
+                )
+            )
+        return result.rowcount
+
+    def next_due_at(self) -> float | None:
+        with self._read() as conn:
+            return conn.execute(
+                select(func.min(t.calls.c.next_attempt_at)).where(
+                    t.calls.c.phase == Phase.QUEUED.value
+                )
+            ).scalar_one_or_none()
+
+    def recover_interrupted(self) -> int:
+        """At start-up: attempts that were live when the process died become UNKNOWN.
+
+        Their calls are final: the callee may have been reached, so they are never re-dialled.
+        """
+        now = time.time()
+        cause = "outcome unknown: voxcall stopped during the attempt"
+        with self._write() as conn:
+            conn.execute(
+                update(t.attempts)
+                .where(t.attempts.c.state == "dialing")
+                .values(state="unknown", result="UNKNOWN", ended_at=now, cause=cause)
+            )
+            result = conn.execute(
+                update(t.calls)
+                .where(t.calls.c.phase == Phase.DIALING.value)
+                .values(
+                    status=CallStatus.UNKNOWN.name,
+                    phase=Phase.FINAL.value,
+                    cause=cause,
+                    updated_at=now,
+                )
+            )
+        return result.rowcount
+
+    def attempts_of(self, call_id: str) -> list[Mapping[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.attempts)
+                .where(t.attempts.c.call_id == call_id)
+                .order_by(t.attempts.c.number)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def count_calls(self, *, project_id: str | None = None) -> dict[str, int]:
+        query = select(t.calls.c.status, func.count()).group_by(t.calls.c.status)
+        if project_id is not None:
+            query = query.where(and_(t.calls.c.project_id == project_id))
+        with self._read() as conn:
+            return {status: n for status, n in conn.execute(query).all()}
+
+
+def _project(m: Mapping[Any, Any]) -> Project:
+    return Project(
+        id=m["id"],
+        name=m["name"],
+        rate_limit=m["rate_limit"],
+        default_dialer_id=m["default_dialer_id"],
+        allowed_regions=tuple(r for r in m["allowed_regions"].split(",") if r),
+        created_at=m["created_at"],
+    )
+
+
+def _dialer(m: Mapping[Any, Any]) -> DialerConfig:
+    return DialerConfig(
+        id=m["id"],
+        name=m["name"],
+        driver=m["driver"],
+        options=json.loads(m["options"]),
+        channels=m["channels"],
+        cps=m["cps"],
+        retry_interval=m["retry_interval"],
+        ring_timeout=m["ring_timeout"],
+        enabled=bool(m["enabled"]),
+        is_default=bool(m["is_default"]),
+    )
+
+
+def _voice(m: Mapping[Any, Any]) -> Voice:
+    return Voice(
+        id=m["id"],
+        project_id=m["project_id"],
+        name=m["name"],
+        format=m["format"],
+        size=m["size"],
+        duration=m["duration"],
+        created_at=m["created_at"],
+    )
+
+
+def _call(m: Mapping[Any, Any]) -> Call:
+    return Call(
+        id=m["id"],
+        project_id=m["project_id"],
+        campaign_id=m["campaign_id"],
+        voice_id=m["voice_id"],
+        national_number=m["national_number"],
+        e164=m["e164"],
+        dialer_id=m["dialer_id"],
+        status=CallStatus[m["status"]],
+        phase=Phase(m["phase"]),
+        retry_count=m["retry_count"],
+        retry_interval=m["retry_interval"],
+        request_date=m["request_date"],
+        expires_at=m["expires_at"],
+        next_attempt_at=m["next_attempt_at"],
+        execution_date=m["execution_date"],
+        attempts=m["attempts"],
+        bill_sec=m["bill_sec"],
+        price_milli=m["price_milli"],
+        cause=m["cause"],
+    )
