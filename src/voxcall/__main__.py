@@ -1,0 +1,3 @@
+from voxcall.cli import main
+
+main()

@@ -1,0 +1,127 @@
+"""Voice upload, list, download and delete through the real app."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.test_calls import place, upload
+from tests.audio.samples import FORMATS, encode, silence, speech_wav, tone
+from tests.conftest import Tenant, make_tenant
+from voxcall.api.app import Services
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_upload_every_format(client: TestClient, tenant: Tenant, fmt: str) -> None:
+    data = encode(tone(2.0, 440.0, rate=44100, channels=2), 44100, 2, fmt)
+    response = client.post(
+        "/api/v2/file/voice",
+        headers=tenant.headers,
+        files={"file": (f"greeting.{fmt}", data)},
+        data={"name": "Greeting"},
+    )
+    assert response.status_code == 200, response.text
+    voice = response.json()["result"]
+    assert voice["name"] == "Greeting"
+    assert voice["size"] == len(data)
+    assert voice["duration"] == pytest.approx(2.0, abs=0.1)
+    assert voice["format"] in FORMATS or voice["format"] == "ogg"
+
+    wav = client.get(f"/api/v2/file/voice/{voice['id']}", headers=tenant.headers)
+    assert wav.status_code == 200
+    assert wav.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(wav.content)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        assert w.getnframes() / 8000 == pytest.approx(2.0, abs=0.1)
+
+    original = client.get(
+        f"/api/v2/file/voice/{voice['id']}?format=original", headers=tenant.headers
+    )
+    assert original.content == data
+
+
+def test_list_and_isolation(client: TestClient, tenant: Tenant, services: Services) -> None:
+    voice_id = upload(client, tenant, speech_wav("hello"), "hello.wav")
+    listed = client.get("/api/v2/file/voice", headers=tenant.headers).json()["result"]
+    assert [v["id"] for v in listed] == [voice_id]
+    assert listed[0]["name"] == "hello.wav"
+    other = make_tenant(services, "other")
+    assert client.get("/api/v2/file/voice", headers=other.headers).json()["result"] == []
+    foreign = client.get(f"/api/v2/file/voice/{voice_id}", headers=other.headers)
+    assert (foreign.status_code, foreign.json()["error"]) == (404, "NotFound")
+    deleted = client.delete(f"/api/v2/file/voice/{voice_id}", headers=other.headers)
+    assert deleted.status_code == 404
+
+
+def test_delete_and_voice_in_use(client: TestClient, tenant: Tenant, voice_mp3: bytes) -> None:
+    voice_id = upload(client, tenant, voice_mp3)
+    call = place(client, tenant, {"phoneNumber": "09121234567", "voiceId": voice_id}).json()
+    response = client.delete(f"/api/v2/file/voice/{voice_id}", headers=tenant.headers)
+    assert response.status_code == 409
+    assert response.json() == {
+        "result": None,
+        "error": "VoiceInUse",
+        "message": "voiceId: a call that is not final uses this voice",
+    }
+    client.post(f"/api/v2/voice/cancel/{call['result']['id']}", headers=tenant.headers)
+    response = client.delete(f"/api/v2/file/voice/{voice_id}", headers=tenant.headers)
+    assert response.json() == {"result": None, "error": None}
+    assert client.get(f"/api/v2/file/voice/{voice_id}", headers=tenant.headers).status_code == 404
+    assert client.get("/api/v2/file/voice", headers=tenant.headers).json()["result"] == []
+
+
+def _refusal(client: TestClient, tenant: Tenant, data: bytes) -> tuple[int, dict[str, object]]:
+    response = client.post(
+        "/api/v2/file/voice", headers=tenant.headers, files={"file": ("x", data)}
+    )
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello, this is a text file\n" * 20,
+        b"\x89PNG\r\n\x1a\n" + bytes(200),
+        b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(20),
+    ],
+    ids=["empty", "text", "png", "broken-mp3"],
+)
+def test_not_audio_is_invalid_file(client: TestClient, tenant: Tenant, data: bytes) -> None:
+    status, body = _refusal(client, tenant, data)
+    assert (status, body["error"]) == (400, "InvalidFile")
+    assert str(body["message"]).startswith("file: ")
+    assert client.get("/api/v2/file/voice", headers=tenant.headers).json()["result"] == []
+
+
+def test_silent_and_too_long(client: TestClient, tenant: Tenant, services: Services) -> None:
+    status, body = _refusal(client, tenant, encode(silence(2.0), 44100, 2, "wav"))
+    assert (status, body["error"]) == (400, "InvalidFile")
+    assert "silent" in str(body["message"])
+    long_wav = encode(tone(301.0, 440.0, rate=8000, channels=1), 8000, 1, "wav")
+    status, body = _refusal(client, tenant, long_wav)
+    assert (status, body["error"]) == (400, "InvalidFile")
+    assert "longer than 300" in str(body["message"])
+    assert not any(services.voices.files.root.glob("*/*/original"))
+
+
+def test_file_over_ten_mebibytes(client: TestClient, tenant: Tenant) -> None:
+    status, body = _refusal(client, tenant, bytes(10 * 1024 * 1024 + 1))
+    assert (status, body["error"]) == (413, "RequestTooLarge")
+    status, body = _refusal(client, tenant, bytes(11 * 1024 * 1024))
+    assert (status, body["error"]) == (413, "RequestTooLarge")
+
+
+def test_upload_needs_a_file_field(client: TestClient, tenant: Tenant) -> None:
+    response = client.post("/api/v2/file/voice", headers=tenant.headers, data={"name": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "InvalidRequest"
+    response = client.post("/api/v2/file/voice", headers=tenant.headers, json={"file": "x"})
+    assert response.json() == {
+        "result": None,
+        "error": "InvalidRequest",
+        "message": "body: must be multipart/form-data",
+    }

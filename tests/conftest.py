@@ -1,0 +1,68 @@
+"""Shared fixtures: a voxcall app on a temporary SQLite store, and a project with a token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.audio.samples import encode, tone
+from voxcall.api.app import Services, build_services, create_app
+from voxcall.cli import _dialer_config
+from voxcall.config import Settings
+from voxcall.store.records import Project
+from voxcall.tokens import new_token
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'data' / 'voxcall.db'}",
+        sandbox_speed=100.0,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    services = build_services(settings)
+    services.store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}, is_default=True))
+    yield services
+    services.store.close()
+
+
+@dataclass
+class Tenant:
+    project: Project
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_tenant(services: Services, name: str) -> Tenant:
+    project = services.store.create_project(name, rate_limit=1000, allowed_regions=["IR"])
+    token = new_token()
+    services.store.add_token(project.id, prefix=token.prefix, token_hash=token.token_hash)
+    return Tenant(project, token.token)
+
+
+@pytest.fixture
+def tenant(services: Services) -> Tenant:
+    return make_tenant(services, "acme")
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    """The app without its scheduler: calls stay queued."""
+    with TestClient(create_app(services, run_scheduler=False), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def voice_mp3() -> bytes:
+    return encode(tone(1.5, 440.0, rate=44100, channels=1), 44100, 1, "mp3")

@@ -1,0 +1,89 @@
+"""Run `voxcall` as a real process: CLI commands and a `serve` on a free port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def voxcall(data: Path, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "voxcall", *args, "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def voxcall_json(data: Path, *args: str) -> Any:
+    return json.loads(voxcall(data, *args, "--json"))
+
+
+class Server:
+    """`voxcall serve` in a subprocess, with its log in the data folder."""
+
+    def __init__(self, data: Path, *, speed: float, grace: float = 30.0) -> None:
+        self.data = data
+        self.port = free_port()
+        self.speed = speed
+        self.grace = grace
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "VOXCALL_SANDBOX_SPEED": str(self.speed)}
+        log = open(self.data / "serve.log", "ab")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "voxcall", "serve",
+                "--data", str(self.data), "--port", str(self.port), "--grace", str(self.grace),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log()
+            try:
+                httpx.get(self.base + "/api/v2/voice/servers", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("voxcall serve did not start:\n" + self.log())
+
+    def log(self) -> str:
+        return (self.data / "serve.log").read_text(errors="replace")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def terminate(self, timeout: float = 60) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)

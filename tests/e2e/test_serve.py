@@ -1,0 +1,165 @@
+"""`voxcall serve` as a subprocess: a real upload, every sandbox number, every field."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.audio.samples import encode, speech_wav, tone
+from tests.e2e.server import Server, voxcall, voxcall_json
+
+pytestmark = pytest.mark.slow
+
+SPEED = 20.0
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def server(data: Path) -> Iterator[Server]:
+    voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default",
+            "--retry-interval", "10", "--ring-timeout", "5")  # fmt: skip
+    server = Server(data, speed=SPEED)
+    server.start()
+    yield server
+    server.stop()
+
+
+def wait_final(client: httpx.Client, ids: list[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    calls: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        for call_id in ids:
+            body = client.get(f"/api/v2/voice/status/{call_id}").json()
+            calls[call_id] = body["result"]
+        if all(c["status"] != "WAITING" for c in calls.values()):
+            return calls
+        time.sleep(0.1)
+    raise AssertionError(f"calls not final in {timeout} s: {calls}")
+
+
+def test_every_sandbox_number_end_to_end(server: Server, data: Path) -> None:
+    project = voxcall_json(data, "project", "create", "acme")
+    assert len(project["id"]) == 32 and project["token"].startswith("vx_")
+    client = httpx.Client(
+        base_url=server.base, headers={"Authorization": f"Bearer {project['token']}"}, timeout=10
+    )
+    audio = speech_wav("Your verification appointment is tomorrow at nine.")
+    voice = client.post("/api/v2/file/voice", files={"file": ("msg.wav", audio)}).json()["result"]
+    duration = voice["duration"]
+    assert 1.0 < duration < 10.0
+
+    expected = {
+        # number: (status, statusCode, attempts, billSec)
+        "09121234567": ("NORMAL", 1, 1, math.ceil(duration)),
+        "09121230001": ("USER_BUSY", 3, 2, 0),
+        "09121230002": ("NO_ANSWER", 2, 2, 0),
+        "09121230003": ("ERROR", 11, 1, 0),
+        "09121230004": ("NORMAL", 1, 1, 1),
+        "09121230005": ("NORMAL", 1, 2, math.ceil(duration)),
+    }
+    accepted: dict[str, dict[str, Any]] = {}
+    for number in expected:
+        response = client.post(
+            "/api/v2/voice/single", json={"phoneNumber": number, "voiceId": voice["id"]}
+        )
+        assert response.status_code == 200, response.text
+        accepted[number] = response.json()["result"]
+        assert accepted[number]["status"] == "WAITING"
+
+    final = wait_final(client, [c["id"] for c in accepted.values()])
+    for number, (status, code, attempts, bill_sec) in expected.items():
+        first = accepted[number]
+        call = final[first["id"]]
+        assert call == {
+            "id": first["id"],
+            "phoneNumber": number,
+            "status": status,
+            "statusCode": code,
+            "billSec": bill_sec,
+            "requestDate": first["requestDate"],
+            "executionDate": call["executionDate"],
+            "price": 0.0,
+            "campaignId": None,
+            "attempts": attempts,
+            "e164": "+98" + number[1:],
+        }, number
+        assert first["requestDate"] <= call["executionDate"] <= time.time()
+        if attempts == 2:  # the retry waited retryInterval / SPEED = 0.5 s
+            assert call["executionDate"] >= first["requestDate"]
+
+    servers = client.get("/api/v2/voice/servers").json()["result"]
+    assert servers == [{"id": "sandbox", "name": "sandbox", "channels": 10, "busyChannels": 0}]
+
+
+def test_cli_changes_apply_while_serving(server: Server, data: Path) -> None:
+    project = voxcall_json(data, "project", "create", "late")
+    client = httpx.Client(
+        base_url=server.base, headers={"Authorization": f"Bearer {project['token']}"}, timeout=10
+    )
+    voxcall(data, "dialer", "add", "second", "--driver", "sandbox", "--channels", "3")
+    servers = client.get("/api/v2/voice/servers").json()["result"]
+    assert [s["id"] for s in servers] == ["sandbox", "second"]
+    mp3 = encode(tone(1.0, 440.0, rate=44100, channels=1), 44100, 1, "mp3")
+    voice = client.post("/api/v2/file/voice", files={"file": ("t.mp3", mp3)}).json()["result"]
+    body = {"phoneNumber": "09121234567", "voiceId": voice["id"], "serverId": "second"}
+    call = client.post("/api/v2/voice/single", json=body).json()["result"]
+    assert wait_final(client, [call["id"]])[call["id"]]["status"] == "NORMAL"
+
+    second_token = voxcall_json(data, "project", "token", "late")["token"]
+    assert httpx.get(
+        server.base + "/api/v2/voice/servers",
+        headers={"Authorization": f"Bearer {second_token}"},
+    ).status_code == 200
+    voxcall(data, "project", "revoke-token", second_token[:11])
+    assert httpx.get(
+        server.base + "/api/v2/voice/servers",
+        headers={"Authorization": f"Bearer {second_token}"},
+    ).status_code == 401
+    voxcall(data, "dialer", "disable", "second")
+    response = client.post("/api/v2/voice/single", json=body)
+    assert response.json()["error"] == "InvalidServer"
+
+
+def test_sigterm_drains_live_attempts(data: Path) -> None:
+    voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default")
+    project = voxcall_json(data, "project", "create", "acme")
+    server = Server(data, speed=2.0, grace=30)
+    server.start()
+    try:
+        client = httpx.Client(
+            base_url=server.base,
+            headers={"Authorization": f"Bearer {project['token']}"},
+            timeout=10,
+        )
+        mp3 = encode(tone(2.0, 440.0, rate=44100, channels=1), 44100, 1, "mp3")
+        voice = client.post("/api/v2/file/voice", files={"file": ("t.mp3", mp3)}).json()
+        body = {"phoneNumber": "09121234567", "voiceId": voice["result"]["id"]}
+        call = client.post("/api/v2/voice/single", json=body).json()["result"]
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/v2/voice/status/{call['id']}").json()["result"]["attempts"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert server.terminate() == 0
+    finally:
+        server.stop()
+    # the attempt in progress at SIGTERM was allowed to finish and was recorded
+    server = Server(data, speed=2.0)
+    server.start()
+    try:
+        status = httpx.get(
+            f"{server.base}/api/v2/voice/status/{call['id']}",
+            headers={"Authorization": f"Bearer {project['token']}"},
+        ).json()["result"]
+        assert (status["status"], status["billSec"], status["attempts"]) == ("NORMAL", 2, 1)
+    finally:
+        server.stop()

@@ -1,0 +1,181 @@
+"""The store's state machine: claims, channel limits, outcomes, expiry, cancel, recovery."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from voxcall.cli import _dialer_config
+from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Phase, Voice
+from voxcall.store.store import Conflict, Store, StoreUnavailable
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=2))
+    return store
+
+
+def _queue(store: Store, n: int, *, ttl: int = 3600, dialer_id: str | None = None) -> list[str]:
+    project = store.project_by_name("p") or store.create_project(
+        "p", rate_limit=10, allowed_regions=["IR"]
+    )
+    voice_id = uuid.uuid4().hex
+    store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
+    now = int(time.time())
+    calls = store.insert_calls(
+        [
+            NewCall(
+                id=uuid.uuid4().hex,
+                project_id=project.id,
+                campaign_id=None,
+                voice_id=voice_id,
+                national_number="09121234567",
+                e164="+989121234567",
+                dialer_id=dialer_id,
+                retry_count=1,
+                retry_interval=None,
+                request_date=now,
+                expires_at=now + ttl,
+            )
+            for _ in range(n)
+        ]
+    )
+    return [c.id for c in calls]
+
+
+def _done(attempt_id: str, status: CallStatus, retry_at: float | None = None) -> AttemptRecord:
+    return AttemptRecord(
+        attempt_id=attempt_id,
+        result="BUSY" if status is CallStatus.WAITING else "ANSWERED",
+        answered_at=None,
+        ended_at=time.time(),
+        bill_sec=3,
+        cause="test",
+        call_status=status,
+        next_attempt_at=retry_at,
+    )
+
+
+def test_claim_respects_the_channel_limit(store: Store) -> None:
+    _queue(store, 5)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    first = store.claim_due(dialer, 10, time.time())
+    assert len(first) == 2  # two channels
+    assert store.claim_due(dialer, 10, time.time()) == []
+    assert store.busy_channels() == {"d1": 2}
+    assert store.finish_attempt(first[0].call.id, _done(first[0].attempt_id, CallStatus.NORMAL))
+    assert len(store.claim_due(dialer, 10, time.time())) == 1
+
+
+def test_a_claimed_attempt_is_recorded_before_it_is_dialled(store: Store) -> None:
+    (call_id,) = _queue(store, 1)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    (claim,) = store.claim_due(dialer, 1, time.time())
+    assert claim.number == 1
+    project = store.project_by_name("p")
+    assert project is not None
+    call = store.get_call(project.id, call_id)
+    assert call is not None
+    assert (call.phase, call.status, call.attempts) == (Phase.DIALING, CallStatus.WAITING, 1)
+    assert call.execution_date > 0
+    (attempt,) = store.attempts_of(call_id)
+    assert attempt["state"] == "dialing"
+
+
+def test_retry_requeues_then_final_is_final(store: Store) -> None:
+    (call_id,) = _queue(store, 1)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    (claim,) = store.claim_due(dialer, 1, time.time())
+    retry_at = time.time() + 1000
+    store.finish_attempt(call_id, _done(claim.attempt_id, CallStatus.WAITING, retry_at))
+    assert store.claim_due(dialer, 1, time.time()) == []  # not due yet
+    (again,) = store.claim_due(dialer, 1, retry_at)
+    assert again.number == 2
+    store.finish_attempt(call_id, _done(again.attempt_id, CallStatus.NORMAL))
+    # a duplicated report changes nothing
+    assert not store.finish_attempt(call_id, _done(again.attempt_id, CallStatus.ERROR))
+    project = store.project_by_name("p")
+    assert project is not None
+    call = store.get_call(project.id, call_id)
+    assert call is not None
+    assert (call.status, call.phase, call.attempts, call.bill_sec) == (
+        CallStatus.NORMAL,
+        Phase.FINAL,
+        2,
+        3,
+    )
+
+
+def test_expiry_touches_only_queued_calls(store: Store) -> None:
+    live, queued = _queue(store, 2, ttl=60)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    store.claim_due(dialer, 1, time.time())
+    assert store.expire_due(time.time() + 61) == 1
+    project = store.project_by_name("p")
+    assert project is not None
+    statuses = {c: store.get_call(project.id, c).status for c in (live, queued)}  # type: ignore[union-attr]
+    assert sorted(s.name for s in statuses.values()) == ["EXPIRED", "WAITING"]
+
+
+def test_cancel_only_before_the_attempt_starts(store: Store) -> None:
+    first, second = _queue(store, 2)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    (claim,) = store.claim_due(dialer, 1, time.time())
+    project = store.project_by_name("p")
+    assert project is not None
+    live = store.cancel_call(project.id, claim.call.id)
+    assert live is not None and live.status is CallStatus.WAITING
+    other = second if claim.call.id == first else first
+    cancelled = store.cancel_call(project.id, other)
+    assert cancelled is not None and cancelled.status is CallStatus.EXPIRED
+    assert store.cancel_call("another-project", claim.call.id) is None
+
+
+def test_recovery_makes_live_attempts_unknown_and_keeps_queued(store: Store) -> None:
+    _queue(store, 3)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    claimed = store.claim_due(dialer, 2, time.time())
+    assert store.recover_interrupted() == 2
+    assert store.busy_channels() == {}
+    counts = store.count_calls()
+    assert counts == {"UNKNOWN": 2, "WAITING": 1}
+    for claim in claimed:
+        (attempt,) = store.attempts_of(claim.call.id)
+        assert attempt["state"] == "unknown"
+    # the unknown calls are never claimed again
+    (last,) = store.claim_due(dialer, 10, time.time())
+    assert last.call.id not in {c.call.id for c in claimed}
+
+
+def test_pinned_calls_wait_for_their_dialer(store: Store) -> None:
+    store.add_dialer(_dialer_config("d2", "sandbox", "D2", {}, channels=5))
+    _queue(store, 2, dialer_id="d2")
+    d1 = store.get_dialer("d1")
+    d2 = store.get_dialer("d2")
+    assert d1 is not None and d2 is not None
+    assert store.claim_due(d1, 5, time.time()) == []
+    assert len(store.claim_due(d2, 5, time.time())) == 2
+
+
+def test_unique_names(store: Store) -> None:
+    store.create_project("dup", rate_limit=1, allowed_regions=["IR"])
+    with pytest.raises(Conflict):
+        store.create_project("dup", rate_limit=1, allowed_regions=["IR"])
+    with pytest.raises(Conflict):
+        store.add_dialer(_dialer_config("d1", "sandbox", "again", {}))
+
+
+def test_unreachable_database_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable):
+        Store.open(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db.sqlite'}")
