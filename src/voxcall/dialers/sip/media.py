@@ -1,0 +1,303 @@
+"""Outgoing G.711 RTP: a UDP port per call and one pacer that sends every call's stream.
+
+Packet n of a stream is due at `start + n * ptime` on `loop.time()`, so lateness never
+accumulates. One `loop.call_at` timer serves all the streams of a dialer and each tick sends
+what is due with a plain non-blocking `socket.sendto`, which at 1,000 calls costs a fraction
+of a transport per stream. Streams are spread over `phases` evenly spaced offsets inside the
+packet interval, so a tick sends about 1/phases of the packets: with 1,000 calls that keeps
+each burst near a millisecond and the position of a stream inside it (its jitter) small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import ipaddress
+import math
+import random
+import socket
+import threading
+from dataclasses import dataclass
+
+from voxcall.dialers.sip.g711 import ALAW_SILENCE, ULAW_SILENCE
+from voxcall.dialers.sip.rtp import pack_header, uint16_add, uint32_add
+from voxcall.dialers.sip.sdp import PCMA, PCMU
+
+SAMPLE_RATE = 8000  # G.711 samples (and bytes) per second, and the RTP clock rate
+MAX_LAG = 0.100  # a stream further behind than this skips ahead instead of catching up
+
+
+def silence_byte(payload_type: int) -> int:
+    """The G.711 code for silence in `payload_type` (RFC 3551 static payload types)."""
+    if payload_type == PCMU.payload_type:
+        return ULAW_SILENCE
+    if payload_type == PCMA.payload_type:
+        return ALAW_SILENCE
+    raise ValueError(f"payload type {payload_type} is not G.711: expected 0 (PCMU) or 8 (PCMA)")
+
+
+class RtpPortPool:
+    """Even UDP ports in [low, high] on `host`, one bound non-blocking socket per call.
+
+    Released ports go to the back of the queue, so a port is reused as late as possible
+    and stray packets of a finished call rarely reach the next one. `open` and `release`
+    never wait, so calls on one event loop cannot interleave them; the lock makes them
+    safe from other threads as well.
+    """
+
+    def __init__(self, host: str, low: int, high: int) -> None:
+        try:
+            version = ipaddress.ip_address(host).version
+        except ValueError:
+            raise ValueError(f"RTP host {host!r} is not an IP address") from None
+        if not 0 < low <= high < 65536:
+            raise ValueError(f"RTP port range {low}-{high} is not within 1-65535")
+        ports = range(low + low % 2, high + 1, 2)  # RFC 3550 section 11: RTP on even ports
+        if not ports:
+            raise ValueError(f"RTP port range {low}-{high} has no even port")
+        self._host = host
+        self._family = socket.AF_INET6 if version == 6 else socket.AF_INET
+        self._range = f"{low}-{high}"
+        self._free = collections.deque(ports)
+        self._in_use: dict[socket.socket, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def in_use(self) -> int:
+        """How many sockets are open and not yet released."""
+        return len(self._in_use)
+
+    def open(self) -> socket.socket:
+        """Bind a free even port; ports that another program holds are skipped."""
+        with self._lock:
+            for _ in range(len(self._free)):
+                port = self._free.popleft()
+                sock = socket.socket(self._family, socket.SOCK_DGRAM)
+                try:
+                    sock.bind((self._host, port))
+                except OSError as exc:
+                    sock.close()
+                    self._free.append(port)
+                    if exc.errno != errno.EADDRINUSE:
+                        raise  # not a busy port: another port would fail the same way
+                    continue
+                sock.setblocking(False)
+                self._in_use[sock] = port
+                return sock
+        raise RuntimeError(f"no free RTP port in {self._range}")
+
+    def release(self, sock: socket.socket) -> None:
+        """Close a socket from `open` and make its port available again."""
+        with self._lock:
+            port = self._in_use.pop(sock, None)
+            if port is None:
+                raise ValueError("socket is not open in this RTP port pool")
+            sock.close()  # before the port is free, so that the next open can bind it
+            self._free.append(port)
+
+
+@dataclass(frozen=True)
+class PlaybackReport:
+    """How a stream went.
+
+    Skipped packets were not sent, because the loop was more than MAX_LAG late or the
+    socket's send buffer was full; their audio is lost and the timestamps of later packets
+    jump over it (sequence numbers count only what was sent). `duration` runs from when
+    the first packet was due to the end of the last packet's audio.
+    """
+
+    packets_sent: int
+    packets_skipped: int
+    duration: float
+
+
+@dataclass(eq=False, slots=True)
+class _Stream:
+    sock: socket.socket
+    remote: tuple[str, int]
+    payload: bytes  # whole packets: padded with silence
+    packets: int
+    payload_type: int
+    ssrc: int
+    first_sequence: int
+    first_timestamp: int
+    first_tick: int  # the pacer tick at which packet 0 is due
+    future: asyncio.Future[PlaybackReport]
+    next_index: int = 0  # the next packet of the message to send
+    sent: int = 0
+    skipped: int = 0
+
+
+class RtpPacer:
+    """Sends G.711 streams paced on an absolute clock, all driven by one timer.
+
+    Time is cut into ticks of ptime/phases from an epoch; phase p owns the ticks t with
+    t % phases == p, and every stream belongs to one phase (the least loaded when it
+    starts). The timer runs only while some stream is active.
+    """
+
+    def __init__(
+        self, ptime: float = 0.020, *, phases: int = 4, rng: random.Random | None = None
+    ) -> None:
+        samples = ptime * SAMPLE_RATE
+        if ptime <= 0 or not math.isclose(samples, round(samples)):
+            raise ValueError(f"ptime {ptime} is not a whole number of 1/{SAMPLE_RATE} s samples")
+        if phases < 1:
+            raise ValueError(f"phases must be at least 1, got {phases}")
+        self._ptime = ptime
+        self._packet_size = round(samples)
+        self._phases = phases
+        self._tick_length = ptime / phases
+        self._max_backlog = max(1, round(MAX_LAG / ptime))
+        # RFC 3550 wants SSRC and the initial sequence number and timestamp unpredictable.
+        self._rng = rng if rng is not None else random.SystemRandom()
+        self._slots: list[dict[_Stream, None]] = [{} for _ in range(phases)]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._epoch = 0.0
+        self._next_tick = 0  # the first tick not processed yet
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_tick = 0  # the tick the timer is set for
+        self._closed = False
+
+    @property
+    def active_streams(self) -> int:
+        return sum(map(len, self._slots))
+
+    def play(
+        self, sock: socket.socket, remote: tuple[str, int], payload: bytes, payload_type: int
+    ) -> asyncio.Future[PlaybackReport]:
+        """Start sending `payload` (G.711 bytes in `payload_type`) from `sock` to `remote`.
+
+        The future resolves after the last packet; cancel it to stop the stream at once. A
+        send error (the peer refused, the socket was closed) ends it with that exception.
+        """
+        if self._closed:
+            raise RuntimeError("RtpPacer is closed")
+        silence = silence_byte(payload_type)
+        _check_remote(remote)
+        if sock.getblocking():
+            raise ValueError("RTP socket must be non-blocking: a full send buffer would stall")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop, self._epoch = loop, loop.time()
+        elif self._loop is not loop:
+            raise RuntimeError("RtpPacer is already used by another event loop")
+        future: asyncio.Future[PlaybackReport] = loop.create_future()
+        if not payload:
+            future.set_result(PlaybackReport(0, 0, 0.0))
+            return future
+
+        padded = payload + bytes([silence]) * (-len(payload) % self._packet_size)
+        soonest = max(self._next_tick, math.ceil((loop.time() - self._epoch) / self._tick_length))
+        phase = min(
+            range(self._phases),
+            key=lambda p: (len(self._slots[p]), (p - soonest) % self._phases),
+        )
+        stream = _Stream(
+            sock=sock,
+            remote=remote,
+            payload=padded,
+            packets=len(padded) // self._packet_size,
+            payload_type=payload_type,
+            ssrc=self._rng.getrandbits(32),
+            first_sequence=self._rng.getrandbits(16),
+            first_timestamp=self._rng.getrandbits(32),
+            first_tick=soonest + (phase - soonest) % self._phases,
+            future=future,
+        )
+        self._slots[phase][stream] = None
+        self._set_timer(stream.first_tick)
+        return future
+
+    def close(self) -> None:
+        """Stop every stream (their futures are cancelled) and the timer."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for slot in self._slots:
+            for stream in slot:
+                stream.future.cancel()
+            slot.clear()
+
+    def _set_timer(self, tick: int) -> None:
+        """Make sure the timer fires at `tick` or earlier."""
+        if self._timer is not None:
+            if self._timer_tick <= tick:
+                return
+            self._timer.cancel()
+        assert self._loop is not None
+        self._timer = self._loop.call_at(self._epoch + tick * self._tick_length, self._on_timer)
+        self._timer_tick = tick
+
+    def _on_timer(self) -> None:
+        assert self._loop is not None
+        self._timer = None
+        now = self._loop.time()
+        # The timer may fire a hair early (clock resolution) or late (a busy loop); late
+        # ticks are served now, each phase once, every stream sending what is due by now.
+        tick = max(self._timer_tick, math.floor((now - self._epoch) / self._tick_length))
+        for late_tick in range(max(self._next_tick, tick - self._phases + 1), tick + 1):
+            slot = self._slots[late_tick % self._phases]
+            finished = [stream for stream in slot if self._send_due(stream, tick, now)]
+            for stream in finished:
+                del slot[stream]
+        self._next_tick = tick + 1
+        for next_tick in range(tick + 1, tick + 1 + self._phases):
+            if self._slots[next_tick % self._phases]:
+                self._set_timer(next_tick)
+                break
+
+    def _send_due(self, stream: _Stream, tick: int, now: float) -> bool:
+        """Send the packets of `stream` that are due by `tick`; True once it has ended."""
+        if stream.future.done():  # cancelled by its owner
+            return True
+        due = min((tick - stream.first_tick) // self._phases + 1, stream.packets)
+        backlog = due - stream.next_index
+        if backlog <= 0:
+            return False
+        if backlog > self._max_backlog:
+            # Catching up would only add delay behind the far end's jitter buffer.
+            stream.skipped += backlog - 1
+            stream.next_index = due - 1
+        size = self._packet_size
+        try:
+            while stream.next_index < due:
+                index = stream.next_index
+                header = pack_header(
+                    stream.payload_type,
+                    uint16_add(stream.first_sequence, stream.sent),
+                    uint32_add(stream.first_timestamp, index * size),
+                    stream.ssrc,
+                    marker=stream.sent == 0,
+                )
+                try:
+                    stream.sock.sendto(
+                        header + stream.payload[index * size : (index + 1) * size], stream.remote
+                    )
+                except BlockingIOError:
+                    stream.skipped += 1  # the send buffer is full: lose it, as a network would
+                else:
+                    stream.sent += 1
+                stream.next_index += 1
+        except OSError as exc:
+            stream.future.set_exception(exc)
+            return True
+        if stream.next_index < stream.packets:
+            return False
+        started = self._epoch + stream.first_tick * self._tick_length
+        report = PlaybackReport(stream.sent, stream.skipped, now - started + self._ptime)
+        stream.future.set_result(report)
+        return True
+
+
+def _check_remote(remote: tuple[str, int]) -> None:
+    # sendto() with a host name would resolve it, blocking the loop, on every packet.
+    host, port = remote
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"RTP destination {host!r} is not an IP address") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"RTP destination port {port} is not in 1-65535")

@@ -1,0 +1,626 @@
+"""RTP ports and the pacer, with real UDP sockets on loopback.
+
+Timing assertions are loose on purpose (a shared 2-core machine): they catch a pacer that
+bunches, drifts or sends at the wrong rate, not sub-millisecond jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import random
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
+from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, RtpPortPool, silence_byte
+from voxcall.dialers.sip.rtp import RtpPacket
+
+PTIME = 0.020
+_T = TypeVar("_T")
+
+
+def tone(seconds: float, extra_bytes: int = 0, frequency: float = 440.0) -> bytes:
+    """Signed 16-bit PCM: `seconds` of a sine plus `extra_bytes / 2` more samples."""
+    count = round(seconds * 8000) + extra_bytes // 2
+    samples = 8000 * np.sin(2 * np.pi * frequency * np.arange(count) / 8000)
+    return samples.astype("<i2").tobytes()
+
+
+@dataclass
+class Arrival:
+    at: float  # loop.time() when the datagram was read
+    packet: RtpPacket
+
+
+class Receiver(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.arrivals: list[Arrival] = []
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        at = asyncio.get_running_loop().time()
+        self.arrivals.append(Arrival(at, RtpPacket.parse(data)))
+
+    def streams(self) -> dict[int, list[Arrival]]:
+        by_ssrc: dict[int, list[Arrival]] = {}
+        for arrival in self.arrivals:
+            by_ssrc.setdefault(arrival.packet.ssrc, []).append(arrival)
+        return by_ssrc
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, tuple[str, int]]]:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(Receiver, local_addr=("127.0.0.1", 0))
+    yield protocol, transport.get_extra_info("sockname")
+    transport.close()
+
+
+@pytest.fixture
+def udp() -> Iterator[Callable[[], socket.socket]]:
+    """Non-blocking UDP sockets on 127.0.0.1, closed after the test."""
+    opened: list[socket.socket] = []
+
+    def make() -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        opened.append(sock)
+        return sock
+
+    yield make
+    for sock in opened:
+        sock.close()
+
+
+@pytest.fixture
+def pacer() -> Iterator[RtpPacer]:
+    pacer = RtpPacer(PTIME)
+    yield pacer
+    pacer.close()
+
+
+async def ended(awaitable: Awaitable[_T]) -> _T:
+    """Await the end of a stream, failing instead of hanging if the pacer is broken."""
+    return await asyncio.wait_for(awaitable, timeout=10)
+
+
+async def settle() -> None:
+    """Let datagrams already sent on loopback reach the receiver."""
+    await asyncio.sleep(0.03)
+
+
+def check_stream(arrivals: list[Arrival], payload: bytes, payload_type: int) -> None:
+    """Everything a receiver expects of one complete, unbroken stream."""
+    packets = [arrival.packet for arrival in arrivals]
+    assert len(packets) == -(-len(payload) // 160)
+    assert [p.marker for p in packets] == [True] + [False] * (len(packets) - 1)
+    assert {p.payload_type for p in packets} == {payload_type}
+    assert len({p.ssrc for p in packets}) == 1
+    first = packets[0]
+    assert [p.sequence_number for p in packets] == [
+        (first.sequence_number + i) % 65536 for i in range(len(packets))
+    ]
+    assert [p.timestamp for p in packets] == [
+        (first.timestamp + 160 * i) % 2**32 for i in range(len(packets))
+    ]
+    assert all(len(p.payload) == 160 for p in packets)
+    padding = bytes([silence_byte(payload_type)]) * (-len(payload) % 160)
+    assert b"".join(p.payload for p in packets) == payload + padding
+
+
+async def test_stream_is_complete_and_paced(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(1.0, extra_bytes=74))  # 50 packets + 37 bytes
+    report = await ended(pacer.play(udp(), address, payload, 0))
+    await settle()
+
+    check_stream(protocol.arrivals, payload, 0)
+    assert report.packets_sent == 51
+    assert report.packets_skipped == 0
+    expected = 51 * PTIME
+    assert expected * 0.85 < report.duration < expected * 1.15
+    span = protocol.arrivals[-1].at - protocol.arrivals[0].at
+    assert 50 * PTIME * 0.85 < span < 50 * PTIME * 1.15
+
+
+async def test_pcma_last_packet_is_padded_with_alaw_silence(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_alaw(tone(0.1, extra_bytes=2))  # 5 packets + 1 byte
+    report = await ended(pacer.play(udp(), address, payload, 8))
+    await settle()
+    check_stream(protocol.arrivals, payload, 8)
+    assert protocol.arrivals[-1].packet.payload == payload[-1:] + b"\xd5" * 159
+    assert report == PlaybackReport(6, 0, report.duration)
+
+
+async def test_concurrent_streams_share_one_timer(
+    pacer: RtpPacer,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    protocol, address = receiver
+    loop = asyncio.get_running_loop()
+    timers: list[float] = []
+    call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(callback, "__self__", None) is pacer:
+            timers.append(when)
+        return call_at(when, callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", counting_call_at)
+    payloads = [
+        (pcm_to_ulaw(tone(0.3 + 0.02 * i, extra_bytes=6 * i, frequency=300 + 50 * i)), 0)
+        if i % 2
+        else (pcm_to_alaw(tone(0.3 + 0.02 * i, extra_bytes=6 * i, frequency=300 + 50 * i)), 8)
+        for i in range(12)
+    ]
+    futures = [pacer.play(udp(), address, payload, pt) for payload, pt in payloads]
+    assert pacer.active_streams == 12
+    reports = await ended(asyncio.gather(*futures))
+    await settle()
+
+    streams = protocol.streams()
+    assert len(streams) == 12
+    # Streams start in different phases: match them to their payloads by their first packet.
+    by_start = {arrivals[0].packet.payload: arrivals for arrivals in streams.values()}
+    for (payload, pt), report in zip(payloads, reports, strict=True):
+        arrivals = by_start[payload[:160]]
+        check_stream(arrivals, payload, pt)
+        assert (report.packets_sent, report.packets_skipped) == (len(arrivals), 0)
+    # A timer per stream would have been set once per packet: about 220 times. One shared
+    # timer with 4 phases ticks every 5 ms: about 0.52 s / 5 ms = 104 times.
+    assert len(timers) < 130
+    assert pacer.active_streams == 0
+    await asyncio.sleep(0.05)
+    assert len(timers) < 130  # and it stopped with the last stream
+    count = len(timers)
+    await asyncio.sleep(0.05)
+    assert len(timers) == count
+
+
+async def test_streams_are_spread_over_the_phases(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(0.3))
+    await ended(asyncio.gather(*(pacer.play(udp(), address, payload, 0) for _ in range(8))))
+    await settle()
+    # 4 phases put two streams at each of 0, 5, 10 and 15 ms into the 20 ms cycle (relative
+    # to the first packet seen). Half a phase is added so that jitter cannot wrap around.
+    streams = list(protocol.streams().values())
+    start = streams[0][0].at
+    slots = sorted(
+        int(np.median([(a.at - start + PTIME / 8) % PTIME for a in arrivals]) // (PTIME / 4))
+        for arrivals in streams
+    )
+    assert slots == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+class NearWrap(random.Random):
+    """Every random field starts 3 below the point where it wraps around."""
+
+    def getrandbits(self, k: int) -> int:
+        return (1 << k) - 3
+
+
+async def test_sequence_and_timestamp_wrap_around(
+    receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    pacer = RtpPacer(PTIME, rng=NearWrap())
+    payload = pcm_to_ulaw(tone(0.12))  # 6 packets
+    try:
+        await ended(pacer.play(udp(), address, payload, 0))
+    finally:
+        pacer.close()
+    await settle()
+    packets = [arrival.packet for arrival in protocol.arrivals]
+    assert [p.sequence_number for p in packets] == [65533, 65534, 65535, 0, 1, 2]
+    assert [p.timestamp for p in packets] == [
+        2**32 - 3,
+        157,
+        317,
+        477,
+        637,
+        797,
+    ]
+    assert {p.ssrc for p in packets} == {2**32 - 3}
+    check_stream(protocol.arrivals, payload, 0)
+
+
+async def test_cancelling_stops_the_stream_at_once(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    future = pacer.play(udp(), address, pcm_to_ulaw(tone(2.0)), 0)
+    await asyncio.sleep(0.2)
+    future.cancel()
+    await settle()
+    received = len(protocol.arrivals)
+    assert 3 <= received < 100
+    await asyncio.sleep(0.1)
+    assert len(protocol.arrivals) == received
+    assert future.cancelled()
+    assert pacer.active_streams == 0
+
+
+async def test_cancelling_the_awaiting_task_stops_the_stream(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+
+    async def call() -> PlaybackReport:
+        return await pacer.play(udp(), address, pcm_to_ulaw(tone(2.0)), 0)
+
+    task = asyncio.create_task(call())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await settle()
+    received = len(protocol.arrivals)
+    await asyncio.sleep(0.1)
+    assert len(protocol.arrivals) == received < 100
+
+
+async def test_refused_destination_fails_only_its_stream(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    dead = udp()
+    dead_address = dead.getsockname()
+    dead.close()
+    refused = udp()
+    # Linux reports ICMP port unreachable only to connected UDP sockets.
+    refused.connect(dead_address)
+    payload = pcm_to_ulaw(tone(0.4))
+
+    failing = pacer.play(refused, dead_address, payload, 0)
+    healthy = pacer.play(udp(), address, payload, 0)
+    with pytest.raises(ConnectionRefusedError):
+        await ended(failing)
+    report = await ended(healthy)
+    await settle()
+    check_stream(protocol.arrivals, payload, 0)
+    assert report.packets_sent == 20
+
+
+async def test_socket_closed_mid_stream_ends_it_with_the_error(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    _, address = receiver
+    sock = udp()
+    future = pacer.play(sock, address, pcm_to_ulaw(tone(1.0)), 0)
+    await asyncio.sleep(0.1)
+    sock.close()
+    with pytest.raises(OSError) as info:
+        await ended(future)
+    assert info.value.errno == errno.EBADF
+
+
+async def test_slightly_late_loop_sends_the_backlog(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(0.4))
+    future = pacer.play(udp(), address, payload, 0)
+    await asyncio.sleep(0.1)
+    # Stall the loop, as a slow callback would: 3 packets fall due meanwhile.
+    asyncio.get_running_loop().call_soon(time.sleep, 0.06)
+    report = await ended(future)
+    await settle()
+    check_stream(protocol.arrivals, payload, 0)
+    assert report.packets_skipped == 0
+    gaps = np.diff([arrival.at for arrival in protocol.arrivals])
+    assert gaps.min() < 0.005  # the backlog went out together
+
+
+async def test_very_late_loop_skips_ahead(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(0.6))  # 30 packets
+    future = pacer.play(udp(), address, payload, 0)
+    await asyncio.sleep(0.1)
+    asyncio.get_running_loop().call_soon(time.sleep, 0.25)  # about 12 packets late
+    report = await ended(future)
+    await settle()
+
+    packets = [arrival.packet for arrival in protocol.arrivals]
+    assert report.packets_sent == len(packets)
+    assert report.packets_sent + report.packets_skipped == 30
+    assert 8 <= report.packets_skipped <= 20
+    # Sequence numbers stay contiguous; timestamps jump over the audio that was skipped.
+    first = packets[0]
+    assert [p.sequence_number for p in packets] == [
+        (first.sequence_number + i) % 65536 for i in range(len(packets))
+    ]
+    steps = [(b.timestamp - a.timestamp) % 2**32 for a, b in itertools.pairwise(packets)]
+    assert all(step % 160 == 0 for step in steps)
+    assert sum(step // 160 - 1 for step in steps) == report.packets_skipped
+    assert max(steps) > 160
+    for packet in packets:
+        index = (packet.timestamp - first.timestamp) % 2**32 // 160
+        assert packet.payload == payload[index * 160 : (index + 1) * 160]
+    assert [p.marker for p in packets].count(True) == 1
+
+
+async def test_empty_payload_resolves_at_once(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    _, address = receiver
+    future = pacer.play(udp(), address, b"", 8)
+    assert future.done()
+    assert await future == PlaybackReport(0, 0, 0.0)
+    assert pacer.active_streams == 0
+
+
+async def test_close_cancels_streams_and_refuses_new_ones(
+    receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    pacer = RtpPacer()
+    futures = [pacer.play(udp(), address, pcm_to_ulaw(tone(1.0)), 0) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    pacer.close()
+    assert all(future.cancelled() for future in futures)
+    assert pacer.active_streams == 0
+    await settle()
+    received = len(protocol.arrivals)
+    await asyncio.sleep(0.06)
+    assert len(protocol.arrivals) == received
+    with pytest.raises(RuntimeError, match=r"^RtpPacer is closed$"):
+        pacer.play(udp(), address, b"\xff" * 160, 0)
+
+
+@pytest.mark.parametrize(
+    ("remote", "payload_type", "message"),
+    [
+        (("127.0.0.1", 4000), 18, "payload type 18 is not G.711: expected 0 (PCMU) or 8 (PCMA)"),
+        (("localhost", 4000), 0, "RTP destination 'localhost' is not an IP address"),
+        (("127.0.0.1", 0), 0, "RTP destination port 0 is not in 1-65535"),
+    ],
+)
+async def test_play_rejects_bad_arguments(
+    pacer: RtpPacer,
+    udp: Callable[[], socket.socket],
+    remote: tuple[str, int],
+    payload_type: int,
+    message: str,
+) -> None:
+    with pytest.raises(ValueError) as info:
+        pacer.play(udp(), remote, b"\xff" * 160, payload_type)
+    assert str(info.value) == message
+    assert pacer.active_streams == 0
+
+
+async def test_play_rejects_blocking_sockets(
+    pacer: RtpPacer, udp: Callable[[], socket.socket]
+) -> None:
+    sock = udp()
+    sock.setblocking(True)
+    with pytest.raises(ValueError, match=r"^RTP socket must be non-blocking"):
+        pacer.play(sock, ("127.0.0.1", 4000), b"\xff" * 160, 0)
+
+
+def test_pacer_rejects_bad_configuration() -> None:
+    with pytest.raises(ValueError, match=r"^ptime 0.0001 is not a whole number of 1/8000 s"):
+        RtpPacer(0.0001)
+    with pytest.raises(ValueError, match=r"^ptime 0 is not"):
+        RtpPacer(0)
+    with pytest.raises(ValueError, match=r"^phases must be at least 1, got 0$"):
+        RtpPacer(phases=0)
+
+
+async def test_other_ptime_and_single_phase(
+    receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    pacer = RtpPacer(0.030, phases=1)
+    payload = pcm_to_ulaw(tone(0.3))
+    try:
+        report = await ended(pacer.play(udp(), address, payload, 0))
+    finally:
+        pacer.close()
+    await settle()
+    packets = [arrival.packet for arrival in protocol.arrivals]
+    assert report.packets_sent == len(packets) == 10
+    assert all(len(p.payload) == 240 for p in packets)
+    assert [(b.timestamp - a.timestamp) % 2**32 for a, b in itertools.pairwise(packets)] == [
+        240
+    ] * 9
+
+
+def test_silence_byte() -> None:
+    assert silence_byte(0) == 0xFF
+    assert silence_byte(8) == 0xD5
+    with pytest.raises(ValueError, match=r"^payload type 101 is not G.711"):
+        silence_byte(101)
+
+
+# RtpPortPool
+
+
+def free_port_range(size: int) -> tuple[int, int]:
+    """An even-based range of `size` ports on 127.0.0.1 that are free right now, below the
+    ephemeral range (so port-0 binds elsewhere do not land in it) and away from the peers'."""
+    chooser = random.Random()
+    for _ in range(100):
+        low = chooser.randrange(10000, 19000, 2)
+        probes: list[socket.socket] = []
+        try:
+            for port in range(low, low + size):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return low, low + size - 1
+    raise RuntimeError("no free port range found")
+
+
+@pytest.fixture
+def pool_range() -> tuple[int, int]:
+    return free_port_range(8)
+
+
+def test_pool_opens_even_ports_until_exhausted(pool_range: tuple[int, int]) -> None:
+    low, high = pool_range
+    pool = RtpPortPool("127.0.0.1", low, high)
+    sockets = [pool.open() for _ in range(4)]
+    try:
+        ports = [sock.getsockname()[1] for sock in sockets]
+        assert ports == [low, low + 2, low + 4, low + 6]
+        assert all(sock.getsockname()[0] == "127.0.0.1" for sock in sockets)
+        assert all(not sock.getblocking() for sock in sockets)
+        assert all(sock.type == socket.SOCK_DGRAM for sock in sockets)
+        assert pool.in_use == 4
+        with pytest.raises(RuntimeError) as info:
+            pool.open()
+        assert str(info.value) == f"no free RTP port in {low}-{high}"
+    finally:
+        for sock in sockets:
+            pool.release(sock)
+    assert pool.in_use == 0
+    assert all(sock.fileno() == -1 for sock in sockets)
+
+
+def test_pool_reuses_released_ports_last(pool_range: tuple[int, int]) -> None:
+    low, high = pool_range
+    pool = RtpPortPool("127.0.0.1", low, high)
+    first = pool.open()
+    pool.release(first)
+    reopened = [pool.open() for _ in range(4)]
+    assert [sock.getsockname()[1] for sock in reopened] == [low + 2, low + 4, low + 6, low]
+    for sock in reopened:
+        pool.release(sock)
+
+
+def test_pool_skips_ports_held_elsewhere(pool_range: tuple[int, int]) -> None:
+    low, high = pool_range
+    pool = RtpPortPool("127.0.0.1", low, high)
+    foreign = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    foreign.bind(("127.0.0.1", low + 2))
+    try:
+        sockets = [pool.open() for _ in range(3)]
+        assert [sock.getsockname()[1] for sock in sockets] == [low, low + 4, low + 6]
+        with pytest.raises(RuntimeError, match=r"^no free RTP port in"):
+            pool.open()
+    finally:
+        foreign.close()
+    retried = pool.open()  # the busy port was kept and is tried again
+    assert retried.getsockname()[1] == low + 2
+    for sock in [*sockets, retried]:
+        pool.release(sock)
+
+
+def test_pool_release_rejects_unknown_sockets(
+    pool_range: tuple[int, int], udp: Callable[[], socket.socket]
+) -> None:
+    pool = RtpPortPool("127.0.0.1", *pool_range)
+    with pytest.raises(ValueError, match=r"^socket is not open in this RTP port pool$"):
+        pool.release(udp())
+    sock = pool.open()
+    pool.release(sock)
+    with pytest.raises(ValueError, match=r"^socket is not open in this RTP port pool$"):
+        pool.release(sock)
+
+
+def test_pool_is_safe_across_threads() -> None:
+    low, high = free_port_range(64)
+    pool = RtpPortPool("127.0.0.1", low, high)
+
+    held: list[socket.socket] = []
+
+    def churn(_: int) -> list[int]:
+        seen = []
+        for _ in range(20):
+            sock = pool.open()
+            seen.append(sock.getsockname()[1])
+            pool.release(sock)
+        sock = pool.open()
+        held.append(sock)
+        seen.append(sock.getsockname()[1])
+        return seen
+
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        results = list(executor.map(churn, range(8)))
+    assert pool.in_use == 8
+    assert all(low <= port <= high and port % 2 == 0 for seen in results for port in seen)
+    assert len({seen[-1] for seen in results}) == 8  # the sockets still held are distinct
+    for sock in held:
+        pool.release(sock)
+
+
+async def test_pool_serves_many_concurrent_calls() -> None:
+    low, high = free_port_range(40)
+    pool = RtpPortPool("127.0.0.1", low, high)
+    held: set[int] = set()
+
+    async def call(delay: float) -> None:
+        sock = pool.open()
+        port = sock.getsockname()[1]
+        assert port not in held
+        held.add(port)
+        await asyncio.sleep(delay)
+        held.remove(port)
+        pool.release(sock)
+
+    chooser = random.Random(7)
+    for _ in range(3):  # 20 calls at once fill the 20 ports; each round reuses them
+        await asyncio.gather(*(call(chooser.uniform(0, 0.02)) for _ in range(20)))
+    assert pool.in_use == 0
+
+
+def test_pool_ipv6() -> None:
+    low, high = free_port_range(4)
+    pool = RtpPortPool("::1", low, high)
+    try:
+        sock = pool.open()
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback: {exc}")
+    assert sock.family == socket.AF_INET6
+    assert sock.getsockname()[:2] == ("::1", low)
+    pool.release(sock)
+
+
+@pytest.mark.parametrize(
+    ("host", "low", "high", "message"),
+    [
+        ("localhost", 10000, 10010, "RTP host 'localhost' is not an IP address"),
+        ("127.0.0.1", 0, 10, "RTP port range 0-10 is not within 1-65535"),
+        ("127.0.0.1", 10, 65536, "RTP port range 10-65536 is not within 1-65535"),
+        ("127.0.0.1", 10010, 10000, "RTP port range 10010-10000 is not within 1-65535"),
+        ("127.0.0.1", 10001, 10001, "RTP port range 10001-10001 has no even port"),
+    ],
+)
+def test_pool_rejects_bad_configuration(host: str, low: int, high: int, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        RtpPortPool(host, low, high)
+    assert str(info.value) == message
+
+
+def test_pool_raises_other_bind_errors(pool_range: tuple[int, int]) -> None:
+    pool = RtpPortPool("192.0.2.1", *pool_range)  # TEST-NET-1: not an address of this host
+    with pytest.raises(OSError) as info:
+        pool.open()
+    assert info.value.errno == errno.EADDRNOTAVAIL
+    assert pool.in_use == 0
