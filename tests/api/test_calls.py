@@ -62,21 +62,28 @@ def test_numeric_strings_are_numbers(client: TestClient, tenant: Tenant, voice_i
     assert place(client, tenant, body).status_code == 200
 
 
+def _with(**fields: Any) -> dict[str, Any]:
+    return {"phoneNumber": "09121234567", "voiceId": "V", **fields}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"voiceId": "V"}, "phoneNumber: required"),
         ({"phoneNumber": "09121234567"}, "voiceId: required"),
-        ({"phoneNumber": 9121234567, "voiceId": "V"}, "phoneNumber: input should be a valid string"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "retryCount": 6}, "retryCount: must be between 0 and 5"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "retryCount": -1}, "retryCount: must be between 0 and 5"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "retryCount": True}, "retryCount: must be a number"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "retryCount": "two"}, "retryCount: input should be a valid integer, unable to parse string as an integer"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "retryInterval": 5}, "retryInterval: must be between 10 and 86400"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "timeToLive": 59}, "timeToLive: must be between 60 and 604800"),
-        ({"phoneNumber": "09121234567", "voiceId": "V", "serverId": 7}, "serverId: input should be a valid string"),
+        (_with(phoneNumber=9121234567), "phoneNumber: input should be a valid string"),
+        (_with(retryCount=6), "retryCount: must be between 0 and 5"),
+        (_with(retryCount=-1), "retryCount: must be between 0 and 5"),
+        (_with(retryCount=True), "retryCount: must be a number"),
+        (
+            _with(retryCount="two"),
+            "retryCount: input should be a valid integer, unable to parse string as an integer",
+        ),
+        (_with(retryInterval=5), "retryInterval: must be between 10 and 86400"),
+        (_with(timeToLive=59), "timeToLive: must be between 60 and 604800"),
+        (_with(serverId=7), "serverId: input should be a valid string"),
     ],
-)  # fmt: skip
+)
 def test_invalid_request_names_the_field(
     client: TestClient, tenant: Tenant, voice_id: str, body: dict[str, Any], message: str
 ) -> None:
@@ -121,7 +128,9 @@ def test_invalid_phone_number(
     assert response.json() == {"result": None, "error": "InvalidPhoneNumber", "message": message}
 
 
-def test_invalid_voice(client: TestClient, tenant: Tenant, services: Services, voice_id: str) -> None:
+def test_invalid_voice(
+    client: TestClient, tenant: Tenant, services: Services, voice_id: str
+) -> None:
     other = make_tenant(services, "other")
     for candidate in ("0" * 32, "not-an-id"):
         response = place(client, tenant, {"phoneNumber": "09121234567", "voiceId": candidate})
@@ -137,7 +146,9 @@ def test_invalid_voice(client: TestClient, tenant: Tenant, services: Services, v
     }
 
 
-def test_invalid_server(client: TestClient, tenant: Tenant, services: Services, voice_id: str) -> None:
+def test_invalid_server(
+    client: TestClient, tenant: Tenant, services: Services, voice_id: str
+) -> None:
     services.store.add_dialer(_dialer_config("off", "sandbox", "Off", {}))
     services.store.set_dialer_enabled("off", False)
     for server in ("nope", "off"):
@@ -158,12 +169,16 @@ def test_status_of_unknown_or_foreign_call(
     other = make_tenant(services, "other")
     for headers, call_id in (
         (tenant.headers, "0" * 32),
-        (tenant.headers, "../etc"),
+        (tenant.headers, "not-a-call-id"),
         (other.headers, call["result"]["id"]),
     ):
         response = client.get(f"/api/v2/voice/status/{call_id}", headers=headers)
         assert response.status_code == 404
-        assert response.json() == {"result": None, "error": "NotFound", "message": "id: no such call"}
+        assert response.json() == {
+            "result": None,
+            "error": "NotFound",
+            "message": "id: no such call",
+        }
 
 
 def test_cancel_expires_a_queued_call(client: TestClient, tenant: Tenant, voice_id: str) -> None:
@@ -195,7 +210,9 @@ def test_unauthorized(client: TestClient, header: str | None) -> None:
 
 
 def test_scheme_is_case_insensitive(client: TestClient, tenant: Tenant) -> None:
-    response = client.get("/api/v2/voice/servers", headers={"Authorization": f"bEaReR {tenant.token}"})
+    response = client.get(
+        "/api/v2/voice/servers", headers={"Authorization": f"bEaReR {tenant.token}"}
+    )
     assert response.status_code == 200
 
 
@@ -251,7 +268,10 @@ def test_rate_limit(client: TestClient, services: Services) -> None:
     }
     assert codes[3].headers["Retry-After"] == "1"
     # another project is not slowed down
-    assert client.get("/api/v2/voice/servers", headers=make_tenant(services, "b").headers).status_code == 200
+    assert (
+        client.get("/api/v2/voice/servers", headers=make_tenant(services, "b").headers).status_code
+        == 200
+    )
 
 
 def test_store_unreachable_is_unavailable(

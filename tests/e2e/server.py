@@ -47,24 +47,35 @@ class Server:
         self.grace = grace
         self.process: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
+        self.clients: list[httpx.Client] = []
+
+    def client(self, token: str, timeout: float = 10) -> httpx.Client:
+        """An API client with the token; closed by `stop`."""
+        client = httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+        self.clients.append(client)
+        return client
 
     def start(self) -> None:
         env = {**os.environ, "VOXCALL_SANDBOX_SPEED": str(self.speed)}
-        log = open(self.data / "serve.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "voxcall", "serve",
-                "--data", str(self.data), "--port", str(self.port), "--grace", str(self.grace),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )  # fmt: skip
+        with open(self.data / "serve.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "voxcall", "serve",
+                    "--data", str(self.data), "--port", str(self.port),
+                    "--grace", str(self.grace),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log()
             try:
-                httpx.get(self.base + "/api/v2/voice/servers", timeout=1)
+                with httpx.Client(timeout=1) as probe:
+                    probe.get(self.base + "/api/v2/voice/servers")
                 return
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -84,6 +95,8 @@ class Server:
         return self.process.wait(timeout)
 
     def stop(self) -> None:
+        for client in self.clients:
+            client.close()
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)

@@ -30,7 +30,7 @@ def test_kill_9_loses_nothing_and_dials_nobody_twice(tmp_path: Path) -> None:
     server.start()
     accepted: set[str] = set()
     try:
-        client = httpx.Client(base_url=server.base, headers=headers, timeout=10)
+        client = server.client(project["token"])
         mp3 = encode(tone(2.0, 440.0, rate=44100, channels=1), 44100, 1, "mp3")
         voice_id = client.post("/api/v2/file/voice", files={"file": ("t.mp3", mp3)}).json()[
             "result"

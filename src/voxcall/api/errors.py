@@ -84,9 +84,13 @@ def install(app: FastAPI) -> None:
         return envelope(400, "InvalidRequest", validation_message(exc))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "InvalidRequest")
-        return envelope(exc.status_code, code, None, dict(exc.headers or {}))
+        message = {
+            404: f"path: no endpoint {request.url.path}",
+            405: f"method: {request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code)
+        return envelope(exc.status_code, code, message, dict(exc.headers or {}))
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:

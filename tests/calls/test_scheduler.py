@@ -1,0 +1,141 @@
+"""The scheduler against a sandbox dialer that records what it is asked to do."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from typing import ClassVar
+
+import pytest
+
+from voxcall.api.app import Services
+from voxcall.calls import scheduler as scheduler_module
+from voxcall.calls.service import CallOptions
+from voxcall.cli import _dialer_config
+from voxcall.dialers.base import AttemptOutcome, DialRequest
+from voxcall.dialers.sandbox import SandboxDialer
+from voxcall.store.records import Project, Voice
+
+
+class RecordingSandbox(SandboxDialer):
+    """The sandbox, counting live calls and noting when each attempt started."""
+
+    live = 0
+    most_live = 0
+    starts: ClassVar[list[float]] = []
+    numbers: ClassVar[list[str]] = []
+
+    async def dial(self, request: DialRequest) -> AttemptOutcome:
+        cls = RecordingSandbox
+        cls.live += 1
+        cls.most_live = max(cls.most_live, cls.live)
+        cls.starts.append(time.monotonic())
+        cls.numbers.append(request.national_number)
+        try:
+            return await super().dial(request)
+        finally:
+            cls.live -= 1
+
+
+@pytest.fixture(autouse=True)
+def recording(monkeypatch: pytest.MonkeyPatch) -> None:
+    RecordingSandbox.live = RecordingSandbox.most_live = 0
+    RecordingSandbox.starts = []
+    RecordingSandbox.numbers = []
+
+    def build(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> SandboxDialer:
+        return RecordingSandbox(speed=sandbox_speed)
+
+    monkeypatch.setattr(scheduler_module, "build_dialer", build)
+
+
+def _voice(services: Services, project: Project, seconds: float) -> str:
+    voice_id = uuid.uuid4().hex
+    pcm = bytes(int(seconds * 8000) * 2)
+    from voxcall.audio.wav import wav_bytes
+
+    services.voices.files.save(project.id, voice_id, original=b"x", wav=wav_bytes(pcm))
+    services.store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, seconds, 0))
+    return voice_id
+
+
+async def _run_until_final(services: Services, seconds: float) -> None:
+    task = asyncio.create_task(services.scheduler.run())
+    deadline = time.monotonic() + seconds
+    while services.store.count_calls().get("WAITING", 0):
+        assert time.monotonic() < deadline, services.store.count_calls()
+        await asyncio.sleep(0.02)
+    await services.scheduler.stop()
+    await task
+
+
+async def test_channel_limit_holds(services: Services) -> None:
+    services.store.add_dialer(_dialer_config("narrow", "sandbox", "N", {}, channels=3, cps=1000))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = _voice(services, project, 1.0)
+    services.calls.place(project, ["09121234567"] * 12, voice, CallOptions(server_id="narrow"))
+    await _run_until_final(services, 30)
+    assert RecordingSandbox.most_live == 3
+    assert services.store.count_calls() == {"NORMAL": 12}
+
+
+async def test_calls_per_second_limit_holds(services: Services) -> None:
+    services.store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=5))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = _voice(services, project, 0.5)
+    services.calls.place(project, ["09121234567"] * 15, voice, CallOptions(server_id="slow"))
+    await _run_until_final(services, 30)
+    starts = sorted(RecordingSandbox.starts)
+    # 5 at once (the burst), then 5 per second: 15 starts take about 2 s
+    assert starts[-1] - starts[0] >= 1.8
+    for i in range(len(starts)):
+        window = [s for s in starts if starts[i] <= s < starts[i] + 1.0]
+        assert len(window) <= 10  # burst of 5 plus 5 refilled within any one second
+
+
+async def test_unpinned_calls_go_to_the_least_loaded_dialer(services: Services) -> None:
+    services.store.set_dialer_enabled("sandbox", False)
+    services.store.add_dialer(_dialer_config("a", "sandbox", "A", {}, channels=2, cps=1000))
+    services.store.add_dialer(_dialer_config("b", "sandbox", "B", {}, channels=2, cps=1000))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = _voice(services, project, 1.0)
+    calls = services.calls.place(project, ["09121234567"] * 4, voice, CallOptions())
+    assert all(c.dialer_id is None for c in calls)
+    await _run_until_final(services, 30)
+    used = [services.store.attempts_of(c.id)[0]["dialer_id"] for c in calls]
+    assert sorted(used) == ["a", "a", "b", "b"]
+
+
+async def test_project_default_dialer_wins(services: Services) -> None:
+    services.store.add_dialer(_dialer_config("mine", "sandbox", "M", {}, channels=2))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    services.store.update_project(project.id, default_dialer_id="mine")
+    project = services.store.project_by_name("p")
+    assert project is not None
+    voice = _voice(services, project, 0.2)
+    (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions())
+    assert call.dialer_id == "mine"
+    (fallback,) = services.calls.place(
+        services.store.create_project("q", rate_limit=1, allowed_regions=["IR"]),
+        ["09121234567"],
+        _voice(services, services.store.project_by_name("q"), 0.2),  # type: ignore[arg-type]
+        CallOptions(),
+    )
+    assert fallback.dialer_id == "sandbox"  # the --default dialer
+
+
+async def test_time_to_live_expires_waiting_calls(services: Services) -> None:
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = _voice(services, project, 0.2)
+    services.store.add_dialer(_dialer_config("down", "sandbox", "D", {}, channels=1))
+    options = CallOptions(server_id="down", time_to_live=1)
+    (call,) = services.calls.place(project, ["09121234567"], voice, options)
+    services.store.set_dialer_enabled("down", False)  # the dialer goes down: nothing places it
+    services.scheduler.poll_interval = 0.05
+    await _run_until_final(services, 5)
+    final = services.store.get_call(project.id, call.id)
+    assert final is not None
+    assert (final.status.name, final.attempts, final.cause) == ("EXPIRED", 0, "time to live passed")
+    assert RecordingSandbox.numbers == []
