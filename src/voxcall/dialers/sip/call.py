@@ -1,0 +1,510 @@
+"""One outgoing call: a state machine from INVITE to the last BYE response.
+
+Everything that happens to a call arrives as an event (a response, a timer, the end of the
+voice, a request from the callee) and moves it through `CallState` by `_transition`, which
+logs every move and refuses the ones the table does not allow. The call never reads the
+network and owns no task: the user agent core and the loop call into it.
+
+The outcome is known (and `outcome` resolved) as soon as the call's fate is settled, e.g.
+when our BYE leaves; the call itself lives on until that BYE is answered, so the callee's
+retransmissions and requests still find it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+
+from voxcall.dialers.base import AttemptOutcome, DialRequest
+from voxcall.dialers.sip.dialog import (
+    ALLOW,
+    Dialog,
+    InviteTemplate,
+    cancel_for,
+    new_call_id,
+    new_tag,
+    response_to,
+    tag_of,
+)
+from voxcall.dialers.sip.digest import authorization, select_challenge
+from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
+from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, RtpPortPool
+from voxcall.dialers.sip.message import SipRequest, SipResponse
+from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
+from voxcall.dialers.sip.sdp import (
+    PCMA,
+    PCMU,
+    Codec,
+    MediaTarget,
+    NoCommonCodec,
+    build_offer,
+    negotiate,
+)
+from voxcall.dialers.sip.timers import Timer
+from voxcall.dialers.sip.transaction import (
+    TIMER_B_CAUSE,
+    Address,
+    ClientTransaction,
+    ServerTransaction,
+)
+from voxcall.dialers.sip.ua import UserAgent
+
+log = logging.getLogger("voxcall.sip")
+
+_AUTH_HEADERS = {
+    401: ("WWW-Authenticate", "Authorization"),
+    407: ("Proxy-Authenticate", "Proxy-Authorization"),
+}
+
+
+class CallState(enum.Enum):
+    NEW = "new"
+    CALLING = "calling"  # INVITE sent, no response yet
+    PROCEEDING = "proceeding"  # a provisional response came (100, 180, 183)
+    CANCELLING = "cancelling"  # giving up before an answer: CANCEL sent, or due at the first 1xx
+    CONFIRMED = "confirmed"  # 2xx ACKed; the voice is playing
+    TERMINATING = "terminating"  # our BYE is out, its response not yet in
+    TERMINATED = "terminated"
+
+
+_S = CallState
+TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    _S.NEW: frozenset({_S.CALLING, _S.TERMINATED}),
+    # CALLING -> CALLING and PROCEEDING -> CALLING: the INVITE again, with credentials.
+    _S.CALLING: frozenset(
+        {_S.CALLING, _S.PROCEEDING, _S.CANCELLING, _S.CONFIRMED, _S.TERMINATING, _S.TERMINATED}
+    ),
+    _S.PROCEEDING: frozenset(
+        {_S.CALLING, _S.CANCELLING, _S.CONFIRMED, _S.TERMINATING, _S.TERMINATED}
+    ),
+    # CANCELLING -> TERMINATING: a 200 crossed our CANCEL, so ACK and BYE it.
+    _S.CANCELLING: frozenset({_S.TERMINATING, _S.TERMINATED}),
+    _S.CONFIRMED: frozenset({_S.TERMINATING, _S.TERMINATED}),
+    _S.TERMINATING: frozenset({_S.TERMINATED}),
+    _S.TERMINATED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A move the TRANSITIONS table does not allow: a bug, never the far end's doing."""
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """What every call of one dialer shares."""
+
+    destination: Address  # the trunk's address: where out-of-dialog requests go
+    request_host: str  # "host" or "host:port", as the Request-URI and To carry it
+    from_address: str  # our From without tag: '"Caller" <sip:user@domain>'
+    contact_user: str
+    media_ip: str  # our address in the SDP
+    codecs: tuple[Codec, ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def encode(pcm: bytes, codec: Codec) -> bytes:
+    """The whole voice in the negotiated G.711 law, encoded once per call."""
+    if codec.name == PCMU.name:
+        return pcm_to_ulaw(pcm)
+    if codec.name == PCMA.name:
+        return pcm_to_alaw(pcm)
+    raise ValueError(f"cannot encode {codec.name}: only PCMU and PCMA")
+
+
+class Call:
+    """One attempt: `start()` sends the INVITE, `outcome` resolves once its fate is known."""
+
+    def __init__(
+        self,
+        ua: UserAgent,
+        settings: CallSettings,
+        pacer: RtpPacer,
+        ports: RtpPortPool,
+        request: DialRequest,
+    ) -> None:
+        self.call_id = new_call_id()
+        self.state = CallState.NEW
+        self.number = request.national_number
+        self._ring_timeout = request.ring_timeout
+        # Dropped once encoded or when the call ends: a finished call may stay referenced by
+        # its INVITE transaction for 64*T1, and at 100 calls/s the voices would add up.
+        self._pcm: bytes | None = request.voice.pcm
+        loop = asyncio.get_running_loop()
+        self.outcome: asyncio.Future[AttemptOutcome] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()  # set when TERMINATED
+        self._ua = ua
+        self._settings = settings
+        self._pacer = pacer
+        self._ports = ports
+        self.ring_timer = Timer("ring timeout", loop, self._ring_timeout_expired)
+        # RFC 3261 §9.1: with no final response 64*T1 after the CANCEL, give the INVITE up.
+        self.cancel_timer = Timer("final after CANCEL", loop, self._cancel_timer_expired)
+        self._started_at = 0.0
+        self._answered_at: float | None = None
+        self._status: tuple[int, str] | None = None
+        self._template: InviteTemplate | None = None
+        self._cseq = 0
+        self._credentials: dict[str, str] = {}
+        self._challenged: set[int] = set()  # 401 and/or 407: answered once each
+        self._invite: SipRequest | None = None
+        self._invite_tx: ClientTransaction | None = None
+        self._cancel_sent = False
+        self._dialog: Dialog | None = None
+        self._ack: tuple[bytes, Address] | None = None
+        self._rtp: socket.socket | None = None
+        self._media: MediaTarget | None = None
+        self._session_id = secrets.randbits(31)
+        self._sdp_version = 1
+        self._playback: asyncio.Future[PlaybackReport] | None = None
+        self._reinvite: ServerTransaction | None = None
+
+    def __repr__(self) -> str:
+        return f"<Call {self.call_id} to {self.number} {self.state.value}>"
+
+    # -- the state machine ------------------------------------------------------------------
+
+    def _transition(self, new: CallState) -> None:
+        old = self.state
+        if new not in TRANSITIONS[old]:
+            raise IllegalTransition(f"call {self.call_id}: {old.value} -> {new.value}")
+        log.debug("call %s: %s -> %s", self.call_id, old.value, new.value)
+        self.state = new
+        if new is CallState.TERMINATED:
+            self._release()
+
+    def _finish(
+        self,
+        ending: Ending,
+        next_state: CallState,
+        *,
+        detail: str = "",
+        status: tuple[int, str] | None = None,
+    ) -> None:
+        """Settle the outcome (once) and move on."""
+        self.ring_timer.cancel()
+        self._stop_media()
+        if not self.outcome.done():
+            code, reason = status or self._status or (None, "")
+            record = CallRecord(
+                ending=ending,
+                started_at=self._started_at,
+                ended_at=time.time(),
+                status=code,
+                reason=reason,
+                answered_at=self._answered_at,
+                detail=detail,
+            )
+            outcome = attempt_outcome(record)
+            log.info(
+                "call %s to %s: %s %s",
+                self.call_id,
+                self.number,
+                outcome.result.value,
+                outcome.cause,
+            )
+            self.outcome.set_result(outcome)
+        self._transition(next_state)
+
+    def _release(self) -> None:
+        for timer in (self.ring_timer, self.cancel_timer):
+            timer.cancel()
+        self._stop_media()
+        self._pcm = None
+        if self._ua.calls.get(self.call_id) is self:
+            del self._ua.calls[self.call_id]
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # -- placing the call -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._started_at = time.time()
+        try:
+            self._rtp = self._ports.open()
+        except (OSError, RuntimeError) as exc:
+            self._finish(Ending.LOCAL_FAILURE, CallState.TERMINATED, detail=f"no RTP port: {exc}")
+            return
+        settings = self._settings
+        sdp = build_offer(
+            settings.media_ip, self._rtp.getsockname()[1], settings.codecs, self._session_id
+        )
+        request_uri = f"sip:{self.number}@{settings.request_host}"
+        self._template = InviteTemplate(
+            request_uri=request_uri,
+            from_address=f"{settings.from_address};tag={new_tag()}",
+            to_address=f"<{request_uri}>",
+            call_id=self.call_id,
+            contact=self._ua.local.contact(settings.contact_user),
+            sdp=sdp.encode(),
+        )
+        self._ua.calls[self.call_id] = self
+        self._send_invite()
+        self.ring_timer.start(self._ring_timeout)
+
+    def _send_invite(self) -> None:
+        assert self._template is not None
+        self._cseq += 1
+        self._invite = self._template.build(self._ua.local.via(), self._cseq, self._credentials)
+        self._transition(CallState.CALLING)
+        self._invite_tx = self._ua.transactions.send_request(
+            self._invite, self._settings.destination, self._invite_response
+        )
+
+    def _invite_response(self, tx: ClientTransaction, response: SipResponse) -> None:
+        if tx is not self._invite_tx:
+            return  # the INVITE before an auth retry: that transaction ACKed its 401/407
+        status = response.status_code
+        if status < 200:
+            self._provisional()
+        elif status < 300:
+            self._answered(response)
+        else:
+            self._failed(tx, response)
+
+    def _provisional(self) -> None:
+        if self.state is CallState.CALLING:
+            self._transition(CallState.PROCEEDING)
+        elif self.state is CallState.CANCELLING and not self._cancel_sent:
+            self._send_cancel()
+
+    def _failed(self, tx: ClientTransaction, response: SipResponse) -> None:
+        status = (response.status_code, response.reason)
+        if self.state not in (CallState.CALLING, CallState.PROCEEDING, CallState.CANCELLING):
+            return
+        if tx.local_failure is not None:
+            ending = Ending.TIMER_B if tx.local_failure == TIMER_B_CAUSE else Ending.UNREACHABLE
+            self._finish(ending, CallState.TERMINATED, detail=tx.local_failure)
+        elif self.state is CallState.CANCELLING:
+            self._finish(Ending.RING_TIMEOUT, CallState.TERMINATED, status=status)
+        elif not self._authenticate(response):
+            self._finish(Ending.REJECTED, CallState.TERMINATED, status=status)
+
+    def _authenticate(self, response: SipResponse) -> bool:
+        """Send the INVITE again with credentials for a 401/407, once per kind (RFC 3261 §22.2)."""
+        status = response.status_code
+        username, password = self._settings.username, self._settings.password
+        if status not in _AUTH_HEADERS or status in self._challenged:
+            return False
+        if username is None or password is None:
+            return False
+        challenge_header, credentials_header = _AUTH_HEADERS[status]
+        assert self._template is not None
+        try:
+            challenge = select_challenge(response.headers.get_all(challenge_header))
+            credentials = authorization(
+                challenge,
+                method="INVITE",
+                uri=self._template.request_uri,
+                username=username,
+                password=password,
+            )
+        except ValueError as exc:
+            log.info("call %s: cannot answer the %d: %s", self.call_id, status, exc)
+            return False
+        self._challenged.add(status)
+        self._credentials[credentials_header] = credentials
+        self._send_invite()
+        return True
+
+    # -- answered -----------------------------------------------------------------------------
+
+    def _answered(self, response: SipResponse) -> None:
+        if self._dialog is not None:
+            self._another_2xx(response)
+            return
+        if self.state not in (CallState.CALLING, CallState.PROCEEDING, CallState.CANCELLING):
+            return  # abandoned: the dialer is closing
+        assert self._invite is not None
+        self._dialog = Dialog.from_2xx(self._invite, response)
+        self._answered_at = time.time()
+        self._status = (response.status_code, response.reason)
+        self.cancel_timer.cancel()
+        self._send_ack()
+        if self.state is CallState.CANCELLING:
+            self._hang_up(Ending.RING_TIMEOUT, "answered after CANCEL")
+            return
+        try:
+            self._media = negotiate(response.body.decode("utf-8", "replace"), self._settings.codecs)
+            assert self._pcm is not None
+            payload = encode(self._pcm, self._media.codec)
+            self._pcm = None
+        except ValueError as exc:
+            log.info("call %s: unusable SDP answer: %s", self.call_id, exc)
+            detail = "no common codec" if isinstance(exc, NoCommonCodec) else f"bad SDP: {exc}"
+            self._hang_up(Ending.MEDIA_FAILURE, detail)
+            return
+        assert self._rtp is not None
+        self._playback = self._pacer.play(
+            self._rtp,
+            (self._media.address, self._media.port),
+            payload,
+            self._media.codec.payload_type,
+        )
+        self._playback.add_done_callback(self._playback_done)
+        self.ring_timer.cancel()
+        self._transition(CallState.CONFIRMED)
+
+    def _send_ack(self) -> None:
+        assert self._dialog is not None and self._invite is not None
+        ack, destination = self._dialog.ack(self._invite, self._ua.local.via())
+        self._ack = (ack.serialize(), destination)
+        self._ua.send(*self._ack)
+
+    def _another_2xx(self, response: SipResponse) -> None:
+        """A 2xx after the first: a retransmission (our ACK was lost) or another fork."""
+        assert self._dialog is not None and self._invite is not None
+        if tag_of(response.headers.get("To") or "") == self._dialog.remote_tag:
+            if self._ack is not None:
+                self._ua.send(*self._ack)
+            return
+        # RFC 3261 §13.2.2.4: a second dialog we do not want: ACK it, then BYE it.
+        fork = Dialog.from_2xx(self._invite, response)
+        ack, destination = fork.ack(self._invite, self._ua.local.via())
+        self._ua.send(ack.serialize(), destination)
+        bye, destination = fork.request("BYE", self._ua.local.via())
+        self._ua.transactions.send_request(bye, destination, lambda tx, response: None)
+
+    def _playback_done(self, playback: asyncio.Future[PlaybackReport]) -> None:
+        if playback.cancelled() or self.state is not CallState.CONFIRMED:
+            return
+        error = playback.exception()
+        if error is not None:
+            log.warning("call %s: RTP stopped: %s", self.call_id, error)
+            self._hang_up(Ending.HANGUP, f"media error: {error}")
+            return
+        report = playback.result()
+        if report.packets_skipped:
+            log.info("call %s: %d RTP packets skipped", self.call_id, report.packets_skipped)
+        self._hang_up(Ending.HANGUP, "voice played")
+
+    def _hang_up(self, ending: Ending, detail: str) -> None:
+        """BYE the dialog and settle the outcome; the call ends when the BYE is answered."""
+        assert self._dialog is not None
+        bye, destination = self._dialog.request("BYE", self._ua.local.via())
+        self._ua.transactions.send_request(bye, destination, self._bye_response)
+        self._finish(ending, CallState.TERMINATING, detail=detail)
+
+    def _bye_response(self, tx: ClientTransaction, response: SipResponse) -> None:
+        if response.status_code >= 200 and self.state is CallState.TERMINATING:
+            if response.status_code >= 300:
+                log.info(
+                    "call %s: BYE answered %d %s",
+                    self.call_id,
+                    response.status_code,
+                    tx.local_failure or response.reason,
+                )
+            self._transition(CallState.TERMINATED)
+
+    def _stop_media(self) -> None:
+        if self._playback is not None and not self._playback.done():
+            self._playback.cancel()
+        if self._rtp is not None:
+            self._ports.release(self._rtp)
+            self._rtp = None
+
+    # -- giving up before an answer --------------------------------------------------------------
+
+    def _ring_timeout_expired(self) -> None:
+        if self.state in (CallState.CALLING, CallState.PROCEEDING):
+            log.debug("call %s: ring timeout", self.call_id)
+            self._cancel()
+
+    def _cancel(self) -> None:
+        was = self.state
+        self._transition(CallState.CANCELLING)
+        if was is CallState.PROCEEDING:
+            self._send_cancel()
+        # else RFC 3261 §9.1: no CANCEL before a provisional response; _provisional sends it.
+
+    def _send_cancel(self) -> None:
+        assert self._invite is not None
+        self._cancel_sent = True
+        self._ua.transactions.send_request(
+            cancel_for(self._invite), self._settings.destination, lambda tx, response: None
+        )
+        self.cancel_timer.start(self._ua.transactions.timers.transaction_timeout)
+
+    def _cancel_timer_expired(self) -> None:
+        if self.state is CallState.CANCELLING:
+            if self._invite_tx is not None:
+                self._ua.transactions.abandon(self._invite_tx)
+            self._finish(
+                Ending.RING_TIMEOUT, CallState.TERMINATED, detail="no final response after CANCEL"
+            )
+
+    def hang_up(self) -> None:
+        """Whatever the state, make sure the far end is told (the dial was cancelled)."""
+        if self.state is CallState.NEW:
+            self._finish(Ending.LOCAL_FAILURE, CallState.TERMINATED, detail="hung up before INVITE")
+        elif self.state in (CallState.CALLING, CallState.PROCEEDING):
+            self._cancel()
+        elif self.state is CallState.CONFIRMED:
+            self._hang_up(Ending.HANGUP, "hung up by voxcall")
+
+    def abandon(self) -> None:
+        """Stop without telling the far end any more (the dialer is closing)."""
+        if self._invite_tx is not None:
+            self._ua.transactions.abandon(self._invite_tx)
+        if self.state is not CallState.TERMINATED:
+            self._finish(Ending.LOCAL_FAILURE, CallState.TERMINATED, detail="dialer closed")
+
+    # -- requests from the callee --------------------------------------------------------------
+
+    def request_received(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        dialog = self._dialog
+        if dialog is None or not dialog.matches(request):
+            transaction.respond(
+                response_to(request, 481, "Call/Transaction Does Not Exist", to_tag=new_tag())
+            )
+            return
+        if not dialog.accept_remote_cseq(request):
+            transaction.respond(response_to(request, 500, "CSeq Out of Order"))
+            return
+        method = request.method
+        if method == "BYE":
+            transaction.respond(response_to(request, 200, "OK"))
+            if self.state is CallState.CONFIRMED:
+                self._finish(Ending.HANGUP, CallState.TERMINATED, detail="callee hung up")
+        elif method == "INVITE":
+            self._reinvite = transaction
+            transaction.respond(self._answer_reinvite(request))
+        elif method in ("OPTIONS", "INFO"):
+            headers = [("Allow", ALLOW), ("Accept", "application/sdp")]
+            transaction.respond(response_to(request, 200, "OK", headers=headers))
+        else:
+            transaction.respond(
+                response_to(request, 405, "Method Not Allowed", headers=[("Allow", ALLOW)])
+            )
+
+    def _answer_reinvite(self, request: SipRequest) -> SipResponse:
+        """200 with our SDP, keeping the stream as it is (a session refresh or a re-offer of
+        the same media); 488 if the offer drops the codec we are sending."""
+        codecs = (self._media.codec,) if self._media is not None else self._settings.codecs
+        if request.body:
+            try:
+                negotiate(request.body.decode("utf-8", "replace"), codecs)
+            except ValueError as exc:
+                log.info("call %s: refusing re-INVITE: %s", self.call_id, exc)
+                return response_to(request, 488, "Not Acceptable Here")
+        port = self._rtp.getsockname()[1] if self._rtp is not None else 9  # 9: discard
+        self._sdp_version += 1
+        sdp = build_offer(
+            self._settings.media_ip, port, codecs, self._session_id, self._sdp_version
+        )
+        assert self._dialog is not None
+        headers = [
+            ("Contact", self._ua.local.contact(self._settings.contact_user)),
+            ("Allow", ALLOW),
+            ("Content-Type", "application/sdp"),
+        ]
+        return response_to(request, 200, "OK", headers=headers, body=sdp.encode())
+
+    def ack_received(self, request: SipRequest) -> None:
+        if self._reinvite is not None and self._reinvite.request.cseq[0] == request.cseq[0]:
+            self._reinvite.ack_received()

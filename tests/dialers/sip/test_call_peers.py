@@ -1,0 +1,208 @@
+"""Call flows against a real far end: SIPp UAS scenarios on loopback.
+
+Each test checks our outcome and SIPp's exit code: 0 means SIPp saw every message its
+scenario expects from us (the ACK for a 486, the CANCEL, the BYE...), so both ends agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from tests.peers import sipp
+from tests.peers.dialing import NUMBER, dial_request, running_dialer
+from tests.peers.net import free_ports
+from tests.peers.sipp import SippFactory, SippUas
+from tests.peers.voices import tone
+from voxcall.dialers.base import AttemptOutcome, AttemptResult
+
+pytestmark = pytest.mark.peers
+sipp_uas = sipp.sipp_uas  # the fixture (tests/conftest.py may also list tests.peers.sipp)
+
+
+async def sipp_result(uas: SippUas) -> int:
+    return await asyncio.to_thread(uas.wait)
+
+
+def check_times(outcome: AttemptOutcome) -> None:
+    assert outcome.started_at <= outcome.ended_at
+    if outcome.answered_at is not None:
+        assert outcome.started_at <= outcome.answered_at <= outcome.ended_at
+
+
+async def test_answered_voice_played_then_our_bye(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"})
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.5)))
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.cause == "200 OK; voice played"
+    assert outcome.answered_at is not None
+    # 1.5 s of voice (the last packet leaves at 1.48 s), then the BYE: billed 2 s, whatever
+    # the ring time before.
+    assert 1.48 <= outcome.ended_at - outcome.answered_at < 1.9
+    assert outcome.bill_sec == 2
+    check_times(outcome)
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
+async def test_callee_hangs_up_mid_playback(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "1"})
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(3.0)))
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.cause == "200 OK; callee hung up"
+    assert outcome.answered_at is not None
+    talk = outcome.ended_at - outcome.answered_at
+    assert 1.0 <= talk < 1.9, talk  # SIPp's BYE ~1 s after our ACK, long before 3 s
+    assert outcome.bill_sec == 2
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "result", "cause"),
+    [
+        ("uas_busy.xml", AttemptResult.BUSY, "486 Busy Here"),
+        # A 408 from the far end means nobody answered (our own Timer B would be ERROR).
+        ("uas_408.xml", AttemptResult.NO_ANSWER, "408 Request Timeout"),
+        ("uas_480.xml", AttemptResult.NO_ANSWER, "480 Temporarily Unavailable"),
+        ("uas_404.xml", AttemptResult.ERROR, "404 Not Found"),
+        ("uas_503.xml", AttemptResult.ERROR, "503 Service Unavailable"),
+    ],
+)
+async def test_rejected(
+    sipp_uas: SippFactory, scenario: str, result: AttemptResult, cause: str
+) -> None:
+    uas = sipp_uas(scenario)
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert (outcome.result, outcome.cause) == (result, cause)
+    assert outcome.answered_at is None
+    assert outcome.bill_sec == 0
+    check_times(outcome)
+    assert await sipp_result(uas) == 0, uas.diagnostics()  # it got our ACK
+
+
+async def test_ring_timeout_cancels(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_ring_no_answer.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0), ring_timeout=1.0))
+    assert outcome.result is AttemptResult.NO_ANSWER
+    assert outcome.cause == "ring timeout (487 Request Terminated)"
+    assert 1.0 <= outcome.ended_at - outcome.started_at < 1.5
+    assert outcome.bill_sec == 0
+    assert await sipp_result(uas) == 0, uas.diagnostics()  # CANCEL, then ACK for the 487
+
+
+async def test_200_crossing_our_cancel_is_acked_and_hung_up(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer_on_cancel.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0), ring_timeout=0.5))
+    assert outcome.result is AttemptResult.NO_ANSWER
+    assert outcome.cause == "ring timeout (200 OK; answered after CANCEL)"
+    assert outcome.answered_at is not None
+    assert outcome.bill_sec == 1  # the trunk bills the moment it was up
+    assert await sipp_result(uas) == 0, uas.diagnostics()  # ACK and BYE for that 200
+
+
+async def test_183_session_progress_then_answer(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_183_answer.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.5)))
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.answered_at is not None
+    assert outcome.answered_at - outcome.started_at >= 0.5  # the 183 did not count as answer
+    assert outcome.bill_sec == 2
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
+def digest_md5(user: str, realm: str, password: str, nonce: str, method: str, uri: str) -> str:
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    return md5(f"{md5(f'{user}:{realm}:{password}')}:{nonce}:{md5(f'{method}:{uri}')}")
+
+
+async def test_407_challenge_then_answer(sipp_uas: SippFactory) -> None:
+    # uas_auth_407.xml challenges with a fixed realm and nonce and no qop, so the one
+    # right response is known in advance; a wrong one gets 403.
+    port = free_ports(1)
+    uri = f"sip:{NUMBER}@127.0.0.1:{port}"
+    expected = digest_md5("alice", "sipp.test", "secret", "0a4f113b8c9d2e7f", "INVITE", uri)
+    uas = sipp_uas("uas_auth_407.xml", variables={"expect_resp": expected}, port=port)
+    async with running_dialer(uas.trunk, username="alice", password="secret") as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert outcome.result is AttemptResult.ANSWERED, outcome
+    assert outcome.cause == "200 OK; voice played"
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
+async def test_401_challenge_with_qop_then_answer(sipp_uas: SippFactory) -> None:
+    # uas_auth_401.xml checks the Authorization (qop=auth) with SIPp's own verifyauth.
+    uas = sipp_uas("uas_auth_401.xml", variables={"auth_user": "alice", "auth_pass": "secret"})
+    async with running_dialer(uas.trunk, username="alice", password="secret") as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert outcome.result is AttemptResult.ANSWERED, outcome
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
+async def test_401_with_a_wrong_password_ends_in_403(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_auth_401.xml", variables={"auth_user": "alice", "auth_pass": "secret"})
+    async with running_dialer(uas.trunk, username="alice", password="wrong") as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert (outcome.result, outcome.cause) == (AttemptResult.ERROR, "403 Forbidden")
+    assert await sipp_result(uas) == 1  # the scenario marks a refused digest as a failed call
+
+
+async def test_no_common_codec_acks_then_hangs_up(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer_g729.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert (outcome.result, outcome.cause) == (AttemptResult.ERROR, "488 no common codec")
+    assert outcome.answered_at is not None
+    assert await sipp_result(uas) == 0, uas.diagnostics()  # ACK, then BYE
+
+
+async def test_reinvite_and_options_inside_the_dialog(sipp_uas: SippFactory) -> None:
+    # The callee re-INVITEs (we answer 200 with SDP, checked by the scenario) and sends
+    # OPTIONS mid-call; the voice keeps playing and ends with our BYE.
+    uas = sipp_uas("uas_reinvite.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.5)))
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.cause == "200 OK; voice played"
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
+async def test_tcp_transport(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"}, transport="tcp")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.5)))
+        # Still connected: SIPp fails a call whose connection closes in its final pause.
+        assert await sipp_result(uas) == 0, uas.diagnostics()
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.cause == "200 OK; voice played"
+    assert outcome.bill_sec == 2
+
+
+async def test_cancelled_dial_while_ringing_sends_cancel(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_ring_no_answer.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        attempt = asyncio.create_task(dialer.dial(dial_request(tone(1.0), ring_timeout=30)))
+        await asyncio.sleep(0.5)
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+    assert await sipp_result(uas) == 0, uas.diagnostics()  # it got the CANCEL and the ACK
+
+
+async def test_cancelled_dial_while_playing_sends_bye(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"})
+    async with running_dialer(uas.trunk) as dialer:
+        attempt = asyncio.create_task(dialer.dial(dial_request(tone(10.0))))
+        await asyncio.sleep(1.0)  # answered after 0.5 s
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+    assert await sipp_result(uas) == 0, uas.diagnostics()  # it got the BYE

@@ -1,0 +1,317 @@
+"""The call state machine, driven by captured responses replayed through the UA core.
+
+The far end is scripted here: each reply is a captured SIPp message whose Via, From,
+Call-ID and CSeq are swapped for those of the request it answers. Timers fire by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.peers.dialing import dial_request
+from tests.peers.net import free_ports
+from tests.peers.voices import tone
+from voxcall.dialers.base import AttemptResult
+from voxcall.dialers.sip.call import TRANSITIONS, Call, CallSettings, CallState, IllegalTransition
+from voxcall.dialers.sip.dialog import tag_of
+from voxcall.dialers.sip.media import RtpPacer, RtpPortPool
+from voxcall.dialers.sip.message import SipRequest, SipResponse, Via, parse_message
+from voxcall.dialers.sip.sdp import PCMA, PCMU
+from voxcall.dialers.sip.timers import TimerValues
+from voxcall.dialers.sip.transaction import Address
+from voxcall.dialers.sip.transport import TransportUser
+from voxcall.dialers.sip.ua import UserAgent
+
+CAPTURES = Path(__file__).with_name("data") / "sipp"
+TRUNK: Address = ("127.0.0.1", 5062)
+LOCAL: Address = ("127.0.0.1", 5099)
+
+
+@dataclass
+class FakeTransport:
+    """Records what the UA sends; the test plays the network."""
+
+    user: TransportUser
+    name: str = "UDP"
+    reliable: bool = False
+    sent: list[tuple[SipRequest | SipResponse, Address]] = field(default_factory=list)
+
+    @property
+    def local_address(self) -> Address:
+        return LOCAL
+
+    async def ensure_open(self) -> None:
+        return None
+
+    def send(self, data: bytes, destination: Address) -> None:
+        self.sent.append((parse_message(data), destination))
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class FarEnd:
+    ua: UserAgent
+    transport: FakeTransport
+
+    def requests(self, method: str) -> list[SipRequest]:
+        return [
+            m for m, _ in self.transport.sent if isinstance(m, SipRequest) and m.method == method
+        ]
+
+    def responses(self) -> list[SipResponse]:
+        return [m for m, _ in self.transport.sent if isinstance(m, SipResponse)]
+
+    def reply(
+        self, request: SipRequest, capture: str | bytes, *, to_tag: str = "far1"
+    ) -> SipResponse:
+        """A captured response (a file name, or its bytes), re-addressed to `request` (its To
+        gets `to_tag` unless the response is a 100)."""
+        data = capture if isinstance(capture, bytes) else (CAPTURES / capture).read_bytes()
+        response = parse_message(data)
+        assert isinstance(response, SipResponse)
+        for name in ("Via", "From", "Call-ID", "CSeq"):
+            response.headers.set(name, ", ".join(request.headers.get_all(name)))
+        to = request.headers.get("To") or ""
+        if response.status_code > 100:
+            to = f"{to};tag={to_tag}"
+        response.headers.set("To", to)
+        self.ua.received(response.serialize(), TRUNK)
+        return response
+
+    def send(self, request: bytes) -> None:
+        self.ua.received(request, TRUNK)
+
+
+@dataclass
+class Harness:
+    far: FarEnd
+    ports: RtpPortPool
+    pacer: RtpPacer
+    settings: CallSettings
+
+    def call(self, seconds: float = 5.0, ring_timeout: float = 30.0) -> Call:
+        request = dial_request(tone(seconds), ring_timeout=ring_timeout)
+        call = Call(self.far.ua, self.settings, self.pacer, self.ports, request)
+        call.start()
+        return call
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    transports: list[FakeTransport] = []
+
+    def make(user: TransportUser) -> FakeTransport:
+        transports.append(FakeTransport(user))
+        return transports[-1]
+
+    ua = UserAgent(make, TimerValues())
+    low = free_ports(16)
+    ports = RtpPortPool("127.0.0.1", low, low + 15)
+    pacer = RtpPacer()
+    settings = CallSettings(
+        destination=TRUNK,
+        request_host="127.0.0.1:5062",
+        from_address="<sip:voxcall@127.0.0.1>",
+        contact_user="voxcall",
+        media_ip="127.0.0.1",
+        codecs=(PCMA, PCMU),
+        username="alice",
+        password="secret",
+    )
+    yield Harness(FarEnd(ua, transports[0]), ports, pacer, settings)
+    pacer.close()
+    for call in list(ua.calls.values()):
+        assert isinstance(call, Call)
+        call.abandon()
+    assert ports.in_use == 0
+    ua.close()
+
+
+def state_of(call: Call) -> CallState:
+    """Read through a call, so mypy does not keep an earlier assert's narrowing."""
+    return call.state
+
+
+def branch(message: SipRequest | SipResponse) -> str | None:
+    return Via.parse(message.headers.get("Via") or "").branch
+
+
+def test_transition_table_always_leads_to_terminated() -> None:
+    assert TRANSITIONS[CallState.TERMINATED] == frozenset()
+    for state in CallState:
+        seen, frontier = {state}, [state]
+        while frontier:
+            for following in TRANSITIONS[frontier.pop()] - seen:
+                seen.add(following)
+                frontier.append(following)
+        assert CallState.TERMINATED in seen or state is CallState.TERMINATED
+
+
+async def test_illegal_moves_are_refused(harness: Harness) -> None:
+    call = harness.call()
+    assert state_of(call) is CallState.CALLING
+    with pytest.raises(IllegalTransition, match="calling -> new"):
+        call._transition(CallState.NEW)
+    harness.far.reply(harness.far.requests("INVITE")[0], "busy-3-in-486.sip")
+    assert call.state is CallState.TERMINATED
+    with pytest.raises(IllegalTransition, match="terminated -> confirmed"):
+        call._transition(CallState.CONFIRMED)
+    assert harness.ports.in_use == 0
+
+
+async def test_401_then_407_then_401_again(harness: Harness) -> None:
+    call = harness.call()
+    far = harness.far
+    first = far.requests("INVITE")[0]
+    unauthorized = (
+        (CAPTURES / "auth407-1-in-407.sip")
+        .read_bytes()
+        .replace(b"407 Proxy Authentication Required", b"401 Unauthorized")
+        .replace(b"Proxy-Authenticate", b"WWW-Authenticate")
+    )
+    far.reply(first, unauthorized)
+    second = far.requests("INVITE")[1]
+    assert "Authorization" in second.headers
+    assert second.call_id == first.call_id
+    assert second.cseq == (2, "INVITE")
+    assert branch(second) != branch(first)
+    far.reply(second, "auth407-1-in-407.sip")  # now the proxy wants its own
+    third = far.requests("INVITE")[2]
+    assert third.cseq == (3, "INVITE")
+    assert "Authorization" in third.headers and "Proxy-Authorization" in third.headers
+    far.reply(third, unauthorized)  # a second 401: not answered again
+    assert len(far.requests("INVITE")) == 3
+    assert call.outcome.result().cause == "401 Unauthorized"
+    assert len(far.requests("ACK")) == 3  # one per challenge or refusal, hop by hop
+
+
+async def test_retransmitted_2xx_is_acked_again_and_a_fork_is_hung_up(harness: Harness) -> None:
+    call = harness.call()
+    far = harness.far
+    invite = far.requests("INVITE")[0]
+    far.reply(invite, "answer-3-in-200.sip", to_tag="callee")
+    assert call.state is CallState.CONFIRMED
+    far.reply(invite, "answer-3-in-200.sip", to_tag="callee")  # our ACK was lost
+    acks = far.requests("ACK")
+    assert len(acks) == 2 and acks[0].serialize() == acks[1].serialize()
+    assert far.requests("BYE") == []
+    far.reply(invite, "answer-3-in-200.sip", to_tag="fork2")  # another phone answered too
+    ack, bye = far.requests("ACK")[2], far.requests("BYE")[0]
+    assert tag_of(ack.headers.get("To") or "") == tag_of(bye.headers.get("To") or "") == "fork2"
+    assert call.state is CallState.CONFIRMED  # our call plays on
+
+
+async def test_cancel_waits_for_a_provisional_response(harness: Harness) -> None:
+    call = harness.call()
+    far = harness.far
+    call.ring_timer.expired()
+    assert call.state is CallState.CANCELLING
+    assert far.requests("CANCEL") == []  # RFC 3261 §9.1
+    invite = far.requests("INVITE")[0]
+    far.reply(invite, "busy-2-in-180.sip")
+    (cancel,) = far.requests("CANCEL")
+    assert branch(cancel) == branch(invite)
+    assert cancel.cseq == (1, "CANCEL")
+    assert cancel.uri == invite.uri
+    far.reply(invite, "busy-3-in-486.sip")  # crossed the CANCEL
+    outcome = call.outcome.result()
+    assert (outcome.result, outcome.cause) == (
+        AttemptResult.NO_ANSWER,
+        "ring timeout (486 Busy Here)",
+    )
+
+
+async def test_no_final_response_after_cancel(harness: Harness) -> None:
+    call = harness.call()
+    far = harness.far
+    far.reply(far.requests("INVITE")[0], "busy-2-in-180.sip")
+    call.ring_timer.expired()
+    assert len(far.requests("CANCEL")) == 1
+    assert call.cancel_timer.running
+    assert call.cancel_timer.delay == 32.0
+    call.cancel_timer.expired()
+    outcome = call.outcome.result()
+    assert outcome.result is AttemptResult.NO_ANSWER
+    assert outcome.cause == "ring timeout (no final response after CANCEL)"
+    assert call.state is CallState.TERMINATED
+    assert len(far.ua.transactions) == 1  # the CANCEL's; the INVITE's was abandoned
+
+
+async def test_requests_from_the_callee(harness: Harness) -> None:
+    call = harness.call()
+    far = harness.far
+    invite = far.requests("INVITE")[0]
+    ok = far.reply(invite, "answer-3-in-200.sip", to_tag="callee")
+
+    def in_dialog(method: str, cseq: int, *, from_tag: str = "callee") -> bytes:
+        contact = "sip:voxcall@127.0.0.1:5099"
+        return (
+            f"{method} {contact} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK{method}{cseq}\r\n"
+            f"From: {ok.headers.get('To')}".replace("tag=callee", f"tag={from_tag}")
+            + "\r\n"
+            f"To: {invite.headers.get('From')}\r\n"
+            f"Call-ID: {invite.call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+
+    far.send(in_dialog("OPTIONS", 1))
+    far.send(in_dialog("UPDATE", 2))
+    far.send(in_dialog("BYE", 3, from_tag="stranger"))
+    far.send(in_dialog("INFO", 2))  # CSeq went backwards
+    assert [(r.status_code, r.cseq[1]) for r in far.responses()] == [
+        (200, "OPTIONS"),
+        (405, "UPDATE"),
+        (481, "BYE"),
+        (500, "INFO"),
+    ]
+    assert state_of(call) is CallState.CONFIRMED
+    far.send(in_dialog("BYE", 4))
+    assert (far.responses()[-1].status_code, far.responses()[-1].cseq[1]) == (200, "BYE")
+    outcome = call.outcome.result()
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; callee hung up")
+    assert call.state is CallState.TERMINATED
+    assert harness.ports.in_use == 0
+
+
+async def test_sha256_challenge_with_qop_auth(harness: Harness) -> None:
+    call = harness.call()
+    far = harness.far
+    challenge = (
+        (CAPTURES / "auth407-1-in-407.sip")
+        .read_bytes()
+        .replace(
+            b"algorithm=MD5",
+            b'algorithm=MD5, qop="auth"\r\n'
+            b'Proxy-Authenticate: Digest realm="sipp.test", nonce="n256", '
+            b'algorithm=SHA-256, qop="auth"',
+        )
+    )
+    invite = far.requests("INVITE")[0]
+    far.reply(invite, challenge)
+    retry = far.requests("INVITE")[1]
+    params = dict(
+        part.strip().split("=", 1)
+        for part in (retry.headers.get("Proxy-Authorization") or "")
+        .removeprefix("Digest ")
+        .split(",")
+    )
+    values = {name: value.strip('"') for name, value in params.items()}
+    assert values["algorithm"] == "SHA-256"  # the stronger of the two challenges
+    assert (values["qop"], values["nc"]) == ("auth", "00000001")
+    assert values["uri"] == invite.uri
+
+    def sha256(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    ha1 = sha256("alice:sipp.test:secret")
+    ha2 = sha256(f"INVITE:{invite.uri}")
+    expected = sha256(f"{ha1}:n256:00000001:{values['cnonce']}:auth:{ha2}")
+    assert values["response"] == expected
+    assert call.state is CallState.CALLING

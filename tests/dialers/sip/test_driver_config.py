@@ -1,0 +1,93 @@
+"""SipTrunkConfig: the CLI's stored options in, validation naming the field, and back out."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxcall.dialers.sip.config import SipTrunkConfig, Trunk
+from voxcall.dialers.sip.driver import source_address
+from voxcall.dialers.sip.sdp import PCMA, PCMU
+
+FULL = {
+    "trunk": "sip:trunk.example.net:5070;transport=tcp",
+    "username": "alice",
+    "password": "s3cret!",
+    "caller_id": "+982112345678",
+    "from_domain": "voip.example.net",
+    "codecs": "PCMU,PCMA",
+    "local_ip": "192.0.2.10",
+    "rtp_ports": "20000-20999",
+}
+
+
+def test_from_options_reads_the_cli_dict() -> None:
+    config = SipTrunkConfig.from_options(FULL)
+    assert config.parsed_trunk == Trunk("trunk.example.net", 5070, "tcp")
+    assert config.codecs == (PCMU, PCMA)
+    assert config.rtp_ports == (20000, 20999)
+    assert (config.username, config.password) == ("alice", "s3cret!")
+
+
+def test_round_trip() -> None:
+    config = SipTrunkConfig.from_options(FULL)
+    assert config.to_options() == FULL
+    assert SipTrunkConfig.from_options(config.to_options()) == config
+
+
+def test_defaults() -> None:
+    config = SipTrunkConfig.from_options({"trunk": "sip:10.0.0.1"})
+    assert config.codecs == (PCMA, PCMU)
+    assert config.rtp_ports == (20000, 30000)
+    assert config.local_ip is None  # found at start() from the route to the trunk
+    assert config.parsed_trunk == Trunk("10.0.0.1", None, "udp")
+    assert config.parsed_trunk.hostport == "10.0.0.1"
+    assert SipTrunkConfig.from_options(config.to_options()) == config
+
+
+def test_the_password_never_shows() -> None:
+    config = SipTrunkConfig.from_options(FULL)
+    assert "s3cret" not in repr(config)
+    assert "s3cret" not in str(config)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trunk": None}, "trunk: required"),
+        ({"trunk": "http://x"}, "trunk: "),
+        ({"trunk": "sip:0912@trunk"}, "trunk: give the trunk without a user part"),
+        ({"trunk": "sip:trunk;transport=sctp"}, "trunk: transport must be udp or tcp"),
+        ({"trunk": "sip:trunk:99999"}, "trunk: "),
+        ({"trunk": "sips:trunk"}, "trunk: use a sip: URI"),
+        ({"trunk": "sip:trunk;maddr=1.2.3.4"}, "trunk: unsupported URI parameter"),
+        ({"username": None}, "password: username and password go together"),
+        ({"username": "al ice"}, "username: "),
+        ({"caller_id": "<sip:x>"}, "caller_id: "),
+        ({"from_domain": "bad domain"}, "from_domain: "),
+        ({"codecs": "PCMA,G729"}, "codecs: unknown codec 'G729'"),
+        ({"codecs": "PCMA,pcma"}, "codecs: a codec is listed twice"),
+        ({"codecs": 7}, "codecs: expected a list"),
+        ({"local_ip": "eth0"}, "local_ip: 'eth0' is not an IPv4 address"),
+        ({"rtp_ports": "30000-20000"}, "rtp_ports: need 1024 <= LOW < HIGH <= 65535"),
+        ({"rtp_ports": "80-9000"}, "rtp_ports: need 1024"),
+        ({"rtp_ports": "lots"}, 'rtp_ports: expected "LOW-HIGH"'),
+        ({"username": 5}, "username: expected a string"),
+        ({"ring": 30}, "unknown option(s): ring"),
+    ],
+)
+def test_validation_names_the_field(change: dict[str, object], message: str) -> None:
+    options = {**FULL, **change}
+    with pytest.raises(ValueError) as error:
+        SipTrunkConfig.from_options(options)
+    assert str(error.value).startswith(message)
+
+
+def test_lists_are_accepted_as_well_as_cli_strings() -> None:
+    config = SipTrunkConfig.from_options(
+        {"trunk": "sip:10.0.0.1", "codecs": ["PCMU"], "rtp_ports": [40000, 40100]}
+    )
+    assert (config.codecs, config.rtp_ports) == ((PCMU,), (40000, 40100))
+
+
+def test_source_address_is_the_route_to_the_trunk() -> None:
+    assert source_address(("127.0.0.1", 5060)) == "127.0.0.1"

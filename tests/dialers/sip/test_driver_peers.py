@@ -1,0 +1,126 @@
+"""SipDialer end to end: many calls at once, hostile input, real audio, an auth proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.peers import baresip, kamailio, sipp
+from tests.peers.baresip import BaresipFactory
+from tests.peers.dialing import NUMBER, dial_request, running_dialer
+from tests.peers.kamailio import KamailioFactory
+from tests.peers.net import HOST, free_ports
+from tests.peers.sipp import SippFactory
+from tests.peers.voices import aligned_correlation, decode_8k, speech, tone
+from voxcall.dialers.base import AttemptResult
+
+pytestmark = pytest.mark.peers
+# The fixtures (tests/conftest.py may also list these modules in pytest_plugins).
+sipp_uas = sipp.sipp_uas
+baresip_callee = baresip.baresip_callee
+kamailio_proxy = kamailio.kamailio_proxy
+
+
+async def test_twenty_simultaneous_calls_through_one_dialer(sipp_uas: SippFactory) -> None:
+    calls = 20
+    uas = sipp_uas("uas_answer.xml", calls=calls, variables={"hangup_s": "0"})
+    async with running_dialer(uas.trunk) as dialer:
+        outcomes = await asyncio.gather(
+            *(dialer.dial(dial_request(tone(1.5, 300 + 20 * i))) for i in range(calls))
+        )
+        async with asyncio.timeout(2.0):  # each call ends when its BYE is answered
+            await dialer.wait_idle()
+    assert [o.result for o in outcomes] == [AttemptResult.ANSWERED] * calls
+    assert {o.cause for o in outcomes} == {"200 OK; voice played"}
+    assert {o.bill_sec for o in outcomes} == {2}
+    assert await asyncio.to_thread(uas.wait) == 0, uas.diagnostics()
+
+
+HOSTILE: list[bytes] = [
+    b"\x00\xff" * 300,  # binary noise
+    b"INVITE",  # a truncated request
+    b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\n\r\n",  # headers missing
+    b"SIP/2.0 200 OK\r\nVia: nonsense\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+    b"Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",  # a Via that does not parse
+    b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\n"
+    b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+    b"Content-Length: 9999\r\n\r\n",  # a body shorter than its Content-Length
+    b"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnotours\r\n"
+    b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+    b"Content-Length: 0\r\n\r\n",  # well formed, for no transaction of ours
+    b"\r\n\r\n",  # a keep-alive
+    b"A" * 70000,  # larger than any SIP message may be (the kernel may cut it: still junk)
+]
+
+
+async def test_hostile_datagrams_during_a_call_change_nothing(sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"})
+    async with running_dialer(uas.trunk) as dialer:
+        attempt = asyncio.create_task(dialer.dial(dial_request(tone(2.5))))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+            attacker.bind((HOST, 0))
+            for moment in (0.1, 0.9):  # while ringing, and while the voice plays
+                await asyncio.sleep(moment)
+                for datagram in HOSTILE:
+                    try:
+                        attacker.sendto(datagram, dialer.local_address)
+                    except OSError:  # EMSGSIZE for the oversized one
+                        pass
+            # Still serving: a stray BYE gets its 481 from the same socket.
+            attacker.sendto(
+                b"BYE sip:voxcall@127.0.0.1 SIP/2.0\r\n"
+                b"Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bKstray\r\n"
+                b"From: <sip:x@127.0.0.1>;tag=a\r\nTo: <sip:y@127.0.0.1>;tag=b\r\n"
+                b"Call-ID: stray\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+                dialer.local_address,
+            )
+            attacker.settimeout(2.0)
+            reply = await asyncio.to_thread(attacker.recv, 65536)
+        outcome = await attempt
+    assert reply.startswith(b"SIP/2.0 481 ")
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.cause == "200 OK; voice played"
+    assert outcome.bill_sec == 3  # 2.5 s of voice, undisturbed
+    assert await asyncio.to_thread(uas.wait) == 0, uas.diagnostics()
+
+
+@pytest.mark.parametrize("codec", ["PCMA", "PCMU"])
+async def test_baresip_hears_the_voice_we_sent(
+    baresip_callee: BaresipFactory, tmp_path: Path, codec: str
+) -> None:
+    voice = speech("Hello. This is a voice message from vox call. Goodbye.", tmp_path)
+    callee = baresip_callee(user=NUMBER)  # baresip answers only its account's user
+    async with running_dialer(callee.trunk, codecs=codec) as dialer:
+        outcome = await dialer.dial(dial_request(voice))
+    assert outcome.result is AttemptResult.ANSWERED, outcome
+    assert outcome.cause == "200 Answering; voice played"  # baresip's reason phrase
+    heard = decode_8k(await asyncio.to_thread(callee.recording))
+    sent = np.frombuffer(voice.pcm, dtype="<i2")
+    assert len(heard) > 0.8 * len(sent)
+    assert aligned_correlation(sent, heard) >= 0.9
+
+
+async def test_kamailio_auth_proxy_right_password(
+    kamailio_proxy: KamailioFactory, sipp_uas: SippFactory
+) -> None:
+    uas_port = free_ports(1)
+    proxy = kamailio_proxy(uas_port, user="alice", password="secret")
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"}, port=uas_port)
+    async with running_dialer(proxy.trunk, username="alice", password="secret") as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert outcome.result is AttemptResult.ANSWERED, proxy.diagnostics()
+    assert outcome.cause == "200 OK; voice played"
+    # The ACK and BYE reached the UAS through the proxy (Record-Route, loose routing).
+    assert await asyncio.to_thread(uas.wait) == 0, uas.diagnostics()
+    assert "auth ok user=alice" in proxy.diagnostics()
+
+
+async def test_kamailio_auth_proxy_wrong_password(kamailio_proxy: KamailioFactory) -> None:
+    proxy = kamailio_proxy(free_ports(1), user="alice", password="secret")
+    async with running_dialer(proxy.trunk, username="alice", password="guess") as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+    assert (outcome.result, outcome.cause) == (AttemptResult.ERROR, "403 Forbidden")
