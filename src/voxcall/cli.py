@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from voxcall.billing.money import FREE, Tariff, parse_toman, toman
 from voxcall.config import Settings
 from voxcall.dialers.registry import DRIVERS
-from voxcall.store.records import DialerConfig, Project
+from voxcall.store.records import DialerConfig, LedgerEntry, Project
 from voxcall.store.store import Conflict, Store, StoreUnavailable
 from voxcall.tokens import new_token
 
@@ -30,6 +33,9 @@ DataOption = Annotated[
     typer.Option("--data", help="Data folder (default ./var or $VOXCALL_DATA)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+PriceOption = Annotated[str, typer.Option(help="Toman per minute (e.g. 600 or 34.2).")]
+IncrementOption = Annotated[int, typer.Option(help="Billed in steps of N seconds.", min=1)]
+FeeOption = Annotated[str, typer.Option(help="Toman per answered call.")]
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -156,23 +162,26 @@ Then ask for its status with the id it returned:
 def project_create(
     name: str,
     data: DataOption = None,
-    balance: Annotated[
-        float | None, typer.Option(help="Opening balance in Toman (not enforced yet).")
-    ] = None,
+    balance: Annotated[str | None, typer.Option(help="Opening balance in Toman.")] = None,
     rate_limit: Annotated[int, typer.Option(help="Requests per second.", min=1)] = 100,
     json_out: JsonOption = False,
 ) -> None:
     """Create a project and print its first API token (shown once)."""
+    opening = _amount("--balance", balance) if balance is not None else 0
     _, store = _store(data)
     try:
         project = store.create_project(name, rate_limit=rate_limit, allowed_regions=["IR"])
     except Conflict:
         _fail(f"a project named {name!r} exists")
+    if opening:
+        store.credit(project.id, opening, kind="topup", note="opening balance")
     token = _mint_token(store, project)
-    if balance is not None:
-        typer.echo("note: balances are not enforced in this version", err=True)
     if json_out:
-        typer.echo(json.dumps({"id": project.id, "name": project.name, "token": token}))
+        typer.echo(
+            json.dumps(
+                {"id": project.id, "name": project.name, "token": token, "balance": toman(opening)}
+            )
+        )
     else:
         typer.echo(f"project {project.name} ({project.id})\ntoken: {token}")
 
@@ -224,6 +233,72 @@ def project_revoke_token(token_prefix: str, data: DataOption = None) -> None:
     typer.echo(f"revoked {revoked} token(s)")
 
 
+def _amount(flag: str, text: str) -> int:
+    try:
+        return parse_toman(text)
+    except ValueError as exc:
+        _fail(f"{flag}: {exc}")
+
+
+@project_app.command("topup")
+def project_topup(
+    name: str,
+    amount: Annotated[str, typer.Argument(help="Toman to add.")],
+    data: DataOption = None,
+    note: Annotated[str, typer.Option(help="Why; kept in the ledger.")] = "top-up",
+    json_out: JsonOption = False,
+) -> None:
+    """Add money to a project's balance (a ledger entry)."""
+    milli = _amount("AMOUNT", amount)
+    if milli == 0:
+        _fail("AMOUNT: must be positive")
+    _, store = _store(data)
+    entry = store.credit(_project(store, name).id, milli, kind="topup", note=note[:200])
+    if json_out:
+        typer.echo(json.dumps(_ledger_json(entry)))
+    else:
+        typer.echo(f"balance of {name}: {toman(entry.balance_after_milli):g} Toman")
+
+
+def _ledger_json(entry: LedgerEntry) -> dict[str, object]:
+    return {
+        "transactionId": entry.id,
+        "kind": entry.kind,
+        "amount": toman(entry.amount_milli),
+        "balance": toman(entry.balance_after_milli),
+        "callId": entry.call_id,
+        "note": entry.note,
+        "createdAt": round(entry.created_at, 3),
+    }
+
+
+@project_app.command("statement")
+def project_statement(name: str, data: DataOption = None, json_out: JsonOption = False) -> None:
+    """The project's ledger, newest first, with the running balance."""
+    _, store = _store(data)
+    project = _project(store, name)
+    entries = store.statement(project.id)
+    if json_out:
+        current = store.get_project(project.id) or project
+        typer.echo(
+            json.dumps(
+                {
+                    "balance": toman(current.balance_milli),
+                    "reserved": toman(current.reserved_milli),
+                    "available": toman(current.available_milli),
+                    "entries": [_ledger_json(e) for e in entries],
+                }
+            )
+        )
+        return
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.created_at))
+        typer.echo(
+            f"{when}\t{e.kind}\t{toman(e.amount_milli):+g}\t"
+            f"balance={toman(e.balance_after_milli):g}\t{e.call_id or '-'}\t{e.note}"
+        )
+
+
 @project_app.command("update")
 def project_update(
     name: str,
@@ -261,6 +336,7 @@ def _dialer_config(
     retry_interval: int = 60,
     ring_timeout: int = 45,
     is_default: bool = False,
+    tariff: Tariff = FREE,
 ) -> DialerConfig:
     return DialerConfig(
         id=dialer_id,
@@ -273,6 +349,7 @@ def _dialer_config(
         ring_timeout=ring_timeout,
         enabled=True,
         is_default=is_default,
+        tariff=tariff,
     )
 
 
@@ -299,9 +376,17 @@ def dialer_add(
     codecs: Annotated[str | None, typer.Option(help="sip: e.g. PCMA,PCMU")] = None,
     local_ip: Annotated[str | None, typer.Option(help="sip: address for SIP and RTP.")] = None,
     rtp_ports: Annotated[str | None, typer.Option(help="sip: e.g. 20000-30000")] = None,
+    price_per_minute: PriceOption = "0",
+    billing_increment: IncrementOption = 60,
+    connect_fee: FeeOption = "0",
     json_out: JsonOption = False,
 ) -> None:
     """Add a dialer server; a running `serve` picks it up at once."""
+    tariff = Tariff(
+        price_per_minute=_amount("--price-per-minute", price_per_minute),
+        billing_increment=billing_increment,
+        connect_fee=_amount("--connect-fee", connect_fee),
+    )
     if not SLUG.fullmatch(dialer_id):
         _fail("ID: must match [a-z0-9][a-z0-9_-]{0,31}")
     if driver not in DRIVERS:
@@ -337,6 +422,7 @@ def dialer_add(
         retry_interval=retry_interval,
         ring_timeout=ring_timeout,
         is_default=default,
+        tariff=tariff,
     )
     try:
         store.add_dialer(config)
@@ -359,9 +445,68 @@ def _dialer_json(d: DialerConfig) -> dict[str, object]:
         "ringTimeout": d.ring_timeout,
         "enabled": d.enabled,
         "default": d.is_default,
+        "pricePerMinute": toman(d.tariff.price_per_minute),
+        "billingIncrement": d.tariff.billing_increment,
+        "connectFee": toman(d.tariff.connect_fee),
         # never the password
         "options": {k: v for k, v in d.options.items() if k != "password"},
     }
+
+
+@dialer_app.command("update")
+def dialer_update(
+    dialer_id: Annotated[str, typer.Argument(metavar="ID")],
+    data: DataOption = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    channels: Annotated[int | None, typer.Option(help="Simultaneous calls.", min=1)] = None,
+    cps: Annotated[float | None, typer.Option(help="New calls per second.", min=0.01)] = None,
+    retry_interval: Annotated[
+        int | None, typer.Option(help="Seconds between attempts.", min=1)
+    ] = None,
+    ring_timeout: Annotated[int | None, typer.Option(help="Seconds to let it ring.", min=1)] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Use for calls without serverId.")
+    ] = False,
+    price_per_minute: Annotated[str | None, typer.Option(help="Toman per minute.")] = None,
+    billing_increment: Annotated[
+        int | None, typer.Option(help="Billed in steps of N s.", min=1)
+    ] = None,
+    connect_fee: Annotated[str | None, typer.Option(help="Toman per answered call.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Change a dialer's limits or tariff; calls accepted later use the new values."""
+    _, store = _store(data)
+    current = store.get_dialer(dialer_id)
+    if current is None:
+        _fail(f"no dialer {dialer_id!r}")
+    tariff = Tariff(
+        price_per_minute=(
+            _amount("--price-per-minute", price_per_minute)
+            if price_per_minute is not None
+            else current.tariff.price_per_minute
+        ),
+        billing_increment=billing_increment or current.tariff.billing_increment,
+        connect_fee=(
+            _amount("--connect-fee", connect_fee)
+            if connect_fee is not None
+            else current.tariff.connect_fee
+        ),
+    )
+    updated = dataclasses.replace(
+        current,
+        name=name or current.name,
+        channels=channels or current.channels,
+        cps=cps or current.cps,
+        retry_interval=retry_interval or current.retry_interval,
+        ring_timeout=ring_timeout or current.ring_timeout,
+        is_default=default or current.is_default,
+        tariff=tariff,
+    )
+    store.update_dialer(updated)
+    if json_out:
+        typer.echo(json.dumps(_dialer_json(updated)))
+    else:
+        typer.echo(f"dialer {dialer_id} updated")
 
 
 @dialer_app.command("list")

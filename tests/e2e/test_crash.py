@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.audio.samples import encode, tone
+from tests.billing.invariants import check_money
 from tests.e2e.server import Server, voxcall, voxcall_json
 from voxcall.store.records import Phase
 from voxcall.store.store import Store
@@ -23,8 +24,9 @@ def test_kill_9_loses_nothing_and_dials_nobody_twice(tmp_path: Path) -> None:
     data = tmp_path / "data"
     # retry interval 40 s / SPEED = 10 s: busy calls sit in their retry wait at the kill
     voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default",
-            "--channels", "3", "--retry-interval", "40")  # fmt: skip
-    project = voxcall_json(data, "project", "create", "acme")
+            "--channels", "3", "--retry-interval", "40",
+            "--price-per-minute", "600", "--billing-increment", "30")  # fmt: skip
+    project = voxcall_json(data, "project", "create", "acme", "--balance", "1000000")
     headers = {"Authorization": f"Bearer {project['token']}"}
     server = Server(data, speed=SPEED)
     server.start()
@@ -106,4 +108,7 @@ def test_kill_9_loses_nothing_and_dials_nobody_twice(tmp_path: Path) -> None:
             assert call.attempts == attempts_at_kill[call_id]
             assert attempts[-1]["state"] == "unknown"
     assert store.busy_channels() == {}
+    check_money(store)
+    billed = [store.get_call(project["id"], c) for c in accepted]
+    assert any(c is not None and c.price_milli == 300_000 for c in billed)
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from voxcall.cli import _dialer_config
 from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Phase, Voice
-from voxcall.store.store import Conflict, Store, StoreUnavailable
+from voxcall.store.store import Conflict, InsufficientFunds, Store, StoreUnavailable
 
 
 @pytest.fixture
@@ -179,3 +180,56 @@ def test_unique_names(store: Store) -> None:
 def test_unreachable_database_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable):
         Store.open(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db.sqlite'}")
+
+
+def test_a_price_never_exceeds_the_reservation(store: Store) -> None:
+    (call_id,) = _queue(store, 1)
+    project = store.project_by_name("p")
+    assert project is not None
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    (claim,) = store.claim_due(dialer, 1, time.time())
+    record = _done(claim.attempt_id, CallStatus.NORMAL)
+    store.finish_attempt(call_id, dataclasses.replace(record, price_milli=5_000))
+    call = store.get_call(project.id, call_id)
+    assert call is not None and call.price_milli == 0  # nothing was reserved: nothing taken
+    assert store.statement(project.id) == []
+
+
+def test_reservations_and_debits(store: Store) -> None:
+    project = store.create_project("m", rate_limit=1, allowed_regions=["IR"])
+    store.credit(project.id, 1_000_000, kind="topup", note="opening")
+    voice_id = uuid.uuid4().hex
+    store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
+    now = int(time.time())
+
+    def new_call(reserve: int) -> NewCall:
+        return NewCall(
+            uuid.uuid4().hex, project.id, None, voice_id, "09121234567", "+989121234567",
+            None, 0, None, now, now + 60, reserved_milli=reserve,
+        )  # fmt: skip
+
+    (call,) = store.insert_calls([new_call(600_000)])
+    with pytest.raises(InsufficientFunds):
+        store.insert_calls([new_call(300_000), new_call(200_000)])  # 500 > 400 available
+    assert store.count_calls(project_id=project.id) == {"WAITING": 1}
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    (claim,) = store.claim_due(dialer, 1, time.time())
+    store.finish_attempt(
+        call.id,
+        dataclasses.replace(_done(claim.attempt_id, CallStatus.NORMAL), price_milli=300_000),
+    )
+    after = store.get_project(project.id)
+    assert after is not None
+    assert (after.balance_milli, after.reserved_milli) == (700_000, 0)
+    debit, topup = store.statement(project.id)
+    assert (debit.kind, debit.amount_milli, debit.balance_after_milli, debit.call_id) == (
+        "debit",
+        -300_000,
+        700_000,
+        call.id,
+    )
+    assert (topup.kind, topup.amount_milli) == ("topup", 1_000_000)
+    with pytest.raises(InsufficientFunds):
+        store.credit(project.id, -800_000, kind="adjustment", note="too much")

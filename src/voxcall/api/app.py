@@ -62,6 +62,7 @@ def create_app(services: Services, *, run_scheduler: bool = True) -> FastAPI:
     )
     app.state.services = services
     app.include_router(calls.router)
+    app.include_router(calls.account_router)
     app.include_router(files.router)
     errors.install(app)
     app.add_middleware(BodyLimit)

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.auth import current_project
 from voxcall.api.body import read_json
-from voxcall.api.schemas import SingleCall, call_json, server_json
+from voxcall.api.schemas import SingleCall, balance_json, call_json, server_json
 from voxcall.store.records import Project
 
 router = APIRouter(prefix="/api/v2/voice")
@@ -46,3 +46,13 @@ async def cancel(request: Request, call_id: str, project: ProjectDep) -> dict[st
 async def servers(request: Request, project: ProjectDep) -> dict[str, Any]:
     found = await run_in_threadpool(request.app.state.services.calls.servers, project)
     return ok([server_json(s) for s in found])
+
+
+account_router = APIRouter(prefix="/api/v2/account")
+
+
+@account_router.get("/balance")
+async def balance(request: Request, project: ProjectDep) -> dict[str, Any]:
+    """(ext) The project's balance, what open calls hold of it, and what is left."""
+    current = await run_in_threadpool(request.app.state.services.calls.account, project)
+    return ok(balance_json(current))

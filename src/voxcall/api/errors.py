@@ -38,6 +38,7 @@ _REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
     refused.InvalidVoice: (400, "InvalidVoice"),
     refused.InvalidFile: (400, "InvalidFile"),
     refused.FileTooLarge: (413, "RequestTooLarge"),
+    refused.InsufficientBalance: (402, "InsufficientBalance"),
     refused.NotFound: (404, "NotFound"),
     refused.VoiceInUse: (409, "VoiceInUse"),
 }

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from voxcall.billing.money import toman
 from voxcall.calls.service import DEFAULT_TIME_TO_LIVE, CallOptions, ServerInfo
-from voxcall.store.records import Call, Voice
+from voxcall.store.records import Call, Project, Voice
 
 
 def _not_bool(value: Any) -> Any:
@@ -55,7 +56,7 @@ class SingleCall(CallFields):
 
 def price(call: Call) -> float:
     """Money taken, as the negative number Bitel clients expect (0.0, never -0.0)."""
-    return -call.price_milli / 1000 if call.price_milli else 0.0
+    return -toman(call.price_milli) if call.price_milli else 0.0
 
 
 def call_json(call: Call, *, with_e164: bool = False) -> dict[str, Any]:
@@ -93,4 +94,12 @@ def server_json(server: ServerInfo) -> dict[str, Any]:
         "name": server.name,
         "channels": server.channels,
         "busyChannels": server.busy_channels,
+    }
+
+
+def balance_json(project: Project) -> dict[str, Any]:
+    return {
+        "balance": toman(project.balance_milli),
+        "reserved": toman(project.reserved_milli),
+        "available": toman(project.available_milli),
     }

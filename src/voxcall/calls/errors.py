@@ -37,3 +37,7 @@ class NotFound(RequestRefused):
 
 class VoiceInUse(RequestRefused):
     pass
+
+
+class InsufficientBalance(RequestRefused):
+    pass

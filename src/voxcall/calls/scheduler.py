@@ -203,6 +203,11 @@ class Scheduler:
             cause=outcome.cause,
             call_status=decision.status,
             next_attempt_at=decision.retry_at,
+            price_milli=(
+                config.tariff.price(outcome.bill_sec)
+                if outcome.result is AttemptResult.ANSWERED
+                else 0
+            ),
         )
         await asyncio.shield(self._record(call.id, record))
         self._wake.set()

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from voxcall.audio.decode import InvalidAudio, decode_voice
 from voxcall.audio.wav import wav_bytes
+from voxcall.billing.money import toman
+from voxcall.billing.reservation import max_price
 from voxcall.calls.errors import (
     FileTooLarge,
+    InsufficientBalance,
     InvalidFile,
     InvalidPhoneNumberError,
     InvalidServer,
@@ -26,7 +29,7 @@ from voxcall.calls.errors import (
 from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
 from voxcall.store.files import VoiceFiles
 from voxcall.store.records import Call, DialerConfig, NewCall, Project, Voice
-from voxcall.store.store import Store
+from voxcall.store.store import InsufficientFunds, Store
 
 DEFAULT_TIME_TO_LIVE = 14400
 MAX_VOICE_BYTES = 10 * 1024 * 1024
@@ -69,45 +72,59 @@ class CallService:
             except InvalidPhoneNumber as exc:
                 field = "phoneNumber" if len(phone_numbers) == 1 else f"phoneNumbers[{index}]"
                 raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
-        if not _is_id(voice_id) or self.store.get_voice(project.id, voice_id) is None:
+        voice = self.store.get_voice(project.id, voice_id) if _is_id(voice_id) else None
+        if voice is None:
             raise InvalidVoice("voiceId: no such voice")
-        dialer_id = self._route(project, options.server_id)
+        dialer_id, candidates = self._route(project, options.server_id)
+        reservation = max_price(voice.duration, [d.tariff for d in candidates])
         now = int(time.time())
         campaign_id = uuid.uuid4().hex if len(numbers) > 1 else None
-        calls = self.store.insert_calls(
-            [
-                NewCall(
-                    id=uuid.uuid4().hex,
-                    project_id=project.id,
-                    campaign_id=campaign_id,
-                    voice_id=voice_id,
-                    national_number=number.national,
-                    e164=number.e164,
-                    dialer_id=dialer_id,
-                    retry_count=options.retry_count,
-                    retry_interval=options.retry_interval,
-                    request_date=now,
-                    expires_at=now + options.time_to_live,
-                )
-                for number in numbers
-            ]
-        )
+        try:
+            calls = self.store.insert_calls(
+                [
+                    NewCall(
+                        id=uuid.uuid4().hex,
+                        project_id=project.id,
+                        campaign_id=campaign_id,
+                        voice_id=voice_id,
+                        national_number=number.national,
+                        e164=number.e164,
+                        dialer_id=dialer_id,
+                        retry_count=options.retry_count,
+                        retry_interval=options.retry_interval,
+                        request_date=now,
+                        expires_at=now + options.time_to_live,
+                        reserved_milli=reservation,
+                    )
+                    for number in numbers
+                ]
+            )
+        except InsufficientFunds as exc:
+            raise InsufficientBalance(
+                f"balance: {toman(exc.needed_milli):g} Toman must be available for "
+                f"{len(numbers)} call(s)"
+            ) from exc
         self.on_new_calls()
         return calls
 
-    def _route(self, project: Project, server_id: str | None) -> str | None:
-        """The dialer a new call must use; None lets the least-loaded enabled dialer take it."""
+    def _route(
+        self, project: Project, server_id: str | None
+    ) -> tuple[str | None, list[DialerConfig]]:
+        """The dialer a new call must use (None: the least-loaded enabled one takes it), and
+        the dialers that may place it, whose tariffs bound what it can cost."""
         enabled = {d.id: d for d in self.store.list_dialers(enabled_only=True)}
         if server_id is not None:
             if server_id not in enabled:
                 raise InvalidServer(f"serverId: no enabled dialer {server_id!r}")
-            return server_id
+            return server_id, [enabled[server_id]]
         if not enabled:
             raise InvalidServer("serverId: no dialer is enabled")
         if project.default_dialer_id in enabled:
-            return project.default_dialer_id
+            return project.default_dialer_id, [enabled[project.default_dialer_id]]
         default = _global_default(enabled.values())
-        return default.id if default else None
+        if default is not None:
+            return default.id, [default]
+        return None, list(enabled.values())
 
     def status(self, project: Project, call_id: str) -> Call:
         call = self.store.get_call(project.id, call_id) if _is_id(call_id) else None
@@ -120,6 +137,13 @@ class CallService:
         if call is None:
             raise NotFound("id: no such call")
         return call
+
+    def account(self, project: Project) -> Project:
+        """The project as it is now, with its balance and reservations."""
+        current = self.store.get_project(project.id)
+        if current is None:
+            raise NotFound("project: no longer exists")
+        return current
 
     def servers(self, project: Project) -> list[ServerInfo]:
         busy = self.store.busy_channels()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from voxcall.billing.money import FREE, Tariff
+
 
 class CallStatus(enum.Enum):
     """The public status of a call request (api.md §2), with its Bitel status code."""
@@ -42,6 +44,12 @@ class Project:
     default_dialer_id: str | None
     allowed_regions: tuple[str, ...]
     created_at: int
+    balance_milli: int = 0
+    reserved_milli: int = 0
+
+    @property
+    def available_milli(self) -> int:
+        return self.balance_milli - self.reserved_milli
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ class DialerConfig:
     ring_timeout: int
     enabled: bool
     is_default: bool
+    tariff: Tariff = FREE
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +98,7 @@ class Call:
     attempts: int
     bill_sec: int
     price_milli: int
+    reserved_milli: int
     cause: str
 
 
@@ -107,6 +117,7 @@ class NewCall:
     retry_interval: int | None
     request_date: int
     expires_at: int
+    reserved_milli: int = 0  # the most this call can cost, held from the balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +143,15 @@ class AttemptRecord:
     cause: str
     call_status: CallStatus  # WAITING when the call will be retried
     next_attempt_at: float | None  # set when call_status is WAITING
+    price_milli: int = 0  # what the attempt costs; debited when the call ends NORMAL
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: str
+    kind: str  # topup | debit | adjustment
+    amount_milli: int
+    balance_after_milli: int
+    call_id: str | None
+    note: str
+    created_at: float

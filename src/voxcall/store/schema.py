@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     ForeignKey,
@@ -31,7 +32,14 @@ projects = Table(
     Column("rate_limit", Integer, nullable=False),
     Column("default_dialer_id", String(32), nullable=True),
     Column("allowed_regions", String(200), nullable=False),
+    # Money in milli-Toman. balance = sum of the project's ledger; reserved = sum of the
+    # reservations of its calls that are not final. Both change only with a ledger row or a
+    # call's reservation, in the same transaction.
+    Column("balance_milli", BigInteger, nullable=False),
+    Column("reserved_milli", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("balance_milli >= 0", name="ck_projects_balance"),
+    CheckConstraint("reserved_milli >= 0", name="ck_projects_reserved"),
 )
 
 api_tokens = Table(
@@ -56,6 +64,9 @@ dialers = Table(
     Column("cps", Float, nullable=False),
     Column("retry_interval", Integer, nullable=False),
     Column("ring_timeout", Integer, nullable=False),
+    Column("price_per_minute_milli", BigInteger, nullable=False),
+    Column("billing_increment", Integer, nullable=False),
+    Column("connect_fee_milli", BigInteger, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("is_default", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
@@ -96,7 +107,8 @@ calls = Table(
     Column("execution_date", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("bill_sec", Integer, nullable=False),
-    Column("price_milli", BigInteger, nullable=False),  # thousandths of a Toman
+    Column("price_milli", BigInteger, nullable=False),  # debited, milli-Toman
+    Column("reserved_milli", BigInteger, nullable=False),  # open reservation; 0 once final
     Column("cause", String(200), nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_calls_due", "phase", "next_attempt_at"),
@@ -127,4 +139,29 @@ attempts = Table(
         postgresql_where=text("state = 'dialing'"),
     ),
     Index("ix_attempts_dialer_live", "dialer_id", "state"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(32), nullable=False, unique=True),  # the transaction id
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(12), nullable=False),  # topup | debit | adjustment
+    Column("amount_milli", BigInteger, nullable=False),  # signed: a debit is negative
+    Column("balance_after_milli", BigInteger, nullable=False),
+    Column("call_id", String(32), ForeignKey("calls.id"), nullable=True),
+    Column("note", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ledger_project", "project_id", "seq"),
+    # No call is ever debited twice.
+    Index(
+        "ux_ledger_debit_call",
+        "call_id",
+        unique=True,
+        sqlite_where=text("kind = 'debit'"),
+        postgresql_where=text("kind = 'debit'"),
+    ),
 )

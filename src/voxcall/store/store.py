@@ -13,9 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from voxcall.billing.money import Tariff
 from voxcall.store import schema as t
 from voxcall.store.database import READ_ONLY, create_schema, make_engine
 from voxcall.store.records import (
@@ -24,6 +25,7 @@ from voxcall.store.records import (
     CallStatus,
     ClaimedAttempt,
     DialerConfig,
+    LedgerEntry,
     NewCall,
     Phase,
     Project,
@@ -37,6 +39,14 @@ class StoreUnavailable(Exception):
 
 class Conflict(Exception):
     """A uniqueness rule refused the write (a name or id already taken)."""
+
+
+class InsufficientFunds(Exception):
+    """The project's available balance cannot cover the reservation; nothing was written."""
+
+    def __init__(self, needed_milli: int) -> None:
+        super().__init__(f"{needed_milli} milli-Toman needed")
+        self.needed_milli = needed_milli
 
 
 def new_id() -> str:
@@ -106,6 +116,8 @@ class Store:
                     rate_limit=project.rate_limit,
                     default_dialer_id=None,
                     allowed_regions=",".join(project.allowed_regions),
+                    balance_milli=0,
+                    reserved_milli=0,
                     created_at=project.created_at,
                 )
             )
@@ -187,6 +199,9 @@ class Store:
                     cps=dialer.cps,
                     retry_interval=dialer.retry_interval,
                     ring_timeout=dialer.ring_timeout,
+                    price_per_minute_milli=dialer.tariff.price_per_minute,
+                    billing_increment=dialer.tariff.billing_increment,
+                    connect_fee_milli=dialer.tariff.connect_fee,
                     enabled=dialer.enabled,
                     is_default=dialer.is_default,
                     created_at=int(time.time()),
@@ -205,6 +220,30 @@ class Store:
         with self._read() as conn:
             row = conn.execute(select(t.dialers).where(t.dialers.c.id == dialer_id)).first()
         return _dialer(row._mapping) if row else None
+
+    def update_dialer(self, dialer: DialerConfig) -> bool:
+        """Replace a dialer's settings (not its id or driver)."""
+        with self._write() as conn:
+            if dialer.is_default:
+                conn.execute(update(t.dialers).values(is_default=False))
+            result = conn.execute(
+                update(t.dialers)
+                .where(t.dialers.c.id == dialer.id)
+                .values(
+                    name=dialer.name,
+                    options=json.dumps(dialer.options),
+                    channels=dialer.channels,
+                    cps=dialer.cps,
+                    retry_interval=dialer.retry_interval,
+                    ring_timeout=dialer.ring_timeout,
+                    price_per_minute_milli=dialer.tariff.price_per_minute,
+                    billing_increment=dialer.tariff.billing_increment,
+                    connect_fee_milli=dialer.tariff.connect_fee,
+                    enabled=dialer.enabled,
+                    is_default=dialer.is_default,
+                )
+            )
+        return result.rowcount == 1
 
     def set_dialer_enabled(self, dialer_id: str, enabled: bool) -> bool:
         with self._write() as conn:
@@ -289,7 +328,11 @@ class Store:
     # -- calls ----------------------------------------------------------------------
 
     def insert_calls(self, new_calls: Sequence[NewCall]) -> list[Call]:
-        """Store call requests, all or none, each due at once."""
+        """Store call requests, all or none, each due at once, and reserve what they may cost.
+
+        The reservation is checked and taken by one conditional UPDATE, so concurrent requests
+        can never reserve more than the balance.
+        """
         now = time.time()
         rows = [
             {
@@ -311,12 +354,29 @@ class Store:
                 "attempts": 0,
                 "bill_sec": 0,
                 "price_milli": 0,
+                "reserved_milli": c.reserved_milli,
                 "cause": "",
                 "updated_at": now,
             }
             for c in new_calls
         ]
+        needed: dict[str, int] = {}
+        for c in new_calls:
+            needed[c.project_id] = needed.get(c.project_id, 0) + c.reserved_milli
         with self._write() as conn:
+            for project_id, amount in needed.items():
+                if amount == 0:
+                    continue
+                reserved = conn.execute(
+                    update(t.projects)
+                    .where(
+                        t.projects.c.id == project_id,
+                        t.projects.c.balance_milli - t.projects.c.reserved_milli >= amount,
+                    )
+                    .values(reserved_milli=t.projects.c.reserved_milli + amount)
+                )
+                if reserved.rowcount != 1:
+                    raise InsufficientFunds(amount)
             conn.execute(insert(t.calls), rows)
         return [_call(r) for r in rows]
 
@@ -330,19 +390,15 @@ class Store:
     def cancel_call(self, project_id: str, call_id: str) -> Call | None:
         """Expire a call whose next attempt has not started; a live or final call is unchanged."""
         with self._write() as conn:
-            conn.execute(
-                update(t.calls)
-                .where(
+            _close(
+                conn,
+                and_(
                     t.calls.c.id == call_id,
                     t.calls.c.project_id == project_id,
                     t.calls.c.phase == Phase.QUEUED.value,
-                )
-                .values(
-                    status=CallStatus.EXPIRED.name,
-                    phase=Phase.FINAL.value,
-                    cause="cancelled by the client",
-                    updated_at=time.time(),
-                )
+                ),
+                CallStatus.EXPIRED,
+                "cancelled by the client",
             )
             row = conn.execute(
                 select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
@@ -444,36 +500,41 @@ class Store:
             )
             if done.rowcount != 1:
                 return False
-            values: dict[str, Any] = {
-                "status": record.call_status.name,
-                "phase": Phase.FINAL.value if final else Phase.QUEUED.value,
-                "bill_sec": record.bill_sec,
-                "cause": record.cause,
-                "updated_at": time.time(),
-            }
-            if record.next_attempt_at is not None:
-                values["next_attempt_at"] = record.next_attempt_at
-            conn.execute(
-                update(t.calls)
-                .where(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value)
-                .values(values)
-            )
+            if final:
+                _close(
+                    conn,
+                    and_(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value),
+                    record.call_status,
+                    record.cause,
+                    bill_sec=record.bill_sec,
+                    price_milli=record.price_milli
+                    if record.call_status is CallStatus.NORMAL
+                    else 0,
+                )
+            else:
+                conn.execute(
+                    update(t.calls)
+                    .where(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value)
+                    .values(
+                        status=record.call_status.name,
+                        phase=Phase.QUEUED.value,
+                        bill_sec=record.bill_sec,
+                        cause=record.cause,
+                        next_attempt_at=record.next_attempt_at,
+                        updated_at=time.time(),
+                    )
+                )
         return True
 
     def expire_due(self, now: float) -> int:
         """Calls waiting for an attempt past their time to live become EXPIRED."""
         with self._write() as conn:
-            result = conn.execute(
-                update(t.calls)
-                .where(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.expires_at <= int(now))
-                .values(
-                    status=CallStatus.EXPIRED.name,
-                    phase=Phase.FINAL.value,
-                    cause="time to live passed",
-                    updated_at=now,
-                )
+            return _close(
+                conn,
+                and_(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.expires_at <= int(now)),
+                CallStatus.EXPIRED,
+                "time to live passed",
             )
-        return result.rowcount
 
     def next_due_at(self) -> float | None:
         with self._read() as conn:
@@ -496,17 +557,53 @@ class Store:
                 .where(t.attempts.c.state == "dialing")
                 .values(state="unknown", result="UNKNOWN", ended_at=now, cause=cause)
             )
-            result = conn.execute(
-                update(t.calls)
-                .where(t.calls.c.phase == Phase.DIALING.value)
-                .values(
-                    status=CallStatus.UNKNOWN.name,
-                    phase=Phase.FINAL.value,
-                    cause=cause,
-                    updated_at=now,
+            return _close(conn, t.calls.c.phase == Phase.DIALING.value, CallStatus.UNKNOWN, cause)
+
+    # -- money ----------------------------------------------------------------------
+
+    def credit(self, project_id: str, amount_milli: int, *, kind: str, note: str) -> LedgerEntry:
+        """A top-up (positive) or an adjustment (either sign) of a project's balance."""
+        if kind not in ("topup", "adjustment") or (kind == "topup" and amount_milli <= 0):
+            raise ValueError("amount: a top-up must be positive")
+        with self._write() as conn:
+            changed = conn.execute(
+                update(t.projects)
+                .where(
+                    t.projects.c.id == project_id,
+                    t.projects.c.balance_milli - t.projects.c.reserved_milli + amount_milli >= 0,
                 )
+                .values(balance_milli=t.projects.c.balance_milli + amount_milli)
             )
-        return result.rowcount
+            if changed.rowcount != 1:
+                raise InsufficientFunds(-amount_milli)
+            return _append_ledger(conn, project_id, kind, amount_milli, note)
+
+    def statement(self, project_id: str, *, limit: int = 1000) -> list[LedgerEntry]:
+        """The project's ledger, newest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.ledger)
+                .where(t.ledger.c.project_id == project_id)
+                .order_by(t.ledger.c.seq.desc())
+                .limit(limit)
+            ).all()
+        return [
+            LedgerEntry(
+                id=r.id,
+                kind=r.kind,
+                amount_milli=r.amount_milli,
+                balance_after_milli=r.balance_after_milli,
+                call_id=r.call_id,
+                note=r.note,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def get_project(self, project_id: str) -> Project | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.projects).where(t.projects.c.id == project_id)).first()
+        return _project(row._mapping) if row else None
 
     def attempts_of(self, call_id: str) -> list[Mapping[str, Any]]:
         with self._read() as conn:
@@ -525,6 +622,88 @@ class Store:
             return {status: n for status, n in conn.execute(query).all()}
 
 
+def _close(
+    conn: Connection,
+    where: ColumnElement[bool],
+    status: CallStatus,
+    cause: str,
+    *,
+    bill_sec: int | None = None,
+    price_milli: int = 0,
+) -> int:
+    """Make the calls matching `where` final: release their reservations and, for a priced
+    call, debit the ledger. The one path by which every call ends."""
+    rows = conn.execute(
+        select(t.calls.c.id, t.calls.c.project_id, t.calls.c.reserved_milli)
+        .where(where)
+        .with_for_update()
+    ).all()
+    now = time.time()
+    for call_id, project_id, reserved in rows:
+        # Never take more than was reserved at acceptance: that was the promised maximum.
+        price = min(price_milli, reserved)
+        values: dict[str, Any] = {
+            "status": status.name,
+            "phase": Phase.FINAL.value,
+            "cause": cause,
+            "price_milli": price,
+            "reserved_milli": 0,
+            "updated_at": now,
+        }
+        if bill_sec is not None:
+            values["bill_sec"] = bill_sec
+        conn.execute(update(t.calls).where(t.calls.c.id == call_id).values(values))
+        if reserved or price:
+            conn.execute(
+                update(t.projects)
+                .where(t.projects.c.id == project_id)
+                .values(
+                    reserved_milli=t.projects.c.reserved_milli - reserved,
+                    balance_milli=t.projects.c.balance_milli - price,
+                )
+            )
+        if price:
+            _append_ledger(conn, project_id, "debit", -price, "call", call_id=call_id)
+    return len(rows)
+
+
+def _append_ledger(
+    conn: Connection,
+    project_id: str,
+    kind: str,
+    amount_milli: int,
+    note: str,
+    *,
+    call_id: str | None = None,
+) -> LedgerEntry:
+    """Append a ledger row; the project's balance has already been changed by the caller."""
+    balance = conn.execute(
+        select(t.projects.c.balance_milli).where(t.projects.c.id == project_id)
+    ).scalar_one()
+    entry = LedgerEntry(
+        id=new_id(),
+        kind=kind,
+        amount_milli=amount_milli,
+        balance_after_milli=balance,
+        call_id=call_id,
+        note=note,
+        created_at=time.time(),
+    )
+    conn.execute(
+        insert(t.ledger).values(
+            id=entry.id,
+            project_id=project_id,
+            kind=entry.kind,
+            amount_milli=entry.amount_milli,
+            balance_after_milli=entry.balance_after_milli,
+            call_id=entry.call_id,
+            note=entry.note,
+            created_at=entry.created_at,
+        )
+    )
+    return entry
+
+
 def _project(m: Mapping[Any, Any]) -> Project:
     return Project(
         id=m["id"],
@@ -533,6 +712,8 @@ def _project(m: Mapping[Any, Any]) -> Project:
         default_dialer_id=m["default_dialer_id"],
         allowed_regions=tuple(r for r in m["allowed_regions"].split(",") if r),
         created_at=m["created_at"],
+        balance_milli=m["balance_milli"],
+        reserved_milli=m["reserved_milli"],
     )
 
 
@@ -548,6 +729,11 @@ def _dialer(m: Mapping[Any, Any]) -> DialerConfig:
         ring_timeout=m["ring_timeout"],
         enabled=bool(m["enabled"]),
         is_default=bool(m["is_default"]),
+        tariff=Tariff(
+            price_per_minute=m["price_per_minute_milli"],
+            billing_increment=m["billing_increment"],
+            connect_fee=m["connect_fee_milli"],
+        ),
     )
 
 
@@ -583,5 +769,6 @@ def _call(m: Mapping[Any, Any]) -> Call:
         attempts=m["attempts"],
         bill_sec=m["bill_sec"],
         price_milli=m["price_milli"],
+        reserved_milli=m["reserved_milli"],
         cause=m["cause"],
     )

@@ -1,0 +1,159 @@
+"""Money is never created or lost: random requests, outcomes and crash points (hypothesis)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from tests.billing.invariants import check_money
+from voxcall.billing.money import Tariff, parse_toman
+from voxcall.calls.errors import InsufficientBalance
+from voxcall.calls.policy import decide
+from voxcall.calls.service import CallOptions, CallService
+from voxcall.cli import _dialer_config
+from voxcall.dialers.base import AttemptResult
+from voxcall.store.records import AttemptRecord, ClaimedAttempt, Project, Voice
+from voxcall.store.store import InsufficientFunds, Store
+
+DIALERS = {
+    "dear": Tariff(parse_toman("600"), 30),
+    "cheap": Tariff(parse_toman("100"), 60, parse_toman("5")),
+}
+
+
+class Ledger(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp())
+        self.store = Store.open(f"sqlite:///{self.folder / 'db.sqlite'}")
+        self.service = CallService(self.store)
+        self.projects: list[Project] = []
+        self.voices: dict[str, str] = {}
+        self.live: list[ClaimedAttempt] = []
+        self.calls: list[tuple[Project, str]] = []
+        self.now = time.time()
+
+    @initialize()
+    def setup(self) -> None:
+        for dialer_id, tariff in DIALERS.items():
+            self.store.add_dialer(
+                _dialer_config(dialer_id, "sandbox", dialer_id, {}, channels=3, tariff=tariff)
+            )
+        for name in ("a", "b"):
+            project = self.store.create_project(name, rate_limit=10, allowed_regions=["IR"])
+            voice_id = uuid.uuid4().hex
+            self.store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 20.0, 0))
+            self.store.credit(project.id, 2_000_000, kind="topup", note="opening balance")
+            self.projects.append(project)
+            self.voices[project.id] = voice_id
+
+    def teardown(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @rule(who=st.integers(0, 1), toman=st.integers(1, 5000))
+    def top_up(self, who: int, toman: int) -> None:
+        self.store.credit(self.projects[who].id, toman * 1000, kind="topup", note="t")
+
+    @rule(who=st.integers(0, 1), toman=st.integers(-3000, 3000))
+    def adjust(self, who: int, toman: int) -> None:
+        try:
+            self.store.credit(self.projects[who].id, toman * 1000, kind="adjustment", note="a")
+        except InsufficientFunds:
+            pass  # would overdraw: refused, nothing written
+
+    @rule(who=st.integers(0, 1), n=st.integers(1, 4), server=st.sampled_from([None, *DIALERS]))
+    def place(self, who: int, n: int, server: str | None) -> None:
+        project = self.projects[who]
+        try:
+            calls = self.service.place(
+                project,
+                ["09121234567"] * n,
+                self.voices[project.id],
+                CallOptions(server_id=server, retry_count=1),
+            )
+        except InsufficientBalance:
+            return
+        self.calls += [(project, c.id) for c in calls]
+
+    @precondition(lambda self: self.calls)
+    @rule(dialer=st.sampled_from(list(DIALERS)), k=st.integers(1, 3))
+    def claim(self, dialer: str, k: int) -> None:
+        config = self.store.get_dialer(dialer)
+        assert config is not None
+        self.now += 1
+        self.live += self.store.claim_due(config, k, self.now)
+
+    @precondition(lambda self: self.live)
+    @rule(
+        pick=st.integers(0, 100),
+        result=st.sampled_from(list(AttemptResult)),
+        bill_sec=st.integers(0, 90),
+    )
+    def finish(self, pick: int, result: AttemptResult, bill_sec: int) -> None:
+        claim = self.live.pop(pick % len(self.live))
+        answered = result is AttemptResult.ANSWERED
+        decision = decide(
+            result,
+            attempts_made=claim.number,
+            retry_count=claim.call.retry_count,
+            retry_interval=0,
+            ended_at=self.now,
+        )
+        tariff = DIALERS[claim.dialer_id]
+        self.store.finish_attempt(
+            claim.call.id,
+            AttemptRecord(
+                attempt_id=claim.attempt_id,
+                result=result.name,
+                answered_at=self.now if answered else None,
+                ended_at=self.now,
+                bill_sec=bill_sec if answered else 0,
+                cause="",
+                call_status=decision.status,
+                next_attempt_at=decision.retry_at,
+                price_milli=tariff.price(bill_sec) if answered else 0,
+            ),
+        )
+
+    @precondition(lambda self: self.calls)
+    @rule(pick=st.integers(0, 100))
+    def cancel(self, pick: int) -> None:
+        project, call_id = self.calls[pick % len(self.calls)]
+        self.store.cancel_call(project.id, call_id)
+
+    @rule()
+    def expire_everything_queued(self) -> None:
+        self.store.expire_due(self.now + 10**7)
+
+    @rule()
+    def crash_and_restart(self) -> None:
+        # kill -9 between any two transactions: live attempts become UNKNOWN at the restart
+        self.live.clear()
+        self.store.recover_interrupted()
+
+    @invariant()
+    def money_is_conserved(self) -> None:
+        check_money(self.store)
+
+
+Ledger.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestLedger = Ledger.TestCase

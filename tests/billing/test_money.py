@@ -1,0 +1,52 @@
+import pytest
+
+from voxcall.billing.money import Tariff, parse_toman, toman
+from voxcall.billing.reservation import max_price
+
+
+@pytest.mark.parametrize(
+    ("text", "milli"),
+    [("0", 0), ("600", 600_000), ("34.2", 34_200), ("0.001", 1), (12, 12_000), ("1e3", 1_000_000)],
+)
+def test_parse_toman(text: str, milli: int) -> None:
+    assert parse_toman(text) == milli
+
+
+@pytest.mark.parametrize("text", ["-1", "abc", "0.0001", "nan", "inf", ""])
+def test_parse_toman_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_toman(text)
+
+
+def test_toman_is_exact_for_json() -> None:
+    assert toman(34_200) == 34.2
+    assert toman(-300_000) == -300.0
+    assert toman(1) == 0.001
+
+
+@pytest.mark.parametrize(
+    ("per_minute", "increment", "fee", "bill_sec", "price"),
+    [
+        ("600", 30, "0", 3, "300"),  # issue 4's example
+        ("600", 30, "0", 30, "300"),
+        ("600", 30, "0", 31, "600"),
+        ("600", 60, "0", 1, "600"),
+        ("600", 60, "0", 0, "600"),  # answered: at least one increment
+        ("600", 1, "0", 7, "70"),
+        ("600", 1, "50", 7, "120"),
+        ("1", 1, "0", 1, "0.017"),  # 1/60 Toman rounded up to a milli-Toman
+        ("34.2", 60, "0", 61, "68.4"),
+        ("0", 60, "0", 100, "0"),
+    ],
+)
+def test_tariff_price(per_minute: str, increment: int, fee: str, bill_sec: int, price: str) -> None:
+    tariff = Tariff(parse_toman(per_minute), increment, parse_toman(fee))
+    assert tariff.price(bill_sec) == parse_toman(price)
+
+
+def test_reservation_covers_the_whole_voice_on_the_dearest_dialer() -> None:
+    cheap = Tariff(parse_toman("100"), 60)
+    dear = Tariff(parse_toman("600"), 30)
+    assert max_price(3.2, [cheap, dear]) == parse_toman("300")  # 5 s -> one 30 s increment
+    assert max_price(29.5, [dear]) == parse_toman("600")  # 31 s -> two increments
+    assert max_price(10, []) == 0
