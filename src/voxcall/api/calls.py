@@ -1,18 +1,28 @@
-"""Call endpoints (api.md §3)."""
+"""Call endpoints (api.md §3) and the balance (ext)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.auth import current_project
 from voxcall.api.body import read_json
-from voxcall.api.schemas import SingleCall, balance_json, call_json, server_json
-from voxcall.store.records import Project
+from voxcall.api.idempotency import respond_once
+from voxcall.api.schemas import (
+    BatchCall,
+    SingleCall,
+    balance_json,
+    call_json,
+    server_json,
+)
+from voxcall.calls.service import CallOptions, Idempotency
+from voxcall.store.records import Call, Project
 
 router = APIRouter(prefix="/api/v2/voice")
+account_router = APIRouter(prefix="/api/v2/account")
 ProjectDep = Annotated[Project, Depends(current_project)]
 
 
@@ -20,14 +30,65 @@ def ok(result: Any) -> dict[str, Any]:
     return {"result": result, "error": None}
 
 
-@router.post("/single")
-async def single(request: Request, project: ProjectDep) -> dict[str, Any]:
-    body = await read_json(request, SingleCall)
-    service = request.app.state.services.calls
-    calls = await run_in_threadpool(
-        service.place, project, [body.phoneNumber], body.voiceId, body.options()
-    )
+def _single_result(calls: list[Call]) -> dict[str, Any]:
     return ok(call_json(calls[0]))
+
+
+def _batch_result(calls: list[Call]) -> dict[str, Any]:
+    return ok([call_json(c) for c in calls])
+
+
+async def place_calls(
+    request: Request,
+    project: Project,
+    key: str | None,
+    numbers: list[str],
+    voice_id: str,
+    options: CallOptions,
+    *,
+    batch: bool,
+) -> dict[str, Any]:
+    """Queue the calls; with an Idempotency-Key, their response commits with them."""
+    shape = _batch_result if batch else _single_result
+    idempotency: Idempotency | None = None
+    if key is not None:
+        idempotency = (
+            project.id,
+            key,
+            lambda calls: bytes(JSONResponse(shape(calls)).body).decode(),
+        )
+    calls = await run_in_threadpool(
+        request.app.state.services.calls.place,
+        project,
+        numbers,
+        voice_id,
+        options,
+        batch=batch,
+        idempotency=idempotency,
+    )
+    return shape(calls)
+
+
+@router.post("/single")
+async def single(request: Request, project: ProjectDep) -> Response:
+    async def work(key: str | None) -> dict[str, Any]:
+        body = await read_json(request, SingleCall)
+        return await place_calls(
+            request, project, key, [body.phoneNumber], body.voiceId, body.options(), batch=False
+        )
+
+    return await respond_once(request, project, work)
+
+
+@router.post("/batch")
+async def batch(request: Request, project: ProjectDep) -> Response:
+    async def work(key: str | None) -> dict[str, Any]:
+        body = await read_json(request, BatchCall)
+        return await place_calls(
+            request, project, key, body.phoneNumbers, body.voiceId, body.options(), batch=True
+        )
+
+    return await respond_once(request, project, work)
 
 
 @router.get("/status/{call_id}")
@@ -36,19 +97,26 @@ async def status(request: Request, call_id: str, project: ProjectDep) -> dict[st
     return ok(call_json(call, with_e164=True))
 
 
+@router.get("/campaign/{campaign_id}")
+async def campaign(request: Request, campaign_id: str, project: ProjectDep) -> dict[str, Any]:
+    """(ext) The calls of one batch, in request order."""
+    calls = await run_in_threadpool(request.app.state.services.calls.campaign, project, campaign_id)
+    return ok([call_json(c, with_e164=True) for c in calls])
+
+
 @router.post("/cancel/{call_id}")
-async def cancel(request: Request, call_id: str, project: ProjectDep) -> dict[str, Any]:
-    call = await run_in_threadpool(request.app.state.services.calls.cancel, project, call_id)
-    return ok(call_json(call, with_e164=True))
+async def cancel(request: Request, call_id: str, project: ProjectDep) -> Response:
+    async def work(_: str | None) -> dict[str, Any]:
+        call = await run_in_threadpool(request.app.state.services.calls.cancel, project, call_id)
+        return ok(call_json(call, with_e164=True))
+
+    return await respond_once(request, project, work)
 
 
 @router.get("/servers")
 async def servers(request: Request, project: ProjectDep) -> dict[str, Any]:
     found = await run_in_threadpool(request.app.state.services.calls.servers, project)
     return ok([server_json(s) for s in found])
-
-
-account_router = APIRouter(prefix="/api/v2/account")
 
 
 @account_router.get("/balance")

@@ -70,19 +70,28 @@ def validation_message(exc: RequestValidationError) -> str:
     return f"{field or 'body'}: {text[:1].lower()}{text[1:]}"
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+def client_error_response(exc: Exception) -> JSONResponse | None:
+    """The envelope for a refusal of the client's request; None for anything else."""
+    if isinstance(exc, ApiError) and exc.status < 500:
         return envelope(exc.status, exc.code, exc.message, exc.headers)
-
-    @app.exception_handler(refused.RequestRefused)
-    async def _refused(_: Request, exc: refused.RequestRefused) -> JSONResponse:
+    if isinstance(exc, refused.RequestRefused):
         status, code = _REFUSALS[type(exc)]
         return envelope(status, code, exc.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    if isinstance(exc, RequestValidationError):
         return envelope(400, "InvalidRequest", validation_message(exc))
+    return None
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    @app.exception_handler(refused.RequestRefused)
+    @app.exception_handler(RequestValidationError)
+    async def _client_error(_: Request, exc: Exception) -> JSONResponse:
+        response = client_error_response(exc)
+        if response is None:  # an ApiError of ours with a 5xx status
+            assert isinstance(exc, ApiError)
+            return envelope(exc.status, exc.code, exc.message, exc.headers)
+        return response
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from voxcall.api.auth import current_project
 from voxcall.api.calls import ok
 from voxcall.api.errors import ApiError
+from voxcall.api.idempotency import respond_once
 from voxcall.api.schemas import voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
@@ -29,7 +30,11 @@ _MEDIA_TYPES = {
 
 
 @router.post("/voice")
-async def upload(request: Request, project: ProjectDep) -> dict[str, Any]:
+async def upload(request: Request, project: ProjectDep) -> Response:
+    return await respond_once(request, project, lambda _: _upload(request, project))
+
+
+async def _upload(request: Request, project: Project) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(400, "InvalidRequest", "body: must be multipart/form-data")
     try:

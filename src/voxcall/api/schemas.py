@@ -54,6 +54,17 @@ class SingleCall(CallFields):
     voiceId: str
 
 
+def _one_to_hundred(numbers: list[str]) -> list[str]:
+    if not 1 <= len(numbers) <= 100:
+        raise ValueError("must hold 1 to 100 numbers")
+    return numbers
+
+
+class BatchCall(CallFields):
+    phoneNumbers: Annotated[list[str], AfterValidator(_one_to_hundred)]
+    voiceId: str
+
+
 def price(call: Call) -> float:
     """Money taken, as the negative number Bitel clients expect (0.0, never -0.0)."""
     return -toman(call.price_milli) if call.price_milli else 0.0

@@ -44,6 +44,10 @@ class CallOptions:
     time_to_live: int = DEFAULT_TIME_TO_LIVE
 
 
+# (project id, Idempotency-Key, the response to keep for the accepted calls)
+Idempotency = tuple[str, str, Callable[[list[Call]], str]]
+
+
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
     id: str
@@ -62,15 +66,26 @@ class CallService:
         self.on_new_calls = on_new_calls
 
     def place(
-        self, project: Project, phone_numbers: Sequence[str], voice_id: str, options: CallOptions
+        self,
+        project: Project,
+        phone_numbers: Sequence[str],
+        voice_id: str,
+        options: CallOptions,
+        *,
+        batch: bool = False,
+        idempotency: Idempotency | None = None,
     ) -> list[Call]:
-        """Validate and durably queue one call per number, all or none."""
+        """Validate and durably queue one call per number, all or none.
+
+        A batch shares a new campaign id. With `idempotency`, the response is stored in the
+        same transaction as the calls.
+        """
         numbers = []
         for index, raw in enumerate(phone_numbers):
             try:
                 numbers.append(parse_phone(raw, allowed_regions=project.allowed_regions))
             except InvalidPhoneNumber as exc:
-                field = "phoneNumber" if len(phone_numbers) == 1 else f"phoneNumbers[{index}]"
+                field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
                 raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
         voice = self.store.get_voice(project.id, voice_id) if _is_id(voice_id) else None
         if voice is None:
@@ -78,7 +93,7 @@ class CallService:
         dialer_id, candidates = self._route(project, options.server_id)
         reservation = max_price(voice.duration, [d.tariff for d in candidates])
         now = int(time.time())
-        campaign_id = uuid.uuid4().hex if len(numbers) > 1 else None
+        campaign_id = uuid.uuid4().hex if batch else None
         try:
             calls = self.store.insert_calls(
                 [
@@ -131,6 +146,12 @@ class CallService:
         if call is None:
             raise NotFound("id: no such call")
         return call
+
+    def campaign(self, project: Project, campaign_id: str) -> list[Call]:
+        calls = self.store.campaign_calls(project.id, campaign_id) if _is_id(campaign_id) else []
+        if not calls:
+            raise NotFound("campaignId: no such campaign")
+        return calls
 
     def cancel(self, project: Project, call_id: str) -> Call:
         call = self.store.cancel_call(project.id, call_id) if _is_id(call_id) else None

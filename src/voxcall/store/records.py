@@ -46,6 +46,7 @@ class Project:
     created_at: int
     balance_milli: int = 0
     reserved_milli: int = 0
+    webhook_url: str | None = None
 
     @property
     def available_milli(self) -> int:
@@ -76,6 +77,8 @@ class Voice:
     size: int
     duration: float
     created_at: int
+    kind: str = "upload"  # upload | tts | otp
+    source_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +158,26 @@ class LedgerEntry:
     call_id: str | None
     note: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """An outbox event leased for one delivery attempt."""
+
+    id: str
+    project_id: str
+    call_id: str
+    payload: str
+    url: str
+    secret: str
+    attempts: int  # including this one
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentReplay:
+    """What an Idempotency-Key already stands for."""
+
+    state: str  # new | pending | done | conflict
+    status_code: int | None = None
+    response: str | None = None

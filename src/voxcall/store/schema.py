@@ -37,6 +37,8 @@ projects = Table(
     # call's reservation, in the same transaction.
     Column("balance_milli", BigInteger, nullable=False),
     Column("reserved_milli", BigInteger, nullable=False),
+    Column("webhook_url", String(2000), nullable=True),
+    Column("webhook_secret", String(64), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     CheckConstraint("balance_milli >= 0", name="ck_projects_balance"),
     CheckConstraint("reserved_milli >= 0", name="ck_projects_reserved"),
@@ -81,8 +83,13 @@ voices = Table(
     Column("format", String(16), nullable=False),
     Column("size", Integer, nullable=False),
     Column("duration", Float, nullable=False),
+    # upload | tts | otp; otp voices hold a code and are never listed
+    Column("kind", String(8), nullable=False),
+    # tts: the hash of language + text, so that a text is synthesized once per project
+    Column("source_hash", String(64), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger, nullable=True),
+    Index("ix_voices_source", "project_id", "source_hash"),
 )
 
 calls = Table(
@@ -91,6 +98,7 @@ calls = Table(
     Column("id", String(32), primary_key=True),
     Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
     Column("campaign_id", String(32), nullable=True, index=True),
+    Column("campaign_index", Integer, nullable=True),  # position in the batch request
     Column("voice_id", String(32), ForeignKey("voices.id"), nullable=False, index=True),
     Column("national_number", String(32), nullable=False),
     Column("e164", String(32), nullable=False),
@@ -164,4 +172,33 @@ ledger = Table(
         sqlite_where=text("kind = 'debit'"),
         postgresql_where=text("kind = 'debit'"),
     ),
+)
+
+# The webhook outbox: one event per call, written with its final status.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("call_id", String(32), ForeignKey("calls.id"), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),  # the JSON body, fixed once written
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),  # also the lease while in flight
+    Column("attempts", Integer, nullable=False),
+    Column("delivered_at", Float, nullable=True),
+    Column("failed_at", Float, nullable=True),  # gave up after the retry window
+    Column("last_error", String(300), nullable=False),
+    Index("ix_webhook_events_due", "delivered_at", "failed_at", "next_attempt_at"),
+)
+
+# Idempotency-Key: the first response to a (project, key), kept 24 h.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=True),  # NULL while the first request runs
+    Column("response", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
 )

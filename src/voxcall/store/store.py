@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from voxcall.billing.money import Tariff
+from voxcall.billing.money import Tariff, toman
 from voxcall.store import schema as t
 from voxcall.store.database import READ_ONLY, create_schema, make_engine
 from voxcall.store.records import (
@@ -25,11 +25,13 @@ from voxcall.store.records import (
     CallStatus,
     ClaimedAttempt,
     DialerConfig,
+    IdempotentReplay,
     LedgerEntry,
     NewCall,
     Phase,
     Project,
     Voice,
+    WebhookDelivery,
 )
 
 
@@ -274,6 +276,8 @@ class Store:
                     format=voice.format,
                     size=voice.size,
                     duration=voice.duration,
+                    kind=voice.kind,
+                    source_hash=voice.source_hash,
                     created_at=voice.created_at,
                     deleted_at=None,
                 )
@@ -283,7 +287,11 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(
                 select(t.voices)
-                .where(t.voices.c.project_id == project_id, t.voices.c.deleted_at.is_(None))
+                .where(
+                    t.voices.c.project_id == project_id,
+                    t.voices.c.deleted_at.is_(None),
+                    t.voices.c.kind != "otp",
+                )
                 .order_by(t.voices.c.created_at, t.voices.c.id)
             ).all()
         return [_voice(r._mapping) for r in rows]
@@ -296,6 +304,20 @@ class Store:
                     t.voices.c.project_id == project_id,
                     t.voices.c.deleted_at.is_(None),
                 )
+            ).first()
+        return _voice(row._mapping) if row else None
+
+    def voice_by_source(self, project_id: str, source_hash: str) -> Voice | None:
+        """A synthesized voice already made from the same text and language."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.voices)
+                .where(
+                    t.voices.c.project_id == project_id,
+                    t.voices.c.source_hash == source_hash,
+                    t.voices.c.deleted_at.is_(None),
+                )
+                .limit(1)
             ).first()
         return _voice(row._mapping) if row else None
 
@@ -327,7 +349,12 @@ class Store:
 
     # -- calls ----------------------------------------------------------------------
 
-    def insert_calls(self, new_calls: Sequence[NewCall]) -> list[Call]:
+    def insert_calls(
+        self,
+        new_calls: Sequence[NewCall],
+        *,
+        idempotency: tuple[str, str, Callable[[list[Call]], str]] | None = None,
+    ) -> list[Call]:
         """Store call requests, all or none, each due at once, and reserve what they may cost.
 
         The reservation is checked and taken by one conditional UPDATE, so concurrent requests
@@ -339,6 +366,7 @@ class Store:
                 "id": c.id,
                 "project_id": c.project_id,
                 "campaign_id": c.campaign_id,
+                "campaign_index": index if c.campaign_id else None,
                 "voice_id": c.voice_id,
                 "national_number": c.national_number,
                 "e164": c.e164,
@@ -358,7 +386,7 @@ class Store:
                 "cause": "",
                 "updated_at": now,
             }
-            for c in new_calls
+            for index, c in enumerate(new_calls)
         ]
         needed: dict[str, int] = {}
         for c in new_calls:
@@ -378,7 +406,12 @@ class Store:
                 if reserved.rowcount != 1:
                     raise InsufficientFunds(amount)
             conn.execute(insert(t.calls), rows)
-        return [_call(r) for r in rows]
+            calls = [_call(r) for r in rows]
+            if idempotency is not None:
+                # The response is stored with the calls: a crash keeps both or neither.
+                project_id, key, respond = idempotency
+                _complete_idempotent(conn, project_id, key, 200, respond(calls))
+        return calls
 
     def get_call(self, project_id: str, call_id: str) -> Call | None:
         with self._read() as conn:
@@ -386,6 +419,15 @@ class Store:
                 select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
             ).first()
         return _call(row._mapping) if row else None
+
+    def campaign_calls(self, project_id: str, campaign_id: str) -> list[Call]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.calls)
+                .where(t.calls.c.project_id == project_id, t.calls.c.campaign_id == campaign_id)
+                .order_by(t.calls.c.campaign_index)
+            ).all()
+        return [_call(r._mapping) for r in rows]
 
     def cancel_call(self, project_id: str, call_id: str) -> Call | None:
         """Expire a call whose next attempt has not started; a live or final call is unchanged."""
@@ -559,6 +601,155 @@ class Store:
             )
             return _close(conn, t.calls.c.phase == Phase.DIALING.value, CallStatus.UNKNOWN, cause)
 
+    # -- webhooks -------------------------------------------------------------------
+
+    def set_webhook(self, project_id: str, url: str | None, secret: str | None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(t.projects)
+                .where(t.projects.c.id == project_id)
+                .values(webhook_url=url, webhook_secret=secret)
+            )
+
+    def lease_webhooks(self, now: float, *, limit: int, lease: float) -> list[WebhookDelivery]:
+        """Take due events for one delivery attempt each; the lease hides them from other
+        deliverers until it runs out (a crash mid-delivery means a later re-send)."""
+        with self._write() as conn:
+            due = (
+                select(t.webhook_events.c.id)
+                .where(
+                    t.webhook_events.c.delivered_at.is_(None),
+                    t.webhook_events.c.failed_at.is_(None),
+                    t.webhook_events.c.next_attempt_at <= now,
+                )
+                .order_by(t.webhook_events.c.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            leased = conn.execute(
+                update(t.webhook_events)
+                .where(t.webhook_events.c.id.in_(due))
+                .values(
+                    next_attempt_at=now + lease,
+                    attempts=t.webhook_events.c.attempts + 1,
+                )
+                .returning(*t.webhook_events.c)
+            ).all()
+            if not leased:
+                return []
+            projects = {
+                r.id: (r.webhook_url, r.webhook_secret)
+                for r in conn.execute(
+                    select(t.projects).where(t.projects.c.id.in_({e.project_id for e in leased}))
+                ).all()
+            }
+        deliveries = []
+        for e in leased:
+            url, secret = projects[e.project_id]
+            if url and secret:  # a webhook cleared since: nothing to deliver to
+                deliveries.append(
+                    WebhookDelivery(
+                        id=e.id,
+                        project_id=e.project_id,
+                        call_id=e.call_id,
+                        payload=e.payload,
+                        url=url,
+                        secret=secret,
+                        attempts=e.attempts,
+                        created_at=e.created_at,
+                    )
+                )
+        return deliveries
+
+    def webhook_delivered(self, event_id: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(t.webhook_events)
+                .where(t.webhook_events.c.id == event_id)
+                .values(delivered_at=now, last_error="")
+            )
+
+    def webhook_failed(
+        self, event_id: str, error: str, *, retry_at: float | None, now: float
+    ) -> None:
+        """Record a failed attempt: retry at `retry_at`, or give up when it is None."""
+        values: dict[str, Any] = {"last_error": error[:300]}
+        if retry_at is None:
+            values["failed_at"] = now
+        else:
+            values["next_attempt_at"] = retry_at
+        with self._write() as conn:
+            conn.execute(
+                update(t.webhook_events).where(t.webhook_events.c.id == event_id).values(values)
+            )
+
+    def webhook_events(self, project_id: str) -> list[Mapping[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.webhook_events)
+                .where(t.webhook_events.c.project_id == project_id)
+                .order_by(t.webhook_events.c.created_at)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    # -- idempotency ----------------------------------------------------------------
+
+    def begin_idempotent(
+        self, project_id: str, key: str, request_hash: str, now: float, *, stale_after: float
+    ) -> IdempotentReplay:
+        """Claim `key` for this request, or say what it already stands for.
+
+        A key older than 24 h is forgotten; one left pending longer than `stale_after` by a
+        process that died is taken over (its request committed nothing).
+        """
+        keys = t.idempotency_keys
+        with self._write() as conn:
+            row = conn.execute(
+                select(keys).where(keys.c.project_id == project_id, keys.c.key == key)
+            ).first()
+            if row is not None:
+                expired = row.created_at < now - 86400
+                abandoned = row.status_code is None and row.created_at < now - stale_after
+                if not (expired or abandoned):
+                    if row.request_hash != request_hash:
+                        return IdempotentReplay("conflict")
+                    if row.status_code is None:
+                        return IdempotentReplay("pending")
+                    return IdempotentReplay("done", row.status_code, row.response)
+                conn.execute(
+                    keys.delete().where(keys.c.project_id == project_id, keys.c.key == key)
+                )
+            conn.execute(
+                insert(keys).values(
+                    project_id=project_id,
+                    key=key,
+                    request_hash=request_hash,
+                    status_code=None,
+                    response=None,
+                    created_at=now,
+                )
+            )
+        return IdempotentReplay("new")
+
+    def complete_idempotent(
+        self, project_id: str, key: str, status_code: int, response: str
+    ) -> None:
+        with self._write() as conn:
+            _complete_idempotent(conn, project_id, key, status_code, response)
+
+    def forget_idempotent(self, project_id: str, key: str) -> None:
+        """Drop a pending key whose request failed on our side, so that a retry runs."""
+        keys = t.idempotency_keys
+        with self._write() as conn:
+            conn.execute(
+                keys.delete().where(
+                    keys.c.project_id == project_id,
+                    keys.c.key == key,
+                    keys.c.status_code.is_(None),
+                )
+            )
+
     # -- money ----------------------------------------------------------------------
 
     def credit(self, project_id: str, amount_milli: int, *, kind: str, note: str) -> LedgerEntry:
@@ -664,7 +855,54 @@ def _close(
             )
         if price:
             _append_ledger(conn, project_id, "debit", -price, "call", call_id=call_id)
+        _write_event(conn, call_id, project_id, now)
     return len(rows)
+
+
+def _write_event(conn: Connection, call_id: str, project_id: str, now: float) -> None:
+    """Queue the call's one webhook event, if its project has a webhook (api.md §6)."""
+    url = conn.execute(
+        select(t.projects.c.webhook_url).where(t.projects.c.id == project_id)
+    ).scalar_one()
+    if not url:
+        return
+    c = conn.execute(select(t.calls).where(t.calls.c.id == call_id)).one()
+    status = CallStatus[c.status]
+    payload = {
+        "requestId": c.id,
+        "campaignId": c.campaign_id,
+        "balanceSubtracted": toman(c.price_milli),
+        "cause": status.name,
+        "statusCode": status.code,
+        "billSec": c.bill_sec,
+        "number": c.national_number,
+        "requestDate": c.request_date,
+        "executionDate": c.execution_date,
+    }
+    conn.execute(
+        insert(t.webhook_events).values(
+            id=new_id(),
+            project_id=project_id,
+            call_id=call_id,
+            payload=json.dumps(payload, separators=(",", ":")),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+            delivered_at=None,
+            failed_at=None,
+            last_error="",
+        )
+    )
+
+
+def _complete_idempotent(
+    conn: Connection, project_id: str, key: str, status_code: int, response: str
+) -> None:
+    conn.execute(
+        update(t.idempotency_keys)
+        .where(t.idempotency_keys.c.project_id == project_id, t.idempotency_keys.c.key == key)
+        .values(status_code=status_code, response=response)
+    )
 
 
 def _append_ledger(
@@ -714,6 +952,7 @@ def _project(m: Mapping[Any, Any]) -> Project:
         created_at=m["created_at"],
         balance_milli=m["balance_milli"],
         reserved_milli=m["reserved_milli"],
+        webhook_url=m["webhook_url"],
     )
 
 
@@ -746,6 +985,8 @@ def _voice(m: Mapping[Any, Any]) -> Voice:
         size=m["size"],
         duration=m["duration"],
         created_at=m["created_at"],
+        kind=m["kind"],
+        source_hash=m["source_hash"],
     )
 
 
