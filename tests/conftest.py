@@ -16,6 +16,9 @@ from voxcall.config import Settings
 from voxcall.store.records import Project
 from voxcall.tokens import new_token
 
+# Real SIP peers (SIPp, baresip, kamailio) started on 127.0.0.1 by fixtures.
+pytest_plugins = ["tests.peers.sipp", "tests.peers.baresip", "tests.peers.kamailio"]
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -11,7 +11,6 @@ import hashlib
 
 import pytest
 
-from tests.peers import sipp
 from tests.peers.dialing import NUMBER, dial_request, running_dialer
 from tests.peers.net import free_ports
 from tests.peers.sipp import SippFactory, SippUas
@@ -19,7 +18,6 @@ from tests.peers.voices import tone
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
 
 pytestmark = pytest.mark.peers
-sipp_uas = sipp.sipp_uas  # the fixture (tests/conftest.py may also list tests.peers.sipp)
 
 
 async def sipp_result(uas: SippUas) -> int:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.peers import baresip, kamailio, sipp
 from tests.peers.baresip import BaresipFactory
 from tests.peers.dialing import NUMBER, dial_request, running_dialer
 from tests.peers.kamailio import KamailioFactory
@@ -19,10 +18,6 @@ from tests.peers.voices import aligned_correlation, decode_8k, speech, tone
 from voxcall.dialers.base import AttemptResult
 
 pytestmark = pytest.mark.peers
-# The fixtures (tests/conftest.py may also list these modules in pytest_plugins).
-sipp_uas = sipp.sipp_uas
-baresip_callee = baresip.baresip_callee
-kamailio_proxy = kamailio.kamailio_proxy
 
 
 async def test_twenty_simultaneous_calls_through_one_dialer(sipp_uas: SippFactory) -> None:
