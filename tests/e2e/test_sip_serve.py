@@ -1,0 +1,59 @@
+"""`voxcall serve` with a `sip` dialer added from the CLI, calling a real SIPp UAS."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.audio.samples import speech_wav
+from tests.e2e.server import Server, voxcall, voxcall_json
+from tests.peers.net import free_ports
+from tests.peers.sipp import SippFactory
+
+pytestmark = [pytest.mark.slow, pytest.mark.peers]
+
+
+def test_a_real_sip_call_through_the_api(tmp_path: Path, sipp_uas: SippFactory) -> None:
+    uas = sipp_uas("uas_answer.xml", calls=2, variables={"hangup_s": "0"})
+    data = tmp_path / "data"
+    low = free_ports(16)
+    added = voxcall_json(
+        data, "dialer", "add", "trunk1", "--driver", "sip", "--trunk", uas.trunk,
+        "--local-ip", "127.0.0.1", "--rtp-ports", f"{low}-{low + 15}", "--default",
+        "--username", "alice", "--password", "s3cret-pass",
+        "--price-per-minute", "600", "--billing-increment", "1",
+    )  # fmt: skip
+    assert added["id"] == "trunk1"
+    listing = voxcall(data, "dialer", "list", "--json")
+    assert "s3cret-pass" not in listing and "s3cret-pass" not in str(added)
+    project = voxcall_json(data, "project", "create", "acme", "--balance", "1000")
+    server = Server(data, speed=1)
+    server.start()
+    try:
+        client = server.client(project["token"])
+        audio = speech_wav("Your parcel arrives today.")
+        voice = client.post("/api/v2/file/voice", files={"file": ("m.wav", audio)}).json()
+        duration = voice["result"]["duration"]
+        ids = []
+        for _ in range(2):
+            body = {"phoneNumber": "09121234567", "voiceId": voice["result"]["id"]}
+            ids.append(client.post("/api/v2/voice/single", json=body).json()["result"]["id"])
+        deadline = time.monotonic() + 30
+        calls = []
+        while time.monotonic() < deadline:
+            calls = [client.get(f"/api/v2/voice/status/{i}").json()["result"] for i in ids]
+            if all(c["status"] != "WAITING" for c in calls):
+                break
+            time.sleep(0.2)
+        for call in calls:
+            assert (call["status"], call["attempts"]) == ("NORMAL", 1), server.log()
+            # billSec runs from the 200 OK to our BYE after the last packet
+            assert call["billSec"] in (math.ceil(duration), math.ceil(duration) + 1)
+            assert call["price"] == -call["billSec"] * 10.0  # 600 a minute, 1 s steps
+        assert uas.wait() == 0, uas.diagnostics()
+        assert "s3cret-pass" not in server.log()
+    finally:
+        server.stop()
