@@ -18,6 +18,7 @@ import typer
 from voxcall.billing.money import FREE, Tariff, parse_toman, toman
 from voxcall.config import Settings
 from voxcall.dialers.registry import DRIVERS
+from voxcall.store.migrate import NotMigrated
 from voxcall.store.records import DialerConfig, LedgerEntry, Project
 from voxcall.store.store import Conflict, Store, StoreUnavailable
 from voxcall.tokens import new_token
@@ -27,6 +28,8 @@ project_app = typer.Typer(no_args_is_help=True, help="API projects and their tok
 dialer_app = typer.Typer(no_args_is_help=True, help="Dialer servers (trunks).")
 app.add_typer(project_app, name="project")
 app.add_typer(dialer_app, name="dialer")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+app.add_typer(db_app, name="db")
 
 DataOption = Annotated[
     Path | None,
@@ -43,9 +46,11 @@ def _store(data: Path | None) -> tuple[Settings, Store]:
     settings = Settings.load(data)
     settings.prepare()
     try:
-        return settings, Store.open(settings.database_url)
+        return settings, Store.open(settings.database_url, create=settings.embedded)
     except StoreUnavailable as exc:
         _fail(f"cannot open the database: {exc}")
+    except NotMigrated as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str) -> NoReturn:
@@ -88,7 +93,12 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.load(data)
-    services = build_services(settings)
+    try:
+        services = build_services(settings)
+    except NotMigrated as exc:
+        _fail(str(exc))
+    except StoreUnavailable as exc:
+        _fail(f"cannot open the database: {exc}")
     services.scheduler.shutdown_grace = grace
     if demo:
         _print_demo(_ensure_demo(services.store, services.voices), host, port)
@@ -153,6 +163,28 @@ Then ask for its status with the id it returned:
   curl -s -H 'Authorization: Bearer {token}' {base}/voice/status/ID
 """
     )
+
+
+# -- database -----------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(data: DataOption = None) -> None:
+    """Apply the schema migrations (SQLite or PostgreSQL) up to this version's head."""
+    from voxcall.store import migrate
+    from voxcall.store.database import make_engine
+
+    settings = Settings.load(data)
+    settings.prepare()
+    engine = make_engine(settings.database_url)
+    try:
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+    except Exception as exc:  # the driver's own errors: unreachable, refused, ...
+        _fail(f"cannot migrate the database: {exc}")
+    finally:
+        engine.dispose()
+    typer.echo(f"database at revision {migrate.head()} (was {before or 'empty'})")
 
 
 # -- projects -----------------------------------------------------------------------

@@ -12,15 +12,22 @@ class Settings:
     data_dir: Path
     database_url: str
     sandbox_speed: float
+    # The embedded default (SQLite in the data folder): created on first use.
+    embedded: bool = True
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
         folder = (data_dir or Path(os.environ.get("VOXCALL_DATA", "./var"))).resolve()
-        url = os.environ.get("VOXCALL_DATABASE_URL") or f"sqlite:///{folder / 'voxcall.db'}"
+        url = os.environ.get("VOXCALL_DATABASE_URL")
         speed = float(os.environ.get("VOXCALL_SANDBOX_SPEED", "1"))
-        if speed <= 0:
-            raise ValueError("VOXCALL_SANDBOX_SPEED: must be a positive number")
-        return cls(data_dir=folder, database_url=url, sandbox_speed=speed)
+        if not speed > 0:
+            raise ValueError("VOXCALL_SANDBOX_SPEED: must be a positive number (or inf)")
+        return cls(
+            data_dir=folder,
+            database_url=url or f"sqlite:///{folder / 'voxcall.db'}",
+            sandbox_speed=speed,
+            embedded=not url,
+        )
 
     @property
     def voices_dir(self) -> Path:

@@ -38,7 +38,7 @@ class Ledger(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp())
-        self.store = Store.open(f"sqlite:///{self.folder / 'db.sqlite'}")
+        self.store = Store.open(f"sqlite:///{self.folder / 'db.sqlite'}", create=True)
         self.service = CallService(self.store)
         self.projects: list[Project] = []
         self.voices: dict[str, str] = {}

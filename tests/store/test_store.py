@@ -16,7 +16,7 @@ from voxcall.store.store import Conflict, InsufficientFunds, Store, StoreUnavail
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True)
     store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=2))
     return store
 
@@ -179,7 +179,7 @@ def test_unique_names(store: Store) -> None:
 
 def test_unreachable_database_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable):
-        Store.open(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db.sqlite'}")
+        Store.open(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db.sqlite'}", create=True)
 
 
 def test_a_price_never_exceeds_the_reservation(store: Store) -> None:

@@ -30,7 +30,7 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     settings.prepare()
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, create=settings.embedded)
     voice_files = VoiceFiles(settings.voices_dir)
     scheduler = Scheduler(store, voice_files, sandbox_speed=settings.sandbox_speed)
     return Services(

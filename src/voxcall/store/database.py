@@ -8,8 +8,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from voxcall.store.schema import metadata
-
 READ_ONLY = "voxcall_read_only"
 
 
@@ -46,7 +44,3 @@ def _sqlite_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)

@@ -71,6 +71,9 @@ dialers = Table(
     Column("connect_fee_milli", BigInteger, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("is_default", Boolean, nullable=False),
+    # The calls-per-second token bucket, shared by every worker (claims lock this row).
+    Column("cps_tokens", Float, nullable=False),
+    Column("cps_refilled_at", Float, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -130,6 +133,7 @@ attempts = Table(
     Column("call_id", String(32), ForeignKey("calls.id"), nullable=False),
     Column("number", Integer, nullable=False),  # 1 for the first attempt of a call
     Column("dialer_id", String(32), nullable=False),
+    Column("worker_id", String(32), nullable=True),  # the worker placing it
     # dialing -> done | unknown; "dialing" rows are the channels in use
     Column("state", String(8), nullable=False),
     Column("result", String(16), nullable=True),
@@ -201,4 +205,16 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=True),  # NULL while the first request runs
     Column("response", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+)
+
+# Processes that place calls. A worker whose heartbeat is older than its lease is dead: its
+# live attempts become UNKNOWN and its work is taken by the others.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
 )

@@ -17,8 +17,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from voxcall.billing.money import Tariff, toman
+from voxcall.store import migrate
 from voxcall.store import schema as t
-from voxcall.store.database import READ_ONLY, create_schema, make_engine
+from voxcall.store.database import READ_ONLY, make_engine
 from voxcall.store.records import (
     AttemptRecord,
     Call,
@@ -60,10 +61,17 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, create: bool = False) -> Store:
+        """Open a database at the schema this voxcall needs.
+
+        `create` builds the schema in a database that has none yet (the embedded SQLite
+        default); an existing database must be at the head revision (`voxcall db upgrade`).
+        """
         store = cls(make_engine(url))
         with store._guard():
-            create_schema(store.engine)
+            if create and migrate.current_revision(store.engine) is None:
+                migrate.upgrade(store.engine)
+            migrate.check(store.engine)
         return store
 
     def close(self) -> None:
@@ -206,6 +214,8 @@ class Store:
                     connect_fee_milli=dialer.tariff.connect_fee,
                     enabled=dialer.enabled,
                     is_default=dialer.is_default,
+                    cps_tokens=max(1.0, dialer.cps),
+                    cps_refilled_at=time.time(),
                     created_at=int(time.time()),
                 )
             )
@@ -448,77 +458,104 @@ class Store:
         return _call(row._mapping) if row else None
 
     def claim_due(self, dialer: DialerConfig, limit: int, now: float) -> list[ClaimedAttempt]:
-        """Start up to `limit` due attempts on `dialer`, within its free channels.
+        """Start up to `limit` due attempts on `dialer`, within its free channels and its
+        calls-per-second budget.
 
-        The channel count is read inside the same transaction that records the attempts, so
-        the limit holds for every process sharing the database.
+        Both are read and spent inside the transaction that records the attempts, with the
+        dialer's row locked, so the limits hold for every worker sharing the database.
         """
         with self._write() as conn:
-            conn.execute(
-                select(t.dialers.c.id).where(t.dialers.c.id == dialer.id).with_for_update()
-            )
+            row = conn.execute(
+                select(
+                    t.dialers.c.channels,
+                    t.dialers.c.cps,
+                    t.dialers.c.cps_tokens,
+                    t.dialers.c.cps_refilled_at,
+                    t.dialers.c.enabled,
+                )
+                .where(t.dialers.c.id == dialer.id)
+                .with_for_update()
+            ).one()
+            if not row.enabled:
+                return []
             busy = conn.execute(
                 select(func.count()).where(
                     t.attempts.c.dialer_id == dialer.id, t.attempts.c.state == "dialing"
                 )
             ).scalar_one()
-            limit = min(limit, dialer.channels - busy)
-            if limit <= 0:
-                return []
-            due = (
-                select(t.calls.c.id)
-                .where(
-                    t.calls.c.phase == Phase.QUEUED.value,
-                    t.calls.c.next_attempt_at <= now,
-                    t.calls.c.expires_at > int(now),
-                    or_(t.calls.c.dialer_id == dialer.id, t.calls.c.dialer_id.is_(None)),
-                )
-                .order_by(t.calls.c.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            rows = conn.execute(
-                update(t.calls)
-                .where(t.calls.c.id.in_(due), t.calls.c.phase == Phase.QUEUED.value)
+            elapsed = max(0.0, now - row.cps_refilled_at)
+            tokens = min(max(1.0, row.cps), row.cps_tokens + elapsed * row.cps)
+            limit = min(limit, row.channels - busy, int(tokens))
+            claimed = self._claim(conn, dialer.id, limit, now) if limit > 0 else []
+            conn.execute(
+                update(t.dialers)
+                .where(t.dialers.c.id == dialer.id)
                 .values(
-                    phase=Phase.DIALING.value,
-                    attempts=t.calls.c.attempts + 1,
-                    execution_date=int(now),
-                    updated_at=now,
+                    cps_tokens=tokens - len(claimed),
+                    cps_refilled_at=max(now, row.cps_refilled_at),
                 )
-                .returning(*t.calls.c)
-            ).all()
-            claimed = [
-                ClaimedAttempt(
-                    attempt_id=new_id(),
-                    number=r._mapping["attempts"],
-                    call=_call(r._mapping),
-                    dialer_id=dialer.id,
-                    started_at=now,
-                )
-                for r in rows
-            ]
-            if claimed:
-                conn.execute(
-                    insert(t.attempts),
-                    [
-                        {
-                            "id": a.attempt_id,
-                            "call_id": a.call.id,
-                            "number": a.number,
-                            "dialer_id": dialer.id,
-                            "state": "dialing",
-                            "result": None,
-                            "started_at": now,
-                            "answered_at": None,
-                            "ended_at": None,
-                            "bill_sec": 0,
-                            "cause": "",
-                        }
-                        for a in claimed
-                    ],
-                )
+            )
+        return claimed
+
+    def _claim(
+        self, conn: Connection, dialer_id: str, limit: int, now: float
+    ) -> list[ClaimedAttempt]:
+        """Mark up to `limit` due calls as dialing and record their attempts (one statement
+        claims them: FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
+        due = (
+            select(t.calls.c.id)
+            .where(
+                t.calls.c.phase == Phase.QUEUED.value,
+                t.calls.c.next_attempt_at <= now,
+                t.calls.c.expires_at > int(now),
+                or_(t.calls.c.dialer_id == dialer_id, t.calls.c.dialer_id.is_(None)),
+            )
+            .order_by(t.calls.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = conn.execute(
+            update(t.calls)
+            .where(t.calls.c.id.in_(due), t.calls.c.phase == Phase.QUEUED.value)
+            .values(
+                phase=Phase.DIALING.value,
+                attempts=t.calls.c.attempts + 1,
+                execution_date=int(now),
+                updated_at=now,
+            )
+            .returning(*t.calls.c)
+        ).all()
+        claimed = [
+            ClaimedAttempt(
+                attempt_id=new_id(),
+                number=r._mapping["attempts"],
+                call=_call(r._mapping),
+                dialer_id=dialer_id,
+                started_at=now,
+            )
+            for r in rows
+        ]
+        if claimed:
+            conn.execute(
+                insert(t.attempts),
+                [
+                    {
+                        "id": a.attempt_id,
+                        "call_id": a.call.id,
+                        "number": a.number,
+                        "dialer_id": dialer_id,
+                        "state": "dialing",
+                        "result": None,
+                        "started_at": now,
+                        "answered_at": None,
+                        "ended_at": None,
+                        "bill_sec": 0,
+                        "cause": "",
+                    }
+                    for a in claimed
+                ],
+            )
         return claimed
 
     def finish_attempt(self, call_id: str, record: AttemptRecord) -> bool:
