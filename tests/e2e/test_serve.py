@@ -149,3 +149,26 @@ def test_sigterm_drains_live_attempts(data: Path) -> None:
         assert (status["status"], status["billSec"], status["attempts"]) == ("NORMAL", 2, 1)
     finally:
         server.stop()
+
+
+def test_batch_tts_and_otp_end_to_end(server: Server, data: Path) -> None:
+    project = voxcall_json(data, "project", "create", "speech")
+    client = server.client(project["token"])
+    body = {
+        "phoneNumbers": ["09121234567", "09121230001", "09121230004"],
+        "text": "Your order has shipped.",
+        "language": "en",
+        "retryCount": 0,
+    }
+    response = client.post("/api/v2/voice/batch/tts", json=body)
+    assert response.status_code == 200, response.text
+    calls = response.json()["result"]
+    otp = client.post("/api/v2/voice/otp", json={"phoneNumber": "09121234567", "text": "4821"})
+    assert otp.status_code == 200, otp.text
+    final = wait_final(client, [c["id"] for c in calls] + [otp.json()["result"]["id"]])
+    statuses = [final[c["id"]]["status"] for c in calls]
+    assert statuses == ["NORMAL", "USER_BUSY", "NORMAL"]
+    assert final[calls[2]["id"]]["billSec"] == 1  # the callee hung up after 1 s
+    assert final[otp.json()["result"]["id"]]["status"] == "NORMAL"
+    campaign = client.get(f"/api/v2/voice/campaign/{calls[0]['campaignId']}").json()["result"]
+    assert [c["status"] for c in campaign] == statuses

@@ -13,7 +13,10 @@ from voxcall.api.body import read_json
 from voxcall.api.idempotency import respond_once
 from voxcall.api.schemas import (
     BatchCall,
+    BatchTtsCall,
+    OtpCall,
     SingleCall,
+    SingleTtsCall,
     balance_json,
     call_json,
     server_json,
@@ -86,6 +89,53 @@ async def batch(request: Request, project: ProjectDep) -> Response:
         body = await read_json(request, BatchCall)
         return await place_calls(
             request, project, key, body.phoneNumbers, body.voiceId, body.options(), batch=True
+        )
+
+    return await respond_once(request, project, work)
+
+
+@router.post("/single/tts")
+async def single_tts(request: Request, project: ProjectDep) -> Response:
+    async def work(key: str | None) -> dict[str, Any]:
+        body = await read_json(request, SingleTtsCall)
+        voice = await run_in_threadpool(
+            request.app.state.services.voices.from_text, project, body.text, body.language
+        )
+        return await place_calls(
+            request, project, key, [body.phoneNumber], voice.id, body.options(), batch=False
+        )
+
+    return await respond_once(request, project, work)
+
+
+@router.post("/batch/tts")
+async def batch_tts(request: Request, project: ProjectDep) -> Response:
+    async def work(key: str | None) -> dict[str, Any]:
+        body = await read_json(request, BatchTtsCall)
+        voice = await run_in_threadpool(
+            request.app.state.services.voices.from_text, project, body.text, body.language
+        )
+        return await place_calls(
+            request, project, key, body.phoneNumbers, voice.id, body.options(), batch=True
+        )
+
+    return await respond_once(request, project, work)
+
+
+@router.post("/otp")
+async def otp(request: Request, project: ProjectDep) -> Response:
+    async def work(key: str | None) -> dict[str, Any]:
+        body = await read_json(request, OtpCall)
+        voice = await run_in_threadpool(
+            request.app.state.services.voices.for_code,
+            project,
+            body.text,
+            body.language,
+            repeat_count=body.repeatCount,
+            prelude_voice_id=body.voiceId,
+        )
+        return await place_calls(
+            request, project, key, [body.phoneNumber], voice.id, body.options(), batch=False
         )
 
     return await respond_once(request, project, work)

@@ -39,6 +39,8 @@ _REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
     refused.InvalidFile: (400, "InvalidFile"),
     refused.FileTooLarge: (413, "RequestTooLarge"),
     refused.InsufficientBalance: (402, "InsufficientBalance"),
+    refused.InvalidText: (400, "InvalidRequest"),
+    refused.SpeechUnavailable: (503, "Unavailable"),
     refused.NotFound: (404, "NotFound"),
     refused.VoiceInUse: (409, "VoiceInUse"),
 }
@@ -76,7 +78,7 @@ def client_error_response(exc: Exception) -> JSONResponse | None:
         return envelope(exc.status, exc.code, exc.message, exc.headers)
     if isinstance(exc, refused.RequestRefused):
         status, code = _REFUSALS[type(exc)]
-        return envelope(status, code, exc.message)
+        return envelope(status, code, exc.message) if status < 500 else None
     if isinstance(exc, RequestValidationError):
         return envelope(400, "InvalidRequest", validation_message(exc))
     return None
@@ -88,10 +90,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _client_error(_: Request, exc: Exception) -> JSONResponse:
         response = client_error_response(exc)
-        if response is None:  # an ApiError of ours with a 5xx status
-            assert isinstance(exc, ApiError)
-            return envelope(exc.status, exc.code, exc.message, exc.headers)
-        return response
+        if response is not None:
+            return response
+        if isinstance(exc, refused.RequestRefused):  # refused for a reason of ours (5xx)
+            status, code = _REFUSALS[type(exc)]
+            return envelope(status, code, exc.message)
+        assert isinstance(exc, ApiError)
+        return envelope(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

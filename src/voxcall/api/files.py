@@ -10,10 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from voxcall.api.auth import current_project
+from voxcall.api.body import read_json
 from voxcall.api.calls import ok
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
-from voxcall.api.schemas import voice_json
+from voxcall.api.schemas import Speech, voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
 
@@ -59,6 +60,18 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
         filename=upload.filename or "",
     )
     return ok(voice_json(voice))
+
+
+@router.post("/tts")
+async def tts(request: Request, project: ProjectDep) -> Response:
+    async def work(_: str | None) -> dict[str, Any]:
+        body = await read_json(request, Speech)
+        voice = await run_in_threadpool(
+            request.app.state.services.voices.from_text, project, body.text, body.language
+        )
+        return ok(voice_json(voice))
+
+    return await respond_once(request, project, work)
 
 
 @router.get("/voice")

@@ -65,6 +65,35 @@ class BatchCall(CallFields):
     voiceId: str
 
 
+class Speech(BaseModel):
+    """`POST /file/tts`: the text checks (length, language) are the synthesizer's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str
+    language: str = "fa"
+
+
+class SingleTtsCall(CallFields):
+    phoneNumber: str
+    text: str
+    language: str = "fa"
+
+
+class BatchTtsCall(CallFields):
+    phoneNumbers: Annotated[list[str], AfterValidator(_one_to_hundred)]
+    text: str
+    language: str = "fa"
+
+
+class OtpCall(CallFields):
+    phoneNumber: str
+    text: str  # the digits: a string, so that leading zeros survive
+    voiceId: str | None = None
+    repeatCount: Annotated[Number, _between(1, 5)] = 2
+    language: str = "fa"
+
+
 def price(call: Call) -> float:
     """Money taken, as the negative number Bitel clients expect (0.0, never -0.0)."""
     return -toman(call.price_milli) if call.price_milli else 0.0

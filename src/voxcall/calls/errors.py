@@ -41,3 +41,11 @@ class VoiceInUse(RequestRefused):
 
 class InsufficientBalance(RequestRefused):
     pass
+
+
+class InvalidText(RequestRefused):
+    """Text for speech that cannot be spoken (bad language, length, nothing to say)."""
+
+
+class SpeechUnavailable(RequestRefused):
+    """The speech synthesizer is missing or failing: an operator's problem, not the client's."""

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voxcall.audio.decode import InvalidAudio, decode_voice
-from voxcall.audio.wav import wav_bytes
+from voxcall.audio.otp import otp_pcm
+from voxcall.audio.tts import TtsError, TtsUnavailable, synthesize, tts_key
+from voxcall.audio.wav import read_wav_pcm, wav_bytes
 from voxcall.billing.money import toman
 from voxcall.billing.reservation import max_price
 from voxcall.calls.errors import (
@@ -22,8 +24,10 @@ from voxcall.calls.errors import (
     InvalidFile,
     InvalidPhoneNumberError,
     InvalidServer,
+    InvalidText,
     InvalidVoice,
     NotFound,
+    SpeechUnavailable,
     VoiceInUse,
 )
 from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
@@ -200,13 +204,80 @@ class VoiceService:
             duration=round(decoded.duration, 3),
             created_at=int(time.time()),
         )
-        self.files.save(project.id, voice.id, original=data, wav=wav_bytes(decoded.pcm))
+        return self._keep(voice, original=data, wav=wav_bytes(decoded.pcm))
+
+    def _keep(self, voice: Voice, *, original: bytes, wav: bytes) -> Voice:
+        """Files first, then the row; a failed row leaves no files behind."""
+        self.files.save(voice.project_id, voice.id, original=original, wav=wav)
         try:
             self.store.add_voice(voice)
         except BaseException:
-            self.files.delete(project.id, voice.id)
+            self.files.delete(voice.project_id, voice.id)
             raise
         return voice
+
+    def from_text(self, project: Project, text: str, language: str) -> Voice:
+        """A voice speaking `text`, synthesized once per distinct text and language."""
+        try:
+            key = tts_key(text, language)
+        except TtsError as exc:
+            raise InvalidText(str(exc)) from exc
+        cached = self.store.voice_by_source(project.id, key)
+        if cached is not None:
+            return cached
+        pcm = self._speak(lambda: synthesize(text, language))
+        return self._store_pcm(project, pcm, kind="tts", name=text[:60], source_hash=key)
+
+    def for_code(
+        self,
+        project: Project,
+        code: str,
+        language: str,
+        *,
+        repeat_count: int,
+        prelude_voice_id: str | None,
+    ) -> Voice:
+        """A one-time code read digit by digit; the voice is never listed (it holds the code)."""
+        prelude = None
+        if prelude_voice_id is not None:
+            voice = (
+                self.store.get_voice(project.id, prelude_voice_id)
+                if _is_id(prelude_voice_id)
+                else None
+            )
+            if voice is None:
+                raise InvalidVoice("voiceId: no such voice")
+            prelude, _ = read_wav_pcm(self.files.wav_path(project.id, voice.id).read_bytes())
+        pcm = self._speak(
+            lambda: otp_pcm(code, language, repeat_count=repeat_count, prelude=prelude)
+        )
+        return self._store_pcm(project, pcm, kind="otp", name="one-time code", source_hash=None)
+
+    @staticmethod
+    def _speak(make: Callable[[], bytes]) -> bytes:
+        try:
+            return make()
+        except TtsUnavailable as exc:
+            raise SpeechUnavailable(str(exc)) from exc
+        except TtsError as exc:
+            raise InvalidText(str(exc)) from exc
+
+    def _store_pcm(
+        self, project: Project, pcm: bytes, *, kind: str, name: str, source_hash: str | None
+    ) -> Voice:
+        wav = wav_bytes(pcm)
+        voice = Voice(
+            id=uuid.uuid4().hex,
+            project_id=project.id,
+            name=name,
+            format="wav",
+            size=len(wav),
+            duration=round(len(pcm) / 2 / 8000, 3),
+            created_at=int(time.time()),
+            kind=kind,
+            source_hash=source_hash,
+        )
+        return self._keep(voice, original=wav, wav=wav)
 
     def list(self, project: Project) -> list[Voice]:
         return self.store.list_voices(project.id)
