@@ -10,14 +10,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.audio.samples import encode, tone
-from voxcall.api.app import Services, build_services, create_app
+from voxcall.api.app import create_app
 from voxcall.cli import _dialer_config
 from voxcall.config import Settings
+from voxcall.runtime import Services, build_services
 from voxcall.store.records import Project
 from voxcall.tokens import new_token
 
-# Real SIP peers (SIPp, baresip, kamailio) started on 127.0.0.1 by fixtures.
-pytest_plugins = ["tests.peers.sipp", "tests.peers.baresip", "tests.peers.kamailio"]
+# Real peers (SIPp, baresip, kamailio, PostgreSQL) started on 127.0.0.1 by fixtures.
+pytest_plugins = [
+    "tests.peers.sipp",
+    "tests.peers.baresip",
+    "tests.peers.kamailio",
+    "tests.peers.postgres",
+]
 
 
 @pytest.fixture
@@ -62,7 +68,7 @@ def tenant(services: Services) -> Tenant:
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
     """The app without its scheduler: calls stay queued."""
-    with TestClient(create_app(services, run_scheduler=False), raise_server_exceptions=False) as c:
+    with TestClient(create_app(services, run_worker=False), raise_server_exceptions=False) as c:
         yield c
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -79,6 +82,9 @@ def serve(
     data: DataOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    role: Annotated[
+        str, typer.Option(help="all: API and worker; api: accept and answer; worker: place calls.")
+    ] = "all",
     demo: Annotated[
         bool, typer.Option(help="Ensure a sandbox dialer and a demo project; print a token.")
     ] = False,
@@ -86,11 +92,11 @@ def serve(
         float, typer.Option(help="Seconds live attempts may finish after SIGTERM.")
     ] = 30.0,
 ) -> None:
-    """Run the API, the scheduler and the dialers in one process."""
-    import uvicorn
+    """Run voxcall: the API, the scheduler and the dialers (by --role)."""
+    from voxcall.runtime import ROLES, build_services
 
-    from voxcall.api.app import build_services, create_app
-
+    if role not in ROLES:
+        _fail(f"--role: must be one of {', '.join(ROLES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.load(data)
     try:
@@ -102,13 +108,33 @@ def serve(
     services.scheduler.shutdown_grace = grace
     if demo:
         _print_demo(_ensure_demo(services.store, services.voices), host, port)
+    if role == "worker":
+        asyncio.run(_work_until_signalled(services))
+        return
+
+    import uvicorn
+
+    from voxcall.api.app import create_app
+
     uvicorn.run(
-        create_app(services),
+        create_app(services, run_worker=role == "all"),
         host=host,
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=int(grace) + 5,
     )
+
+
+async def _work_until_signalled(services: Any) -> None:
+    from voxcall.runtime import worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker(services):
+        logging.getLogger("voxcall").info("worker %s running", services.scheduler.worker_id)
+        await stop.wait()
 
 
 def _ensure_demo(store: Store, voices: Any) -> tuple[str, str]:
@@ -329,6 +355,33 @@ def project_statement(name: str, data: DataOption = None, json_out: JsonOption =
             f"{when}\t{e.kind}\t{toman(e.amount_milli):+g}\t"
             f"balance={toman(e.balance_after_milli):g}\t{e.call_id or '-'}\t{e.note}"
         )
+
+
+@project_app.command("webhook")
+def project_webhook(
+    name: str,
+    url: Annotated[str | None, typer.Argument(help="Where final calls are POSTed.")] = None,
+    data: DataOption = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the webhook.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Set the project's webhook URL and print a new signing secret (shown once)."""
+    from voxcall.webhooks.signing import new_secret
+
+    _, store = _store(data)
+    project = _project(store, name)
+    if clear:
+        store.set_webhook(project.id, None, None)
+        typer.echo(f"webhook of {name} removed")
+        return
+    if url is None or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        _fail("URL: an http:// or https:// address is required (or --clear)")
+    secret = new_secret()
+    store.set_webhook(project.id, url, secret)
+    if json_out:
+        typer.echo(json.dumps({"url": url, "secret": secret}))
+    else:
+        typer.echo(f"webhook of {name}: {url}\nsecret: {secret}")
 
 
 @project_app.command("update")

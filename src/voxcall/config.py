@@ -14,6 +14,8 @@ class Settings:
     sandbox_speed: float
     # The embedded default (SQLite in the data folder): created on first use.
     embedded: bool = True
+    # A worker silent for this long is dead: its calls are UNKNOWN, its work taken over.
+    worker_lease: float = 30.0
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -27,6 +29,7 @@ class Settings:
             database_url=url or f"sqlite:///{folder / 'voxcall.db'}",
             sandbox_speed=speed,
             embedded=not url,
+            worker_lease=float(os.environ.get("VOXCALL_WORKER_LEASE", "30")),
         )
 
     @property

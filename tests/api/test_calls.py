@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant, make_tenant
-from voxcall.api.app import Services
 from voxcall.cli import _dialer_config
+from voxcall.runtime import Services
 
 
 def upload(client: TestClient, tenant: Tenant, data: bytes, name: str = "v.mp3") -> str:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tests.api.test_calls import place, upload
 from tests.audio.samples import FORMATS, encode, silence, speech_wav, tone
 from tests.conftest import Tenant, make_tenant
-from voxcall.api.app import Services
+from voxcall.runtime import Services
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

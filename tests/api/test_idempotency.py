@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_calls import upload
 from tests.conftest import Tenant, make_tenant
-from voxcall.api.app import Services
+from voxcall.runtime import Services
 
 
 @pytest.fixture

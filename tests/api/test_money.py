@@ -12,9 +12,10 @@ from tests.api.test_calls import upload
 from tests.audio.samples import encode, tone
 from tests.billing.invariants import check_money
 from tests.conftest import Tenant
-from voxcall.api.app import Services, create_app
+from voxcall.api.app import create_app
 from voxcall.billing.money import Tariff, parse_toman
 from voxcall.cli import _dialer_config
+from voxcall.runtime import Services
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_calls import upload
 from tests.conftest import Tenant
-from voxcall.api.app import Services
 from voxcall.audio import tts
+from voxcall.runtime import Services
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from typing import ClassVar
 
 import pytest
 
-from voxcall.api.app import Services
 from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.service import CallOptions
 from voxcall.cli import _dialer_config
 from voxcall.dialers.base import AttemptOutcome, DialRequest
 from voxcall.dialers.sandbox import SandboxDialer
+from voxcall.runtime import Services
 from voxcall.store.records import Project, Voice
 
 

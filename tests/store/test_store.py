@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,11 @@ from voxcall.store.store import Conflict, InsufficientFunds, Store, StoreUnavail
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True)
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url, create=True)
     store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=2))
-    return store
+    yield store
+    store.close()
 
 
 def _queue(store: Store, n: int, *, ttl: int = 3600, dialer_id: str | None = None) -> list[str]:
@@ -233,3 +236,51 @@ def test_reservations_and_debits(store: Store) -> None:
     assert (topup.kind, topup.amount_milli) == ("topup", 1_000_000)
     with pytest.raises(InsufficientFunds):
         store.credit(project.id, -800_000, kind="adjustment", note="too much")
+
+
+def test_a_dead_workers_attempts_become_unknown(store: Store) -> None:
+    _queue(store, 3)
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    now = time.time()
+    store.register_worker("alive", host="h", pid=1, now=now)
+    store.register_worker("dead", host="h", pid=2, now=now - 100)
+    (mine,) = store.claim_due(dialer, 1, now, worker_id="alive")
+    (theirs,) = store.claim_due(dialer, 1, now, worker_id="dead")
+    assert store.reap_dead_workers(now, lease=30) == 1
+    assert [w["id"] for w in store.live_workers()] == ["alive"]
+    project = store.project_by_name("p")
+    assert project is not None
+    lost = store.get_call(project.id, theirs.call.id)
+    kept = store.get_call(project.id, mine.call.id)
+    assert lost is not None and kept is not None
+    assert (lost.status, lost.phase) == (CallStatus.UNKNOWN, Phase.FINAL)
+    assert (kept.status, kept.phase) == (CallStatus.WAITING, Phase.DIALING)
+    assert store.busy_channels() == {"d1": 1}  # the dead worker's channel is free again
+    # the dead worker's late report changes nothing
+    assert not store.finish_attempt(lost.id, _done(theirs.attempt_id, CallStatus.NORMAL))
+    assert not store.heartbeat("dead", now)
+    assert store.heartbeat("alive", now)
+
+
+def test_concurrent_claims_never_exceed_the_channels(store: Store) -> None:
+    _queue(store, 40)
+    store.add_dialer(_dialer_config("wide", "sandbox", "W", {}, channels=7, cps=1000))
+    dialer = store.get_dialer("wide")
+    assert dialer is not None
+    with ThreadPoolExecutor(8) as pool:
+        claims = list(pool.map(lambda _: store.claim_due(dialer, 3, time.time()), range(16)))
+    claimed = [c.call.id for batch in claims for c in batch]
+    assert len(claimed) == 7 == len(set(claimed))
+    assert store.busy_channels() == {"wide": 7}
+
+
+def test_calls_per_second_is_one_budget(store: Store) -> None:
+    _queue(store, 20)
+    store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=4))
+    dialer = store.get_dialer("slow")
+    assert dialer is not None
+    now = time.time()
+    assert len(store.claim_due(dialer, 50, now)) == 4  # the burst
+    assert store.claim_due(dialer, 50, now + 0.1) == []
+    assert len(store.claim_due(dialer, 50, now + 0.6)) == 2  # 0.6 s at 4/s: 2.4 tokens

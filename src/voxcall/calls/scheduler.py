@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -51,12 +54,20 @@ class Scheduler:
         sandbox_speed: float = 1.0,
         poll_interval: float = 0.25,
         shutdown_grace: float = 30.0,
+        single_node: bool = True,
+        lease: float = 30.0,
     ) -> None:
         self.store = store
         self.files = files
         self.sandbox_speed = sandbox_speed
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
+        # single_node (SQLite): no other worker can exist, so every live attempt found at
+        # start-up was this node's. Otherwise a dead worker is found by its lapsed lease.
+        self.single_node = single_node
+        self.lease = lease
+        self.worker_id = uuid.uuid4().hex
+        self._next_heartbeat = 0.0
         self._trunks: dict[str, _Trunk] = {}
         self._retired: list[Dialer] = []
         self._attempts: set[asyncio.Task[None]] = set()
@@ -70,11 +81,14 @@ class Scheduler:
     async def run(self) -> None:
         """Recover from a previous crash, then dispatch until `stop`."""
         self._loop = asyncio.get_running_loop()
-        recovered = await asyncio.to_thread(self.store.recover_interrupted)
-        if recovered:
-            log.warning("%d call(s) were mid-attempt at the last stop: now UNKNOWN", recovered)
+        if self.single_node:
+            recovered = await asyncio.to_thread(self.store.recover_interrupted)
+            if recovered:
+                log.warning("%d call(s) were mid-attempt at the last stop: now UNKNOWN", recovered)
+        await self._register()
         while not self._stopping:
             try:
+                await self._keep_lease()
                 await self._tick()
             except StoreUnavailable as exc:
                 log.error("store unavailable, dispatch paused: %s", exc)
@@ -106,6 +120,46 @@ class Scheduler:
             await trunk.dialer.close()
         for dialer in self._retired:
             await dialer.close()
+        try:
+            await asyncio.to_thread(self.store.unregister_worker, self.worker_id)
+        except StoreUnavailable:
+            pass  # the others will find the lease lapsed
+
+    # -- the worker's lease ---------------------------------------------------------
+
+    async def _register(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await asyncio.to_thread(
+                    self.store.register_worker,
+                    self.worker_id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    now=time.time(),
+                )
+                self._next_heartbeat = time.monotonic() + self.lease / 6
+                return
+            except StoreUnavailable as exc:
+                log.error("cannot register this worker yet: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _keep_lease(self) -> None:
+        """Heartbeat, and close the attempts of workers whose lease has lapsed."""
+        if time.monotonic() < self._next_heartbeat:
+            return
+        self._next_heartbeat = time.monotonic() + self.lease / 6
+        now = time.time()
+        if not await asyncio.to_thread(self.store.heartbeat, self.worker_id, now):
+            # Declared dead while alive (a long stall): our live attempts are UNKNOWN
+            # already and their late results are ignored. Carry on under a new identity.
+            log.error("worker %s lost its lease; registering again", self.worker_id)
+            self.worker_id = uuid.uuid4().hex
+            await self._register()
+        reaped = await asyncio.to_thread(self.store.reap_dead_workers, now, self.lease)
+        if reaped:
+            log.warning("%d call(s) of a dead worker are now UNKNOWN", reaped)
 
     # -- dispatch -------------------------------------------------------------------
 
@@ -130,7 +184,11 @@ class Scheduler:
             if free <= 0:
                 continue
             claimed = await asyncio.to_thread(
-                self.store.claim_due, config, min(free, CLAIM_BATCH), now
+                self.store.claim_due,
+                config,
+                min(free, CLAIM_BATCH),
+                now,
+                worker_id=self.worker_id,
             )
             for attempt in claimed:
                 task = asyncio.create_task(self._attempt(config, trunk.dialer, attempt))

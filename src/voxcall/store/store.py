@@ -20,6 +20,7 @@ from voxcall.billing.money import Tariff, toman
 from voxcall.store import migrate
 from voxcall.store import schema as t
 from voxcall.store.database import READ_ONLY, make_engine
+from voxcall.store.notify import announce
 from voxcall.store.records import (
     AttemptRecord,
     Call,
@@ -68,10 +69,14 @@ class Store:
         default); an existing database must be at the head revision (`voxcall db upgrade`).
         """
         store = cls(make_engine(url))
-        with store._guard():
-            if create and migrate.current_revision(store.engine) is None:
-                migrate.upgrade(store.engine)
-            migrate.check(store.engine)
+        try:
+            with store._guard():
+                if create and migrate.current_revision(store.engine) is None:
+                    migrate.upgrade(store.engine)
+                migrate.check(store.engine)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -416,6 +421,7 @@ class Store:
                 if reserved.rowcount != 1:
                     raise InsufficientFunds(amount)
             conn.execute(insert(t.calls), rows)
+            announce(conn)
             calls = [_call(r) for r in rows]
             if idempotency is not None:
                 # The response is stored with the calls: a crash keeps both or neither.
@@ -457,7 +463,9 @@ class Store:
             ).first()
         return _call(row._mapping) if row else None
 
-    def claim_due(self, dialer: DialerConfig, limit: int, now: float) -> list[ClaimedAttempt]:
+    def claim_due(
+        self, dialer: DialerConfig, limit: int, now: float, *, worker_id: str | None = None
+    ) -> list[ClaimedAttempt]:
         """Start up to `limit` due attempts on `dialer`, within its free channels and its
         calls-per-second budget.
 
@@ -486,7 +494,7 @@ class Store:
             elapsed = max(0.0, now - row.cps_refilled_at)
             tokens = min(max(1.0, row.cps), row.cps_tokens + elapsed * row.cps)
             limit = min(limit, row.channels - busy, int(tokens))
-            claimed = self._claim(conn, dialer.id, limit, now) if limit > 0 else []
+            claimed = self._claim(conn, dialer.id, limit, now, worker_id) if limit > 0 else []
             conn.execute(
                 update(t.dialers)
                 .where(t.dialers.c.id == dialer.id)
@@ -498,10 +506,12 @@ class Store:
         return claimed
 
     def _claim(
-        self, conn: Connection, dialer_id: str, limit: int, now: float
+        self, conn: Connection, dialer_id: str, limit: int, now: float, worker_id: str | None
     ) -> list[ClaimedAttempt]:
         """Mark up to `limit` due calls as dialing and record their attempts (one statement
         claims them: FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
+        # A CTE with a locking clause is evaluated once; an IN (subquery) may be re-run by
+        # PostgreSQL's planner, and with SKIP LOCKED each run finds other rows.
         due = (
             select(t.calls.c.id)
             .where(
@@ -513,11 +523,12 @@ class Store:
             .order_by(t.calls.c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
+            .cte("due")
         )
         rows = conn.execute(
             update(t.calls)
-            .where(t.calls.c.id.in_(due), t.calls.c.phase == Phase.QUEUED.value)
+            .add_cte(due)
+            .where(t.calls.c.id == due.c.id, t.calls.c.phase == Phase.QUEUED.value)
             .values(
                 phase=Phase.DIALING.value,
                 attempts=t.calls.c.attempts + 1,
@@ -545,6 +556,7 @@ class Store:
                         "call_id": a.call.id,
                         "number": a.number,
                         "dialer_id": dialer_id,
+                        "worker_id": worker_id,
                         "state": "dialing",
                         "result": None,
                         "started_at": now,
@@ -624,19 +636,58 @@ class Store:
             ).scalar_one_or_none()
 
     def recover_interrupted(self) -> int:
-        """At start-up: attempts that were live when the process died become UNKNOWN.
+        """At start-up of the only worker (SQLite): every live attempt is a dead process's.
 
         Their calls are final: the callee may have been reached, so they are never re-dialled.
         """
-        now = time.time()
-        cause = "outcome unknown: voxcall stopped during the attempt"
+        with self._write() as conn:
+            return _abandon(conn, t.attempts.c.state == "dialing", "voxcall stopped")
+
+    # -- workers --------------------------------------------------------------------
+
+    def register_worker(self, worker_id: str, *, host: str, pid: int, now: float) -> None:
         with self._write() as conn:
             conn.execute(
-                update(t.attempts)
-                .where(t.attempts.c.state == "dialing")
-                .values(state="unknown", result="UNKNOWN", ended_at=now, cause=cause)
+                insert(t.workers).values(
+                    id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now
+                )
             )
-            return _close(conn, t.calls.c.phase == Phase.DIALING.value, CallStatus.UNKNOWN, cause)
+
+    def heartbeat(self, worker_id: str, now: float) -> bool:
+        """Renew the worker's lease. False: it was declared dead and must stop dialing."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.workers).where(t.workers.c.id == worker_id).values(heartbeat_at=now)
+            )
+        return result.rowcount == 1
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(t.workers.delete().where(t.workers.c.id == worker_id))
+
+    def reap_dead_workers(self, now: float, lease: float) -> int:
+        """Workers silent for longer than `lease` are dead: their live attempts become
+        UNKNOWN (their channels free again) and their rows go. Returns the calls closed."""
+        with self._write() as conn:
+            dead = [
+                r.id
+                for r in conn.execute(
+                    select(t.workers.c.id).where(t.workers.c.heartbeat_at < now - lease)
+                ).all()
+            ]
+            closed = 0
+            if dead:
+                closed = _abandon(
+                    conn,
+                    and_(t.attempts.c.state == "dialing", t.attempts.c.worker_id.in_(dead)),
+                    "its worker stopped answering",
+                )
+                conn.execute(t.workers.delete().where(t.workers.c.id.in_(dead)))
+        return closed
+
+    def live_workers(self) -> list[Mapping[str, Any]]:
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(t.workers)).all()]
 
     # -- webhooks -------------------------------------------------------------------
 
@@ -658,15 +709,20 @@ class Store:
                     t.webhook_events.c.delivered_at.is_(None),
                     t.webhook_events.c.failed_at.is_(None),
                     t.webhook_events.c.next_attempt_at <= now,
+                    # events of a project whose webhook was cleared wait for a new one
+                    t.webhook_events.c.project_id.in_(
+                        select(t.projects.c.id).where(t.projects.c.webhook_url.is_not(None))
+                    ),
                 )
                 .order_by(t.webhook_events.c.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
-                .scalar_subquery()
+                .cte("due")  # evaluated once: see _claim
             )
             leased = conn.execute(
                 update(t.webhook_events)
-                .where(t.webhook_events.c.id.in_(due))
+                .add_cte(due)
+                .where(t.webhook_events.c.id == due.c.id)
                 .values(
                     next_attempt_at=now + lease,
                     attempts=t.webhook_events.c.attempts + 1,
@@ -848,6 +904,25 @@ class Store:
             query = query.where(and_(t.calls.c.project_id == project_id))
         with self._read() as conn:
             return {status: n for status, n in conn.execute(query).all()}
+
+
+def _abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
+    """Live attempts whose process is gone become UNKNOWN, and so do their calls."""
+    cause = f"outcome unknown: {why} during the attempt"
+    call_ids = [r.call_id for r in conn.execute(select(t.attempts.c.call_id).where(attempts))]
+    if not call_ids:
+        return 0
+    conn.execute(
+        update(t.attempts)
+        .where(attempts)
+        .values(state="unknown", result="UNKNOWN", ended_at=time.time(), cause=cause)
+    )
+    return _close(
+        conn,
+        and_(t.calls.c.id.in_(call_ids), t.calls.c.phase == Phase.DIALING.value),
+        CallStatus.UNKNOWN,
+        cause,
+    )
 
 
 def _close(

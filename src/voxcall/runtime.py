@@ -1,0 +1,88 @@
+"""One voxcall process: its services, and the background work of a worker.
+
+Roles: an API node only accepts and answers; a worker claims and places calls and delivers
+webhooks; `all` (the default, and the only sensible role on SQLite) does both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from voxcall.api.auth import RateLimiter
+from voxcall.calls.scheduler import Scheduler
+from voxcall.calls.service import CallService, VoiceService
+from voxcall.config import Settings
+from voxcall.store.files import VoiceFiles
+from voxcall.store.notify import listen
+from voxcall.store.store import Store
+from voxcall.webhooks.delivery import WebhookDeliverer
+
+ROLES = ("all", "api", "worker")
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    calls: CallService
+    voices: VoiceService
+    scheduler: Scheduler
+    webhooks: WebhookDeliverer
+    rate_limiter: RateLimiter
+
+
+def build_services(settings: Settings) -> Services:
+    settings.prepare()
+    store = Store.open(settings.database_url, create=settings.embedded)
+    voice_files = VoiceFiles(settings.voices_dir)
+    scheduler = Scheduler(
+        store,
+        voice_files,
+        sandbox_speed=settings.sandbox_speed,
+        single_node=store.engine.dialect.name == "sqlite",
+        lease=settings.worker_lease,
+    )
+    webhooks = WebhookDeliverer(
+        store,
+        backoff_base=float(os.environ.get("VOXCALL_WEBHOOK_BACKOFF", "2")),
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        calls=CallService(store, on_new_calls=scheduler.wake),
+        voices=VoiceService(store, voice_files),
+        scheduler=scheduler,
+        webhooks=webhooks,
+        rate_limiter=RateLimiter(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def worker(services: Services) -> AsyncIterator[None]:
+    """Dispatch calls and deliver webhooks while the block runs; stop them cleanly after."""
+    tasks = [
+        asyncio.create_task(services.scheduler.run()),
+        asyncio.create_task(services.webhooks.run()),
+    ]
+    listener = None
+    if services.store.engine.dialect.name == "postgresql":
+
+        def wake() -> None:
+            services.scheduler.wake()
+            services.webhooks.wake()
+
+        listener = asyncio.create_task(listen(services.settings.database_url, wake))
+    try:
+        yield
+    finally:
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        await services.scheduler.stop()
+        await services.webhooks.stop()
+        await asyncio.gather(*tasks)

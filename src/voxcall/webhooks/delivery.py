@@ -1,0 +1,326 @@
+"""The webhook delivery loop: POST each outbox event until its receiver answers 2xx.
+
+The store writes one event per final call in the same transaction as the final status; here
+events are leased, sent and their outcome recorded. A lease hides an event from other
+deliverers for `lease` seconds, so an event whose outcome was never recorded (a crash, a
+shutdown, an unreachable database) is simply sent again later: delivery is at least once.
+
+Fairness: the store leases the globally oldest due events, so a project is given a lane of its
+own here. A lane runs at most `per_project` requests at once and holds at most what it can send
+within one lease if every request runs to the timeout; events leased beyond that are left to
+their lease and come back when it runs out. A slow or dead receiver therefore holds a few of
+the `concurrency` slots for at most a timeout each, and the other projects keep going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from voxcall.store.records import WebhookDelivery
+from voxcall.store.store import Store, StoreUnavailable
+from voxcall.webhooks.signing import sign
+
+log = logging.getLogger("voxcall.webhooks")
+
+USER_AGENT = "voxcall-webhooks/1"
+JITTER = 0.1  # each retry is up to 10 % later than its back-off, so retries do not bunch up
+STORE_RETRY_CAP = 30.0  # the longest pause between lease attempts while the database is down
+STOP_MARGIN = 1.0  # beyond the timeout, for an in-flight delivery to record its outcome
+
+
+def next_attempt(
+    attempts: int,
+    created_at: float,
+    now: float,
+    *,
+    base: float,
+    cap: float,
+    window: float,
+    jitter: float = 0.0,
+) -> float | None:
+    """When to try an event again after its `attempts`-th attempt failed at `now`, or None to
+    give up because that would be past `created_at + window`.
+
+    The delay is `min(cap, base * 2**(attempts-1))`, stretched by the fraction `jitter`
+    (drawn by the caller, so that this stays a pure function).
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
+    # Past 2**64 every sane cap has long been reached; the bound keeps the float finite.
+    delay = min(cap, base * 2.0 ** min(attempts - 1, 64)) * (1.0 + jitter)
+    retry_at = now + delay
+    return None if retry_at > created_at + window else retry_at
+
+
+# Every way a request can fail, mapped to the short text kept in `last_error`. Most specific
+# first: ConnectError is a TransportError, TransportError an HTTPError.
+_TIMEOUTS = (TimeoutError, httpx.TimeoutException)  # the whole-request deadline, or a phase's
+_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectError, "connection failed"),
+    (httpx.RemoteProtocolError, "bad response"),
+    (httpx.UnsupportedProtocol, "unsupported URL"),
+    (httpx.InvalidURL, "invalid URL"),
+    (httpx.ProxyError, "proxy error"),
+    (httpx.TransportError, "network error"),
+    (httpx.HTTPError, "HTTP error"),
+)
+REQUEST_FAILURES: tuple[type[Exception], ...] = (*_TIMEOUTS, *(kind for kind, _ in _FAILURES))
+
+
+def describe_failure(exc: Exception, timeout: float) -> str:
+    """The one place a failed request becomes an error string."""
+    if isinstance(exc, _TIMEOUTS):
+        return f"timeout after {timeout:g} s"
+    for kind, label in _FAILURES:
+        if isinstance(exc, kind):
+            detail = str(exc)[:200]
+            return f"{label}: {detail}" if detail else label
+    raise TypeError(f"not a request failure: {exc!r}")
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One project's deliveries held by this deliverer: running or waiting for a slot."""
+
+    slots: asyncio.Semaphore
+    held: int = 0
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        poll_interval: float = 0.5,
+        lease: float = 30.0,
+        timeout: float = 5.0,
+        window: float = 86400.0,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 600.0,
+        concurrency: int = 32,
+        per_project: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if min(poll_interval, timeout, window, backoff_base, backoff_cap) <= 0:
+            raise ValueError("intervals, timeout, window and back-off must be positive")
+        if lease <= timeout:
+            raise ValueError(f"lease ({lease:g} s) must be longer than the timeout ({timeout:g} s)")
+        if concurrency < 1 or per_project < 1:
+            raise ValueError("concurrency and per_project must be at least 1")
+        self.store = store
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.timeout = timeout
+        self.window = window
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.concurrency = concurrency
+        self.per_project = per_project
+        # Rounds of requests that each run to the timeout and still end within one lease
+        # (the last round must start before the lease has only a timeout left).
+        rounds = max(1, math.ceil(lease / timeout) - 1)
+        self._lane_capacity = per_project * rounds
+        self._max_held = concurrency * rounds
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency),
+        )
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lanes: dict[str, _Lane] = {}
+        self._held: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._more_due = False
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Lease and deliver until `stop`. Cancelled instead, it abandons what is in flight
+        (unrecorded, so re-sent once the leases run out), as a crash would."""
+        self._loop = asyncio.get_running_loop()
+        store_failures = 0
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                pause = self.poll_interval
+                try:
+                    await self._lease_round()
+                    store_failures = 0
+                except StoreUnavailable as exc:
+                    store_failures += 1
+                    pause = min(STORE_RETRY_CAP, self.poll_interval * 2**store_failures)
+                    log.error("store unavailable, webhook leasing paused %.1f s: %s", pause, exc)
+                except Exception:
+                    log.exception("webhook lease round failed")
+                try:
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                except TimeoutError:
+                    pass
+        finally:
+            if not self._stopping:
+                await self._abandon()
+
+    def wake(self) -> None:
+        """Ask for a lease round now (an event was written); safe to call from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def stop(self) -> None:
+        """Lease nothing more; let in-flight deliveries end (each is bounded by the timeout),
+        cancel what is left after that, and close the HTTP client."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.timeout + STOP_MARGIN)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self._client.aclose()
+
+    async def _abandon(self) -> None:
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        await self._client.aclose()
+
+    # -- leasing --------------------------------------------------------------------
+
+    async def _lease_round(self) -> None:
+        limit = min(self.concurrency, self._max_held - len(self._held))
+        if limit <= 0:
+            self._more_due = True
+            return
+        now = time.time()
+        leased = await asyncio.to_thread(
+            self.store.lease_webhooks, now, limit=limit, lease=self.lease
+        )
+        self._more_due = len(leased) == limit
+        if self._stopping:
+            return  # left leased: sent by whoever runs next, once the leases run out
+        for delivery in leased:
+            if delivery.id in self._held:
+                continue  # its lease ran out while this deliverer still holds it
+            lane = self._lanes.get(delivery.project_id)
+            if lane is None:
+                lane = self._lanes[delivery.project_id] = _Lane(asyncio.Semaphore(self.per_project))
+            if lane.held >= self._lane_capacity:
+                log.debug(
+                    "project %s has %d deliveries pending; event %s waits for its lease to end",
+                    delivery.project_id,
+                    lane.held,
+                    delivery.id,
+                )
+                continue
+            lane.held += 1
+            self._held.add(delivery.id)
+            task = asyncio.create_task(self._run_one(delivery, lane, now + self.lease))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_one(self, delivery: WebhookDelivery, lane: _Lane, lease_ends: float) -> None:
+        try:
+            async with lane.slots, self._slots:
+                if self._stopping:
+                    return
+                if time.time() + self.timeout > lease_ends:
+                    # It could outlive its lease and be sent twice at once: leave it to expire.
+                    log.warning("webhook event %s waited too long for a slot", delivery.id)
+                    return
+                await self._deliver(delivery)
+        except Exception:
+            # The boundary: nothing may kill the loop. The event is re-sent after its lease.
+            log.exception("delivery of webhook event %s failed", delivery.id)
+        finally:
+            lane.held -= 1
+            self._held.discard(delivery.id)
+            if lane.held == 0:
+                del self._lanes[delivery.project_id]
+            if self._more_due and not self._stopping:
+                self._wake.set()
+
+    # -- one delivery ---------------------------------------------------------------
+
+    async def _deliver(self, delivery: WebhookDelivery) -> None:
+        body = delivery.payload.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Voxcall-Event-Id": delivery.id,
+            "X-Voxcall-Signature": sign(body, delivery.secret, int(time.time())),
+        }
+        try:
+            # httpx's timeout bounds each phase; this bounds the whole request, so that a
+            # receiver trickling its answer cannot hold a slot longer.
+            async with (
+                asyncio.timeout(self.timeout),
+                self._client.stream("POST", delivery.url, content=body, headers=headers) as reply,
+            ):
+                status = reply.status_code  # the body is never read: only the status counts
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+        except REQUEST_FAILURES as exc:
+            error = describe_failure(exc, self.timeout)
+        now = time.time()
+        if error is None:
+            log.debug("webhook event %s delivered to project %s", delivery.id, delivery.project_id)
+            await self._record(
+                delivery, functools.partial(self.store.webhook_delivered, delivery.id, now)
+            )
+            return
+        retry_at = next_attempt(
+            delivery.attempts,
+            delivery.created_at,
+            now,
+            base=self.backoff_base,
+            cap=self.backoff_cap,
+            window=self.window,
+            jitter=random.random() * JITTER,
+        )
+        if retry_at is None:
+            log.error(
+                "webhook event %s for project %s given up after %d attempts: %s",
+                delivery.id,
+                delivery.project_id,
+                delivery.attempts,
+                error,
+            )
+        else:
+            log.info(
+                "webhook event %s attempt %d failed (%s); retry in %.1f s",
+                delivery.id,
+                delivery.attempts,
+                error,
+                retry_at - now,
+            )
+        await self._record(
+            delivery,
+            functools.partial(
+                self.store.webhook_failed, delivery.id, error, retry_at=retry_at, now=now
+            ),
+        )
+
+    async def _record(self, delivery: WebhookDelivery, write: Callable[[], None]) -> None:
+        try:
+            # Shielded: a shutdown must not lose an outcome the receiver has already seen.
+            await asyncio.shield(asyncio.to_thread(write))
+        except StoreUnavailable as exc:
+            log.error(
+                "outcome of webhook event %s not recorded, it will be sent again: %s",
+                delivery.id,
+                exc,
+            )

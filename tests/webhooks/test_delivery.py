@@ -1,0 +1,490 @@
+"""The delivery loop against real HTTP receivers on 127.0.0.1 and a real SQLite store.
+
+Calls are made final through the store, which writes their events; the deliverer runs with
+short intervals so that retries, outages, give-ups and lease expiry take seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.webhooks.receiver import Received, Receiver
+from voxcall.cli import _dialer_config
+from voxcall.store.records import (
+    AttemptRecord,
+    CallStatus,
+    NewCall,
+    Project,
+    Voice,
+    WebhookDelivery,
+)
+from voxcall.store.store import Store, StoreUnavailable
+from voxcall.webhooks.delivery import (
+    USER_AGENT,
+    WebhookDeliverer,
+    describe_failure,
+    next_attempt,
+)
+from voxcall.webhooks.signing import new_secret, verify
+
+CAMPAIGN = "campaign-7"
+NUMBER = "09121234567"
+PRICE_MILLI = 3_500  # what each answered call costs: 3.5 Toman
+BILL_SEC = 42
+PAYLOAD_FIELDS = {
+    "requestId",
+    "campaignId",
+    "balanceSubtracted",
+    "cause",
+    "statusCode",
+    "billSec",
+    "number",
+    "requestDate",
+    "executionDate",
+}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True)
+    store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=100, cps=1000.0))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+def _project(store: Store, name: str, url: str) -> tuple[Project, str]:
+    project = store.create_project(name, rate_limit=100, allowed_regions=["IR"])
+    store.credit(project.id, 1_000_000, kind="topup", note="test")
+    secret = new_secret()
+    store.set_webhook(project.id, url, secret)
+    return project, secret
+
+
+def _final_calls(
+    store: Store, project: Project, statuses: Sequence[CallStatus]
+) -> dict[str, CallStatus]:
+    """Make one call per status final through the store, as the scheduler and the API do:
+    EXPIRED by cancelling it before its attempt, the others by an attempt that ends so.
+    Returns the call ids with the status each got."""
+    voice_id = uuid.uuid4().hex
+    store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
+    now = int(time.time())
+    calls = store.insert_calls(
+        [
+            NewCall(
+                id=uuid.uuid4().hex,
+                project_id=project.id,
+                campaign_id=CAMPAIGN,
+                voice_id=voice_id,
+                national_number=NUMBER,
+                e164="+989121234567",
+                dialer_id=None,
+                retry_count=0,
+                retry_interval=None,
+                request_date=now - 10,
+                expires_at=now + 3600,
+                reserved_milli=10_000,
+            )
+            for _ in statuses
+        ]
+    )
+    wanted = {call.id: status for call, status in zip(calls, statuses, strict=True)}
+    for call_id, status in wanted.items():
+        if status is CallStatus.EXPIRED:
+            cancelled = store.cancel_call(project.id, call_id)
+            assert cancelled is not None and cancelled.status is CallStatus.EXPIRED
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    for claim in store.claim_due(dialer, len(wanted), time.time()):
+        status = wanted[claim.call.id]
+        answered = status is CallStatus.NORMAL
+        record = AttemptRecord(
+            attempt_id=claim.attempt_id,
+            result="ANSWERED" if answered else status.name,
+            answered_at=time.time() if answered else None,
+            ended_at=time.time(),
+            bill_sec=BILL_SEC if answered else 0,
+            cause="test",
+            call_status=status,
+            next_attempt_at=None,
+            price_milli=PRICE_MILLI if answered else 0,
+        )
+        assert store.finish_attempt(claim.call.id, record)
+    for call_id, status in wanted.items():
+        call = store.get_call(project.id, call_id)
+        assert call is not None and call.status is status
+    return wanted
+
+
+def _events(store: Store, project: Project) -> list[dict[str, Any]]:
+    return [dict(e) for e in store.webhook_events(project.id)]
+
+
+def _all_delivered(store: Store, project: Project) -> Callable[[], bool]:
+    return lambda: all(e["delivered_at"] is not None for e in _events(store, project))
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within} s")
+        await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def running(deliverer: WebhookDeliverer) -> AsyncIterator[WebhookDeliverer]:
+    task = asyncio.create_task(deliverer.run())
+    try:
+        yield deliverer
+    finally:
+        await deliverer.stop()
+        await task
+
+
+def _deliverer(store: Store, **options: Any) -> WebhookDeliverer:
+    settings: dict[str, Any] = {
+        "poll_interval": 0.02,
+        "timeout": 1.0,
+        "lease": 2.0,
+        "backoff_base": 0.05,
+        "backoff_cap": 0.2,
+    }
+    settings.update(options)
+    return WebhookDeliverer(store, **settings)
+
+
+def _check_request(request: Received, secret: str) -> dict[str, Any]:
+    """What every delivery must look like on the wire; returns its payload."""
+    assert (request.method, request.path) == ("POST", "/hook")
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == USER_AGENT
+    assert len(request.headers["x-voxcall-event-id"]) == 32
+    signature = request.headers["x-voxcall-signature"]
+    # Signed when sent, with the project's secret.
+    assert verify(request.body, signature, secret, now=int(request.at), tolerance=2)
+    payload: dict[str, Any] = json.loads(request.body)
+    assert set(payload) == PAYLOAD_FIELDS
+    return payload
+
+
+# -- the schedule -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempts", "created_at", "now", "jitter", "expected"),
+    [
+        (1, 0.0, 10.0, 0.0, 12.0),  # base
+        (2, 0.0, 10.0, 0.0, 14.0),
+        (3, 0.0, 10.0, 0.0, 18.0),
+        (9, 0.0, 10.0, 0.0, 522.0),  # 2 * 2**8 = 512
+        (10, 0.0, 10.0, 0.0, 610.0),  # 1024 is capped at 600
+        (10_000, 0.0, 10.0, 0.0, 610.0),  # no overflow however many attempts
+        (1, 0.0, 10.0, 0.5, 13.0),  # jitter stretches the delay
+        (20, 0.0, 10.0, 0.1, 670.0),  # ... the capped one too
+        (1, 0.0, 86_398.0, 0.0, 86_400.0),  # the last retry inside the window
+        (1, 0.0, 86_399.0, 0.0, None),  # past the window: give up
+        (12, 1_000.0, 86_801.0, 0.0, None),  # the window counts from the event's creation
+        (12, 1_000.0, 86_800.0, 0.0, 87_400.0),
+    ],
+)
+def test_next_attempt(
+    attempts: int, created_at: float, now: float, jitter: float, expected: float | None
+) -> None:
+    assert (
+        next_attempt(
+            attempts,
+            created_at,
+            now,
+            base=2.0,
+            cap=600.0,
+            window=86_400.0,
+            jitter=jitter,
+        )
+        == expected
+    )
+
+
+def test_next_attempt_counts_from_one() -> None:
+    with pytest.raises(ValueError, match="attempts must be at least 1, not 0"):
+        next_attempt(0, 0.0, 0.0, base=2.0, cap=600.0, window=86_400.0)
+
+
+def test_the_default_schedule_covers_a_day_and_an_hour_long_outage() -> None:
+    """With the defaults, a receiver that comes back after an hour is retried within the cap,
+    and retries go on until the day is over."""
+    created = now = 0.0
+    attempts = 1
+    times = [now]
+    while retry := next_attempt(attempts, created, now, base=2.0, cap=600.0, window=86_400.0):
+        now = retry
+        attempts += 1
+        times.append(now)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) == 600.0
+    assert times[-1] > 86_400.0 - 600.0
+    assert next(t for t in times if t >= 3600.0) <= 3600.0 + 600.0
+    assert 140 < attempts < 160
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (TimeoutError(), "timeout after 1.5 s"),
+        (httpx.ReadTimeout("timed out"), "timeout after 1.5 s"),
+        (httpx.ConnectTimeout("timed out"), "timeout after 1.5 s"),
+        (
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            "connection failed: [Errno 111] Connection refused",
+        ),
+        (httpx.RemoteProtocolError("Server disconnected"), "bad response: Server disconnected"),
+        (
+            httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."),
+            "unsupported URL: Request URL has an unsupported protocol 'ftp://'.",
+        ),
+        (httpx.InvalidURL("Invalid port: 'x'"), "invalid URL: Invalid port: 'x'"),
+        (httpx.ReadError(""), "network error"),
+        (httpx.DecodingError("bad gzip"), "HTTP error: bad gzip"),
+    ],
+)
+def test_failures_are_described_in_one_place(exc: Exception, expected: str) -> None:
+    assert describe_failure(exc, 1.5) == expected
+
+
+def test_only_request_failures_are_described() -> None:
+    with pytest.raises(TypeError):
+        describe_failure(KeyError("bug"), 1.5)
+
+
+# -- delivery -----------------------------------------------------------------------
+
+
+async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver: Receiver) -> None:
+    receiver.fail_first = 3
+    project, secret = _project(store, "p", receiver.url)
+    statuses = [
+        CallStatus.NORMAL,
+        CallStatus.NORMAL,
+        CallStatus.NO_ANSWER,
+        CallStatus.USER_BUSY,
+        CallStatus.ERROR,
+        CallStatus.EXPIRED,
+    ]
+    calls = _final_calls(store, project, statuses)
+    async with running(_deliverer(store)):
+        await eventually(lambda: len(receiver.received()) >= 3)  # three 500s
+        receiver.stop()  # then down: connection refused
+        await eventually(
+            lambda: (
+                sum("connection failed" in e["last_error"] for e in _events(store, project)) >= 2
+            )
+        )
+        assert any(e["delivered_at"] is None for e in _events(store, project))
+        receiver.start()  # back, on the same port
+        await eventually(_all_delivered(store, project))
+
+    requests = receiver.received()
+    assert [r.status for r in requests[:3]] == [500, 500, 500]
+    delivered: dict[str, dict[str, Any]] = {}
+    for request in requests:
+        payload = _check_request(request, secret)  # the failed attempts were signed too
+        if request.status == 200:
+            delivered[payload["requestId"]] = payload
+    assert set(delivered) == set(calls)  # each final call's event arrived
+
+    for call_id, payload in delivered.items():
+        call = store.get_call(project.id, call_id)
+        assert call is not None
+        assert payload == {
+            "requestId": call_id,
+            "campaignId": CAMPAIGN,
+            "balanceSubtracted": 3.5 if call.status is CallStatus.NORMAL else 0.0,
+            "cause": call.status.name,
+            "statusCode": call.status.code,
+            "billSec": BILL_SEC if call.status is CallStatus.NORMAL else 0,
+            "number": NUMBER,
+            "requestDate": call.request_date,
+            "executionDate": call.execution_date,
+        }
+        assert isinstance(payload["balanceSubtracted"], float)
+        assert isinstance(payload["requestDate"], int) and payload["requestDate"] > 0
+        if call.status is CallStatus.NORMAL:
+            assert payload["balanceSubtracted"] > 0
+            assert payload["executionDate"] >= payload["requestDate"]
+
+    # No final call is without its delivered event, and each has exactly one.
+    events = _events(store, project)
+    assert sorted(e["call_id"] for e in events) == sorted(calls)
+    assert all(e["delivered_at"] and e["failed_at"] is None for e in events)
+    assert all(e["last_error"] == "" for e in events)
+
+
+async def test_a_slow_receiver_does_not_delay_another_project(store: Store) -> None:
+    with Receiver(delay=5.0) as slow, Receiver() as fast:
+        a, _ = _project(store, "a", slow.url)
+        _final_calls(store, a, [CallStatus.NORMAL] * 8)  # A's events are the oldest
+        b, secret_b = _project(store, "b", fast.url)
+        b_calls = _final_calls(store, b, [CallStatus.ERROR] * 3)
+        # Fewer slots than A has events: a slow project must not be able to take them all.
+        deliverer = _deliverer(store, timeout=2.0, lease=5.0, concurrency=6)
+        started = time.monotonic()
+        async with running(deliverer):
+            await eventually(_all_delivered(store, b), within=3.0)
+            elapsed = time.monotonic() - started
+            a_requests = len(slow.received())
+        assert elapsed < 1.5  # well before any of A's requests could time out
+        assert a_requests == 4  # A has its per-project share in flight, no more
+        assert {_check_request(r, secret_b)["requestId"] for r in fast.received()} == set(b_calls)
+
+    # stop() let A's requests run to the 2 s timeout and recorded it; A's other events wait.
+    a_events = _events(store, a)
+    assert all(e["delivered_at"] is None for e in a_events)
+    errors = sorted(e["last_error"] for e in a_events)
+    assert errors.count("timeout after 2 s") == 4
+    assert set(errors) == {"", "timeout after 2 s"}
+
+
+async def test_gives_up_after_the_window(store: Store, receiver: Receiver) -> None:
+    receiver.status = 500
+    project, _ = _project(store, "p", receiver.url)
+    _final_calls(store, project, [CallStatus.NO_ANSWER])
+    async with running(_deliverer(store, window=0.5, backoff_cap=0.05)):
+        await eventually(lambda: _events(store, project)[0]["failed_at"] is not None)
+        given_up = len(receiver.received())
+        await asyncio.sleep(0.3)  # several back-offs: nothing more is sent
+        assert len(receiver.received()) == given_up
+    (event,) = _events(store, project)
+    assert event["delivered_at"] is None
+    assert event["last_error"] == "HTTP 500"
+    assert event["attempts"] == given_up >= 3  # about 0.05 s apart within 0.5 s
+    # Given up only once the next retry (at most 0.055 s later) would pass the window.
+    assert event["failed_at"] > event["created_at"] + 0.5 - 0.06
+    assert all(r.status == 500 for r in receiver.received())
+
+
+async def test_redirects_are_not_followed(store: Store) -> None:
+    with Receiver(status=307, reply_headers={"Location": "/elsewhere"}) as receiver:
+        project, _ = _project(store, "p", receiver.url)
+        _final_calls(store, project, [CallStatus.USER_BUSY])
+        async with running(_deliverer(store, backoff_base=10.0, backoff_cap=10.0)):
+            await eventually(lambda: _events(store, project)[0]["last_error"] != "")
+        (request,) = receiver.received()
+    assert request.path == "/hook"
+    (event,) = _events(store, project)
+    assert (event["last_error"], event["delivered_at"]) == ("HTTP 307", None)
+
+
+async def test_at_least_once_across_a_crash(store: Store, receiver: Receiver) -> None:
+    receiver.delay = 3.0  # holds the first request until the crash
+    project, secret = _project(store, "p", receiver.url)
+    _final_calls(store, project, [CallStatus.NORMAL])
+    crashed = _deliverer(store, timeout=0.5, lease=1.0)
+    task = asyncio.create_task(crashed.run())
+    await eventually(lambda: len(receiver.received()) == 1)
+    task.cancel()  # dies mid-request: no outcome is recorded, as after kill -9
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (event,) = _events(store, project)
+    assert (event["attempts"], event["delivered_at"], event["last_error"]) == (1, None, "")
+    lease_ends = event["next_attempt_at"]
+
+    receiver.delay = 0.0
+    async with running(_deliverer(store, timeout=0.5, lease=1.0)):
+        await eventually(_all_delivered(store, project), within=3.0)
+    first, second = receiver.received()
+    assert second.at >= lease_ends  # not before the crashed lease ran out
+    assert first.body == second.body
+    assert first.headers["x-voxcall-event-id"] == second.headers["x-voxcall-event-id"]
+    _check_request(first, secret)
+    _check_request(second, secret)
+    (event,) = _events(store, project)
+    assert event["attempts"] == 2
+
+
+async def test_a_cleared_webhook_is_not_sent_to(store: Store, receiver: Receiver) -> None:
+    project, _ = _project(store, "p", receiver.url)
+    calls = _final_calls(store, project, [CallStatus.NORMAL, CallStatus.ERROR])
+    store.set_webhook(project.id, None, None)
+    async with running(_deliverer(store, timeout=0.5, lease=1.0)) as deliverer:
+        await asyncio.sleep(1.5)  # past a lease: nothing was even taken
+        assert receiver.received() == []
+        events = _events(store, project)
+        assert all(
+            e["delivered_at"] is None and e["failed_at"] is None and e["attempts"] == 0
+            for e in events
+        )
+        # Set again: the events were kept, and go to the new address with the new secret.
+        with Receiver() as other:
+            secret = new_secret()
+            store.set_webhook(project.id, other.url, secret)
+            deliverer.wake()
+            await eventually(_all_delivered(store, project), within=3.0)
+            ids = {_check_request(r, secret)["requestId"] for r in other.received()}
+    assert ids == set(calls)
+    assert receiver.received() == []
+
+
+async def test_wake_from_another_thread(store: Store, receiver: Receiver) -> None:
+    project, _ = _project(store, "p", receiver.url)
+    async with running(_deliverer(store, poll_interval=30.0)) as deliverer:
+        await asyncio.sleep(0.1)  # the first round has found nothing and sleeps
+        _final_calls(store, project, [CallStatus.NORMAL])
+        thread = threading.Thread(target=deliverer.wake)
+        thread.start()
+        thread.join()
+        await eventually(_all_delivered(store, project), within=2.0)  # not the 30 s poll
+
+
+class _FlakyStore(Store):
+    """The real store, whose database is unreachable for the first few lease rounds."""
+
+    outages = 3
+
+    def lease_webhooks(self, now: float, *, limit: int, lease: float) -> list[WebhookDelivery]:
+        if self.outages:
+            self.outages -= 1
+            raise StoreUnavailable("database is locked")
+        return super().lease_webhooks(now, limit=limit, lease=lease)
+
+
+async def test_the_loop_survives_an_unavailable_store(
+    store: Store, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    project, _ = _project(store, "p", receiver.url)
+    _final_calls(store, project, [CallStatus.NORMAL])
+    flaky = _FlakyStore(store.engine)
+    with caplog.at_level(logging.ERROR, logger="voxcall.webhooks"):
+        async with running(_deliverer(flaky, poll_interval=0.01)):
+            await eventually(_all_delivered(store, project))
+    assert flaky.outages == 0
+    # Paused 0.02, 0.04, 0.08 s: doubling from the poll interval.
+    assert [r.getMessage() for r in caplog.records if r.name == "voxcall.webhooks"] == [
+        f"store unavailable, webhook leasing paused {pause} s: database is locked"
+        for pause in ("0.0", "0.0", "0.1")
+    ]
+
+
+def test_settings_are_checked(store: Store) -> None:
+    with pytest.raises(ValueError, match="lease"):
+        WebhookDeliverer(store, lease=1.0, timeout=5.0)
+    with pytest.raises(ValueError, match="concurrency"):
+        WebhookDeliverer(store, concurrency=0)
