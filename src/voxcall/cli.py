@@ -461,6 +461,9 @@ def dialer_add(
     codecs: Annotated[str | None, typer.Option(help="sip: e.g. PCMA,PCMU")] = None,
     local_ip: Annotated[str | None, typer.Option(help="sip: address for SIP and RTP.")] = None,
     rtp_ports: Annotated[str | None, typer.Option(help="sip: e.g. 20000-30000")] = None,
+    cdr_file: Annotated[
+        str | None, typer.Option(help="sandbox: append a JSON line per attempt start and end.")
+    ] = None,
     price_per_minute: PriceOption = "0",
     billing_increment: IncrementOption = 60,
     connect_fee: FeeOption = "0",
@@ -489,6 +492,10 @@ def dialer_add(
     options: dict[str, object] = {k: v for k, v in sip_values.items() if v is not None}
     if driver == "sandbox" and options:
         _fail(f"--{next(iter(options)).replace('_', '-')}: only for --driver sip")
+    if cdr_file is not None:
+        if driver != "sandbox":
+            _fail("--cdr-file: only for --driver sandbox")
+        options["cdr_file"] = str(Path(cdr_file).resolve())
     if driver == "sip":
         from voxcall.dialers.sip.driver import SipTrunkConfig
 

@@ -40,11 +40,23 @@ def voxcall_json(data: Path, *args: str) -> Any:
 class Server:
     """`voxcall serve` in a subprocess, with its log in the data folder."""
 
-    def __init__(self, data: Path, *, speed: float, grace: float = 30.0) -> None:
+    def __init__(
+        self,
+        data: Path,
+        *,
+        speed: float,
+        grace: float = 30.0,
+        role: str = "all",
+        env: dict[str, str] | None = None,
+        name: str = "serve",
+    ) -> None:
         self.data = data
         self.port = free_port()
         self.speed = speed
         self.grace = grace
+        self.role = role
+        self.env = env or {}
+        self.name = name
         self.process: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
         self.clients: list[httpx.Client] = []
@@ -58,13 +70,13 @@ class Server:
         return client
 
     def start(self) -> None:
-        env = {**os.environ, "VOXCALL_SANDBOX_SPEED": str(self.speed)}
-        with open(self.data / "serve.log", "ab") as log:
+        env = {**os.environ, "VOXCALL_SANDBOX_SPEED": str(self.speed), **self.env}
+        with open(self.data / f"{self.name}.log", "ab") as log:
             self.process = subprocess.Popen(
                 [
                     sys.executable, "-m", "voxcall", "serve",
                     "--data", str(self.data), "--port", str(self.port),
-                    "--grace", str(self.grace),
+                    "--grace", str(self.grace), "--role", self.role,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -73,6 +85,11 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log()
+            if self.role == "worker":
+                if " running" in self.log():
+                    return
+                time.sleep(0.05)
+                continue
             try:
                 with httpx.Client(timeout=1) as probe:
                     probe.get(self.base + "/api/v2/voice/servers")
@@ -82,7 +99,7 @@ class Server:
         raise AssertionError("voxcall serve did not start:\n" + self.log())
 
     def log(self) -> str:
-        return (self.data / "serve.log").read_text(errors="replace")
+        return (self.data / f"{self.name}.log").read_text(errors="replace")
 
     def kill(self) -> None:
         assert self.process is not None

@@ -12,7 +12,8 @@ DRIVERS = ("sandbox", "sip")
 
 def build_dialer(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
     if driver == "sandbox":
-        return SandboxDialer(speed=sandbox_speed)
+        cdr_file = options.get("cdr_file")
+        return SandboxDialer(speed=sandbox_speed, cdr_file=str(cdr_file) if cdr_file else None)
     if driver == "sip":
         from voxcall.dialers.sip.driver import SipDialer, SipTrunkConfig
 

@@ -8,12 +8,16 @@ the national number:
     0003  the trunk rejects it
 
 `speed` makes every wait N times shorter; reported times and billSec stay at real scale.
+`cdr_file`, when set, receives one JSON line as each attempt starts and ends: the call detail
+records a provider keeps, appended atomically so that several processes can share the file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import os
 import time
 from collections.abc import Callable
 
@@ -25,22 +29,50 @@ REJECT_SECONDS = 0.1
 
 
 class SandboxDialer:
-    def __init__(self, *, speed: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        cdr_file: str | None = None,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed: must be positive")
         self.speed = speed
         self.clock = clock
+        self.cdr_file = cdr_file
+        self._cdr: int | None = None
 
     async def start(self) -> None:
-        return None
+        if self.cdr_file:
+            self._cdr = os.open(self.cdr_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     async def close(self) -> None:
-        return None
+        if self._cdr is not None:
+            os.close(self._cdr)
+            self._cdr = None
+
+    def _record(self, request: DialRequest, event: str) -> None:
+        if self._cdr is not None:
+            line = {
+                "attempt": request.attempt_id,
+                "event": event,
+                "t": time.time(),
+                "pid": os.getpid(),
+            }
+            os.write(self._cdr, (json.dumps(line) + "\n").encode())  # one write: atomic append
+
+    async def dial(self, request: DialRequest) -> AttemptOutcome:
+        self._record(request, "start")
+        try:
+            return await self._dial(request)
+        finally:
+            self._record(request, "end")
 
     async def _wait(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.speed)
 
-    async def dial(self, request: DialRequest) -> AttemptOutcome:
+    async def _dial(self, request: DialRequest) -> AttemptOutcome:
         started = self.clock()
         scenario = request.national_number[-4:]
         if scenario == "0005":
