@@ -39,16 +39,17 @@ def build_services(settings: Settings) -> Services:
     settings.prepare()
     store = Store.open(settings.database_url, create=settings.embedded)
     voice_files = VoiceFiles(settings.voices_dir)
+    webhooks = WebhookDeliverer(
+        store,
+        backoff_base=float(os.environ.get("VOXCALL_WEBHOOK_BACKOFF", "2")),
+    )
     scheduler = Scheduler(
         store,
         voice_files,
         sandbox_speed=settings.sandbox_speed,
         single_node=store.engine.dialect.name == "sqlite",
         lease=settings.worker_lease,
-    )
-    webhooks = WebhookDeliverer(
-        store,
-        backoff_base=float(os.environ.get("VOXCALL_WEBHOOK_BACKOFF", "2")),
+        on_call_final=webhooks.wake,
     )
     return Services(
         settings=settings,

@@ -15,6 +15,7 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voxcall.audio.wav import read_wav_pcm
@@ -56,6 +57,7 @@ class Scheduler:
         shutdown_grace: float = 30.0,
         single_node: bool = True,
         lease: float = 30.0,
+        on_call_final: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.files = files
@@ -66,6 +68,7 @@ class Scheduler:
         # start-up was this node's. Otherwise a dead worker is found by its lapsed lease.
         self.single_node = single_node
         self.lease = lease
+        self.on_call_final = on_call_final  # e.g. wake the webhook deliverer
         self.worker_id = uuid.uuid4().hex
         self._next_heartbeat = 0.0
         self._trunks: dict[str, _Trunk] = {}
@@ -269,6 +272,8 @@ class Scheduler:
             ),
         )
         await asyncio.shield(self._record(call.id, record))
+        if decision.status.is_final:
+            self.on_call_final()
         self._wake.set()
 
     async def _record(self, call_id: str, record: AttemptRecord) -> None:
