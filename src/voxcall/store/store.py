@@ -6,6 +6,7 @@ the WHERE clause, so a stale or duplicated update changes nothing instead of cor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -206,19 +207,9 @@ class Store:
                 conn.execute(update(t.dialers).values(is_default=False))
             conn.execute(
                 insert(t.dialers).values(
+                    **_dialer_settings(dialer),
                     id=dialer.id,
-                    name=dialer.name,
                     driver=dialer.driver,
-                    options=json.dumps(dialer.options),
-                    channels=dialer.channels,
-                    cps=dialer.cps,
-                    retry_interval=dialer.retry_interval,
-                    ring_timeout=dialer.ring_timeout,
-                    price_per_minute_milli=dialer.tariff.price_per_minute,
-                    billing_increment=dialer.tariff.billing_increment,
-                    connect_fee_milli=dialer.tariff.connect_fee,
-                    enabled=dialer.enabled,
-                    is_default=dialer.is_default,
                     cps_tokens=max(1.0, dialer.cps),
                     cps_refilled_at=time.time(),
                     created_at=int(time.time()),
@@ -246,19 +237,7 @@ class Store:
             result = conn.execute(
                 update(t.dialers)
                 .where(t.dialers.c.id == dialer.id)
-                .values(
-                    name=dialer.name,
-                    options=json.dumps(dialer.options),
-                    channels=dialer.channels,
-                    cps=dialer.cps,
-                    retry_interval=dialer.retry_interval,
-                    ring_timeout=dialer.ring_timeout,
-                    price_per_minute_milli=dialer.tariff.price_per_minute,
-                    billing_increment=dialer.tariff.billing_increment,
-                    connect_fee_milli=dialer.tariff.connect_fee,
-                    enabled=dialer.enabled,
-                    is_default=dialer.is_default,
-                )
+                .values(**_dialer_settings(dialer))
             )
         return result.rowcount == 1
 
@@ -283,20 +262,7 @@ class Store:
 
     def add_voice(self, voice: Voice) -> None:
         with self._write() as conn:
-            conn.execute(
-                insert(t.voices).values(
-                    id=voice.id,
-                    project_id=voice.project_id,
-                    name=voice.name,
-                    format=voice.format,
-                    size=voice.size,
-                    duration=voice.duration,
-                    kind=voice.kind,
-                    source_hash=voice.source_hash,
-                    created_at=voice.created_at,
-                    deleted_at=None,
-                )
-            )
+            conn.execute(insert(t.voices).values(**dataclasses.asdict(voice), deleted_at=None))
 
     def list_voices(self, project_id: str) -> list[Voice]:
         with self._read() as conn:
@@ -871,18 +837,8 @@ class Store:
                 .order_by(t.ledger.c.seq.desc())
                 .limit(limit)
             ).all()
-        return [
-            LedgerEntry(
-                id=r.id,
-                kind=r.kind,
-                amount_milli=r.amount_milli,
-                balance_after_milli=r.balance_after_milli,
-                call_id=r.call_id,
-                note=r.note,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+        names = [f.name for f in dataclasses.fields(LedgerEntry)]
+        return [LedgerEntry(**{n: r._mapping[n] for n in names}) for r in rows]
 
     def get_project(self, project_id: str) -> Project | None:
         with self._read() as conn:
@@ -1039,18 +995,7 @@ def _append_ledger(
         note=note,
         created_at=time.time(),
     )
-    conn.execute(
-        insert(t.ledger).values(
-            id=entry.id,
-            project_id=project_id,
-            kind=entry.kind,
-            amount_milli=entry.amount_milli,
-            balance_after_milli=entry.balance_after_milli,
-            call_id=entry.call_id,
-            note=entry.note,
-            created_at=entry.created_at,
-        )
-    )
+    conn.execute(insert(t.ledger).values(**dataclasses.asdict(entry), project_id=project_id))
     return entry
 
 
@@ -1088,18 +1033,25 @@ def _dialer(m: Mapping[Any, Any]) -> DialerConfig:
     )
 
 
+def _dialer_settings(dialer: DialerConfig) -> dict[str, Any]:
+    """The columns an operator sets (`dialer add` and `dialer update`)."""
+    return {
+        "name": dialer.name,
+        "options": json.dumps(dialer.options),
+        "channels": dialer.channels,
+        "cps": dialer.cps,
+        "retry_interval": dialer.retry_interval,
+        "ring_timeout": dialer.ring_timeout,
+        "price_per_minute_milli": dialer.tariff.price_per_minute,
+        "billing_increment": dialer.tariff.billing_increment,
+        "connect_fee_milli": dialer.tariff.connect_fee,
+        "enabled": dialer.enabled,
+        "is_default": dialer.is_default,
+    }
+
+
 def _voice(m: Mapping[Any, Any]) -> Voice:
-    return Voice(
-        id=m["id"],
-        project_id=m["project_id"],
-        name=m["name"],
-        format=m["format"],
-        size=m["size"],
-        duration=m["duration"],
-        created_at=m["created_at"],
-        kind=m["kind"],
-        source_hash=m["source_hash"],
-    )
+    return Voice(**{f.name: m[f.name] for f in dataclasses.fields(Voice)})
 
 
 def _call(m: Mapping[Any, Any]) -> Call:
