@@ -94,16 +94,22 @@ async def batch(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
+async def place_spoken(
+    request: Request, project: Project, key: str | None, body: SingleTtsCall | BatchTtsCall
+) -> dict[str, Any]:
+    """Speak the text (once per distinct text), then queue the calls that play it."""
+    voice = await run_in_threadpool(
+        request.app.state.services.voices.from_text, project, body.text, body.language
+    )
+    batch = isinstance(body, BatchTtsCall)
+    numbers = body.phoneNumbers if isinstance(body, BatchTtsCall) else [body.phoneNumber]
+    return await place_calls(request, project, key, numbers, voice.id, body.options(), batch=batch)
+
+
 @router.post("/single/tts")
 async def single_tts(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
-        body = await read_json(request, SingleTtsCall)
-        voice = await run_in_threadpool(
-            request.app.state.services.voices.from_text, project, body.text, body.language
-        )
-        return await place_calls(
-            request, project, key, [body.phoneNumber], voice.id, body.options(), batch=False
-        )
+        return await place_spoken(request, project, key, await read_json(request, SingleTtsCall))
 
     return await respond_once(request, project, work)
 
@@ -111,13 +117,7 @@ async def single_tts(request: Request, project: ProjectDep) -> Response:
 @router.post("/batch/tts")
 async def batch_tts(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
-        body = await read_json(request, BatchTtsCall)
-        voice = await run_in_threadpool(
-            request.app.state.services.voices.from_text, project, body.text, body.language
-        )
-        return await place_calls(
-            request, project, key, body.phoneNumbers, voice.id, body.options(), batch=True
-        )
+        return await place_spoken(request, project, key, await read_json(request, BatchTtsCall))
 
     return await respond_once(request, project, work)
 
