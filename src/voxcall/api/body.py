@@ -18,7 +18,7 @@ async def read_json(request: Request, model: type[M]) -> M:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ApiError(400, "InvalidRequest", "body: malformed JSON") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "InvalidRequest", "body: must be a JSON object")
