@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voxcall.audio.wav import read_wav_pcm
+from voxcall.calls.outcomes import OutcomeWriter
 from voxcall.calls.policy import decide
 from voxcall.dialers.base import (
     AttemptOutcome,
@@ -77,6 +78,9 @@ class Scheduler:
         self._voices: OrderedDict[str, Voice8k] = OrderedDict()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._outcomes = OutcomeWriter(
+            store, giving_up=lambda delay: self._stopping and delay >= 5.0
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -119,6 +123,7 @@ class Scheduler:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        await self._outcomes.drain()
         for trunk in self._trunks.values():
             await trunk.dialer.close()
         for dialer in self._retired:
@@ -241,7 +246,7 @@ class Scheduler:
                 call_status=CallStatus.UNKNOWN,
                 next_attempt_at=None,
             )
-            await asyncio.shield(self._record(call.id, record))
+            await self._outcomes.write(call.id, record)
             raise
         except Exception as exc:
             log.exception("attempt %s failed inside the dialer", claim.attempt_id)
@@ -271,26 +276,10 @@ class Scheduler:
                 else 0
             ),
         )
-        await asyncio.shield(self._record(call.id, record))
+        await self._outcomes.write(call.id, record)
         if decision.status.is_final:
             self.on_call_final()
         self._wake.set()
-
-    async def _record(self, call_id: str, record: AttemptRecord) -> None:
-        """Write an attempt's end; while the store is down, keep trying (it is the only copy)."""
-        delay = 0.1
-        while True:
-            try:
-                await asyncio.to_thread(self.store.finish_attempt, call_id, record)
-                return
-            except StoreUnavailable as exc:
-                if self._stopping and delay >= 5.0:
-                    # Left live in the store: the next start declares it UNKNOWN.
-                    log.error("giving up recording attempt %s at shutdown", record.attempt_id)
-                    return
-                log.error("cannot record attempt %s yet: %s", record.attempt_id, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def _voice(self, project_id: str, voice_id: str) -> Voice8k:
         voice = self._voices.get(voice_id)

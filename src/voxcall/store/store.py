@@ -541,47 +541,12 @@ class Store:
 
         False when the attempt was no longer live (already recorded or declared UNKNOWN).
         """
-        final = record.call_status.is_final
+        return self.finish_attempts([(call_id, record)])[0]
+
+    def finish_attempts(self, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:
+        """`finish_attempt` for many attempts in one transaction (one commit, one fsync)."""
         with self._write() as conn:
-            done = conn.execute(
-                update(t.attempts)
-                .where(t.attempts.c.id == record.attempt_id, t.attempts.c.state == "dialing")
-                .values(
-                    state="done",
-                    result=record.result,
-                    answered_at=record.answered_at,
-                    ended_at=record.ended_at,
-                    bill_sec=record.bill_sec,
-                    cause=record.cause,
-                )
-            )
-            if done.rowcount != 1:
-                return False
-            if final:
-                _close(
-                    conn,
-                    and_(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value),
-                    record.call_status,
-                    record.cause,
-                    bill_sec=record.bill_sec,
-                    price_milli=record.price_milli
-                    if record.call_status is CallStatus.NORMAL
-                    else 0,
-                )
-            else:
-                conn.execute(
-                    update(t.calls)
-                    .where(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value)
-                    .values(
-                        status=record.call_status.name,
-                        phase=Phase.QUEUED.value,
-                        bill_sec=record.bill_sec,
-                        cause=record.cause,
-                        next_attempt_at=record.next_attempt_at,
-                        updated_at=time.time(),
-                    )
-                )
-        return True
+            return [_finish(conn, call_id, record) for call_id, record in outcomes]
 
     def expire_due(self, now: float) -> int:
         """Calls waiting for an attempt past their time to live become EXPIRED."""
@@ -860,6 +825,48 @@ class Store:
             query = query.where(and_(t.calls.c.project_id == project_id))
         with self._read() as conn:
             return {status: n for status, n in conn.execute(query).all()}
+
+
+def _finish(conn: Connection, call_id: str, record: AttemptRecord) -> bool:
+    done = conn.execute(
+        update(t.attempts)
+        .where(t.attempts.c.id == record.attempt_id, t.attempts.c.state == "dialing")
+        .values(
+            state="done",
+            result=record.result,
+            answered_at=record.answered_at,
+            ended_at=record.ended_at,
+            bill_sec=record.bill_sec,
+            cause=record.cause,
+        )
+    )
+    if done.rowcount != 1:
+        return False
+    live = and_(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value)
+    if record.call_status.is_final:
+        billed = record.call_status is CallStatus.NORMAL
+        _close(
+            conn,
+            live,
+            record.call_status,
+            record.cause,
+            bill_sec=record.bill_sec,
+            price_milli=record.price_milli if billed else 0,
+        )
+    else:
+        conn.execute(
+            update(t.calls)
+            .where(live)
+            .values(
+                status=record.call_status.name,
+                phase=Phase.QUEUED.value,
+                bill_sec=record.bill_sec,
+                cause=record.cause,
+                next_attempt_at=record.next_attempt_at,
+                updated_at=time.time(),
+            )
+        )
+    return True
 
 
 def _abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:

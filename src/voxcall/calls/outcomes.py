@@ -1,0 +1,62 @@
+"""Group commit of attempt outcomes: the ones that end while a write is in flight share the
+next transaction, so a thousand calls ending per second do not cost a thousand fsyncs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from voxcall.store.records import AttemptRecord
+from voxcall.store.store import Store, StoreUnavailable
+
+log = logging.getLogger("voxcall.scheduler")
+
+
+class OutcomeWriter:
+    def __init__(self, store: Store, *, giving_up: Callable[[float], bool]) -> None:
+        self.store = store
+        # Asked with the current back-off: True ends the retries (at shutdown). The attempt
+        # stays live in the store then, and the next start declares it UNKNOWN.
+        self.giving_up = giving_up
+        self._pending: list[tuple[str, AttemptRecord, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, call_id: str, record: AttemptRecord) -> None:
+        """Return once the outcome is committed; cancelling the caller does not stop it."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((call_id, record, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(future)
+
+    async def drain(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._commit(batch)
+        finally:
+            self._flusher = None
+
+    async def _commit(self, batch: list[tuple[str, AttemptRecord, asyncio.Future[None]]]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await asyncio.to_thread(
+                    self.store.finish_attempts, [(call_id, record) for call_id, record, _ in batch]
+                )
+                break
+            except StoreUnavailable as exc:
+                if self.giving_up(delay):
+                    log.error("giving up recording %d outcome(s) at shutdown", len(batch))
+                    break
+                log.error("cannot record %d outcome(s) yet: %s", len(batch), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        for *_, future in batch:
+            if not future.done():
+                future.set_result(None)
