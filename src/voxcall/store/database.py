@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
 
 READ_ONLY = "voxcall_read_only"
 
@@ -18,9 +17,14 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    # NullPool: a connection per unit of work is cheap for SQLite and keeps no file handle
-    # alive across a fork or a failed open.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False})
+    # A pool: opening a connection and setting its pragmas costs more than most queries here.
+    engine = create_engine(
+        url,
+        pool_size=8,
+        max_overflow=32,
+        pool_pre_ping=False,
+        connect_args={"check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
