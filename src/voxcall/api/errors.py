@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from voxcall.api.limits import BodyTooLarge
 from voxcall.calls import errors as refused
@@ -110,6 +111,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
         return envelope(413, "RequestTooLarge", f"body: larger than {exc.limit} bytes")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # Nobody is left to read this answer; nothing was accepted. Not a bug: no traceback.
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return envelope(400, "InvalidRequest", "body: the client disconnected")
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
