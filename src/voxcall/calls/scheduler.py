@@ -37,6 +37,8 @@ log = logging.getLogger("voxcall.scheduler")
 
 VOICE_CACHE_SIZE = 64
 CLAIM_BATCH = 200  # attempts claimed by one transaction at most
+MIN_ROUND = 0.01  # seconds: the shortest dispatch round
+EXPIRY_INTERVAL = 1.0  # seconds between sweeps for calls past their time to live
 
 
 @dataclass(slots=True)
@@ -72,6 +74,7 @@ class Scheduler:
         self.on_call_final = on_call_final  # e.g. wake the webhook deliverer
         self.worker_id = uuid.uuid4().hex
         self._next_heartbeat = 0.0
+        self._next_expiry = 0.0
         self._trunks: dict[str, _Trunk] = {}
         self._retired: list[Dialer] = []
         self._attempts: set[asyncio.Task[None]] = set()
@@ -94,16 +97,19 @@ class Scheduler:
                 log.warning("%d call(s) were mid-attempt at the last stop: now UNKNOWN", recovered)
         await self._register()
         while not self._stopping:
+            self._wake.clear()  # before the round: a wake during it calls for another
+            started = time.monotonic()
             try:
                 await self._keep_lease()
                 await self._tick()
             except StoreUnavailable as exc:
                 log.error("store unavailable, dispatch paused: %s", exc)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:
                 pass
+            # Many wakes (a burst of accepted requests) make one round, not one round each.
+            await asyncio.sleep(max(0.0, started + MIN_ROUND - time.monotonic()))
 
     def wake(self) -> None:
         """Ask for a dispatch round now; safe to call from any thread."""
@@ -173,9 +179,11 @@ class Scheduler:
 
     async def _tick(self) -> None:
         now = time.time()
-        expired = await asyncio.to_thread(self.store.expire_due, now)
-        if expired:
-            log.info("%d call(s) expired", expired)
+        if now >= self._next_expiry:
+            self._next_expiry = now + EXPIRY_INTERVAL
+            expired = await asyncio.to_thread(self.store.expire_due, now)
+            if expired:
+                log.info("%d call(s) expired", expired)
         dialers = await asyncio.to_thread(self.store.list_dialers, enabled_only=True)
         busy = await asyncio.to_thread(self.store.busy_channels)
         # Least loaded first, so that calls free to use any dialer go where channels are free.

@@ -461,14 +461,15 @@ class Store:
             tokens = min(max(1.0, row.cps), row.cps_tokens + elapsed * row.cps)
             limit = min(limit, row.channels - busy, int(tokens))
             claimed = self._claim(conn, dialer.id, limit, now, worker_id) if limit > 0 else []
-            conn.execute(
-                update(t.dialers)
-                .where(t.dialers.c.id == dialer.id)
-                .values(
-                    cps_tokens=tokens - len(claimed),
-                    cps_refilled_at=max(now, row.cps_refilled_at),
+            if claimed:  # else the bucket is as it was: refilling is computed, not stored
+                conn.execute(
+                    update(t.dialers)
+                    .where(t.dialers.c.id == dialer.id)
+                    .values(
+                        cps_tokens=tokens - len(claimed),
+                        cps_refilled_at=max(now, row.cps_refilled_at),
+                    )
                 )
-            )
         return claimed
 
     def _claim(
