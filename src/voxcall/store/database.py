@@ -20,8 +20,8 @@ def _sqlite_engine(url: str) -> Engine:
     # A pool: opening a connection and setting its pragmas costs more than most queries here.
     engine = create_engine(
         url,
-        pool_size=8,
-        max_overflow=32,
+        pool_size=48,  # no fewer than the threads that use it: a new connection costs pragmas
+        max_overflow=16,
         pool_pre_ping=False,
         connect_args={"check_same_thread": False},
     )
@@ -42,9 +42,8 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # A writer takes the lock up front: a deferred transaction that later upgrades to a
         # write can fail with SQLITE_BUSY without waiting for busy_timeout.
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")
-        else:
+        # A reader runs single statements, each atomic on its own: no BEGIN, no COMMIT.
+        if not conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

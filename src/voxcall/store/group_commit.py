@@ -1,0 +1,77 @@
+"""Group commit for SQLite: concurrent writes share one transaction and one fsync.
+
+SQLite commits one transaction at a time and each durable commit waits for an fsync, so one
+commit per request caps intake at about one request per fsync. Here the first writer to
+arrive leads: it runs every unit queued so far in one transaction, each unit inside its own
+SAVEPOINT (a unit that fails rolls back alone), commits once, and wakes the others. Writers
+arriving meanwhile queue up for the next group.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Unit(Generic[T]):
+    work: Callable[[Connection], T]
+    result: T | None = None
+    error: BaseException | None = None
+    finished: bool = False
+
+
+@dataclass
+class GroupCommit:
+    """`transaction()` opens the one write transaction (it holds the writer lock)."""
+
+    transaction: Callable[[], AbstractContextManager[Connection]]
+    _queue: list[_Unit[Any]] = field(default_factory=list)
+    _busy: bool = False
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        unit: _Unit[T] = _Unit(work)
+        with self._cond:
+            self._queue.append(unit)
+            while self._busy and not unit.finished:
+                self._cond.wait()
+            if not unit.finished:  # lead the next group, which holds this unit
+                self._busy = True
+                group, self._queue = self._queue, []
+        if not unit.finished:
+            try:
+                self._commit(group)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+        if unit.error is not None:
+            raise unit.error
+        return unit.result  # type: ignore[return-value]
+
+    def _commit(self, group: list[_Unit[Any]]) -> None:
+        try:
+            with self.transaction() as conn:
+                for unit in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        unit.result = unit.work(conn)
+                    except Exception as exc:  # this unit's failure: it rolls back alone
+                        savepoint.rollback()
+                        unit.error = exc
+                    else:
+                        savepoint.commit()
+        except BaseException as exc:  # the commit failed: nothing of the group was kept
+            for unit in group:
+                unit.error = unit.error or exc
+        finally:
+            for unit in group:
+                unit.finished = True
