@@ -1,0 +1,44 @@
+# Benchmarks (issue 7). `make bench` installs what they need, runs all three (under 10 minutes
+# on a 2-core machine) and keeps the full output in bench/last-run.md; BENCHMARKS.md records
+# the results. See bench/README.md.
+
+# pipefail: a failing benchmark fails `make` although its output goes through tee.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PYTHON := .venv/bin/python
+BENCH_PACKAGES := wrk tshark sip-tester
+OUT := bench/last-run.md
+
+.PHONY: bench bench-tools bench-intake bench-dispatch bench-media
+
+bench: bench-tools
+	@uptime
+	@echo "# voxcall benchmarks, $$(date -u '+%Y-%m-%d %H:%M UTC')" > $(OUT)
+	$(PYTHON) -m bench.intake | tee -a $(OUT)
+	$(PYTHON) -m bench.dispatch | tee -a $(OUT)
+	$(PYTHON) -m bench.sip_media | tee -a $(OUT)
+	@uptime
+
+bench-intake: bench-tools
+	$(PYTHON) -m bench.intake
+
+bench-dispatch: bench-tools
+	$(PYTHON) -m bench.dispatch
+
+bench-media: bench-tools
+	$(PYTHON) -m bench.sip_media
+
+# Idempotent: installs only what is missing (Debian packages, the venv), like scripts/bootstrap.
+# tshark's package asks whether non-root users may capture: answered "no" beforehand.
+bench-tools:
+	@scripts/bootstrap --dev
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "installing Debian packages:$$missing" >&2; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $$sudo debconf-set-selections; \
+	  $$sudo apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi

@@ -1,0 +1,1 @@
+"""voxcall benchmarks: see bench/README.md."""

@@ -1,0 +1,482 @@
+"""Benchmark 3, SIP media: N simultaneous calls playing a 20 s voice from one voxcall process
+into a SIPp UAS, against SIPp itself as the caller playing the same G.711 audio.
+
+For each N (100, 500, 1,000, 2,000 by default) and each caller:
+
+* a fresh SIPp UAS (bench/sipp/uas_answer.xml: 100, 180, 200 after 0.5 s, answers PCMU,
+  waits for the caller's BYE) and dumpcap on `lo` recording every RTP packet to its media
+  port (headers only);
+* voxcall: one `SipDialer` on uvloop in this process (as `voxcall serve` runs it), dialling
+  the N calls at `--rate` calls/s; SIPp: `sipp` as UAC (bench/sipp/uac_play.xml, rtpstream
+  playing the same voice as raw mu-law, BYE after 20 s), at the same rate and N;
+* CPU: the caller process's user + system time while all N calls are up (from the last
+  call's answer to the first call's end), per call as a share of one core;
+* pacing jitter: |gap - 20 ms| between consecutive packets of each stream at the receiver,
+  p50 / p99 / max over all gaps of all streams (bench/rtp_capture.py);
+* calls right: voxcall's outcome is ANSWERED "200 OK; voice played" with the billed seconds
+  of a 20 s voice, and the stream arrived whole (1,000 packets, none missing); for SIPp its
+  exit status (every call successful) and whole streams.
+
+Then the call setup rate: voxcall dials `--setup-rates` calls/s for 4 s each (1 s voices);
+a rate is sustained when the answers keep up (>= 95 %), every call is right and the setup
+time (INVITE to 200, of which the UAS waits 0.5 s) stays under 1.5 s at p99.
+
+    python -m bench.sip_media [--calls 100,500,1000,2000] [--rate 200] [--profile DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import re
+import resource
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import uvloop
+
+from bench.common import (
+    HOST,
+    cpu_seconds,
+    free_udp_block,
+    header,
+    percentile,
+    profile_summary,
+    py_spy,
+    require,
+    running,
+    self_cpu_seconds,
+    table,
+    verdict,
+)
+from bench.rtp_capture import Capture, StreamStats, stream_stats
+from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
+from voxcall.dialers.sip.config import SipTrunkConfig
+from voxcall.dialers.sip.driver import SipDialer
+from voxcall.dialers.sip.g711 import pcm_to_ulaw
+
+SCENARIOS = Path(__file__).with_name("sipp")
+VOICE_SECONDS = 20.0
+PTIME = 0.020
+PACKETS = round(VOICE_SECONDS / PTIME)
+SUCCESSFUL = re.compile(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)")
+NUMBER = "09121234567"
+UAS_ANSWER_DELAY = 0.5  # uas_answer.xml pauses this long before its 200
+TARGET_N = 1000
+TARGET_JITTER_MS = 2.0
+TARGET_CPU_RATIO = 3.0
+TARGET_SETUP = 100.0
+
+
+def voice(seconds: float) -> Voice8k:
+    """Speech-like test audio: a wandering two-formant tone, syllable-rate loudness."""
+    t = np.arange(round(seconds * Voice8k.SAMPLE_RATE)) / Voice8k.SAMPLE_RATE
+    pitch = 400 + 250 * np.sin(2 * np.pi * 0.3 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / Voice8k.SAMPLE_RATE
+    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)
+    signal = envelope * (0.5 * np.sin(phase) + 0.2 * np.sin(2.7 * phase))
+    return Voice8k((signal * 0.5 * 32767).astype("<i2").tobytes())
+
+
+@dataclass
+class Level:
+    who: str
+    calls: int
+    right: int  # calls whose outcome is right (SIPp: its successful calls)
+    cpu_share: float  # of one core, while all calls were up
+    window: float  # seconds of that measurement
+    up_at_window: tuple[int, int]  # calls up at its start and end (-1: not known)
+    stats: StreamStats
+    capture_dropped: int
+    setup_p50: float = float("nan")  # seconds, INVITE to 200
+    setup_p99: float = float("nan")
+
+    @property
+    def cpu_per_call(self) -> float:
+        return self.cpu_share / self.calls
+
+    @property
+    def all_right(self) -> bool:
+        return self.right == self.calls == self.stats.whole == self.stats.streams
+
+
+@dataclass
+class SetupRun:
+    offered: float
+    calls: int
+    right: int
+    achieved: float
+    p50: float
+    p99: float
+
+    @property
+    def sustained(self) -> bool:
+        return (
+            self.right == self.calls
+            and self.achieved >= 0.95 * self.offered
+            and self.p99 < UAS_ANSWER_DELAY + 1.0
+        )
+
+
+@contextmanager
+def uas(work: Path, tag: str) -> Iterator[tuple[int, int]]:
+    """A SIPp UAS answering every call; yields its SIP port and its media port."""
+    port = free_udp_block(2)
+    media = free_udp_block(4, low=port + 4)  # SIPp binds the media port and the one 2 above
+    args = ["sipp", "-sf", str(SCENARIOS / "uas_answer.xml")]
+    args += ["-i", HOST, "-p", str(port), "-mi", HOST, "-mp", str(media)]
+    args += ["-nostdin", "-set", "hangup_s", "0", "-trace_err"]
+    args += ["-error_file", str(work / f"uas-{tag}-errors.log")]
+    with running(args, log=work / f"uas-{tag}.log", cwd=work) as process:
+        _wait_udp_bound(process, port)
+        yield port, media
+
+
+def _wait_udp_bound(process: subprocess.Popen[bytes], port: int) -> None:
+    wanted = f"0100007F:{port:04X}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"SIPp exited with {process.returncode} before binding {port}")
+        with open("/proc/net/udp") as table_:
+            if any(line.split()[1] == wanted for line in table_.readlines()[1:]):
+                return
+        time.sleep(0.01)
+    raise TimeoutError(f"SIPp did not bind {HOST}:{port}")
+
+
+def dial_request(audio: Voice8k) -> DialRequest:
+    return DialRequest(
+        attempt_id=uuid.uuid4().hex,
+        national_number=NUMBER,
+        e164="+98" + NUMBER[1:],
+        voice=audio,
+        ring_timeout=30.0,
+    )
+
+
+def right(outcome: AttemptOutcome, seconds: float) -> bool:
+    # billSec runs from the 200 to our BYE, which leaves a packet time after the voice ends.
+    return (
+        outcome.result is AttemptResult.ANSWERED
+        and outcome.cause == "200 OK; voice played"
+        and outcome.bill_sec in (math.ceil(seconds), math.ceil(seconds) + 1)
+    )
+
+
+async def place_calls(
+    trunk_port: int,
+    calls: int,
+    rate: float,
+    audio: Voice8k,
+    *,
+    window: tuple[float, float] | None = None,
+    profile: Path | None = None,
+) -> tuple[list[AttemptOutcome], float, float, tuple[int, int]]:
+    """Dial `calls` calls at `rate`/s through one SipDialer; returns the outcomes and, over
+    `window` (seconds after the first INVITE), this process's CPU, the window's length and
+    the calls up at its start and end."""
+    low = free_udp_block(2 * calls + 64)
+    config = SipTrunkConfig.from_options(
+        {
+            "trunk": f"sip:{HOST}:{trunk_port}",
+            "codecs": "PCMA,PCMU",
+            "local_ip": HOST,
+            "rtp_ports": f"{low}-{low + 2 * calls + 63}",
+        }
+    )
+    dialer = SipDialer(config)
+    await dialer.start()
+    loop = asyncio.get_running_loop()
+    try:
+        start = loop.time()
+        tasks = []
+        for i in range(calls):
+            await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+            tasks.append(asyncio.create_task(dialer.dial(dial_request(audio))))
+        cpu, wall, up = 0.0, 0.0, (-1, -1)
+        if window is not None:
+            await asyncio.sleep(max(0.0, start + window[0] - loop.time()))
+            spy = None
+            if profile is not None:
+                out = profile / f"media-voxcall-{calls}.txt"
+                spy = py_spy(os.getpid(), window[1] - window[0] - 1, out)
+            up_start, cpu0, wall0 = dialer.active_calls, self_cpu_seconds(), time.monotonic()
+            await asyncio.sleep(max(0.0, start + window[1] - loop.time()))
+            cpu, wall = self_cpu_seconds() - cpu0, time.monotonic() - wall0
+            up = (up_start, dialer.active_calls)
+            if spy is not None:
+                await asyncio.to_thread(spy.wait)
+        outcomes = await asyncio.gather(*tasks)
+        async with asyncio.timeout(10):
+            await dialer.wait_idle()
+    finally:
+        await dialer.close()
+    return outcomes, cpu, wall, up
+
+
+def voxcall_level(
+    runner: asyncio.Runner, work: Path, calls: int, rate: float, profile: Path | None
+) -> Level:
+    audio = voice(VOICE_SECONDS)
+    window = (calls / rate + UAS_ANSWER_DELAY + 0.5, VOICE_SECONDS)
+    with uas(work, f"vx-{calls}") as (port, media):
+        capture = Capture(media, work / f"vx-{calls}.pcap")
+        try:
+            outcomes, cpu, wall, up = runner.run(
+                place_calls(port, calls, rate, audio, window=window, profile=profile)
+            )
+        finally:
+            _, dropped = capture.stop()
+    stats = stream_stats(capture.path, expected=PACKETS, ptime=PTIME)
+    capture.path.unlink()
+    setups = [o.answered_at - o.started_at for o in outcomes if o.answered_at is not None]
+    return Level(
+        "voxcall",
+        calls,
+        sum(right(o, VOICE_SECONDS) for o in outcomes),
+        cpu / wall if wall else float("nan"),
+        wall,
+        up,
+        stats,
+        dropped,
+        percentile(setups, 50),
+        percentile(setups, 99),
+    )
+
+
+def sipp_level(work: Path, calls: int, rate: float, voice_file: Path) -> Level:
+    scenario = work / "uac_play.xml"
+    scenario.write_text(
+        (SCENARIOS / "uac_play.xml").read_text().replace("VOICE_FILE", str(voice_file))
+    )
+    window = (calls / rate + UAS_ANSWER_DELAY + 0.5, VOICE_SECONDS)
+    with uas(work, f"sipp-{calls}") as (port, media):
+        capture = Capture(media, work / f"sipp-{calls}.pcap")
+        try:
+            uac_port = free_udp_block(2, low=media + 8)
+            uac_media = free_udp_block(4, low=uac_port + 4)
+            args = ["sipp", "-sf", str(scenario), f"{HOST}:{port}", "-s", NUMBER]
+            args += ["-i", HOST, "-p", str(uac_port), "-mi", HOST, "-mp", str(uac_media)]
+            args += ["-m", str(calls), "-l", str(calls), "-r", f"{rate:g}"]
+            # BYE a little after the voice: rtpstream starts a moment after the ACK.
+            args += ["-d", str(round(VOICE_SECONDS * 1000) + 300), "-nostdin"]
+            args += ["-timeout", "120s", "-timeout_error", "-trace_err"]
+            args += ["-error_file", str(work / f"uac-{calls}-errors.log")]
+            with running(args, log=work / f"uac-{calls}.log", cwd=work) as uac:
+                start = time.monotonic()
+                time.sleep(max(0.0, start + window[0] - time.monotonic()))
+                cpu0, wall0 = cpu_seconds(uac.pid), time.monotonic()
+                time.sleep(max(0.0, start + window[1] - time.monotonic()))
+                cpu, wall = cpu_seconds(uac.pid) - cpu0, time.monotonic() - wall0
+                code = uac.wait(VOICE_SECONDS + calls / rate + 60)
+        finally:
+            _, dropped = capture.stop()
+    stats = stream_stats(capture.path, expected=PACKETS, ptime=PTIME)
+    capture.path.unlink()
+    found = SUCCESSFUL.findall((work / f"uac-{calls}.log").read_text(errors="replace"))
+    successful = int(found[-1]) if found else 0
+    if code != 0:
+        print(f"# SIPp UAC exited with {code}; see uac-{calls}.log")
+    return Level("SIPp UAC", calls, successful, cpu / wall, wall, (-1, -1), stats, dropped)
+
+
+def setup_run(runner: asyncio.Runner, work: Path, offered: float) -> SetupRun:
+    seconds = 1.0
+    calls = round(offered * 4)
+    with uas(work, f"setup-{offered:g}") as (port, _):
+        outcomes, *_ = runner.run(place_calls(port, calls, offered, voice(seconds)))
+    starts = [o.started_at for o in outcomes]
+    answers = [o.answered_at for o in outcomes if o.answered_at is not None]
+    setups = [o.answered_at - o.started_at for o in outcomes if o.answered_at is not None]
+    span = max(answers) - min(starts) - UAS_ANSWER_DELAY if answers else float("inf")
+    return SetupRun(
+        offered,
+        calls,
+        sum(right(o, seconds) for o in outcomes),
+        len(answers) / span if span > 0 else 0.0,
+        percentile(setups, 50),
+        percentile(setups, 99),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", default="100,500,1000,2000", help="simultaneous calls")
+    parser.add_argument("--rate", type=float, default=200.0, help="calls/s while ramping up")
+    parser.add_argument("--setup-rates", default="100,200,400", help="calls/s offered")
+    parser.add_argument("--profile", type=Path, help="py-spy voxcall at each N here")
+    args = parser.parse_args()
+    require("sipp", "dumpcap")
+    levels = [int(n) for n in args.calls.split(",")]
+    if any(n / args.rate + UAS_ANSWER_DELAY + 3 > VOICE_SECONDS for n in levels):
+        parser.error("--rate too low: every call must be up before the first one ends")
+    # One RTP socket per call, besides SIP and the capture.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * max(levels) + 256)), hard))
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results: list[tuple[Level, Level]] = []
+    setups: list[SetupRun] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="voxcall-bench-media-") as folder,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        work = Path(folder)
+        voice_file = work / "voice.ul"
+        voice_file.write_bytes(pcm_to_ulaw(voice(VOICE_SECONDS).pcm))
+        for calls in levels:
+            vx = voxcall_level(runner, work, calls, args.rate, args.profile)
+            base = sipp_level(work, calls, args.rate, voice_file)
+            results.append((vx, base))
+            print(
+                f"# N={calls}: voxcall {100 * vx.cpu_share:.0f}% CPU, jitter p99 "
+                f"{vx.stats.jitter_p99_ms:.2f} ms, {vx.right} right, {vx.stats.whole} whole; SIPp "
+                f"{100 * base.cpu_share:.0f}% CPU, jitter p99 {base.stats.jitter_p99_ms:.2f} ms",
+                flush=True,
+            )
+        for offered in (float(r) for r in args.setup_rates.split(",")):
+            setups.append(setup_run(runner, work, offered))
+    report(args, results, setups)
+
+
+def report(
+    args: argparse.Namespace, results: list[tuple[Level, Level]], setups: list[SetupRun]
+) -> None:
+    print(header("SIP media: simultaneous calls into a SIPp UAS", "python -m bench.sip_media"))
+    print(
+        f"Voice {VOICE_SECONDS:g} s, G.711 PCMU, 20 ms packets; calls ramped at {args.rate:g}/s.\n"
+    )
+    rows: list[list[object]] = []
+    for vx, base in results:
+        for level in (vx, base):
+            s = level.stats
+            rows.append(
+                [
+                    level.calls,
+                    level.who,
+                    f"{level.right}/{level.calls}",
+                    f"{s.whole}/{s.streams}",
+                    f"{s.per_stream_min}-{s.per_stream_max}",
+                    s.missing,
+                    s.jitter_p50_ms,
+                    s.jitter_p99_ms,
+                    s.jitter_max_ms,
+                    f"{100 * level.cpu_share:.1f}%",
+                    f"{1000 * level.cpu_per_call:.3f}",
+                    level.capture_dropped,
+                ]
+            )
+        rows.append(
+            [
+                vx.calls,
+                "voxcall / SIPp",
+                "",
+                "",
+                "",
+                "",
+                "",
+                f"{vx.stats.jitter_p99_ms / base.stats.jitter_p99_ms:.2f}",
+                "",
+                "",
+                f"{vx.cpu_per_call / base.cpu_per_call:.2f}",
+                "",
+            ]
+        )
+    print(
+        table(
+            [
+                "N",
+                "caller",
+                "outcomes right",
+                "whole streams",
+                "pkts/stream",
+                "missing",
+                "jitter p50 ms",
+                "p99 ms",
+                "max ms",
+                "CPU (1 core)",
+                "CPU per call (m-core)",
+                "capture drops",
+            ],
+            rows,
+        )
+    )
+    print()
+    for vx, _ in results:
+        print(
+            f"voxcall N={vx.calls}: calls up at the CPU window's start/end {vx.up_at_window}, "
+            f"window {vx.window:.1f} s; setup INVITE->200 p50 {vx.setup_p50 * 1000:.0f} ms, "
+            f"p99 {vx.setup_p99 * 1000:.0f} ms (the UAS waits {UAS_ANSWER_DELAY * 1000:.0f} ms)"
+        )
+    print()
+    print(
+        table(
+            [
+                "offered calls/s",
+                "calls",
+                "right",
+                "answered/s",
+                "setup p50 ms",
+                "p99 ms",
+                "sustained",
+            ],
+            [
+                [s.offered, s.calls, s.right, s.achieved, 1000 * s.p50, 1000 * s.p99, s.sustained]
+                for s in setups
+            ],
+        )
+    )
+    at_target = next(((vx, b) for vx, b in results if vx.calls == TARGET_N), None)
+    sustained = max((s.offered for s in setups if s.sustained), default=0.0)
+    verdicts: list[list[object]] = []
+    if at_target is not None:
+        vx, base = at_target
+        verdicts.append(
+            [
+                f"N={TARGET_N}: p99 jitter, calls right",
+                f"{vx.stats.jitter_p99_ms:.2f} ms, {vx.right} outcomes and "
+                f"{vx.stats.whole} streams right of {vx.calls}",
+                f"<= {TARGET_JITTER_MS:g} ms, all",
+                verdict(vx.stats.jitter_p99_ms <= TARGET_JITTER_MS and vx.all_right),
+            ]
+        )
+    for vx, base in results:
+        ratio = vx.cpu_per_call / base.cpu_per_call
+        verdicts.append(
+            [
+                f"N={vx.calls}: CPU per call voxcall / SIPp",
+                f"{ratio:.2f}",
+                f"<= {TARGET_CPU_RATIO:g}",
+                verdict(ratio <= TARGET_CPU_RATIO),
+            ]
+        )
+    verdicts.append(
+        [
+            "call setup sustained",
+            f"{sustained:g} calls/s",
+            f">= {TARGET_SETUP:g}",
+            verdict(sustained >= TARGET_SETUP),
+        ]
+    )
+    print()
+    print(table(["target", "measured", "wanted", "verdict"], verdicts))
+    if args.profile is not None:
+        for vx, _ in results:
+            out = args.profile / f"media-voxcall-{vx.calls}.txt"
+            if out.exists():
+                print(f"\nProfile of voxcall, N={vx.calls} (py-spy, {out}):\n")
+                print(profile_summary(out))
+
+
+if __name__ == "__main__":
+    main()
