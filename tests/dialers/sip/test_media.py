@@ -624,3 +624,21 @@ def test_pool_raises_other_bind_errors(pool_range: tuple[int, int]) -> None:
         pool.open()
     assert info.value.errno == errno.EADDRNOTAVAIL
     assert pool.in_use == 0
+
+
+def test_streams_past_a_full_burst_go_between_the_phases() -> None:
+    """4 phases of 32 streams each are full: the next stream takes a 1 ms slot between them."""
+    from voxcall.dialers.sip.media import BURST
+
+    pacer = RtpPacer(ptime=0.020, phases=4)
+    phase_slots = [0, 5, 10, 15]  # 20 slots of 1 ms; a phase every 5
+    chosen = []
+    for _ in range(4 * BURST):
+        slot = pacer._choose_slot(soonest=0)
+        pacer._slots[slot][object()] = None  # type: ignore[index]
+        chosen.append(slot)
+    assert sorted(set(chosen)) == phase_slots
+    assert all(chosen.count(s) == BURST for s in phase_slots)
+    extra = pacer._choose_slot(soonest=0)
+    assert extra not in phase_slots
+    assert 0 <= extra < 20
