@@ -799,17 +799,18 @@ class Store:
         if kind not in ("topup", "adjustment") or (kind == "topup" and amount_milli <= 0):
             raise ValueError("amount: a top-up must be positive")
         with self._write() as conn:
-            changed = conn.execute(
+            balance = conn.execute(
                 update(t.projects)
                 .where(
                     t.projects.c.id == project_id,
                     t.projects.c.balance_milli - t.projects.c.reserved_milli + amount_milli >= 0,
                 )
                 .values(balance_milli=t.projects.c.balance_milli + amount_milli)
-            )
-            if changed.rowcount != 1:
+                .returning(t.projects.c.balance_milli)
+            ).scalar_one_or_none()
+            if balance is None:
                 raise InsufficientFunds(-amount_milli)
-            return _append_ledger(conn, project_id, kind, amount_milli, note)
+            return _append_ledger(conn, project_id, kind, amount_milli, balance, note)
 
     def statement(self, project_id: str, *, limit: int = 1000) -> list[LedgerEntry]:
         """The project's ledger, newest first."""
@@ -918,12 +919,15 @@ def _close(
     """Make the calls matching `where` final: release their reservations and, for a priced
     call, debit the ledger. The one path by which every call ends."""
     rows = conn.execute(
-        select(t.calls.c.id, t.calls.c.project_id, t.calls.c.reserved_milli)
+        select(
+            t.calls.c.id, t.calls.c.project_id, t.calls.c.reserved_milli, t.projects.c.webhook_url
+        )
+        .join(t.projects, t.projects.c.id == t.calls.c.project_id)
         .where(where)
-        .with_for_update()
+        .with_for_update(of=t.calls)
     ).all()
     now = time.time()
-    for call_id, project_id, reserved in rows:
+    for call_id, project_id, reserved, webhook_url in rows:
         # Never take more than was reserved at acceptance: that was the promised maximum.
         price = min(price_milli, reserved)
         values: dict[str, Any] = {
@@ -938,27 +942,24 @@ def _close(
             values["bill_sec"] = bill_sec
         conn.execute(update(t.calls).where(t.calls.c.id == call_id).values(values))
         if reserved or price:
-            conn.execute(
+            balance = conn.execute(
                 update(t.projects)
                 .where(t.projects.c.id == project_id)
                 .values(
                     reserved_milli=t.projects.c.reserved_milli - reserved,
                     balance_milli=t.projects.c.balance_milli - price,
                 )
-            )
-        if price:
-            _append_ledger(conn, project_id, "debit", -price, "call", call_id=call_id)
-        _write_event(conn, call_id, project_id, now)
+                .returning(t.projects.c.balance_milli)
+            ).scalar_one()
+            if price:
+                _append_ledger(conn, project_id, "debit", -price, balance, "call", call_id=call_id)
+        if webhook_url:
+            _write_event(conn, call_id, project_id, now)
     return len(rows)
 
 
 def _write_event(conn: Connection, call_id: str, project_id: str, now: float) -> None:
-    """Queue the call's one webhook event, if its project has a webhook (api.md §6)."""
-    url = conn.execute(
-        select(t.projects.c.webhook_url).where(t.projects.c.id == project_id)
-    ).scalar_one()
-    if not url:
-        return
+    """Queue the call's one webhook event (its project has a webhook: api.md §6)."""
     c = conn.execute(select(t.calls).where(t.calls.c.id == call_id)).one()
     status = CallStatus[c.status]
     payload = {
@@ -1003,14 +1004,12 @@ def _append_ledger(
     project_id: str,
     kind: str,
     amount_milli: int,
+    balance: int,
     note: str,
     *,
     call_id: str | None = None,
 ) -> LedgerEntry:
-    """Append a ledger row; the project's balance has already been changed by the caller."""
-    balance = conn.execute(
-        select(t.projects.c.balance_milli).where(t.projects.c.id == project_id)
-    ).scalar_one()
+    """Append a ledger row; the caller has changed the project's balance to `balance`."""
     entry = LedgerEntry(
         id=new_id(),
         kind=kind,
