@@ -16,6 +16,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import phonenumbers
 import typer
 
 from voxcall.billing.money import FREE, Tariff, parse_toman, toman
@@ -392,17 +393,27 @@ def project_update(
     default_dialer: Annotated[
         str | None, typer.Option(help="Dialer for calls without serverId ('' clears it).")
     ] = None,
+    allowed_countries: Annotated[
+        str | None, typer.Option(help="Countries it may call, e.g. IR or IR,AE (ISO codes).")
+    ] = None,
 ) -> None:
     """Change a project's settings."""
     _, store = _store(data)
     project = _project(store, name)
     if default_dialer and store.get_dialer(default_dialer) is None:
         _fail(f"no dialer {default_dialer!r}")
+    regions = None
+    if allowed_countries is not None:
+        regions = [r.strip().upper() for r in allowed_countries.split(",") if r.strip()]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if not regions or unknown:
+            _fail(f"--allowed-countries: not ISO country codes: {', '.join(unknown) or '(none)'}")
     store.update_project(
         project.id,
         rate_limit=rate_limit,
         default_dialer_id=default_dialer or None,
         clear_default_dialer=default_dialer == "",
+        allowed_regions=regions,
     )
     typer.echo(f"project {name} updated")
 

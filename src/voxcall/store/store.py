@@ -166,10 +166,13 @@ class Store:
         rate_limit: int | None = None,
         default_dialer_id: str | None = None,
         clear_default_dialer: bool = False,
+        allowed_regions: Sequence[str] | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if rate_limit is not None:
             values["rate_limit"] = rate_limit
+        if allowed_regions is not None:
+            values["allowed_regions"] = ",".join(allowed_regions)
         if default_dialer_id is not None:
             values["default_dialer_id"] = default_dialer_id
         if clear_default_dialer:

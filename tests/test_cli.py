@@ -1,0 +1,66 @@
+"""The CLI in-process (its entry point takes args), against a temporary data folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from voxcall.cli import main
+from voxcall.store.store import Store
+
+
+def run(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str, str]:
+    try:
+        main([*args, "--data", str(data)])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_allowed_countries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    code, out, _ = run(capsys, data, "project", "create", "acme", "--json")
+    assert code == 0
+    project = json.loads(out)
+    assert run(capsys, data, "project", "update", "acme", "--allowed-countries", "ir, ae")[0] == 0
+    store = Store.open(f"sqlite:///{data / 'voxcall.db'}")
+    try:
+        updated = store.project_by_name("acme")
+        assert updated is not None and updated.allowed_regions == ("IR", "AE")
+        assert updated.id == project["id"]
+    finally:
+        store.close()
+    code, _, err = run(capsys, data, "project", "update", "acme", "--allowed-countries", "XX")
+    assert (code, err.strip()) == (1, "error: --allowed-countries: not ISO country codes: XX")
+
+
+def test_passwords_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    code, out, _ = run(
+        capsys, data, "dialer", "add", "t1", "--driver", "sip", "--trunk", "sip:127.0.0.1:5060",
+        "--username", "u", "--password", "hunter2-secret", "--json",
+    )  # fmt: skip
+    assert code == 0 and "hunter2-secret" not in out
+    code, out, _ = run(capsys, data, "dialer", "list", "--json")
+    assert code == 0 and "hunter2-secret" not in out
+    assert json.loads(out)[0]["options"]["username"] == "u"
+
+
+def test_refusals_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert run(capsys, data, "dialer", "add", "Bad Id", "--driver", "sandbox")[2].strip() == (
+        "error: ID: must match [a-z0-9][a-z0-9_-]{0,31}"
+    )
+    assert run(capsys, data, "dialer", "add", "x", "--driver", "fax")[2].strip() == (
+        "error: --driver: must be one of sandbox, sip"
+    )
+    assert run(capsys, data, "project", "topup", "nobody", "5")[2].strip() == (
+        "error: no project named 'nobody'"
+    )
+    assert run(capsys, data, "project", "create", "acme", "--balance", "-5")[2].strip() == (
+        "error: --balance: not a non-negative amount: '-5'"
+    )
