@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -125,3 +126,24 @@ def test_upload_needs_a_file_field(client: TestClient, tenant: Tenant) -> None:
         "error": "InvalidRequest",
         "message": "body: must be multipart/form-data",
     }
+
+
+def test_streamed_upload_over_the_limit(client: TestClient, tenant: Tenant) -> None:
+    """No Content-Length: the limit holds while the multipart body streams in (413, not 400)."""
+    boundary = "vxboundary"
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        for _ in range(11 * 16):
+            yield bytes(64 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        "/api/v2/file/voice",
+        headers={**tenant.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=body(),
+    )
+    assert (response.status_code, response.json()["error"]) == (413, "RequestTooLarge")

@@ -14,6 +14,7 @@ from voxcall.api.body import read_json
 from voxcall.api.calls import ok
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
+from voxcall.api.limits import BodyTooLarge
 from voxcall.api.schemas import Speech, voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
@@ -40,8 +41,8 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
         raise ApiError(400, "InvalidRequest", "body: must be multipart/form-data")
     try:
         form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
-    except ApiError:
-        raise
+    except BodyTooLarge:
+        raise  # the upload limit, not a malformed body: 413
     except Exception as exc:  # python-multipart's own errors on a broken body
         raise ApiError(400, "InvalidRequest", f"body: malformed multipart ({exc})") from exc
     try:
