@@ -9,7 +9,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.errors import ApiError
-from voxcall.calls.throttle import TokenBucket
+from voxcall.api.throttle import TokenBucket
 from voxcall.store.records import Project
 from voxcall.tokens import hash_token
 

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest
 
@@ -33,13 +32,11 @@ class SandboxDialer:
         self,
         *,
         speed: float = 1.0,
-        clock: Callable[[], float] = time.time,
         cdr_file: str | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed: must be positive")
         self.speed = speed
-        self.clock = clock
         self.cdr_file = cdr_file
         self._cdr: int | None = None
 
@@ -73,7 +70,7 @@ class SandboxDialer:
         await asyncio.sleep(seconds / self.speed)
 
     async def _dial(self, request: DialRequest) -> AttemptOutcome:
-        started = self.clock()
+        started = time.time()
         scenario = request.national_number[-4:]
         if scenario == "0005":
             scenario = "0001" if request.attempt_number == 1 else ""

@@ -101,10 +101,11 @@ class Store:
             yield
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
-        except (OperationalError, DBAPIError) as exc:
-            if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError):
-                if not exc.connection_invalidated:
-                    raise
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise  # a programming error, not an outage
             raise StoreUnavailable(str(exc.orig)) from exc
 
     @contextmanager
@@ -578,14 +579,6 @@ class Store:
                 CallStatus.EXPIRED,
                 "time to live passed",
             )
-
-    def next_due_at(self) -> float | None:
-        with self._read() as conn:
-            return conn.execute(
-                select(func.min(t.calls.c.next_attempt_at)).where(
-                    t.calls.c.phase == Phase.QUEUED.value
-                )
-            ).scalar_one_or_none()
 
     def recover_interrupted(self) -> int:
         """At start-up of the only worker (SQLite): every live attempt is a dead process's.
