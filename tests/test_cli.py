@@ -64,3 +64,15 @@ def test_refusals_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run(capsys, data, "project", "create", "acme", "--balance", "-5")[2].strip() == (
         "error: --balance: not a non-negative amount: '-5'"
     )
+
+
+def test_reserve_margin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    code, out, _ = run(capsys, data, "dialer", "add", "t1", "--driver", "sandbox", "--json")
+    assert code == 0 and json.loads(out)["reserveMargin"] == 1
+    code, out, _ = run(capsys, data, "dialer", "update", "t1", "--reserve-margin", "0", "--json")
+    assert code == 0 and json.loads(out)["reserveMargin"] == 0
+    code, out, _ = run(capsys, data, "dialer", "update", "t1", "--channels", "3", "--json")
+    assert code == 0 and json.loads(out)["reserveMargin"] == 0  # kept when not given
+    code, _, err = run(capsys, data, "dialer", "update", "t1", "--reserve-margin", "-1")
+    assert code == 2 and "--reserve-margin" in err

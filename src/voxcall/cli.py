@@ -43,6 +43,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.
 PriceOption = Annotated[str, typer.Option(help="Toman per minute (e.g. 600 or 34.2).")]
 IncrementOption = Annotated[int, typer.Option(help="Billed in steps of N seconds.", min=1)]
 FeeOption = Annotated[str, typer.Option(help="Toman per answered call.")]
+MARGIN_HELP = "Seconds past the voice to reserve for (signalling); reserved, not billed."
+MarginOption = Annotated[int, typer.Option(help=MARGIN_HELP, min=0, max=3600)]
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -478,6 +480,7 @@ def dialer_add(
     price_per_minute: PriceOption = "0",
     billing_increment: IncrementOption = 60,
     connect_fee: FeeOption = "0",
+    reserve_margin: MarginOption = 1,
     json_out: JsonOption = False,
 ) -> None:
     """Add a dialer server; a running `serve` picks it up at once."""
@@ -485,6 +488,7 @@ def dialer_add(
         price_per_minute=_amount("--price-per-minute", price_per_minute),
         billing_increment=billing_increment,
         connect_fee=_amount("--connect-fee", connect_fee),
+        reserve_margin=reserve_margin,
     )
     if not SLUG.fullmatch(dialer_id):
         _fail("ID: must match [a-z0-9][a-z0-9_-]{0,31}")
@@ -551,6 +555,7 @@ def _dialer_json(d: DialerConfig) -> dict[str, object]:
         "pricePerMinute": toman(d.tariff.price_per_minute),
         "billingIncrement": d.tariff.billing_increment,
         "connectFee": toman(d.tariff.connect_fee),
+        "reserveMargin": d.tariff.reserve_margin,
         # never the password
         "options": {k: v for k, v in d.options.items() if k != "password"},
     }
@@ -575,6 +580,7 @@ def dialer_update(
         int | None, typer.Option(help="Billed in steps of N s.", min=1)
     ] = None,
     connect_fee: Annotated[str | None, typer.Option(help="Toman per answered call.")] = None,
+    reserve_margin: Annotated[int | None, typer.Option(help=MARGIN_HELP, min=0, max=3600)] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Change a dialer's limits or tariff; calls accepted later use the new values."""
@@ -593,6 +599,9 @@ def dialer_update(
             _amount("--connect-fee", connect_fee)
             if connect_fee is not None
             else current.tariff.connect_fee
+        ),
+        reserve_margin=(
+            reserve_margin if reserve_margin is not None else current.tariff.reserve_margin
         ),
     )
     updated = dataclasses.replace(

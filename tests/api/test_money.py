@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 
@@ -105,3 +106,22 @@ def test_insufficient_balance_queues_nothing(
     }
     assert priced.store.count_calls() == {"WAITING": 1}
     assert balance(client, tenant) == {"balance": 500.0, "reserved": 300.0, "available": 200.0}
+
+
+def test_the_operators_margin_is_reserved(
+    client: TestClient, priced: Services, tenant: Tenant
+) -> None:
+    """Per-second billing shows the margin: a 3 s voice on a trunk with a 10 s margin holds
+    the price of 13 s."""
+    dialer = priced.store.get_dialer("tehran")
+    assert dialer is not None
+    tariff = Tariff(parse_toman("60"), billing_increment=1, reserve_margin=10)
+    priced.store.update_dialer(dataclasses.replace(dialer, tariff=tariff))
+    priced.store.credit(tenant.project.id, parse_toman("20"), kind="topup", note="t")
+    voice = upload(client, tenant, encode(tone(3.0, rate=8000, channels=1), 8000, 1, "wav"))
+    body = {"phoneNumber": "09121234567", "voiceId": voice}
+    assert client.post("/api/v2/voice/single", headers=tenant.headers, json=body).status_code == 200
+    assert balance(client, tenant) == {"balance": 20.0, "reserved": 13.0, "available": 7.0}
+    second = client.post("/api/v2/voice/single", headers=tenant.headers, json=body)
+    assert second.status_code == 402
+    assert second.json()["message"] == "balance: 13 Toman must be available for 1 call(s)"

@@ -50,3 +50,12 @@ def test_reservation_covers_the_whole_voice_on_the_dearest_dialer() -> None:
     assert max_price(3.2, [cheap, dear]) == parse_toman("300")  # 5 s -> one 30 s increment
     assert max_price(29.5, [dear]) == parse_toman("600")  # 31 s -> two increments
     assert max_price(10, []) == 0
+
+
+def test_reservation_adds_each_trunks_margin() -> None:
+    per_second = Tariff(parse_toman("60"), 1, reserve_margin=0)
+    assert max_price(3.2, [per_second]) == parse_toman("4")  # the voice's 4 s, no margin
+    slow_bye = Tariff(parse_toman("60"), 1, reserve_margin=5)
+    assert max_price(3.2, [per_second, slow_bye]) == parse_toman("9")
+    # the margin is reserved, never billed: the price of a call does not change
+    assert slow_bye.price(4) == per_second.price(4) == parse_toman("4")

@@ -57,3 +57,29 @@ def test_cli_upgrade_then_serve(postgres_url: str, tmp_path: Path) -> None:
     assert f"(was {migrate.head()})" in again.stdout
     created = _voxcall("project", "create", "acme", "--json", "--data", data, env=env)
     assert created.returncode == 0, created.stderr
+
+
+def test_dialers_from_before_the_margin_keep_one_second(store_url: str) -> None:
+    engine = make_engine(store_url)
+    try:
+        migrate.upgrade(engine, "0001")
+        columns = [c.name for c in metadata.tables["dialers"].columns if c.name != "reserve_margin"]
+        row = dict.fromkeys(columns, 0) | {
+            "id": "old",
+            "name": "old",
+            "driver": "sandbox",
+            "options": "{}",
+            "enabled": True,
+            "is_default": False,
+        }
+        with engine.begin() as conn:
+            conn.execute(metadata.tables["dialers"].insert().values(row))
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    store = Store.open(store_url)
+    try:
+        dialer = store.get_dialer("old")
+        assert dialer is not None and dialer.tariff.reserve_margin == 1
+    finally:
+        store.close()

@@ -37,6 +37,9 @@ class Tariff:
     price_per_minute: int  # milli-Toman per 60 s
     billing_increment: int = 60  # seconds
     connect_fee: int = 0  # milli-Toman per answered call
+    # Reserved, never billed: the billSec a call may run past its voice on this trunk
+    # (signalling between the 200 OK and the BYE); the operator's margin of api.md §5.
+    reserve_margin: int = 1  # seconds
 
     def price(self, bill_sec: int) -> int:
         """What an answered call of `bill_sec` costs: at least one increment, rounded up to

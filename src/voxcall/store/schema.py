@@ -69,6 +69,7 @@ dialers = Table(
     Column("price_per_minute_milli", BigInteger, nullable=False),
     Column("billing_increment", Integer, nullable=False),
     Column("connect_fee_milli", BigInteger, nullable=False),
+    Column("reserve_margin", Integer, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("is_default", Boolean, nullable=False),
     # The calls-per-second token bucket, shared by every worker (claims lock this row).

@@ -1049,6 +1049,7 @@ def _dialer(m: Mapping[Any, Any]) -> DialerConfig:
             price_per_minute=m["price_per_minute_milli"],
             billing_increment=m["billing_increment"],
             connect_fee=m["connect_fee_milli"],
+            reserve_margin=m["reserve_margin"],
         ),
     )
 
@@ -1065,6 +1066,7 @@ def _dialer_settings(dialer: DialerConfig) -> dict[str, Any]:
         "price_per_minute_milli": dialer.tariff.price_per_minute,
         "billing_increment": dialer.tariff.billing_increment,
         "connect_fee_milli": dialer.tariff.connect_fee,
+        "reserve_margin": dialer.tariff.reserve_margin,
         "enabled": dialer.enabled,
         "is_default": dialer.is_default,
     }
