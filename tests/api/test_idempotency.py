@@ -127,3 +127,28 @@ def test_a_key_left_pending_by_a_dead_process_is_taken_over(
     )
     assert response.status_code == 200
     assert services.store.count_calls() == {"WAITING": 1}
+
+
+def test_the_response_commits_with_the_calls(
+    client: TestClient,
+    tenant: Tenant,
+    voice_id: str,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process that dies after its calls commit, before it could answer, has already
+    stored the answer: the client's retry gets it, and nobody is called twice."""
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the process died here")
+
+    headers = {**tenant.headers, "Idempotency-Key": "k1"}
+    body = {"phoneNumber": "09121234567", "voiceId": voice_id}
+    with monkeypatch.context() as patch:
+        patch.setattr(type(services.store), "complete_idempotent", die)
+        lost = client.post("/api/v2/voice/single", headers=headers, json=body)
+    assert lost.status_code == 500
+    assert services.store.count_calls() == {"WAITING": 1}
+    retry = client.post("/api/v2/voice/single", headers=headers, json=body)
+    assert retry.status_code == 200
+    assert services.store.count_calls() == {"WAITING": 1}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.errors import ApiError
+from voxcall.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from voxcall.api.throttle import TokenBucket
 from voxcall.store.records import Project
 from voxcall.tokens import hash_token
@@ -43,16 +45,55 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def current_project(request: Request) -> Project:
-    """FastAPI dependency: the authenticated, rate-checked project of this request."""
+def _token(request: Request) -> str:
     token = bearer_token(request)
     if token is None:
         raise ApiError(401, "Unauthorized", "Authorization: a Bearer token is required")
-    services = request.app.state.services
+    return token
+
+
+async def authenticate(request: Request) -> Project:
+    """The token's project, read from the database; 401 if there is none."""
+    store = request.app.state.services.store
     project: Project | None = await run_in_threadpool(
-        services.store.project_for_token, hash_token(token)
+        store.project_for_token, hash_token(_token(request))
     )
     if project is None:
         raise ApiError(401, "Unauthorized", "Authorization: unknown or revoked token")
-    services.rate_limiter.check(project, time.monotonic())
     return project
+
+
+async def current_project(request: Request) -> Project:
+    """FastAPI dependency: the authenticated, rate-checked project of this request."""
+    project = await authenticate(request)
+    request.app.state.services.rate_limiter.check(project, time.monotonic())
+    return project
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    project: Project
+    # Set when `project` came from the settings cache at this version: the write of the
+    # request confirms it (see voxcall.store.settings_cache).
+    settings_version: int | None = None
+
+
+async def current_caller(request: Request) -> Caller:
+    """FastAPI dependency for call requests: `current_project`, from the settings cache when
+    it holds the token (no database read). Anything the cache could have got wrong is
+    checked again from the database before the request is answered (`place_calls`).
+
+    A request with an Idempotency-Key is authenticated from the database at once: its key
+    is claimed for the project before the calls are written.
+    """
+    services = request.app.state.services
+    cached = services.store.settings.project(hash_token(_token(request)))
+    if cached is not None and IDEMPOTENCY_HEADER not in request.headers:
+        project, version = cached
+        try:
+            services.rate_limiter.check(project, time.monotonic())
+        except ApiError:
+            pass  # the cached rate may be an old one: ask the database
+        else:
+            return Caller(project, version)
+    return Caller(await current_project(request))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from voxcall.api.auth import current_project
+from voxcall.api.auth import Caller, authenticate, current_caller, current_project
 from voxcall.api.body import read_json
 from voxcall.api.idempotency import respond_once
 from voxcall.api.schemas import (
@@ -21,12 +21,15 @@ from voxcall.api.schemas import (
     call_json,
     server_json,
 )
+from voxcall.calls.errors import RequestRefused
 from voxcall.calls.service import CallOptions, Idempotency
 from voxcall.store.records import Call, Project
+from voxcall.store.settings_cache import StaleSettings
 
 router = APIRouter(prefix="/api/v2/voice")
 account_router = APIRouter(prefix="/api/v2/account")
 ProjectDep = Annotated[Project, Depends(current_project)]
+CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 def ok(result: Any) -> dict[str, Any]:
@@ -43,7 +46,7 @@ def _batch_result(calls: list[Call]) -> dict[str, Any]:
 
 async def place_calls(
     request: Request,
-    project: Project,
+    caller: Caller,
     key: str | None,
     numbers: list[str],
     voice_id: str,
@@ -56,42 +59,54 @@ async def place_calls(
     idempotency: Idempotency | None = None
     if key is not None:
         idempotency = (
-            project.id,
+            caller.project.id,
             key,
             lambda calls: bytes(JSONResponse(shape(calls)).body).decode(),
         )
-    calls = await run_in_threadpool(
-        request.app.state.services.calls.place,
-        project,
-        numbers,
-        voice_id,
-        options,
-        batch=batch,
-        idempotency=idempotency,
-    )
+    place = request.app.state.services.calls.place
+    try:
+        calls = await run_in_threadpool(
+            place,
+            caller.project,
+            numbers,
+            voice_id,
+            options,
+            batch=batch,
+            idempotency=idempotency,
+            settings_version=caller.settings_version,
+        )
+    except (StaleSettings, RequestRefused):
+        if caller.settings_version is None:
+            raise
+        # The cached settings changed, or refused the request and may be out of date: decide
+        # again from the database (a revoked token gets its 401 here).
+        project = await authenticate(request)
+        calls = await run_in_threadpool(
+            place, project, numbers, voice_id, options, batch=batch, idempotency=idempotency
+        )
     return shape(calls)
 
 
 @router.post("/single")
-async def single(request: Request, project: ProjectDep) -> Response:
+async def single(request: Request, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_json(request, SingleCall)
         return await place_calls(
-            request, project, key, [body.phoneNumber], body.voiceId, body.options(), batch=False
+            request, caller, key, [body.phoneNumber], body.voiceId, body.options(), batch=False
         )
 
-    return await respond_once(request, project, work)
+    return await respond_once(request, caller.project, work)
 
 
 @router.post("/batch")
-async def batch(request: Request, project: ProjectDep) -> Response:
+async def batch(request: Request, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_json(request, BatchCall)
         return await place_calls(
-            request, project, key, body.phoneNumbers, body.voiceId, body.options(), batch=True
+            request, caller, key, body.phoneNumbers, body.voiceId, body.options(), batch=True
         )
 
-    return await respond_once(request, project, work)
+    return await respond_once(request, caller.project, work)
 
 
 async def place_spoken(
@@ -103,7 +118,9 @@ async def place_spoken(
     )
     batch = isinstance(body, BatchTtsCall)
     numbers = body.phoneNumbers if isinstance(body, BatchTtsCall) else [body.phoneNumber]
-    return await place_calls(request, project, key, numbers, voice.id, body.options(), batch=batch)
+    return await place_calls(
+        request, Caller(project), key, numbers, voice.id, body.options(), batch=batch
+    )
 
 
 @router.post("/single/tts")
@@ -135,7 +152,7 @@ async def otp(request: Request, project: ProjectDep) -> Response:
             prelude_voice_id=body.voiceId,
         )
         return await place_calls(
-            request, project, key, [body.phoneNumber], voice.id, body.options(), batch=False
+            request, Caller(project), key, [body.phoneNumber], voice.id, body.options(), batch=False
         )
 
     return await respond_once(request, project, work)

@@ -78,11 +78,14 @@ class CallService:
         *,
         batch: bool = False,
         idempotency: Idempotency | None = None,
+        settings_version: int | None = None,
     ) -> list[Call]:
         """Validate and durably queue one call per number, all or none.
 
         A batch shares a new campaign id. With `idempotency`, the response is stored in the
-        same transaction as the calls.
+        same transaction as the calls. With `settings_version` (`project` came from the
+        settings cache at that version), the voice and dialers may come from the cache too,
+        and StaleSettings says they changed before the calls could be written.
         """
         numbers = []
         for index, raw in enumerate(phone_numbers):
@@ -91,10 +94,10 @@ class CallService:
             except InvalidPhoneNumber as exc:
                 field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
                 raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
-        voice = self.store.get_voice(project.id, voice_id) if _is_id(voice_id) else None
+        voice = self._voice(project.id, voice_id, settings_version)
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
-        dialer_id, candidates = self._route(project, options.server_id)
+        dialer_id, candidates = self._route(project, options.server_id, settings_version)
         reservation = max_price(voice.duration, [d.tariff for d in candidates])
         now = int(time.time())
         campaign_id = uuid.uuid4().hex if batch else None
@@ -116,7 +119,9 @@ class CallService:
                         reserved_milli=reservation,
                     )
                     for number in numbers
-                ]
+                ],
+                idempotency=idempotency,
+                settings_version=settings_version,
             )
         except InsufficientFunds as exc:
             raise InsufficientBalance(
@@ -126,12 +131,25 @@ class CallService:
         self.on_new_calls()
         return calls
 
+    def _voice(self, project_id: str, voice_id: str, settings_version: int | None) -> Voice | None:
+        if not _is_id(voice_id):
+            return None
+        cached = None
+        if settings_version is not None:
+            cached = self.store.settings.voice(project_id, voice_id, settings_version)
+        return cached or self.store.get_voice(project_id, voice_id)
+
     def _route(
-        self, project: Project, server_id: str | None
+        self, project: Project, server_id: str | None, settings_version: int | None
     ) -> tuple[str | None, list[DialerConfig]]:
         """The dialer a new call must use (None: the least-loaded enabled one takes it), and
         the dialers that may place it, whose tariffs bound what it can cost."""
-        enabled = {d.id: d for d in self.store.list_dialers(enabled_only=True)}
+        dialers = None
+        if settings_version is not None:
+            dialers = self.store.settings.enabled_dialers(settings_version)
+        if dialers is None:
+            dialers = self.store.list_dialers(enabled_only=True)
+        enabled = {d.id: d for d in dialers}
         if server_id is not None:
             if server_id not in enabled:
                 raise InvalidServer(f"serverId: no enabled dialer {server_id!r}")

@@ -55,6 +55,15 @@ api_tokens = Table(
     Column("revoked_at", BigInteger, nullable=True),
 )
 
+# One row: its version grows with every change that cached settings depend on (tokens,
+# projects, dialers, voices; see settings_cache.py), in the transaction of the change.
+settings_version = Table(
+    "settings_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
 dialers = Table(
     "dialers",
     metadata,

@@ -39,6 +39,7 @@ from voxcall.store.records import (
     Voice,
     WebhookDelivery,
 )
+from voxcall.store.settings_cache import SettingsCache, StaleSettings
 
 
 class StoreUnavailable(Exception):
@@ -71,6 +72,7 @@ class Store:
         )
         # PostgreSQL commits concurrent transactions together by itself; SQLite needs help.
         self._group = GroupCommit(self._write) if engine.dialect.name == "sqlite" else None
+        self.settings = SettingsCache()
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -181,6 +183,7 @@ class Store:
         if values:
             with self._write() as conn:
                 conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(values))
+                _settings_changed(conn)
 
     def add_token(self, project_id: str, *, prefix: str, token_hash: str) -> None:
         with self._write() as conn:
@@ -202,16 +205,22 @@ class Store:
                 .where(t.api_tokens.c.prefix == prefix, t.api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=int(time.time()))
             )
+            _settings_changed(conn)
         return result.rowcount
 
     def project_for_token(self, token_hash: str) -> Project | None:
         with self._read() as conn:
+            version = _settings_version(conn)  # first: what follows is at least this new
             row = conn.execute(
                 select(t.projects)
                 .join(t.api_tokens, t.api_tokens.c.project_id == t.projects.c.id)
                 .where(t.api_tokens.c.token_hash == token_hash, t.api_tokens.c.revoked_at.is_(None))
             ).first()
-        return _project(row._mapping) if row else None
+        if row is None:
+            return None
+        project = _project(row._mapping)
+        self.settings.keep_project(version, token_hash, project)
+        return project
 
     # -- dialers --------------------------------------------------------------------
 
@@ -229,14 +238,19 @@ class Store:
                     created_at=int(time.time()),
                 )
             )
+            _settings_changed(conn)
 
     def list_dialers(self, *, enabled_only: bool = False) -> list[DialerConfig]:
         query = select(t.dialers).order_by(t.dialers.c.created_at, t.dialers.c.id)
         if enabled_only:
             query = query.where(t.dialers.c.enabled.is_(True))
         with self._read() as conn:
+            version = _settings_version(conn)
             rows = conn.execute(query).all()
-        return [_dialer(r._mapping) for r in rows]
+        dialers = [_dialer(r._mapping) for r in rows]
+        if enabled_only:
+            self.settings.keep_dialers(version, dialers)
+        return dialers
 
     def get_dialer(self, dialer_id: str) -> DialerConfig | None:
         with self._read() as conn:
@@ -253,6 +267,7 @@ class Store:
                 .where(t.dialers.c.id == dialer.id)
                 .values(**_dialer_settings(dialer))
             )
+            _settings_changed(conn)
         return result.rowcount == 1
 
     def set_dialer_enabled(self, dialer_id: str, enabled: bool) -> bool:
@@ -260,6 +275,7 @@ class Store:
             result = conn.execute(
                 update(t.dialers).where(t.dialers.c.id == dialer_id).values(enabled=enabled)
             )
+            _settings_changed(conn)
         return result.rowcount == 1
 
     def busy_channels(self) -> dict[str, int]:
@@ -293,6 +309,7 @@ class Store:
 
     def get_voice(self, project_id: str, voice_id: str) -> Voice | None:
         with self._read() as conn:
+            version = _settings_version(conn)
             row = conn.execute(
                 select(t.voices).where(
                     t.voices.c.id == voice_id,
@@ -300,7 +317,11 @@ class Store:
                     t.voices.c.deleted_at.is_(None),
                 )
             ).first()
-        return _voice(row._mapping) if row else None
+        if row is None:
+            return None
+        voice = _voice(row._mapping)
+        self.settings.keep_voice(version, voice)
+        return voice
 
     def voice_by_source(self, project_id: str, source_hash: str) -> Voice | None:
         """A synthesized voice already made from the same text and language."""
@@ -340,6 +361,7 @@ class Store:
                 .where(t.voices.c.id == voice_id)
                 .values(deleted_at=int(time.time()))
             )
+            _settings_changed(conn)
         return True
 
     # -- calls ----------------------------------------------------------------------
@@ -349,11 +371,13 @@ class Store:
         new_calls: Sequence[NewCall],
         *,
         idempotency: tuple[str, str, Callable[[list[Call]], str]] | None = None,
+        settings_version: int | None = None,
     ) -> list[Call]:
         """Store call requests, all or none, each due at once, and reserve what they may cost.
 
         The reservation is checked and taken by one conditional UPDATE, so concurrent requests
-        can never reserve more than the balance.
+        can never reserve more than the balance. `settings_version`: the version of the cached
+        settings the request was checked against; StaleSettings if they have changed since.
         """
         now = time.time()
         rows = [
@@ -388,6 +412,8 @@ class Store:
             needed[c.project_id] = needed.get(c.project_id, 0) + c.reserved_milli
 
         def work(conn: Connection) -> list[Call]:
+            if settings_version is not None and _settings_version(conn) != settings_version:
+                raise StaleSettings
             for project_id, amount in needed.items():
                 if amount == 0:
                     continue
@@ -1031,6 +1057,16 @@ def _project(m: Mapping[Any, Any]) -> Project:
         reserved_milli=m["reserved_milli"],
         webhook_url=m["webhook_url"],
     )
+
+
+def _settings_version(conn: Connection) -> int:
+    version: int = conn.execute(select(t.settings_version.c.version)).scalar_one()
+    return version
+
+
+def _settings_changed(conn: Connection) -> None:
+    """Inside the transaction of a change: cached settings are older than it from now on."""
+    conn.execute(update(t.settings_version).values(version=t.settings_version.c.version + 1))
 
 
 def _dialer(m: Mapping[Any, Any]) -> DialerConfig:
