@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from tests.peers.dialing import NUMBER, dial_request, running_dialer
-from tests.peers.net import free_ports
+from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
 from tests.peers.voices import tone
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
+from voxcall.dialers.sip.rtp import RtpPacket
 
 pytestmark = pytest.mark.peers
 
@@ -204,3 +209,78 @@ async def test_cancelled_dial_while_playing_sends_bye(sipp_uas: SippFactory) -> 
         with pytest.raises(asyncio.CancelledError):
             await attempt
     assert await sipp_result(uas) == 0, uas.diagnostics()  # it got the BYE
+
+
+async def test_challenged_bye_is_sent_again_with_credentials(sipp_uas: SippFactory) -> None:
+    # The trunk answers our BYE 401 (qop=auth); SIPp's verifyauth checks the retried BYE's
+    # Authorization and its higher CSeq, then answers 200.
+    uas = sipp_uas("uas_bye_auth_401.xml", variables={"auth_user": "alice", "auth_pass": "secret"})
+    async with running_dialer(uas.trunk, username="alice", password="secret") as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.5)))
+        assert await sipp_result(uas) == 0, uas.diagnostics()
+    # The outcome is what it would be without the challenge: billed to the first BYE.
+    assert outcome.result is AttemptResult.ANSWERED
+    assert outcome.cause == "200 OK; voice played"
+    assert outcome.answered_at is not None
+    assert 1.48 <= outcome.ended_at - outcome.answered_at < 1.9
+    assert outcome.bill_sec == 2
+
+
+async def test_bye_challenged_twice_is_given_up(sipp_uas: SippFactory) -> None:
+    # A second 401 for the retried BYE: no third BYE (SIPp fails the call if one comes
+    # within 2 s), and the call is over at once, its outcome unchanged.
+    uas = sipp_uas("uas_bye_auth_twice.xml")
+    async with running_dialer(uas.trunk, username="alice", password="secret") as dialer:
+        started = time.monotonic()
+        outcome = await dialer.dial(dial_request(tone(1.0)))
+        assert time.monotonic() - started < 2.0  # 1 s of voice after an immediate answer
+        await asyncio.wait_for(dialer.wait_idle(), timeout=1.0)
+        assert await sipp_result(uas) == 0, uas.diagnostics()
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
+    assert outcome.bill_sec == 1
+
+
+class RtpSink(asyncio.DatagramProtocol):
+    """The far end's RTP port, played by the test: every packet, parsed, as it arrives."""
+
+    def __init__(self) -> None:
+        self.packets: list[RtpPacket] = []
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.packets.append(RtpPacket.parse(data))
+
+
+async def rtp_sink() -> tuple[asyncio.DatagramTransport, RtpSink]:
+    loop = asyncio.get_running_loop()
+    return await loop.create_datagram_endpoint(RtpSink, local_addr=(HOST, 0))
+
+
+@pytest.fixture
+async def two_rtp_sinks() -> AsyncIterator[tuple[tuple[RtpSink, int], tuple[RtpSink, int]]]:
+    (first, a), (second, b) = await rtp_sink(), await rtp_sink()
+    yield (a, first.get_extra_info("sockname")[1]), (b, second.get_extra_info("sockname")[1])
+    first.close()
+    second.close()
+
+
+async def test_reinvite_moves_the_media(
+    sipp_uas: SippFactory, two_rtp_sinks: tuple[tuple[RtpSink, int], tuple[RtpSink, int]]
+) -> None:
+    # The 200 points our RTP at sink A; 0.5 s after the ACK, a re-INVITE points it at B.
+    (sink_a, port_a), (sink_b, port_b) = two_rtp_sinks
+    variables = {"rtp_port_a": str(port_a), "rtp_port_b": str(port_b)}
+    uas = sipp_uas("uas_reinvite_move.xml", variables=variables)
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(2.0)))
+        assert await sipp_result(uas) == 0, uas.diagnostics()  # our 200 to the re-INVITE
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
+    before, after = sink_a.packets, sink_b.packets
+    assert 10 <= len(before) <= 50, len(before)  # about 25: 0.5 s and a round trip
+    assert len(before) + len(after) == 100  # 2 s of 20 ms packets, none lost on loopback
+    # One stream that changed address: same SSRC, sequence numbers and timestamps run on.
+    packets = before + after
+    assert len({p.ssrc for p in packets}) == 1
+    for earlier, later in itertools.pairwise(packets):
+        assert later.sequence_number == (earlier.sequence_number + 1) % 65536
+        assert later.timestamp == (earlier.timestamp + 160) % 2**32
+    assert [p.marker for p in packets] == [True] + [False] * 99

@@ -6,10 +6,16 @@ Call-ID and CSeq are swapped for those of the request it answers. Timers fire by
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
+import itertools
+import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +25,11 @@ from tests.peers.voices import tone
 from voxcall.dialers.base import AttemptResult
 from voxcall.dialers.sip.call import TRANSITIONS, Call, CallSettings, CallState, IllegalTransition
 from voxcall.dialers.sip.dialog import tag_of
+from voxcall.dialers.sip.digest import DigestChallenge
 from voxcall.dialers.sip.media import RtpPacer, RtpPortPool
 from voxcall.dialers.sip.message import SipRequest, SipResponse, Via, parse_message
-from voxcall.dialers.sip.sdp import PCMA, PCMU
+from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.dialers.sip.sdp import PCMA, PCMU, SessionDescription
 from voxcall.dialers.sip.timers import TimerValues
 from voxcall.dialers.sip.transaction import Address
 from voxcall.dialers.sip.transport import TransportUser
@@ -72,14 +80,14 @@ class FarEnd:
         self, request: SipRequest, capture: str | bytes, *, to_tag: str = "far1"
     ) -> SipResponse:
         """A captured response (a file name, or its bytes), re-addressed to `request` (its To
-        gets `to_tag` unless the response is a 100)."""
+        gets `to_tag` unless the response is a 100 or the request is inside a dialog)."""
         data = capture if isinstance(capture, bytes) else (CAPTURES / capture).read_bytes()
         response = parse_message(data)
         assert isinstance(response, SipResponse)
         for name in ("Via", "From", "Call-ID", "CSeq"):
             response.headers.set(name, ", ".join(request.headers.get_all(name)))
         to = request.headers.get("To") or ""
-        if response.status_code > 100:
+        if response.status_code > 100 and tag_of(to) is None:
             to = f"{to};tag={to_tag}"
         response.headers.set("To", to)
         self.ua.received(response.serialize(), TRUNK)
@@ -315,3 +323,228 @@ async def test_sha256_challenge_with_qop_auth(harness: Harness) -> None:
     expected = sha256(f"{ha1}:n256:00000001:{values['cnonce']}:auth:{ha2}")
     assert values["response"] == expected
     assert call.state is CallState.CALLING
+
+
+def digest_params(value: str | None) -> dict[str, str]:
+    """The parameters of a Digest credentials header we built (no commas inside values)."""
+    assert value is not None and value.startswith("Digest ")
+    pairs = (part.strip().split("=", 1) for part in value.removeprefix("Digest ").split(","))
+    return {name: raw.strip('"') for name, raw in pairs}
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+# -- our BYE challenged (RFC 3261 §22): captured from uas_bye_auth_401.xml --------------------
+
+BYE_401 = (CAPTURES / "byeauth-5-in-401.sip").read_bytes()
+BYE_407 = BYE_401.replace(b"401 Unauthorized", b"407 Proxy Authentication Required").replace(
+    b"WWW-Authenticate", b"Proxy-Authenticate"
+)
+
+
+def answered(harness: Harness, seconds: float = 5.0) -> Call:
+    call = harness.call(seconds)
+    harness.far.reply(harness.far.requests("INVITE")[0], "byeauth-2-in-200.sip", to_tag="callee")
+    assert call.state is CallState.CONFIRMED
+    return call
+
+
+@pytest.mark.parametrize(
+    ("challenge", "credentials_header"),
+    [(BYE_401, "Authorization"), (BYE_407, "Proxy-Authorization")],
+)
+async def test_challenged_bye_is_sent_again_with_credentials(
+    harness: Harness, challenge: bytes, credentials_header: str
+) -> None:
+    call = answered(harness)
+    far = harness.far
+    call.hang_up()
+    hung_up_at = time.time()
+    (bye,) = far.requests("BYE")
+    assert "Authorization" not in bye.headers
+    far.reply(bye, challenge)
+
+    retry = far.requests("BYE")[1]
+    assert retry.cseq == (bye.cseq[0] + 1, "BYE")  # a new request in the same dialog
+    assert branch(retry) != branch(bye)
+    assert retry.uri == bye.uri
+    for name in ("From", "To", "Call-ID"):
+        assert retry.headers.get(name) == bye.headers.get(name)
+    other = ({"Authorization", "Proxy-Authorization"} - {credentials_header}).pop()
+    assert other not in retry.headers
+    values = digest_params(retry.headers.get(credentials_header))
+    nonce = DigestChallenge.parse(
+        BYE_401.split(b"WWW-Authenticate: ")[1].split(b"\r\n")[0].decode()
+    )
+    assert (values["username"], values["realm"], values["nonce"]) == (
+        "alice",
+        "sipp.test",
+        nonce.nonce,
+    )
+    assert (values["uri"], values["qop"], values["nc"]) == (bye.uri, "auth", "00000001")
+    ha1, ha2 = md5("alice:sipp.test:secret"), md5(f"BYE:{bye.uri}")
+    expected = md5(f"{ha1}:{nonce.nonce}:00000001:{values['cnonce']}:auth:{ha2}")
+    assert values["response"] == expected
+    assert state_of(call) is CallState.TERMINATING
+
+    far.reply(retry, "byeauth-7-in-200.sip")
+    assert state_of(call) is CallState.TERMINATED
+    assert harness.ports.in_use == 0
+    # Settled when the first BYE left, whatever the challenge: billed to that BYE.
+    outcome = call.outcome.result()
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; hung up by voxcall")
+    assert outcome.ended_at <= hung_up_at
+
+
+async def test_bye_challenged_again_is_given_up(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    call = answered(harness)
+    far = harness.far
+    call.hang_up()
+    far.reply(far.requests("BYE")[0], BYE_401)
+    with caplog.at_level(logging.WARNING, logger="voxcall.sip"):
+        far.reply(far.requests("BYE")[1], BYE_401)
+    assert len(far.requests("BYE")) == 2  # one retry, no more
+    assert call.state is CallState.TERMINATED
+    assert call.closed.done()
+    assert "BYE challenged again (401 Unauthorized); the trunk may keep the call up" in caplog.text
+    assert call.outcome.result().result is AttemptResult.ANSWERED
+
+
+@pytest.mark.parametrize(
+    ("username", "challenge", "reason"),
+    [
+        (None, BYE_401, "challenged and we have no credentials"),
+        (
+            "alice",
+            BYE_401.replace(b'qop="auth"', b'qop="auth-int"'),
+            "challenged and we cannot answer: server offers only qop auth-int; we support auth",
+        ),
+    ],
+)
+async def test_bye_challenge_we_cannot_answer_ends_the_call(
+    harness: Harness,
+    caplog: pytest.LogCaptureFixture,
+    username: str | None,
+    challenge: bytes,
+    reason: str,
+) -> None:
+    harness.settings = dataclasses.replace(harness.settings, username=username)
+    call = answered(harness)
+    call.hang_up()
+    with caplog.at_level(logging.WARNING, logger="voxcall.sip"):
+        harness.far.reply(harness.far.requests("BYE")[0], challenge)
+    assert len(harness.far.requests("BYE")) == 1
+    assert call.state is CallState.TERMINATED
+    assert f"BYE {reason} (401 Unauthorized)" in caplog.text
+
+
+# -- re-INVITEs that move or hold the media: captured from uas_reinvite_move.xml --------------
+
+
+class RtpSink(asyncio.DatagramProtocol):
+    """The far end's RTP port: every packet that reaches it, parsed."""
+
+    def __init__(self) -> None:
+        self.packets: list[RtpPacket] = []
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.packets.append(RtpPacket.parse(data))
+
+
+@pytest.fixture
+async def sinks() -> AsyncIterator[list[tuple[RtpSink, int]]]:
+    loop = asyncio.get_running_loop()
+    opened = [
+        await loop.create_datagram_endpoint(RtpSink, local_addr=("127.0.0.1", 0)) for _ in range(2)
+    ]
+    yield [(sink, transport.get_extra_info("sockname")[1]) for transport, sink in opened]
+    for transport, _ in opened:
+        transport.close()
+
+
+def with_media_port(message: SipRequest | SipResponse, port: int) -> None:
+    session = SessionDescription.parse(message.body.decode())
+    session.media[0].port = port
+    message.body = str(session).encode()
+
+
+def reinvite(ok: SipResponse, invite: SipRequest, cseq: int, port: int, direction: str) -> bytes:
+    """The captured re-INVITE, in this dialog, offering `port` with `direction`."""
+    request = parse_message((CAPTURES / "move-4-in-INVITE.sip").read_bytes())
+    assert isinstance(request, SipRequest)
+    via = Via.parse(request.headers.get("Via") or "")
+    via.params["branch"] = f"z9hG4bK-move-{cseq}"
+    request.headers.set("Via", str(via))
+    request.headers.set("From", ok.headers.get("To") or "")
+    request.headers.set("To", invite.headers.get("From") or "")
+    request.headers.set("Call-ID", invite.call_id)
+    request.headers.set("CSeq", f"{cseq} INVITE")
+    with_media_port(request, port)
+    request.body = request.body.replace(b"a=sendrecv", f"a={direction}".encode())
+    return request.serialize()
+
+
+def ack_for(request: bytes) -> bytes:
+    ack = parse_message(request)
+    assert isinstance(ack, SipRequest)
+    ack.method = "ACK"
+    ack.headers.set("Via", (ack.headers.get("Via") or "") + "-ack")
+    ack.headers.set("CSeq", f"{ack.cseq[0]} ACK")
+    ack.body = b""
+    return ack.serialize()
+
+
+async def test_reinvites_move_hold_and_resume_the_media(
+    harness: Harness, sinks: list[tuple[RtpSink, int]]
+) -> None:
+    (sink_a, port_a), (sink_b, port_b) = sinks
+    far = harness.far
+    call = harness.call(2.0)
+    invite = far.requests("INVITE")[0]
+    ok = parse_message((CAPTURES / "move-2-in-200.sip").read_bytes())
+    assert isinstance(ok, SipResponse)
+    with_media_port(ok, port_a)
+    ok = far.reply(invite, ok.serialize(), to_tag="callee")
+    answers: list[str] = []
+
+    async def offer(cseq: int, port: int, direction: str, then: float) -> None:
+        request = reinvite(ok, invite, cseq, port, direction)
+        far.send(request)
+        (response,) = [r for r in far.responses() if r.cseq == (cseq, "INVITE")]
+        assert response.status_code == 200
+        answers.append(
+            SessionDescription.parse(response.body.decode()).media[0].attributes[-1].name
+        )
+        far.send(ack_for(request))
+        await asyncio.sleep(then)
+
+    await asyncio.sleep(0.2)
+    await offer(1, port_b, "sendrecv", 0.2)  # moved
+    await offer(2, port_b, "sendonly", 0.05)  # held
+    on_hold = len(sink_b.packets)
+    await asyncio.sleep(0.3)
+    assert len(sink_b.packets) == on_hold
+    await offer(3, port_b, "sendrecv", 0)  # resumed
+    outcome = await asyncio.wait_for(asyncio.shield(call.outcome), timeout=5)
+    await asyncio.sleep(0.03)
+
+    assert answers == ["sendrecv", "recvonly", "sendrecv"]
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
+    assert outcome.answered_at is not None
+    # The voice's clock ran through the hold: it ended when 2 s of it would have.
+    assert 1.9 < outcome.ended_at - outcome.answered_at < 2.4
+    assert 5 <= len(sink_a.packets) <= 15
+    packets = sink_a.packets + sink_b.packets
+    held = 100 - len(packets)
+    assert 12 <= held <= 25
+    assert len({p.ssrc for p in packets}) == 1
+    for earlier, later in itertools.pairwise(packets):
+        assert later.sequence_number == (earlier.sequence_number + 1) % 65536
+    steps = [(b.timestamp - a.timestamp) % 2**32 for a, b in itertools.pairwise(packets)]
+    assert sorted(steps)[-1] == 160 * (held + 1) and sorted(steps)[-2] == 160
+    resumed = steps.index(160 * (held + 1)) + 1
+    assert [p.marker for p in packets] == [i in (0, resumed) for i in range(len(packets))]

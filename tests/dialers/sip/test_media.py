@@ -56,12 +56,24 @@ class Receiver(asyncio.DatagramProtocol):
         return by_ssrc
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, tuple[str, int]]]:
+async def listening() -> AsyncIterator[tuple[Receiver, tuple[str, int]]]:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(Receiver, local_addr=("127.0.0.1", 0))
     yield protocol, transport.get_extra_info("sockname")
     transport.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, tuple[str, int]]]:
+    async for listener in listening():
+        yield listener
+
+
+@pytest.fixture
+async def other_receiver() -> AsyncIterator[tuple[Receiver, tuple[str, int]]]:
+    """A second receiver: where a redirected stream goes."""
+    async for listener in listening():
+        yield listener
 
 
 @pytest.fixture
@@ -642,3 +654,91 @@ def test_streams_past_a_full_burst_go_between_the_phases() -> None:
     extra = pacer._choose_slot(soonest=0)
     assert extra not in phase_slots
     assert 0 <= extra < 20
+
+
+async def test_redirect_moves_the_rest_of_the_stream(
+    pacer: RtpPacer,
+    receiver: tuple[Receiver, tuple[str, int]],
+    other_receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    (first, address), (second, other_address) = receiver, other_receiver
+    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
+    future = pacer.play(udp(), address, payload, 0)
+    await asyncio.sleep(0.3)
+    pacer.redirect(future, other_address)
+    report = await ended(future)
+    await settle()
+
+    assert 5 <= len(first.arrivals) <= 45
+    assert len(second.arrivals) >= 5
+    # Both parts make one unbroken stream: one marker, sequence and timestamp running on.
+    check_stream(first.arrivals + second.arrivals, payload, 0)
+    assert report == PlaybackReport(50, 0, report.duration, 0)
+
+
+async def test_hold_drops_what_falls_due_and_resume_runs_on(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
+    future = pacer.play(udp(), address, payload, 0)
+    await asyncio.sleep(0.2)
+    pacer.redirect(future, None)
+    await settle()
+    before_hold = len(protocol.arrivals)
+    await asyncio.sleep(0.3)
+    assert len(protocol.arrivals) == before_hold  # nothing sent on hold
+    pacer.redirect(future, address)
+    report = await ended(future)
+    await settle()
+
+    packets = [arrival.packet for arrival in protocol.arrivals]
+    assert report.packets_sent == len(packets)
+    assert report.packets_skipped == 0
+    assert report.packets_sent + report.packets_held == 50
+    assert 12 <= report.packets_held <= 25, report  # about 0.33 s
+    # The clock ran through the hold: the voice ended when it would have.
+    assert 50 * PTIME * 0.85 < report.duration < 50 * PTIME * 1.15
+    first = packets[0]
+    assert [p.sequence_number for p in packets] == [
+        (first.sequence_number + i) % 65536 for i in range(len(packets))
+    ]
+    # Timestamps jump over the held audio, once; the packet after it starts a talkspurt.
+    steps = [(b.timestamp - a.timestamp) % 2**32 for a, b in itertools.pairwise(packets)]
+    gap = next(i for i, step in enumerate(steps) if step != 160)
+    assert steps[gap] == 160 * (report.packets_held + 1)
+    assert steps[:gap] + steps[gap + 1 :] == [160] * (len(steps) - 1)
+    assert [p.marker for p in packets] == [i in (0, gap + 1) for i in range(len(packets))]
+    for packet in packets:
+        index = (packet.timestamp - first.timestamp) % 2**32 // 160
+        assert packet.payload == payload[index * 160 : (index + 1) * 160]
+
+
+async def test_a_stream_held_to_its_end_ends_on_time(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    future = pacer.play(udp(), address, pcm_to_ulaw(tone(0.4)), 0)
+    pacer.redirect(future, None)  # before its first packet is due
+    report = await ended(future)
+    await settle()
+    assert protocol.arrivals == []
+    assert (report.packets_sent, report.packets_skipped, report.packets_held) == (0, 0, 20)
+    assert 20 * PTIME * 0.85 < report.duration < 20 * PTIME * 1.15
+    assert pacer.active_streams == 0
+
+
+async def test_redirect_checks_its_arguments(
+    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    _, address = receiver
+    future = pacer.play(udp(), address, b"\xff" * 160, 0)
+    with pytest.raises(ValueError) as info:
+        pacer.redirect(future, ("localhost", 4000))
+    assert str(info.value) == "RTP destination 'localhost' is not an IP address"
+    assert await ended(future) == PlaybackReport(1, 0, (await future).duration)
+    pacer.redirect(future, address)  # it has ended: nothing to do
+    stranger: asyncio.Future[PlaybackReport] = asyncio.get_running_loop().create_future()
+    with pytest.raises(ValueError, match=r"^not a stream of this RtpPacer$"):
+        pacer.redirect(stranger, address)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from voxcall.dialers.sip.message import parse_message
 from voxcall.dialers.sip.sdp import (
     PCMA,
     PCMU,
@@ -22,9 +23,11 @@ from voxcall.dialers.sip.sdp import (
     NoCommonCodec,
     Origin,
     SessionDescription,
+    answer_direction,
     build_offer,
     codec_by_name,
     negotiate,
+    read_reoffer,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -233,6 +236,14 @@ def test_build_offer_rejects(address: str, port: int, codecs: list[Codec], messa
     assert str(info.value) == message
 
 
+def test_build_offer_with_a_direction() -> None:
+    answer = build_offer("192.0.2.33", 40000, [PCMU], 7, 3, "recvonly")
+    assert SessionDescription.parse(answer).media[0].attributes[-1] == Attribute("recvonly")
+    assert "a=sendrecv" not in answer
+    with pytest.raises(ValueError, match=r"^'hold' is not an SDP direction$"):
+        build_offer("192.0.2.33", 40000, [PCMU], 7, 3, "hold")
+
+
 def test_build_offer_rejects_negative_session_numbers() -> None:
     for session_id, session_version in ((-1, 1), (1, -1)):
         with pytest.raises(ValueError, match=r"^session id and version must not be negative$"):
@@ -409,3 +420,96 @@ def test_parse_rejects(text: str, message: str) -> None:
 def test_negotiate_reports_malformed_answers() -> None:
     with pytest.raises(ValueError, match=r"^SDP line 1 'hello' is not <type>=<value>$"):
         negotiate("hello", [PCMU])
+
+
+# -- re-INVITE offers: moving the media, hold and resume (RFC 3264 §8) -------------------------
+
+
+def captured_reoffer() -> str:
+    """The SDP of a re-INVITE SIPp sent (uas_reinvite_move.xml), media at 127.0.0.1:59250."""
+    reinvite = parse_message((DATA / "sipp" / "move-4-in-INVITE.sip").read_bytes())
+    return reinvite.body.decode()
+
+
+def test_captured_reoffer_moves_the_media() -> None:
+    target = read_reoffer(captured_reoffer(), [PCMU])
+    assert target == MediaTarget("127.0.0.1", 59250, PCMU, "sendrecv")
+    assert target.destination == ("127.0.0.1", 59250)
+    assert answer_direction(target.direction) == "sendrecv"
+
+
+@pytest.mark.parametrize(
+    ("change", "direction", "destination", "answer"),
+    [
+        # Hold as RFC 3264 §8.4 does it: the offerer stops receiving, so we stop sending.
+        (("a=sendrecv", "a=sendonly"), "sendonly", None, "recvonly"),
+        (("a=sendrecv", "a=inactive"), "inactive", None, "inactive"),
+        # The offerer only listens: we send, and say we only send.
+        (("a=sendrecv", "a=recvonly"), "recvonly", ("127.0.0.1", 59250), "sendonly"),
+        # No direction attribute means sendrecv (RFC 3264 §5.1).
+        (("a=sendrecv\r\n", ""), "sendrecv", ("127.0.0.1", 59250), "sendrecv"),
+        # RFC 2543 hold: the address 0.0.0.0, whatever the direction.
+        (("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0"), "sendrecv", None, "sendrecv"),
+    ],
+)
+def test_reoffer_direction(
+    change: tuple[str, str], direction: str, destination: tuple[str, int] | None, answer: str
+) -> None:
+    offer = captured_reoffer()
+    assert change[0] in offer
+    target = read_reoffer(offer.replace(*change), [PCMU])
+    assert target.direction == direction
+    assert target.destination == destination
+    assert answer_direction(target.direction) == answer
+
+
+def test_media_level_direction_wins_over_session_level() -> None:
+    offer = sdp(*HEAD, "a=sendonly", "m=audio 4000 RTP/AVP 0", "a=sendrecv")
+    assert read_reoffer(offer, [PCMU]).direction == "sendrecv"
+    held = sdp(*HEAD, "a=inactive", "m=audio 4000 RTP/AVP 0")
+    assert read_reoffer(held, [PCMU]).destination is None
+
+
+def test_hold_then_resume_at_a_new_address() -> None:
+    hold = sdp(*HEAD, "m=audio 4000 RTP/AVP 0", "a=sendonly")
+    resume = sdp(
+        "v=0",
+        "o=- 1 2 IN IP4 192.0.2.9",
+        "s=-",
+        "c=IN IP4 192.0.2.77",
+        "t=0 0",
+        "m=audio 4010 RTP/AVP 0",
+        "a=sendrecv",
+    )
+    assert [read_reoffer(offer, [PCMU]).destination for offer in (hold, resume)] == [
+        None,
+        ("192.0.2.77", 4010),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (("m=audio 4000 RTP/AVP 8",), "the offer's payload types 8 match none of PCMU"),
+        (("m=audio 0 RTP/AVP 0",), "the offer has no audio stream with a port other than 0"),
+        (
+            ("m=audio 4000 RTP/AVP 0", "c=IN IP4 media.example.net"),
+            "the offer's media address 'media.example.net' is not an IP address",
+        ),
+    ],
+)
+def test_reoffer_rejections(lines: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        read_reoffer(sdp(*HEAD, *lines), [PCMU])
+    assert str(info.value) == message
+
+
+def test_answer_direction_table() -> None:
+    assert {d: answer_direction(d) for d in ("sendrecv", "sendonly", "recvonly", "inactive")} == {
+        "sendrecv": "sendrecv",
+        "sendonly": "recvonly",
+        "recvonly": "sendonly",
+        "inactive": "inactive",
+    }
+    with pytest.raises(ValueError, match=r"^'hold' is not an SDP direction$"):
+        answer_direction("hold")

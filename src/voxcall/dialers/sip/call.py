@@ -31,7 +31,7 @@ from voxcall.dialers.sip.dialog import (
     response_to,
     tag_of,
 )
-from voxcall.dialers.sip.digest import authorization, select_challenge
+from voxcall.dialers.sip.digest import authorization, authorize, select_challenge
 from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
 from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, RtpPortPool
 from voxcall.dialers.sip.message import SipRequest, SipResponse
@@ -42,8 +42,10 @@ from voxcall.dialers.sip.sdp import (
     Codec,
     MediaTarget,
     NoCommonCodec,
+    answer_direction,
     build_offer,
     negotiate,
+    read_reoffer,
 )
 from voxcall.dialers.sip.timers import Timer
 from voxcall.dialers.sip.transaction import (
@@ -152,6 +154,7 @@ class Call:
         self._cseq = 0
         self._credentials: dict[str, str] = {}
         self._challenged: set[int] = set()  # 401 and/or 407: answered once each
+        self._bye_challenged = False  # our BYE was sent again with credentials
         self._invite: SipRequest | None = None
         self._invite_tx: ClientTransaction | None = None
         self._cancel_sent = False
@@ -391,15 +394,50 @@ class Call:
         self._finish(ending, CallState.TERMINATING, detail=detail)
 
     def _bye_response(self, tx: ClientTransaction, response: SipResponse) -> None:
-        if response.status_code >= 200 and self.state is CallState.TERMINATING:
-            if response.status_code >= 300:
-                log.info(
-                    "call %s: BYE answered %d %s",
-                    self.call_id,
-                    response.status_code,
-                    tx.local_failure or response.reason,
-                )
-            self._transition(CallState.TERMINATED)
+        status = response.status_code
+        if status < 200 or self.state is not CallState.TERMINATING:
+            return
+        if status in _AUTH_HEADERS:
+            if self._authenticate_bye(tx.request, response):
+                return
+        elif status >= 300:
+            log.info(
+                "call %s: BYE answered %d %s",
+                self.call_id,
+                status,
+                tx.local_failure or response.reason,
+            )
+        self._transition(CallState.TERMINATED)
+
+    def _authenticate_bye(self, bye: SipRequest, challenge: SipResponse) -> bool:
+        """Send the BYE again with credentials for a 401/407 (RFC 3261 §22.2), once: a trunk
+        that refuses our BYE keeps the call up and bills it. The outcome was settled when the
+        first BYE left and stays as it is."""
+        status = challenge.status_code
+        username, password = self._settings.username, self._settings.password
+        if self._bye_challenged:
+            reason = "challenged again"
+        elif username is None or password is None:
+            reason = "challenged and we have no credentials"
+        else:
+            assert self._dialog is not None  # a BYE was sent in it
+            retry, destination = self._dialog.request("BYE", self._ua.local.via())
+            try:
+                retry = authorize(retry, challenge, username=username, password=password)
+            except ValueError as exc:
+                reason = f"challenged and we cannot answer: {exc}"
+            else:
+                self._bye_challenged = True
+                self._ua.transactions.send_request(retry, destination, self._bye_response)
+                return True
+        log.warning(
+            "call %s: BYE %s (%d %s); the trunk may keep the call up",
+            self.call_id,
+            reason,
+            status,
+            challenge.reason,
+        )
+        return False
 
     def _stop_media(self) -> None:
         if self._playback is not None and not self._playback.done():
@@ -473,7 +511,10 @@ class Call:
                 self._finish(Ending.HANGUP, CallState.TERMINATED, detail="callee hung up")
         elif method == "INVITE":
             self._reinvite = transaction
-            transaction.respond(self._answer_reinvite(request))
+            response, target = self._answer_reinvite(request)
+            transaction.respond(response)
+            if target is not None:
+                self._follow_media(target)
         elif method in ("OPTIONS", "INFO"):
             headers = [("Allow", ALLOW), ("Accept", "application/sdp")]
             transaction.respond(response_to(request, 200, "OK", headers=headers))
@@ -482,20 +523,23 @@ class Call:
                 response_to(request, 405, "Method Not Allowed", headers=[("Allow", ALLOW)])
             )
 
-    def _answer_reinvite(self, request: SipRequest) -> SipResponse:
-        """200 with our SDP, keeping the stream as it is (a session refresh or a re-offer of
-        the same media); 488 if the offer drops the codec we are sending."""
+    def _answer_reinvite(self, request: SipRequest) -> tuple[SipResponse, MediaTarget | None]:
+        """200 with our SDP and the media the offer asks for (None for an offer-less
+        re-INVITE, which leaves it as it is); 488 if the offer drops the codec we send."""
         codecs = (self._media.codec,) if self._media is not None else self._settings.codecs
+        target = None
+        direction = "sendrecv"
         if request.body:
             try:
-                negotiate(request.body.decode("utf-8", "replace"), codecs)
+                target = read_reoffer(request.body.decode("utf-8", "replace"), codecs)
             except ValueError as exc:
                 log.info("call %s: refusing re-INVITE: %s", self.call_id, exc)
-                return response_to(request, 488, "Not Acceptable Here")
+                return response_to(request, 488, "Not Acceptable Here"), None
+            direction = answer_direction(target.direction)
         port = self._rtp.getsockname()[1] if self._rtp is not None else 9  # 9: discard
         self._sdp_version += 1
         sdp = build_offer(
-            self._settings.media_ip, port, codecs, self._session_id, self._sdp_version
+            self._settings.media_ip, port, codecs, self._session_id, self._sdp_version, direction
         )
         assert self._dialog is not None
         headers = [
@@ -503,7 +547,20 @@ class Call:
             ("Allow", ALLOW),
             ("Content-Type", "application/sdp"),
         ]
-        return response_to(request, 200, "OK", headers=headers, body=sdp.encode())
+        return response_to(request, 200, "OK", headers=headers, body=sdp.encode()), target
+
+    def _follow_media(self, target: MediaTarget) -> None:
+        """Send the rest of the voice where a re-INVITE moved the far end's media, or nothing
+        while it holds the call. The voice's clock runs on through a hold: the call still
+        ends when the voice would have, and what fell in the hold is not heard."""
+        if self._playback is None or self._playback.done():
+            return  # nothing playing (yet, or any more)
+        destination = target.destination
+        if destination is None:
+            log.info("call %s: on hold (%s)", self.call_id, target.direction)
+        else:
+            log.info("call %s: sending RTP to %s:%d", self.call_id, *destination)
+        self._pacer.redirect(self._playback, destination)
 
     def ack_received(self, request: SipRequest) -> None:
         if self._reinvite is not None and self._reinvite.request.cseq[0] == request.cseq[0]:

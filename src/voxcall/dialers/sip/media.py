@@ -9,6 +9,11 @@ them, so that a tick never sends much more than BURST packets: the position of a
 inside its burst (its jitter) stays well under a millisecond. Measured with 1,000 calls on
 loopback (bench/sip_media.py): 4 bursts of 250 packets took 1.3 ms each and gave a p99 gap
 jitter of 2.2 ms at the receiver; 20 bursts of 50 gave 1.1 to 1.25 ms, for the same CPU.
+
+A playing stream can be redirected (a re-INVITE moved the far end's media) or held (a
+re-INVITE put the call on hold) with `RtpPacer.redirect`. A held stream's clock runs on: its
+packets fall due and are dropped unsent, so the voice still ends on time and, on resuming, the
+far end hears the voice where it would be had it not been held.
 """
 
 from __future__ import annotations
@@ -107,20 +112,22 @@ class PlaybackReport:
     """How a stream went.
 
     Skipped packets were not sent, because the loop was more than MAX_LAG late or the
-    socket's send buffer was full; their audio is lost and the timestamps of later packets
-    jump over it (sequence numbers count only what was sent). `duration` runs from when
-    the first packet was due to the end of the last packet's audio.
+    socket's send buffer was full; held packets fell due while the stream was on hold. The
+    audio of both is lost and the timestamps of later packets jump over it (sequence numbers
+    count only what was sent). `duration` runs from when the first packet was due to the end
+    of the last packet's audio.
     """
 
     packets_sent: int
     packets_skipped: int
     duration: float
+    packets_held: int = 0
 
 
 @dataclass(eq=False, slots=True)
 class _Stream:
     sock: socket.socket
-    remote: tuple[str, int]
+    remote: tuple[str, int] | None  # None: on hold
     payload: bytes  # whole packets: padded with silence
     packets: int
     payload_type: int
@@ -132,6 +139,8 @@ class _Stream:
     next_index: int = 0  # the next packet of the message to send
     sent: int = 0
     skipped: int = 0
+    held: int = 0
+    marker: bool = True  # the next packet sent starts a talkspurt (RFC 3551 §4.1)
 
 
 class RtpPacer:
@@ -162,6 +171,7 @@ class RtpPacer:
         # RFC 3550 wants SSRC and the initial sequence number and timestamp unpredictable.
         self._rng = rng if rng is not None else random.SystemRandom()
         self._slots: list[dict[_Stream, None]] = [{} for _ in range(self._ticks)]
+        self._streams: dict[asyncio.Future[PlaybackReport], _Stream] = {}  # for redirect()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._epoch = 0.0
         self._next_tick = 0  # the first tick not processed yet
@@ -178,8 +188,9 @@ class RtpPacer:
     ) -> asyncio.Future[PlaybackReport]:
         """Start sending `payload` (G.711 bytes in `payload_type`) from `sock` to `remote`.
 
-        The future resolves after the last packet; cancel it to stop the stream at once. A
-        send error (the peer refused, the socket was closed) ends it with that exception.
+        The future resolves after the last packet; cancel it to stop the stream at once, or
+        give it to `redirect` to move or hold it. A send error (the peer refused, the socket
+        was closed) ends it with that exception.
         """
         if self._closed:
             raise RuntimeError("RtpPacer is closed")
@@ -213,8 +224,30 @@ class RtpPacer:
             future=future,
         )
         self._slots[slot][stream] = None
+        self._streams[future] = stream
         self._set_timer(stream.first_tick)
         return future
+
+    def redirect(
+        self, playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
+    ) -> None:
+        """Send the rest of a stream from `play` to `remote`, or hold it (`remote` None).
+
+        Held, the stream keeps its clock: the packets that fall due are counted as held and
+        not sent, and it ends when it would have. Sequence numbers continue across a move or
+        a hold; the first packet after a hold carries the marker bit, as a new talkspurt.
+        Nothing happens to a stream that has ended.
+        """
+        if remote is not None:
+            _check_remote(remote)
+        stream = self._streams.get(playback)
+        if stream is None:
+            if playback.done():
+                return
+            raise ValueError("not a stream of this RtpPacer")
+        if stream.remote is None and remote is not None:
+            stream.marker = True
+        stream.remote = remote
 
     def _choose_slot(self, soonest: int) -> int:
         """The slot for a new stream: the phases' own while their bursts are short (fewer
@@ -238,6 +271,7 @@ class RtpPacer:
             for stream in slot:
                 stream.future.cancel()
             slot.clear()
+        self._streams.clear()
 
     def _set_timer(self, tick: int) -> None:
         """Make sure the timer fires at `tick` or earlier."""
@@ -261,6 +295,7 @@ class RtpPacer:
             finished = [stream for stream in slot if self._send_due(stream, tick, now)]
             for stream in finished:
                 del slot[stream]
+                del self._streams[stream.future]
         self._next_tick = tick + 1
         for next_tick in range(tick + 1, tick + 1 + self._ticks):
             if self._slots[next_tick % self._ticks]:
@@ -275,39 +310,51 @@ class RtpPacer:
         backlog = due - stream.next_index
         if backlog <= 0:
             return False
-        if backlog > self._max_backlog:
-            # Catching up would only add delay behind the far end's jitter buffer.
-            stream.skipped += backlog - 1
-            stream.next_index = due - 1
-        size = self._packet_size
-        try:
-            while stream.next_index < due:
-                index = stream.next_index
-                header = pack_header(
-                    stream.payload_type,
-                    uint16_add(stream.first_sequence, stream.sent),
-                    uint32_add(stream.first_timestamp, index * size),
-                    stream.ssrc,
-                    marker=stream.sent == 0,
-                )
-                try:
-                    stream.sock.sendto(
-                        header + stream.payload[index * size : (index + 1) * size], stream.remote
-                    )
-                except BlockingIOError:
-                    stream.skipped += 1  # the send buffer is full: lose it, as a network would
-                else:
-                    stream.sent += 1
-                stream.next_index += 1
-        except OSError as exc:
-            stream.future.set_exception(exc)
-            return True
+        remote = stream.remote
+        if remote is None:
+            # On hold: what falls due is dropped unsent, so the voice's clock runs on.
+            stream.held += backlog
+            stream.next_index = due
+        else:
+            if backlog > self._max_backlog:
+                # Catching up would only add delay behind the far end's jitter buffer.
+                stream.skipped += backlog - 1
+                stream.next_index = due - 1
+            try:
+                self._send_packets(stream, remote, due)
+            except OSError as exc:
+                stream.future.set_exception(exc)
+                return True
         if stream.next_index < stream.packets:
             return False
         started = self._epoch + stream.first_tick * self._tick_length
-        report = PlaybackReport(stream.sent, stream.skipped, now - started + self._ptime)
+        duration = now - started + self._ptime
+        report = PlaybackReport(stream.sent, stream.skipped, duration, stream.held)
         stream.future.set_result(report)
         return True
+
+    def _send_packets(self, stream: _Stream, remote: tuple[str, int], due: int) -> None:
+        """Send the packets of `stream` up to (not including) packet `due`."""
+        size = self._packet_size
+        while stream.next_index < due:
+            index = stream.next_index
+            header = pack_header(
+                stream.payload_type,
+                uint16_add(stream.first_sequence, stream.sent),
+                uint32_add(stream.first_timestamp, index * size),
+                stream.ssrc,
+                marker=stream.marker,
+            )
+            try:
+                stream.sock.sendto(
+                    header + stream.payload[index * size : (index + 1) * size], remote
+                )
+            except BlockingIOError:
+                stream.skipped += 1  # the send buffer is full: lose it, as a network would
+            else:
+                stream.sent += 1
+                stream.marker = False
+            stream.next_index += 1
 
 
 def _check_remote(remote: tuple[str, int]) -> None:

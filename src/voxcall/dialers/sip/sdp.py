@@ -182,13 +182,42 @@ class SessionDescription:
         return "".join(line + "\r\n" for line in lines) + "".join(map(str, self.media))
 
 
+# RFC 3264 §6.1: the direction an answer gives to a stream offered with each direction.
+_ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
+# The directions, as the far end describes its stream, in which it wants our audio.
+_RECEIVING = frozenset({"sendrecv", "recvonly"})
+
+
+def answer_direction(offered: str) -> str:
+    """Our direction in the answer to a stream offered as `offered` (RFC 3264 §6.1): a hold
+    (sendonly) is answered recvonly, and so on."""
+    try:
+        return _ANSWER_DIRECTION[offered]
+    except KeyError:
+        raise ValueError(f"{offered!r} is not an SDP direction") from None
+
+
 @dataclass(frozen=True)
 class MediaTarget:
-    """Where to send our audio and in which format, as the answer decided."""
+    """Where to send our audio and in which format, as the answer (or a re-offer) decided."""
 
     address: str
     port: int
     codec: Codec
+    direction: str = "sendrecv"  # the stream's direction as the far end describes it
+
+    @property
+    def destination(self) -> tuple[str, int] | None:
+        """Where our audio goes; None while the far end wants none of it, i.e. holds the call
+        (sendonly or inactive, RFC 3264 §8.4, or the RFC 2543 hold address 0.0.0.0)."""
+        if self.direction not in _RECEIVING or ipaddress.ip_address(self.address).is_unspecified:
+            return None
+        return self.address, self.port
 
 
 class NoCommonCodec(ValueError):
@@ -201,9 +230,12 @@ def build_offer(
     codecs: Sequence[Codec],
     session_id: int,
     session_version: int = 1,
+    direction: str = "sendrecv",
 ) -> str:
-    """An offer for one audio stream on `address:port`: `codecs` in preference order, then
-    telephone-event, 20 ms packets, send and receive."""
+    """An offer (or answer) for one audio stream on `address:port`: `codecs` in preference
+    order, then telephone-event, 20 ms packets, and `direction`."""
+    if direction not in _ANSWER_DIRECTION:
+        raise ValueError(f"{direction!r} is not an SDP direction")
     if not codecs:
         raise ValueError("an offer needs at least one codec")
     if not 0 < port < 65536:
@@ -225,7 +257,7 @@ def build_offer(
             *(Attribute("rtpmap", f"{c.payload_type} {c.name}/{c.clock_rate}") for c in offered),
             Attribute("fmtp", f"{TELEPHONE_EVENT.payload_type} 0-16"),
             Attribute("ptime", "20"),
-            Attribute("sendrecv"),
+            Attribute(direction),
         ],
     )
     session = SessionDescription(
@@ -239,17 +271,30 @@ def build_offer(
 
 def negotiate(answer: str, offered: Sequence[Codec]) -> MediaTarget:
     """Read an SDP answer to our offer: the first active audio stream, its address (the
-    media-level c= wins over the session-level one) and the first of its payload types,
-    in the answer's order, that we offered. telephone-event never counts as the codec."""
-    session = SessionDescription.parse(answer)
+    media-level c= wins over the session-level one), its direction and the first of its
+    payload types, in the answer's order, that we offered. telephone-event never counts as
+    the codec."""
+    return _read(answer, offered, role="answer")
+
+
+def read_reoffer(offer: str, codecs: Sequence[Codec]) -> MediaTarget:
+    """Read the offer of a re-INVITE (RFC 3264 §8) for our stream in one of `codecs`, like
+    an answer, except that the RFC 2543 hold address 0.0.0.0 is accepted: an answerer
+    must understand it (§8.4), and `MediaTarget.destination` reads it as a hold."""
+    return _read(offer, codecs, role="offer")
+
+
+def _read(description: str, offered: Sequence[Codec], *, role: str) -> MediaTarget:
+    session = SessionDescription.parse(description)
     media = next((m for m in session.media if m.media == "audio" and m.port != 0), None)
     if media is None:
-        raise NoCommonCodec("the answer has no audio stream with a port other than 0")
+        raise NoCommonCodec(f"the {role} has no audio stream with a port other than 0")
     if media.proto.upper() != "RTP/AVP":
-        raise ValueError(f"the answer's audio stream uses {media.proto}, expected RTP/AVP")
+        raise ValueError(f"the {role}'s audio stream uses {media.proto}, expected RTP/AVP")
     connection = media.connection or session.connection
     assert connection is not None  # parse() guarantees one of them
-    _check_media_address(connection.address)
+    _check_media_address(connection.address, role)
+    direction = _direction(media.attributes) or _direction(session.attributes) or "sendrecv"
 
     for codec in media.codecs():
         if codec.name.lower() == TELEPHONE_EVENT.name:
@@ -258,10 +303,10 @@ def negotiate(answer: str, offered: Sequence[Codec]) -> MediaTarget:
             if codec.name.lower() == ours.name.lower() and codec.clock_rate == ours.clock_rate:
                 # The answer's payload type: it says what the answerer expects to receive.
                 chosen = Codec(codec.payload_type, ours.name, ours.clock_rate)
-                return MediaTarget(connection.address, media.port, chosen)
+                return MediaTarget(connection.address, media.port, chosen, direction)
     answered = " ".join(media.formats)
     names = ", ".join(codec.name for codec in offered)
-    raise NoCommonCodec(f"the answer's payload types {answered} match none of {names}")
+    raise NoCommonCodec(f"the {role}'s payload types {answered} match none of {names}")
 
 
 @dataclass(frozen=True)
@@ -434,12 +479,17 @@ def _address_type(address: str) -> str:
         raise ValueError(f"{address!r} is not an IP address") from None
 
 
-def _check_media_address(address: str) -> None:
+def _direction(attributes: Sequence[Attribute]) -> str | None:
+    """The direction attribute among `attributes` (RFC 3264 §5.1), if there is one."""
+    return next((a.name for a in attributes if a.name in _ANSWER_DIRECTION), None)
+
+
+def _check_media_address(address: str, role: str) -> None:
     # We send to it with sendto(): a host name would need a blocking lookup, and 0.0.0.0
-    # (RFC 2543 hold) would deliver our audio to this machine.
+    # (RFC 2543 hold) would deliver our audio to this machine: only an offer may hold so.
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        raise ValueError(f"the answer's media address {address!r} is not an IP address") from None
-    if ip.is_unspecified:
+        raise ValueError(f"the {role}'s media address {address!r} is not an IP address") from None
+    if ip.is_unspecified and role == "answer":
         raise ValueError(f"the answer's media address {address} means on hold, not a destination")
