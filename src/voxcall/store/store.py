@@ -16,7 +16,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from voxcall.billing.money import Tariff, toman
@@ -468,8 +479,7 @@ class Store:
                     t.calls.c.project_id == project_id,
                     t.calls.c.phase == Phase.QUEUED.value,
                 ),
-                CallStatus.EXPIRED,
-                "cancelled by the client",
+                _Ending(CallStatus.EXPIRED, "cancelled by the client"),
             )
             row = conn.execute(
                 select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
@@ -594,7 +604,7 @@ class Store:
     def finish_attempts(self, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:
         """`finish_attempt` for many attempts in one transaction (one commit, one fsync)."""
         with self._write() as conn:
-            return [_finish(conn, call_id, record) for call_id, record in outcomes]
+            return _finish(conn, outcomes)
 
     def expire_due(self, now: float) -> int:
         """Calls waiting for an attempt past their time to live become EXPIRED."""
@@ -602,8 +612,7 @@ class Store:
             return _close(
                 conn,
                 and_(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.expires_at <= int(now)),
-                CallStatus.EXPIRED,
-                "time to live passed",
+                _Ending(CallStatus.EXPIRED, "time to live passed"),
             )
 
     def recover_interrupted(self) -> int:
@@ -868,46 +877,119 @@ class Store:
             return {status: n for status, n in conn.execute(query).all()}
 
 
-def _finish(conn: Connection, call_id: str, record: AttemptRecord) -> bool:
-    done = conn.execute(
-        update(t.attempts)
-        .where(t.attempts.c.id == record.attempt_id, t.attempts.c.state == "dialing")
-        .values(
-            state="done",
-            result=record.result,
-            answered_at=record.answered_at,
-            ended_at=record.ended_at,
-            bill_sec=record.bill_sec,
-            cause=record.cause,
+# Statements run once per batch with a list of parameter sets (executemany): building a
+# statement costs more than running it, and an outcome batch holds up to hundreds of calls.
+_END_ATTEMPT = (
+    update(t.attempts)
+    .where(t.attempts.c.id == bindparam("b_id"))
+    .values(
+        state="done",
+        result=bindparam("b_result"),
+        answered_at=bindparam("b_answered_at"),
+        ended_at=bindparam("b_ended_at"),
+        bill_sec=bindparam("b_bill_sec"),
+        cause=bindparam("b_cause"),
+    )
+)
+_REQUEUE_CALL = (
+    update(t.calls)
+    .where(t.calls.c.id == bindparam("b_id"), t.calls.c.phase == Phase.DIALING.value)
+    .values(
+        status=bindparam("b_status"),
+        phase=Phase.QUEUED.value,
+        bill_sec=bindparam("b_bill_sec"),
+        cause=bindparam("b_cause"),
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_FINAL_CALL = (
+    update(t.calls)
+    .where(t.calls.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        phase=Phase.FINAL.value,
+        cause=bindparam("b_cause"),
+        bill_sec=bindparam("b_bill_sec"),
+        price_milli=bindparam("b_price_milli"),
+        reserved_milli=0,
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Ending:
+    """What a call becomes when it is closed. bill_sec None: as recorded so far."""
+
+    status: CallStatus
+    cause: str
+    bill_sec: int | None = None
+    price_milli: int = 0
+
+
+def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:
+    """Record attempts' ends and their calls' next state, set-wise. An attempt that is no
+    longer live (recorded already, or declared UNKNOWN) is left alone: False."""
+    live = set(
+        conn.scalars(
+            select(t.attempts.c.id)
+            .where(
+                t.attempts.c.id.in_([record.attempt_id for _, record in outcomes]),
+                t.attempts.c.state == "dialing",
+            )
+            .with_for_update()
         )
     )
-    if done.rowcount != 1:
-        return False
-    live = and_(t.calls.c.id == call_id, t.calls.c.phase == Phase.DIALING.value)
-    if record.call_status.is_final:
-        billed = record.call_status is CallStatus.NORMAL
+    done = [(call_id, r) for call_id, r in outcomes if r.attempt_id in live]
+    if not done:
+        return [False] * len(outcomes)
+    conn.execute(
+        _END_ATTEMPT,
+        [
+            {
+                "b_id": r.attempt_id,
+                "b_result": r.result,
+                "b_answered_at": r.answered_at,
+                "b_ended_at": r.ended_at,
+                "b_bill_sec": r.bill_sec,
+                "b_cause": r.cause,
+            }
+            for _, r in done
+        ],
+    )
+    now = time.time()
+    requeued = [
+        {
+            "b_id": call_id,
+            "b_status": r.call_status.name,
+            "b_bill_sec": r.bill_sec,
+            "b_cause": r.cause,
+            "b_next_attempt_at": r.next_attempt_at,
+            "b_updated_at": now,
+        }
+        for call_id, r in done
+        if not r.call_status.is_final
+    ]
+    if requeued:
+        conn.execute(_REQUEUE_CALL, requeued)
+    endings = {
+        call_id: _Ending(
+            r.call_status,
+            r.cause,
+            bill_sec=r.bill_sec,
+            price_milli=r.price_milli if r.call_status is CallStatus.NORMAL else 0,
+        )
+        for call_id, r in done
+        if r.call_status.is_final
+    }
+    if endings:
         _close(
             conn,
-            live,
-            record.call_status,
-            record.cause,
-            bill_sec=record.bill_sec,
-            price_milli=record.price_milli if billed else 0,
+            and_(t.calls.c.id.in_(list(endings)), t.calls.c.phase == Phase.DIALING.value),
+            endings,
         )
-    else:
-        conn.execute(
-            update(t.calls)
-            .where(live)
-            .values(
-                status=record.call_status.name,
-                phase=Phase.QUEUED.value,
-                bill_sec=record.bill_sec,
-                cause=record.cause,
-                next_attempt_at=record.next_attempt_at,
-                updated_at=time.time(),
-            )
-        )
-    return True
+    return [r.attempt_id in live for _, r in outcomes]
 
 
 def _abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
@@ -924,91 +1006,102 @@ def _abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
     return _close(
         conn,
         and_(t.calls.c.id.in_(call_ids), t.calls.c.phase == Phase.DIALING.value),
-        CallStatus.UNKNOWN,
-        cause,
+        _Ending(CallStatus.UNKNOWN, cause),
     )
 
 
 def _close(
-    conn: Connection,
-    where: ColumnElement[bool],
-    status: CallStatus,
-    cause: str,
-    *,
-    bill_sec: int | None = None,
-    price_milli: int = 0,
+    conn: Connection, where: ColumnElement[bool], ending: _Ending | Mapping[str, _Ending]
 ) -> int:
-    """Make the calls matching `where` final: release their reservations and, for a priced
-    call, debit the ledger. The one path by which every call ends."""
+    """Make the calls matching `where` final (each as `ending`, or as its entry in it): release
+    their reservations, debit the ledger for priced calls, queue their webhook events. The one
+    path by which every call ends."""
     rows = conn.execute(
-        select(
-            t.calls.c.id, t.calls.c.project_id, t.calls.c.reserved_milli, t.projects.c.webhook_url
-        )
+        select(t.calls, t.projects.c.webhook_url)
         .join(t.projects, t.projects.c.id == t.calls.c.project_id)
         .where(where)
         .with_for_update(of=t.calls)
     ).all()
+    if not rows:
+        return 0
     now = time.time()
-    for call_id, project_id, reserved, webhook_url in rows:
+    finals: list[dict[str, Any]] = []
+    money: dict[str, list[tuple[str, int, int]]] = {}  # project -> (call, reserved, price)
+    events: list[dict[str, Any]] = []
+    for row in rows:
+        end = ending if isinstance(ending, _Ending) else ending[row.id]
         # Never take more than was reserved at acceptance: that was the promised maximum.
-        price = min(price_milli, reserved)
-        values: dict[str, Any] = {
-            "status": status.name,
-            "phase": Phase.FINAL.value,
-            "cause": cause,
-            "price_milli": price,
-            "reserved_milli": 0,
-            "updated_at": now,
-        }
-        if bill_sec is not None:
-            values["bill_sec"] = bill_sec
-        conn.execute(update(t.calls).where(t.calls.c.id == call_id).values(values))
-        if reserved or price:
-            balance = conn.execute(
-                update(t.projects)
-                .where(t.projects.c.id == project_id)
-                .values(
-                    reserved_milli=t.projects.c.reserved_milli - reserved,
-                    balance_milli=t.projects.c.balance_milli - price,
-                )
-                .returning(t.projects.c.balance_milli)
-            ).scalar_one()
+        price = min(end.price_milli, row.reserved_milli)
+        bill_sec = row.bill_sec if end.bill_sec is None else end.bill_sec
+        finals.append(
+            {
+                "b_id": row.id,
+                "b_status": end.status.name,
+                "b_cause": end.cause,
+                "b_bill_sec": bill_sec,
+                "b_price_milli": price,
+                "b_updated_at": now,
+            }
+        )
+        if row.reserved_milli or price:
+            money.setdefault(row.project_id, []).append((row.id, row.reserved_milli, price))
+        if row.webhook_url:
+            events.append(_event(row, end.status, bill_sec, price, now))
+    conn.execute(_FINAL_CALL, finals)
+    ledger: list[dict[str, Any]] = []
+    for project_id, calls in money.items():
+        balance = conn.execute(
+            update(t.projects)
+            .where(t.projects.c.id == project_id)
+            .values(
+                reserved_milli=t.projects.c.reserved_milli - sum(c[1] for c in calls),
+                balance_milli=t.projects.c.balance_milli - sum(c[2] for c in calls),
+            )
+            .returning(t.projects.c.balance_milli)
+        ).scalar_one()
+        # One row per debit, each with the balance just after it, in order.
+        running = balance + sum(price for _, _, price in calls)
+        for call_id, _, price in calls:
             if price:
-                _append_ledger(conn, project_id, "debit", -price, balance, "call", call_id=call_id)
-        if webhook_url:
-            _write_event(conn, call_id, project_id, now)
+                running -= price
+                ledger.append(
+                    dataclasses.asdict(
+                        _ledger_entry("debit", -price, running, "call", call_id=call_id)
+                    )
+                    | {"project_id": project_id}
+                )
+    if ledger:
+        conn.execute(insert(t.ledger), ledger)
+    if events:
+        conn.execute(insert(t.webhook_events), events)
     return len(rows)
 
 
-def _write_event(conn: Connection, call_id: str, project_id: str, now: float) -> None:
-    """Queue the call's one webhook event (its project has a webhook: api.md §6)."""
-    c = conn.execute(select(t.calls).where(t.calls.c.id == call_id)).one()
-    status = CallStatus[c.status]
+def _event(row: Any, status: CallStatus, bill_sec: int, price: int, now: float) -> dict[str, Any]:
+    """The call's one webhook event (its project has a webhook: api.md §6)."""
     payload = {
-        "requestId": c.id,
-        "campaignId": c.campaign_id,
-        "balanceSubtracted": toman(c.price_milli),
+        "requestId": row.id,
+        "campaignId": row.campaign_id,
+        "balanceSubtracted": toman(price),
         "cause": status.name,
         "statusCode": status.code,
-        "billSec": c.bill_sec,
-        "number": c.national_number,
-        "requestDate": c.request_date,
-        "executionDate": c.execution_date,
+        "billSec": bill_sec,
+        "number": row.national_number,
+        "requestDate": row.request_date,
+        "executionDate": row.execution_date,
     }
-    conn.execute(
-        insert(t.webhook_events).values(
-            id=new_id(),
-            project_id=project_id,
-            call_id=call_id,
-            payload=json.dumps(payload, separators=(",", ":")),
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-            delivered_at=None,
-            failed_at=None,
-            last_error="",
-        )
-    )
+    return {
+        "id": new_id(),
+        "project_id": row.project_id,
+        "call_id": row.id,
+        "payload": json.dumps(payload, separators=(",", ":")),
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "delivered_at": None,
+        "failed_at": None,
+        "last_error": "",
+    }
 
 
 def _complete_idempotent(
@@ -1032,7 +1125,15 @@ def _append_ledger(
     call_id: str | None = None,
 ) -> LedgerEntry:
     """Append a ledger row; the caller has changed the project's balance to `balance`."""
-    entry = LedgerEntry(
+    entry = _ledger_entry(kind, amount_milli, balance, note, call_id=call_id)
+    conn.execute(insert(t.ledger).values(**dataclasses.asdict(entry), project_id=project_id))
+    return entry
+
+
+def _ledger_entry(
+    kind: str, amount_milli: int, balance: int, note: str, *, call_id: str | None = None
+) -> LedgerEntry:
+    return LedgerEntry(
         id=new_id(),
         kind=kind,
         amount_milli=amount_milli,
@@ -1041,8 +1142,6 @@ def _append_ledger(
         note=note,
         created_at=time.time(),
     )
-    conn.execute(insert(t.ledger).values(**dataclasses.asdict(entry), project_id=project_id))
-    return entry
 
 
 def _project(m: Mapping[Any, Any]) -> Project:
