@@ -428,17 +428,10 @@ class Store:
             for project_id, amount in needed.items():
                 if amount == 0:
                     continue
-                reserved = conn.execute(
-                    update(t.projects)
-                    .where(
-                        t.projects.c.id == project_id,
-                        t.projects.c.balance_milli - t.projects.c.reserved_milli >= amount,
-                    )
-                    .values(reserved_milli=t.projects.c.reserved_milli + amount)
-                )
+                reserved = conn.execute(_RESERVE, {"b_id": project_id, "b_amount": amount})
                 if reserved.rowcount != 1:
                     raise InsufficientFunds(amount)
-            conn.execute(insert(t.calls), rows)
+            conn.execute(_INSERT_CALLS, rows)
             announce(conn)
             calls = [_call(r) for r in rows]
             if idempotency is not None:
@@ -877,8 +870,19 @@ class Store:
             return {status: n for status, n in conn.execute(query).all()}
 
 
-# Statements run once per batch with a list of parameter sets (executemany): building a
-# statement costs more than running it, and an outcome batch holds up to hundreds of calls.
+# Statements of the hot paths, built once: building a statement costs more than running it.
+# Those run with a list of parameter sets (executemany) take a whole batch in one call.
+_SETTINGS_VERSION = select(t.settings_version.c.version)
+# The reservation: taken only if the balance minus what is already reserved covers it.
+_RESERVE = (
+    update(t.projects)
+    .where(
+        t.projects.c.id == bindparam("b_id"),
+        t.projects.c.balance_milli - t.projects.c.reserved_milli >= bindparam("b_amount"),
+    )
+    .values(reserved_milli=t.projects.c.reserved_milli + bindparam("b_amount"))
+)
+_INSERT_CALLS = insert(t.calls)
 _END_ATTEMPT = (
     update(t.attempts)
     .where(t.attempts.c.id == bindparam("b_id"))
@@ -1159,7 +1163,7 @@ def _project(m: Mapping[Any, Any]) -> Project:
 
 
 def _settings_version(conn: Connection) -> int:
-    version: int = conn.execute(select(t.settings_version.c.version)).scalar_one()
+    version: int = conn.execute(_SETTINGS_VERSION).scalar_one()
     return version
 
 
