@@ -96,7 +96,7 @@ def serve(
     ] = 30.0,
 ) -> None:
     """Run voxcall: the API, the scheduler and the dialers (by --role)."""
-    from voxcall.runtime import ROLES, build_services
+    from voxcall.runtime import ROLES, build_services, freeze_startup_objects
 
     if role not in ROLES:
         _fail(f"--role: must be one of {', '.join(ROLES)}")
@@ -112,6 +112,7 @@ def serve(
     if demo:
         _print_demo(_ensure_demo(services.store, services.voices), host, port)
     if role == "worker":
+        freeze_startup_objects()
         asyncio.run(_work_until_signalled(services))
         return
 
@@ -119,8 +120,10 @@ def serve(
 
     from voxcall.api.app import create_app
 
+    app = create_app(services, run_worker=role == "all")
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(services, run_worker=role == "all"),
+        app,
         host=host,
         port=port,
         log_level="warning",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -60,6 +61,17 @@ def build_services(settings: Settings) -> Services:
         webhooks=webhooks,
         rate_limiter=RateLimiter(),
     )
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built out of the garbage collector's full passes.
+
+    Imports, the app and the services are hundreds of thousands of objects that live as long
+    as the process; a full collection walking them took tens of milliseconds and was the
+    99th-percentile latency of call intake (bench/intake.py: p99 92 ms before, 31 ms after).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.asynccontextmanager
