@@ -61,14 +61,16 @@ class GroupCommit:
         try:
             with self.transaction() as conn:
                 for unit in group:
-                    savepoint = conn.begin_nested()
+                    # Units run one after another, so one savepoint name serves them all; said
+                    # in SQL because SQLAlchemy's begin_nested() compiles new statements for
+                    # each savepoint (80 of the 580 us of CPU a queued call cost).
+                    conn.exec_driver_sql("SAVEPOINT unit")
                     try:
                         unit.result = unit.work(conn)
                     except Exception as exc:  # this unit's failure: it rolls back alone
-                        savepoint.rollback()
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT unit")
                         unit.error = exc
-                    else:
-                        savepoint.commit()
+                    conn.exec_driver_sql("RELEASE SAVEPOINT unit")
         except BaseException as exc:  # the commit failed: nothing of the group was kept
             for unit in group:
                 unit.error = unit.error or exc
