@@ -13,6 +13,7 @@ import pytest
 
 from voxcall.cli import _dialer_config
 from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Phase, Voice
+from voxcall.store.settings_cache import StaleSettings
 from voxcall.store.store import Conflict, InsufficientFunds, Store, StoreUnavailable
 
 
@@ -284,3 +285,40 @@ def test_calls_per_second_is_one_budget(store: Store) -> None:
     assert len(store.claim_due(dialer, 50, now)) == 4  # the burst
     assert store.claim_due(dialer, 50, now + 0.1) == []
     assert len(store.claim_due(dialer, 50, now + 0.6)) == 2  # 0.6 s at 4/s: 2.4 tokens
+
+
+def test_calls_checked_against_old_settings_are_refused(store: Store) -> None:
+    """The contract of the settings cache's version: a write names the version its settings
+    were read at, and any change since (here a dialer disabled) refuses it."""
+    project = store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice_id = uuid.uuid4().hex
+    store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
+    store.list_dialers(enabled_only=True)  # reads (and caches) at the current version
+    version = store.settings.version
+    now = int(time.time())
+    call = NewCall(
+        id=uuid.uuid4().hex,
+        project_id=project.id,
+        campaign_id=None,
+        voice_id=voice_id,
+        national_number="09121234567",
+        e164="+989121234567",
+        dialer_id=None,
+        retry_count=1,
+        retry_interval=None,
+        request_date=now,
+        expires_at=now + 60,
+    )
+    store.insert_calls([call], settings_version=version)
+    assert store.set_dialer_enabled("d1", False)
+    with pytest.raises(StaleSettings):
+        store.insert_calls(
+            [dataclasses.replace(call, id=uuid.uuid4().hex)], settings_version=version
+        )
+    assert store.count_calls() == {"WAITING": 1}
+    store.list_dialers(enabled_only=True)
+    assert store.settings.version == version + 1
+    store.insert_calls(
+        [dataclasses.replace(call, id=uuid.uuid4().hex)], settings_version=version + 1
+    )
+    assert store.count_calls() == {"WAITING": 2}

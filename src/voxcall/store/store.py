@@ -873,6 +873,7 @@ class Store:
 # Statements of the hot paths, built once: building a statement costs more than running it.
 # Those run with a list of parameter sets (executemany) take a whole batch in one call.
 _SETTINGS_VERSION = select(t.settings_version.c.version)
+_SETTINGS_MEMO = "voxcall_settings_version"  # in Connection.info: (transaction, version)
 # The reservation: taken only if the balance minus what is already reserved covers it.
 _RESERVE = (
     update(t.projects)
@@ -1163,13 +1164,22 @@ def _project(m: Mapping[Any, Any]) -> Project:
 
 
 def _settings_version(conn: Connection) -> int:
-    version: int = conn.execute(_SETTINGS_VERSION).scalar_one()
+    """The settings version, read once per transaction: a group commit writes many requests
+    in one, and nothing else can change the version while it holds the write lock."""
+    transaction = conn.get_transaction()
+    memo = conn.info.get(_SETTINGS_MEMO)
+    if memo is not None and memo[0] is transaction:
+        version: int = memo[1]
+        return version
+    version = conn.execute(_SETTINGS_VERSION).scalar_one()
+    conn.info[_SETTINGS_MEMO] = (transaction, version)
     return version
 
 
 def _settings_changed(conn: Connection) -> None:
     """Inside the transaction of a change: cached settings are older than it from now on."""
     conn.execute(update(t.settings_version).values(version=t.settings_version.c.version + 1))
+    conn.info.pop(_SETTINGS_MEMO, None)
 
 
 def _dialer(m: Mapping[Any, Any]) -> DialerConfig:
