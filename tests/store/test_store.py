@@ -31,26 +31,29 @@ def _queue(store: Store, n: int, *, ttl: int = 3600, dialer_id: str | None = Non
     )
     voice_id = uuid.uuid4().hex
     store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
-    now = int(time.time())
     calls = store.insert_calls(
-        [
-            NewCall(
-                id=uuid.uuid4().hex,
-                project_id=project.id,
-                campaign_id=None,
-                voice_id=voice_id,
-                national_number="09121234567",
-                e164="+989121234567",
-                dialer_id=dialer_id,
-                retry_count=1,
-                retry_interval=None,
-                request_date=now,
-                expires_at=now + ttl,
-            )
-            for _ in range(n)
-        ]
+        [_new_call(project.id, voice_id, ttl=ttl, dialer_id=dialer_id) for _ in range(n)]
     )
     return [c.id for c in calls]
+
+
+def _new_call(
+    project_id: str, voice_id: str, *, ttl: int = 3600, dialer_id: str | None = None
+) -> NewCall:
+    now = int(time.time())
+    return NewCall(
+        id=uuid.uuid4().hex,
+        project_id=project_id,
+        campaign_id=None,
+        voice_id=voice_id,
+        national_number="09121234567",
+        e164="+989121234567",
+        dialer_id=dialer_id,
+        retry_count=1,
+        retry_interval=None,
+        request_date=now,
+        expires_at=now + ttl,
+    )
 
 
 def _done(attempt_id: str, status: CallStatus, retry_at: float | None = None) -> AttemptRecord:
@@ -295,20 +298,7 @@ def test_calls_checked_against_old_settings_are_refused(store: Store) -> None:
     store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
     store.list_dialers(enabled_only=True)  # reads (and caches) at the current version
     version = store.settings.version
-    now = int(time.time())
-    call = NewCall(
-        id=uuid.uuid4().hex,
-        project_id=project.id,
-        campaign_id=None,
-        voice_id=voice_id,
-        national_number="09121234567",
-        e164="+989121234567",
-        dialer_id=None,
-        retry_count=1,
-        retry_interval=None,
-        request_date=now,
-        expires_at=now + 60,
-    )
+    call = _new_call(project.id, voice_id)
     store.insert_calls([call], settings_version=version)
     assert store.set_dialer_enabled("d1", False)
     with pytest.raises(StaleSettings):
