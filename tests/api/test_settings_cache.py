@@ -106,3 +106,12 @@ def test_a_raised_rate_limit_counts_at_once(
     assert statuses[0] == 200 and 429 in statuses
     services.store.update_project(tenant.project.id, rate_limit=1000)
     assert call(client, tenant, warm).status_code == 200
+
+
+def test_a_revoked_token_gets_401_before_a_malformed_body_is_judged(
+    client: TestClient, tenant: Tenant, warm: str, services: Services
+) -> None:
+    assert services.store.revoke_tokens(token_prefix(tenant.token)) == 1
+    response = client.post("/api/v2/voice/single", headers=tenant.headers, json={"phoneNumber": 5})
+    assert response.status_code == 401
+    assert response.json()["error"] == "Unauthorized"
