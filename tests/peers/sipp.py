@@ -12,7 +12,7 @@ ACK for the 486 arrived), 1 when one failed, 255 on SIPp's global timeout.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,8 +68,12 @@ class SippFactory:
         variables: Mapping[str, str] | None = None,
         transport: str = "udp",
         port: int | None = None,
+        extra: Sequence[str] = (),
     ) -> SippUas:
-        """Start `scenario` on `port` (default: a free one) and wait until it listens."""
+        """Start `scenario` on `port` (default: a free one) and wait until it listens.
+
+        `extra`: more SIPp arguments, e.g. a remote host (and `-cid_str`) for a scenario that
+        sends the first request, which SIPp over TCP sends on a connection of its own."""
         port = port or free_ports(1)
         media_port = free_ports(4)  # SIPp binds -mp and -mp+2
         workdir = self.workdir / f"sipp-{len(self.started)}-{Path(scenario).stem}"
@@ -84,6 +88,7 @@ class SippFactory:
             *("-trace_err", "-error_file", str(workdir / "errors.log")),
             *("-trace_msg", "-message_file", str(workdir / "messages.log")),
         ]
+        args += extra
         for name, value in (variables or {}).items():
             args += ["-set", name, value]
         with open(workdir / "screen.log", "wb") as screen:

@@ -189,6 +189,52 @@ async def test_tcp_transport(sipp_uas: SippFactory) -> None:
     assert outcome.bill_sec == 2
 
 
+async def dialog_of(uas: SippUas) -> list[str]:
+    """Call-ID, From and To for a request from the callee, once the UAS has written them."""
+    path = uas.workdir / "dialog.txt"
+    async with asyncio.timeout(5.0):
+        while True:  # SIPp's <exec> writes it in a shell of its own: nothing to wait on
+            if path.exists():
+                return [line.strip() for line in path.read_text().splitlines()]
+            await asyncio.sleep(0.02)
+
+
+async def test_tcp_callee_bye_on_a_new_connection_to_our_contact(sipp_uas: SippFactory) -> None:
+    # The trunk answers over our connection; 1 s later the callee's BYE comes over a new
+    # connection that a second SIPp opens to our Contact (RFC 3261 §18.1.2), and our 200
+    # must go back on that connection.
+    uas = sipp_uas("uas_tcp_answer_bye_elsewhere.xml", transport="tcp")
+    async with running_dialer(uas.trunk) as dialer:
+        attempt = asyncio.create_task(dialer.dial(dial_request(tone(4.0))))
+        call_id, bye_from, bye_to = await dialog_of(uas)
+        host, contact_port = dialer.local_address
+        bye = await asyncio.to_thread(
+            sipp_uas,
+            "uac_tcp_bye.xml",
+            transport="tcp",
+            variables={"bye_from": bye_from, "bye_to": bye_to},
+            extra=[f"{host}:{contact_port}", "-cid_str", call_id],
+        )
+        outcome = await attempt
+        assert await sipp_result(bye) == 0, bye.diagnostics()  # it got our 200 to its BYE
+        assert await sipp_result(uas) == 0, uas.diagnostics()
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; callee hung up")
+    assert outcome.answered_at is not None
+    talk = outcome.ended_at - outcome.answered_at
+    assert 1.0 <= talk < 1.9, talk  # billed to the callee's BYE, not the 4 s of voice
+    assert outcome.bill_sec == 2
+
+
+async def test_update_inside_the_dialog_is_answered(sipp_uas: SippFactory) -> None:
+    # A session-timer refresh by UPDATE without SDP (200 without a body), then an UPDATE
+    # with an offer (200 with our SDP), both checked by the scenario; the call goes on.
+    uas = sipp_uas("uas_update.xml")
+    async with running_dialer(uas.trunk) as dialer:
+        outcome = await dialer.dial(dial_request(tone(1.5)))
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
+    assert await sipp_result(uas) == 0, uas.diagnostics()
+
+
 async def test_cancelled_dial_while_ringing_sends_cancel(sipp_uas: SippFactory) -> None:
     uas = sipp_uas("uas_ring_no_answer.xml")
     async with running_dialer(uas.trunk) as dialer:

@@ -270,12 +270,12 @@ async def test_requests_from_the_callee(harness: Harness) -> None:
         ).encode()
 
     far.send(in_dialog("OPTIONS", 1))
-    far.send(in_dialog("UPDATE", 2))
+    far.send(in_dialog("MESSAGE", 2))
     far.send(in_dialog("BYE", 3, from_tag="stranger"))
     far.send(in_dialog("INFO", 2))  # CSeq went backwards
     assert [(r.status_code, r.cseq[1]) for r in far.responses()] == [
         (200, "OPTIONS"),
-        (405, "UPDATE"),
+        (405, "MESSAGE"),
         (481, "BYE"),
         (500, "INFO"),
     ]
@@ -548,3 +548,74 @@ async def test_reinvites_move_hold_and_resume_the_media(
     assert sorted(steps)[-1] == 160 * (held + 1) and sorted(steps)[-2] == 160
     resumed = steps.index(160 * (held + 1)) + 1
     assert [p.marker for p in packets] == [i in (0, resumed) for i in range(len(packets))]
+
+
+# -- UPDATE (RFC 3311): a session-timer refresh, or an offer like a re-INVITE's ----------------
+
+
+def update(ok: SipResponse, invite: SipRequest, cseq: int, sdp: bytes = b"") -> bytes:
+    """An UPDATE from the callee in this dialog, with `sdp` as its offer (none if empty)."""
+    content_type = "Content-Type: application/sdp\r\n" if sdp else ""
+    return (
+        f"UPDATE sip:voxcall@127.0.0.1:5099 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-update-{cseq}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: {ok.headers.get('To')}\r\n"
+        f"To: {invite.headers.get('From')}\r\n"
+        f"Call-ID: {invite.call_id}\r\n"
+        f"CSeq: {cseq} UPDATE\r\n"
+        "Session-Expires: 90;refresher=uas\r\n"
+        f"{content_type}Content-Length: {len(sdp)}\r\n\r\n"
+    ).encode() + sdp
+
+
+async def test_update_without_sdp_gets_200_without_a_body(harness: Harness) -> None:
+    far = harness.far
+    call = harness.call()
+    invite = far.requests("INVITE")[0]
+    ok = far.reply(invite, "answer-3-in-200.sip", to_tag="callee")
+    far.send(update(ok, invite, 1))
+    response = far.responses()[-1]
+    assert (
+        response.serialize()
+        == (
+            "SIP/2.0 200 OK\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-update-1\r\n"
+            f"From: {ok.headers.get('To')}\r\n"
+            f"To: {invite.headers.get('From')}\r\n"
+            f"Call-ID: {invite.call_id}\r\n"
+            "CSeq: 1 UPDATE\r\n"
+            "Contact: <sip:voxcall@127.0.0.1:5099>\r\n"
+            "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+    )
+    assert call.state is CallState.CONFIRMED  # a refresh changes nothing
+
+
+async def test_update_with_sdp_is_answered_and_moves_the_media(
+    harness: Harness, sinks: list[tuple[RtpSink, int]]
+) -> None:
+    (sink_a, port_a), (sink_b, port_b) = sinks
+    far = harness.far
+    call = harness.call(1.0)
+    invite = far.requests("INVITE")[0]
+    ok = parse_message((CAPTURES / "move-2-in-200.sip").read_bytes())
+    assert isinstance(ok, SipResponse)
+    with_media_port(ok, port_a)
+    ok = far.reply(invite, ok.serialize(), to_tag="callee")
+    offered = SessionDescription.parse(ok.body.decode())
+    offered.media[0].port = port_b
+    await asyncio.sleep(0.2)
+    far.send(update(ok, invite, 1, str(offered).encode()))
+    response = far.responses()[-1]
+    assert (response.status_code, response.cseq) == (200, (1, "UPDATE"))
+    assert response.headers.get("Content-Type") == "application/sdp"
+    answer = SessionDescription.parse(response.body.decode())
+    assert answer.media[0].attributes[-1].name == "sendrecv"
+    outcome = await asyncio.wait_for(asyncio.shield(call.outcome), timeout=5)
+    await asyncio.sleep(0.03)
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
+    assert 5 <= len(sink_a.packets) <= 15  # about 0.2 s before the UPDATE
+    assert len(sink_a.packets) + len(sink_b.packets) == 50  # then the rest, to B
+    assert harness.ports.in_use == 0

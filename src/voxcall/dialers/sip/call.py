@@ -509,9 +509,10 @@ class Call:
             transaction.respond(response_to(request, 200, "OK"))
             if self.state is CallState.CONFIRMED:
                 self._finish(Ending.HANGUP, CallState.TERMINATED, detail="callee hung up")
-        elif method == "INVITE":
-            self._reinvite = transaction
-            response, target = self._answer_reinvite(request)
+        elif method in ("INVITE", "UPDATE"):
+            if method == "INVITE":
+                self._reinvite = transaction  # its ACK ends the retransmission of our 2xx
+            response, target = self._answer_session(request)
             transaction.respond(response)
             if target is not None:
                 self._follow_media(target)
@@ -523,9 +524,18 @@ class Call:
                 response_to(request, 405, "Method Not Allowed", headers=[("Allow", ALLOW)])
             )
 
-    def _answer_reinvite(self, request: SipRequest) -> tuple[SipResponse, MediaTarget | None]:
-        """200 with our SDP and the media the offer asks for (None for an offer-less
-        re-INVITE, which leaves it as it is); 488 if the offer drops the codec we send."""
+    def _answer_session(self, request: SipRequest) -> tuple[SipResponse, MediaTarget | None]:
+        """The answer to a re-INVITE or an UPDATE (RFC 3311) and the media its offer asks for
+        (None without an offer, which leaves the media as it is): 200 with our SDP, or 488 if
+        the offer drops the codec we send. An UPDATE without an offer (a session-timer
+        refresh) gets a 200 without a body: it did not ask for one, while a re-INVITE
+        without an offer asks for ours (RFC 3311 §5.2, RFC 3261 §14.2)."""
+        headers = [
+            ("Contact", self._ua.local.contact(self._settings.contact_user)),
+            ("Allow", ALLOW),
+        ]
+        if request.method == "UPDATE" and not request.body:
+            return response_to(request, 200, "OK", headers=headers), None
         codecs = (self._media.codec,) if self._media is not None else self._settings.codecs
         target = None
         direction = "sendrecv"
@@ -533,7 +543,7 @@ class Call:
             try:
                 target = read_reoffer(request.body.decode("utf-8", "replace"), codecs)
             except ValueError as exc:
-                log.info("call %s: refusing re-INVITE: %s", self.call_id, exc)
+                log.info("call %s: refusing the %s offer: %s", self.call_id, request.method, exc)
                 return response_to(request, 488, "Not Acceptable Here"), None
             direction = answer_direction(target.direction)
         port = self._rtp.getsockname()[1] if self._rtp is not None else 9  # 9: discard
@@ -541,12 +551,7 @@ class Call:
         sdp = build_offer(
             self._settings.media_ip, port, codecs, self._session_id, self._sdp_version, direction
         )
-        assert self._dialog is not None
-        headers = [
-            ("Contact", self._ua.local.contact(self._settings.contact_user)),
-            ("Allow", ALLOW),
-            ("Content-Type", "application/sdp"),
-        ]
+        headers.append(("Content-Type", "application/sdp"))
         return response_to(request, 200, "OK", headers=headers, body=sdp.encode()), target
 
     def _follow_media(self, target: MediaTarget) -> None:

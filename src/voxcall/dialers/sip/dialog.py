@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from voxcall.dialers.sip.message import Headers, NameAddress, SipRequest, SipResponse, SipUri
 from voxcall.dialers.sip.transaction import BRANCH_COOKIE, Address
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
 USER_AGENT = "voxcall"
 
 

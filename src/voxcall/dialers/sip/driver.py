@@ -1,8 +1,8 @@
 """The `sip` dialer: places calls through an operator's SIP trunk and plays the voice.
 
-One dialer owns one SIP socket (UDP) or connection (TCP), one RTP pacer and a pool of RTP
-ports; every call is a `Call` state machine driven by the loop, with no task or thread of
-its own.
+One dialer owns one SIP socket (UDP) or, over TCP, its connection to the trunk and a
+listener for connections the trunk opens to it; one RTP pacer; and a pool of RTP ports.
+Every call is a `Call` state machine driven by the loop, with no task or thread of its own.
 """
 
 from __future__ import annotations

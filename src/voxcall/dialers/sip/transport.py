@@ -1,9 +1,11 @@
-"""SIP transports (RFC 3261 §18): one UDP socket, or one TCP connection, per dialer.
+"""SIP transports (RFC 3261 §18): one UDP socket per dialer, or, over TCP, one connection
+to the trunk plus a listener for the connections the trunk opens to us.
 
 A transport moves bytes; it parses nothing it does not have to. Datagrams go up to the
 `TransportUser` as bytes (its `received` method is the one place that parses and drops
-malformed input); TCP must frame the stream, so it hands up parsed messages. Errors the
-network reports (ICMP unreachable, a lost connection) go up as `transport_error`.
+malformed input); TCP must frame the stream, so it hands up parsed messages, and a stream
+that turns out malformed is closed there. Errors the network reports (ICMP unreachable, a
+lost connection) go up as `transport_error`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import ipaddress
 import logging
 import socket
 import struct
+from dataclasses import dataclass
 from typing import Protocol
 
-from voxcall.dialers.sip.message import SipRequest, SipResponse, StreamFramer
+from voxcall.dialers.sip.message import MAX_MESSAGE_SIZE, SipRequest, SipResponse, StreamFramer
+from voxcall.dialers.sip.timers import Timer
 
 log = logging.getLogger("voxcall.sip")
 
@@ -206,71 +210,207 @@ class UdpTransport:
             self._sock = None
 
 
-class TcpTransport(asyncio.Protocol):
-    """One TCP connection to the trunk; every request and response goes over it.
+@dataclass(frozen=True, slots=True)
+class TcpLimits:
+    """What peers that connect to our listener can make us hold. Each accepted connection
+    buffers at most one message (`max_message_size`), so their memory stays below
+    `max_connections * max_message_size`; one nobody uses goes away after `idle_timeout`."""
 
-    A lost connection fails every pending transaction; the next `ensure_open` (called
+    max_connections: int = 32
+    # Closing one costs little: the trunk connects again when it has a request to send
+    # (RFC 3261 §18.1.2).
+    idle_timeout: float = 120.0
+    max_message_size: int = MAX_MESSAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1 or self.idle_timeout <= 0 or self.max_message_size < 1:
+            raise ValueError(f"TCP limits must be positive, got {self}")
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP connection cut into SIP messages: ours to the trunk, or one a peer opened to
+    our listener (`accepted`, closed after `idle_timeout` without traffic)."""
+
+    def __init__(self, owner: TcpTransport, *, accepted: bool) -> None:
+        self.accepted = accepted
+        self.peer: Address = ("", 0)
+        self._owner = owner
+        self._transport: asyncio.Transport | None = None
+        self._framer = StreamFramer(owner.limits.max_message_size)
+        self._idle: Timer | None = None
+
+    @property
+    def open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        host, port = transport.get_extra_info("peername")[:2]
+        self.peer = (host, port)
+        if self.accepted:
+            self._idle = Timer("TCP idle", asyncio.get_running_loop(), self._idle_expired)
+            self._touch()
+        if not self._owner._connection_made(self):
+            transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self._touch()
+        try:
+            messages = self._framer.feed(data)
+        except ValueError as exc:
+            self._drop(exc)
+            return
+        for message in messages:
+            self._owner.user.received(message, self.peer)
+        if messages:
+            # feed() hands out the messages before a fault and keeps the fault for its next
+            # call: ask for it now, or garbage behind a good message would wait for more data.
+            try:
+                self._framer.feed(b"")
+            except ValueError as exc:
+                self._drop(exc)
+
+    def _drop(self, exc: ValueError) -> None:
+        # A stream cannot be resynchronised after garbage: drop the connection.
+        log.warning("closing TCP connection with %s:%d: %s", *self.peer, exc)
+        assert self._transport is not None
+        self._transport.abort()
+
+    def write(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._touch()
+        self._transport.write(data)
+
+    def _touch(self) -> None:
+        if self._idle is not None:
+            self._idle.start(self._owner.limits.idle_timeout)
+
+    def _idle_expired(self) -> None:
+        log.info("closing idle TCP connection from %s:%d", *self.peer)
+        self.close()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._transport = None
+        self._owner._connection_lost(self, exc)
+
+
+class TcpTransport:
+    """Our TCP connection to the trunk, and a listener for connections the trunk opens to us.
+
+    Our requests go over the connection we open to the trunk. Its in-dialog requests may come
+    over that one or over a new connection to our Contact address (RFC 3261 §18.1.2, §18.2:
+    many carriers do not reuse ours), so we listen on that address, and Contact and Via
+    carry the listener's port, not our connection's ephemeral one. A response goes back over
+    the connection its request came in on (§18.2.2).
+
+    A lost trunk connection fails every pending transaction; the next `ensure_open` (called
     before each new call) connects again.
     """
 
     name = "TCP"
     reliable = True
 
-    def __init__(self, user: TransportUser, local_ip: str, remote: Address) -> None:
-        self._user = user
+    def __init__(
+        self,
+        user: TransportUser,
+        local_ip: str,
+        remote: Address,
+        port: int = 0,
+        limits: TcpLimits | None = None,
+    ) -> None:
+        self.user = user
+        self.limits = limits or TcpLimits()
         self._local_ip = local_ip
+        self._port = port
         self._remote = remote
-        self._transport: asyncio.Transport | None = None
-        self._framer = StreamFramer()
-        self._connecting: asyncio.Lock | None = None
+        self._server: asyncio.Server | None = None
+        self._trunk: _Connection | None = None
+        self._accepted: dict[Address, _Connection] = {}
+        self._opening: asyncio.Lock | None = None
 
     @property
     def local_address(self) -> Address:
-        if self._transport is None:
-            raise RuntimeError("TCP transport is not connected")
-        host, port = self._transport.get_extra_info("sockname")[:2]
+        """The listener's address: what Contact and Via advertise."""
+        if self._server is None:
+            raise RuntimeError("TCP transport is not open")
+        host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
 
     async def ensure_open(self) -> None:
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._transport is not None and not self._transport.is_closing():
-                return
-            self._framer = StreamFramer()
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
             loop = asyncio.get_running_loop()
-            await loop.create_connection(
-                lambda: self, *self._remote, local_addr=(self._local_ip, 0)
-            )
-            log.info("SIP over TCP %s:%d -> %s:%d", *self.local_address, *self._remote)
+            started = self._server is None
+            if self._server is None:
+                self._server = await loop.create_server(
+                    lambda: _Connection(self, accepted=True),
+                    self._local_ip,
+                    self._port,
+                    family=socket.AF_INET,
+                )
+            if self._trunk is not None and self._trunk.open:
+                return
+            try:
+                await loop.create_connection(
+                    lambda: _Connection(self, accepted=False),
+                    *self._remote,
+                    local_addr=(self._local_ip, 0),
+                )
+            except OSError:
+                if started:  # nobody will close a transport that never opened
+                    self._stop_listening()
+                raise
+            log.info("SIP over TCP on %s:%d, trunk %s:%d", *self.local_address, *self._remote)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+    def _connection_made(self, connection: _Connection) -> bool:
+        """Keep a new connection; False to refuse it (the cap on accepted ones)."""
+        if not connection.accepted:
+            self._trunk = connection
+            return True
+        if self._server is None or len(self._accepted) >= self.limits.max_connections:
+            log.warning("refused TCP connection from %s:%d: too many", *connection.peer)
+            return False
+        log.info("accepted TCP connection from %s:%d", *connection.peer)
+        self._accepted[connection.peer] = connection
+        return True
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            messages = self._framer.feed(data)
-        except ValueError as exc:
-            # A stream cannot be resynchronised after garbage: drop the connection.
-            log.warning("closing TCP connection to %s:%d: %s", *self._remote, exc)
-            assert self._transport is not None
-            self._transport.abort()
-            return
-        for message in messages:
-            self._user.received(message, self._remote)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        log.info("TCP connection to %s:%d lost: %s", *self._remote, exc or "closed")
-        self._user.transport_error(None, "TCP connection lost")
+    def _connection_lost(self, connection: _Connection, exc: Exception | None) -> None:
+        if connection is self._trunk:
+            self._trunk = None
+            log.info("TCP connection to %s:%d lost: %s", *self._remote, exc or "closed")
+            self.user.transport_error(None, "TCP connection lost")
+        elif self._accepted.get(connection.peer) is connection:
+            del self._accepted[connection.peer]
+            log.info("TCP connection from %s:%d closed: %s", *connection.peer, exc or "closed")
+            # Whatever we sent on it and is still unanswered is lost with it.
+            self.user.transport_error(connection.peer, "TCP connection lost")
 
     def send(self, data: bytes, destination: Address) -> None:
-        if self._transport is None or self._transport.is_closing():
-            self._user.transport_error(destination, "TCP connection is closed")
+        # A response goes back on the connection its request came in on (its source address
+        # is the connection's peer). Anything else goes to the trunk, and so does a response
+        # whose connection has gone: the trunk matches it by its Via branch.
+        connection = self._accepted.get(destination) or self._trunk
+        if connection is None or not connection.open:
+            self.user.transport_error(destination, "TCP connection is closed")
             return
-        self._transport.write(data)
+        connection.write(data)
+
+    def _stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        self._stop_listening()
+        for connection in list(self._accepted.values()):
+            connection.close()
+        if self._trunk is not None:
+            self._trunk.close()
