@@ -94,6 +94,10 @@ def serve(
     grace: Annotated[
         float, typer.Option(help="Seconds live attempts may finish after SIGTERM.")
     ] = 30.0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.", min=1, max=65535)
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for the metrics.")] = "127.0.0.1",
 ) -> None:
     """Run voxcall: the API, the scheduler and the dialers (by --role)."""
     from voxcall.runtime import ROLES, build_services, freeze_startup_objects
@@ -109,6 +113,11 @@ def serve(
     except StoreUnavailable as exc:
         _fail(f"cannot open the database: {exc}")
     services.scheduler.shutdown_grace = grace
+    if metrics_port is not None:
+        try:
+            services.metrics.serve(metrics_port, metrics_host)
+        except OSError as exc:
+            _fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc}")
     if demo:
         _print_demo(_ensure_demo(services.store, services.voices), host, port)
     if role == "worker":

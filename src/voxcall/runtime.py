@@ -17,6 +17,7 @@ from voxcall.api.auth import RateLimiter
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService, VoiceService
 from voxcall.config import Settings
+from voxcall.metrics import Metrics
 from voxcall.store.files import VoiceFiles
 from voxcall.store.notify import listen
 from voxcall.store.store import Store
@@ -34,15 +35,19 @@ class Services:
     scheduler: Scheduler
     webhooks: WebhookDeliverer
     rate_limiter: RateLimiter
+    metrics: Metrics
 
 
 def build_services(settings: Settings) -> Services:
     settings.prepare()
     store = Store.open(settings.database_url, create=settings.embedded)
     voice_files = VoiceFiles(settings.voices_dir)
+    metrics = Metrics()
+    metrics.watch(store)
     webhooks = WebhookDeliverer(
         store,
         backoff_base=float(os.environ.get("VOXCALL_WEBHOOK_BACKOFF", "2")),
+        metrics=metrics,
     )
     scheduler = Scheduler(
         store,
@@ -51,6 +56,7 @@ def build_services(settings: Settings) -> Services:
         single_node=store.engine.dialect.name == "sqlite",
         lease=settings.worker_lease,
         on_call_final=webhooks.wake,
+        metrics=metrics,
     )
     return Services(
         settings=settings,
@@ -60,6 +66,7 @@ def build_services(settings: Settings) -> Services:
         scheduler=scheduler,
         webhooks=webhooks,
         rate_limiter=RateLimiter(),
+        metrics=metrics,
     )
 
 

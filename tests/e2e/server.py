@@ -49,6 +49,7 @@ class Server:
         role: str = "all",
         env: dict[str, str] | None = None,
         name: str = "serve",
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.data = data
         self.port = free_port()
@@ -57,6 +58,7 @@ class Server:
         self.role = role
         self.env = env or {}
         self.name = name
+        self.extra = extra  # more `serve` arguments
         self.process: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
         self.clients: list[httpx.Client] = []
@@ -76,7 +78,7 @@ class Server:
                 [
                     sys.executable, "-m", "voxcall", "serve",
                     "--data", str(self.data), "--port", str(self.port),
-                    "--grace", str(self.grace), "--role", self.role,
+                    "--grace", str(self.grace), "--role", self.role, *self.extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

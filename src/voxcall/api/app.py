@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from voxcall.api import calls, errors, files
+from voxcall.api import calls, errors, files, health
 from voxcall.api.limits import BodyLimit
+from voxcall.api.observe import RequestMetrics
 from voxcall.runtime import Services, worker
 
 
@@ -32,6 +33,8 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     app.include_router(calls.router)
     app.include_router(calls.account_router)
     app.include_router(files.router)
+    app.include_router(health.router)
     errors.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestMetrics, metrics=services.metrics)  # outermost: sees every answer
     return app

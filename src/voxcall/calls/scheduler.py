@@ -29,6 +29,7 @@ from voxcall.dialers.base import (
     Voice8k,
 )
 from voxcall.dialers.registry import build_dialer
+from voxcall.metrics import Metrics
 from voxcall.store.files import VoiceFiles
 from voxcall.store.records import AttemptRecord, CallStatus, ClaimedAttempt, DialerConfig
 from voxcall.store.store import Store, StoreUnavailable
@@ -61,6 +62,7 @@ class Scheduler:
         single_node: bool = True,
         lease: float = 30.0,
         on_call_final: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -72,6 +74,7 @@ class Scheduler:
         self.single_node = single_node
         self.lease = lease
         self.on_call_final = on_call_final  # e.g. wake the webhook deliverer
+        self.metrics = metrics or Metrics()
         self.worker_id = uuid.uuid4().hex
         self._next_heartbeat = 0.0
         self._next_expiry = 0.0
@@ -255,6 +258,7 @@ class Scheduler:
                 next_attempt_at=None,
             )
             await self._outcomes.write(call.id, record)
+            self.metrics.attempt_ended(config.id, "UNKNOWN", CallStatus.UNKNOWN.name)
             raise
         except Exception as exc:
             log.exception("attempt %s failed inside the dialer", claim.attempt_id)
@@ -285,7 +289,9 @@ class Scheduler:
             ),
         )
         await self._outcomes.write(call.id, record)
-        if decision.status.is_final:
+        final = decision.status.name if decision.status.is_final else None
+        self.metrics.attempt_ended(config.id, outcome.result.name, final)
+        if final is not None:
             self.on_call_final()
         self._wake.set()
 

@@ -181,3 +181,12 @@ class IdempotentReplay:
     state: str  # new | pending | done | conflict
     status_code: int | None = None
     response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Work the database holds that is not done yet (for metrics)."""
+
+    queued_calls: int
+    dialing_calls: int
+    pending_webhooks: int

@@ -38,6 +38,7 @@ from voxcall.store.group_commit import GroupCommit
 from voxcall.store.notify import announce
 from voxcall.store.records import (
     AttemptRecord,
+    Backlog,
     Call,
     CallStatus,
     ClaimedAttempt,
@@ -298,6 +299,25 @@ class Store:
                 .group_by(t.attempts.c.dialer_id)
             ).all()
         return {dialer_id: count for dialer_id, count in rows}
+
+    def ping(self) -> None:
+        """Return if the database answers; StoreUnavailable if not."""
+        with self._read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def backlog(self) -> Backlog:
+        """Calls queued and dialing, and webhook events waiting: counted from indexes."""
+        calls = select(func.count()).select_from(t.calls)
+        with self._read() as conn:
+            queued = conn.execute(calls.where(t.calls.c.phase == Phase.QUEUED.value)).scalar_one()
+            dialing = conn.execute(calls.where(t.calls.c.phase == Phase.DIALING.value)).scalar_one()
+            pending = conn.execute(
+                select(func.count()).where(
+                    t.webhook_events.c.delivered_at.is_(None),
+                    t.webhook_events.c.failed_at.is_(None),
+                )
+            ).scalar_one()
+        return Backlog(queued, dialing, pending)
 
     # -- voices ---------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from voxcall.metrics import Metrics
 from voxcall.store.records import WebhookDelivery
 from voxcall.store.store import Store, StoreUnavailable
 from voxcall.webhooks.signing import sign
@@ -109,6 +110,7 @@ class WebhookDeliverer:
         concurrency: int = 32,
         per_project: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if min(poll_interval, timeout, window, backoff_base, backoff_cap) <= 0:
             raise ValueError("intervals, timeout, window and back-off must be positive")
@@ -117,6 +119,7 @@ class WebhookDeliverer:
         if concurrency < 1 or per_project < 1:
             raise ValueError("concurrency and per_project must be at least 1")
         self.store = store
+        self.metrics = metrics or Metrics()
         self.poll_interval = poll_interval
         self.lease = lease
         self.timeout = timeout
@@ -277,6 +280,7 @@ class WebhookDeliverer:
             error = describe_failure(exc, self.timeout)
         now = time.time()
         if error is None:
+            self.metrics.webhook_tried("delivered")
             log.debug("webhook event %s delivered to project %s", delivery.id, delivery.project_id)
             await self._record(
                 delivery, functools.partial(self.store.webhook_delivered, delivery.id, now)
@@ -291,6 +295,7 @@ class WebhookDeliverer:
             window=self.window,
             jitter=random.random() * JITTER,
         )
+        self.metrics.webhook_tried("given_up" if retry_at is None else "retry")
         if retry_at is None:
             log.error(
                 "webhook event %s for project %s given up after %d attempts: %s",
