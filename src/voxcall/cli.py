@@ -485,6 +485,9 @@ def dialer_add(
     from_domain: Annotated[str | None, typer.Option(help="sip: the From host.")] = None,
     codecs: Annotated[str | None, typer.Option(help="sip: e.g. PCMA,PCMU")] = None,
     local_ip: Annotated[str | None, typer.Option(help="sip: address for SIP and RTP.")] = None,
+    local_port: Annotated[
+        int | None, typer.Option(help="sip: our SIP port (default: any free one).")
+    ] = None,
     rtp_ports: Annotated[str | None, typer.Option(help="sip: e.g. 20000-30000")] = None,
     cdr_file: Annotated[
         str | None, typer.Option(help="sandbox: append a JSON line per attempt start and end.")
@@ -514,6 +517,7 @@ def dialer_add(
         "from_domain": from_domain,
         "codecs": codecs,
         "local_ip": local_ip,
+        "local_port": local_port,
         "rtp_ports": rtp_ports,
     }
     options: dict[str, object] = {k: v for k, v in sip_values.items() if v is not None}

@@ -23,6 +23,7 @@ async def running_dialer(
     password: str | None = None,
     timers: TimerValues | None = None,
     codecs: str = "PCMA,PCMU",
+    local_port: int | None = None,
 ) -> AsyncIterator[SipDialer]:
     low = free_ports(64)
     options: dict[str, object] = {
@@ -31,6 +32,7 @@ async def running_dialer(
         "password": password,
         "codecs": codecs,
         "rtp_ports": f"{low}-{low + 63}",
+        "local_port": local_port,
     }
     dialer = SipDialer(SipTrunkConfig.from_options(options), timers=timers)
     await dialer.start()

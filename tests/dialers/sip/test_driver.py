@@ -137,3 +137,40 @@ async def test_close_abandons_calls_that_cannot_end(silent_trunk: socket.socket)
     assert dialer.active_calls == 1
     await dialer.close()
     assert dialer.active_calls == 0
+
+
+async def test_a_fixed_local_port_is_our_sip_port(silent_trunk: socket.socket) -> None:
+    """--local-port: the UDP socket, or over TCP the listener that Contact names, binds it
+    (an operator's firewall rule needs a fixed port)."""
+    udp_port = free_ports(2)
+    tcp_port = udp_port + 1
+    trunk_port = silent_trunk.getsockname()[1]
+    async with running_dialer(f"sip:{HOST}:{trunk_port}", local_port=udp_port) as dialer:
+        assert dialer.local_address == (HOST, udp_port)
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(accept, HOST, 0)
+    tcp_trunk = server.sockets[0].getsockname()[1]
+    try:
+        async with running_dialer(
+            f"sip:{HOST}:{tcp_trunk};transport=tcp", local_port=tcp_port
+        ) as dialer:
+            assert dialer.local_address == (HOST, tcp_port)
+            _reader, writer = await asyncio.open_connection(HOST, tcp_port)  # it listens
+            writer.close()
+            await writer.wait_closed()
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_local_port_in_use_fails_the_start(silent_trunk: socket.socket) -> None:
+    taken = silent_trunk.getsockname()[1]
+    with pytest.raises(OSError):
+        async with running_dialer(f"sip:{HOST}:{taken}", local_port=taken):
+            pass

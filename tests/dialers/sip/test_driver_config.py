@@ -16,6 +16,7 @@ FULL = {
     "from_domain": "voip.example.net",
     "codecs": "PCMU,PCMA",
     "local_ip": "192.0.2.10",
+    "local_port": 5080,
     "rtp_ports": "20000-20999",
 }
 
@@ -71,6 +72,11 @@ def test_the_password_never_shows() -> None:
         ({"rtp_ports": "30000-20000"}, "rtp_ports: need 1024 <= LOW < HIGH <= 65535"),
         ({"rtp_ports": "80-9000"}, "rtp_ports: need 1024"),
         ({"rtp_ports": "lots"}, 'rtp_ports: expected "LOW-HIGH"'),
+        ({"local_port": 0}, "local_port: 0 is not a port (1 to 65535)"),
+        ({"local_port": 70000}, "local_port: 70000 is not a port"),
+        ({"local_port": "sip"}, "local_port: expected a port number, got 'sip'"),
+        ({"local_port": True}, "local_port: expected a port number"),
+        ({"local_port": 20500}, "local_port: 20500 is inside rtp_ports 20000-20999"),
         ({"username": 5}, "username: expected a string"),
         ({"ring": 30}, "unknown option(s): ring"),
     ],
@@ -91,3 +97,8 @@ def test_lists_are_accepted_as_well_as_cli_strings() -> None:
 
 def test_source_address_is_the_route_to_the_trunk() -> None:
     assert source_address(("127.0.0.1", 5060)) == "127.0.0.1"
+
+
+def test_local_port_from_the_cli_as_text() -> None:
+    assert SipTrunkConfig.from_options({**FULL, "local_port": "5090"}).local_port == 5090
+    assert SipTrunkConfig.from_options({"trunk": "sip:10.0.0.1"}).local_port is None

@@ -20,6 +20,7 @@ _OPTIONS = frozenset(
         "from_domain",
         "codecs",
         "local_ip",
+        "local_port",
         "rtp_ports",
     }
 )
@@ -85,6 +86,17 @@ def _optional_text(options: Mapping[str, object], name: str) -> str | None:
     return value
 
 
+def _optional_port(options: Mapping[str, object], name: str) -> int | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{name}: expected a port number, got {value!r}")
+
+
 def _codecs(value: object) -> tuple[Codec, ...]:
     if isinstance(value, str):
         names = [name.strip() for name in value.split(",")]
@@ -133,6 +145,9 @@ class SipTrunkConfig:
     from_domain: str | None = None
     codecs: tuple[Codec, ...] = (PCMA, PCMU)
     local_ip: str | None = None  # None: the address the OS would use to reach the trunk
+    # Our SIP port (the UDP socket, or the TCP listener): fixed, for a firewall rule, or
+    # None for one the OS picks.
+    local_port: int | None = None
     rtp_ports: tuple[int, int] = (20000, 30000)
 
     def __post_init__(self) -> None:
@@ -152,9 +167,13 @@ class SipTrunkConfig:
                 ipaddress.IPv4Address(self.local_ip)
             except ValueError:
                 raise ValueError(f"local_ip: {self.local_ip!r} is not an IPv4 address") from None
+        if self.local_port is not None and not 1 <= self.local_port <= 65535:
+            raise ValueError(f"local_port: {self.local_port} is not a port (1 to 65535)")
         low, high = self.rtp_ports
         if not 1024 <= low < high <= 65535:
             raise ValueError(f"rtp_ports: need 1024 <= LOW < HIGH <= 65535, got {low}-{high}")
+        if self.local_port is not None and low <= self.local_port <= high:
+            raise ValueError(f"local_port: {self.local_port} is inside rtp_ports {low}-{high}")
 
     @property
     def parsed_trunk(self) -> Trunk:
@@ -178,6 +197,7 @@ class SipTrunkConfig:
             from_domain=_optional_text(options, "from_domain"),
             codecs=_codecs(options["codecs"]) if options.get("codecs") else defaults.codecs,
             local_ip=_optional_text(options, "local_ip"),
+            local_port=_optional_port(options, "local_port"),
             rtp_ports=(
                 _rtp_ports(options["rtp_ports"]) if options.get("rtp_ports") else defaults.rtp_ports
             ),
@@ -193,5 +213,6 @@ class SipTrunkConfig:
             "from_domain": self.from_domain,
             "codecs": ",".join(codec.name for codec in self.codecs),
             "local_ip": self.local_ip,
+            "local_port": self.local_port,
             "rtp_ports": f"{self.rtp_ports[0]}-{self.rtp_ports[1]}",
         }

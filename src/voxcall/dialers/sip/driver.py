@@ -83,9 +83,10 @@ class SipDialer:
         local_ip = config.local_ip or source_address((trunk_ip, port))
 
         def make_transport(user: TransportUser) -> Transport:
+            local_port = config.local_port or 0
             if trunk.transport == "tcp":
-                return TcpTransport(user, local_ip, (trunk_ip, port))
-            return UdpTransport(user, local_ip)
+                return TcpTransport(user, local_ip, (trunk_ip, port), port=local_port)
+            return UdpTransport(user, local_ip, port=local_port)
 
         ua = UserAgent(make_transport, self._timers)
         await ua.transport.ensure_open()
