@@ -472,6 +472,14 @@ def with_media_port(message: SipRequest | SipResponse, port: int) -> None:
     message.body = str(session).encode()
 
 
+def answer_with_media(far: FarEnd, invite: SipRequest, port: int) -> SipResponse:
+    """The captured 200 to our INVITE, its media on `port`."""
+    ok = parse_message((CAPTURES / "move-2-in-200.sip").read_bytes())
+    assert isinstance(ok, SipResponse)
+    with_media_port(ok, port)
+    return far.reply(invite, ok.serialize(), to_tag="callee")
+
+
 def reinvite(ok: SipResponse, invite: SipRequest, cseq: int, port: int, direction: str) -> bytes:
     """The captured re-INVITE, in this dialog, offering `port` with `direction`."""
     request = parse_message((CAPTURES / "move-4-in-INVITE.sip").read_bytes())
@@ -505,10 +513,7 @@ async def test_reinvites_move_hold_and_resume_the_media(
     far = harness.far
     call = harness.call(2.0)
     invite = far.requests("INVITE")[0]
-    ok = parse_message((CAPTURES / "move-2-in-200.sip").read_bytes())
-    assert isinstance(ok, SipResponse)
-    with_media_port(ok, port_a)
-    ok = far.reply(invite, ok.serialize(), to_tag="callee")
+    ok = answer_with_media(far, invite, port_a)
     answers: list[str] = []
 
     async def offer(cseq: int, port: int, direction: str, then: float) -> None:
@@ -600,10 +605,7 @@ async def test_update_with_sdp_is_answered_and_moves_the_media(
     far = harness.far
     call = harness.call(1.0)
     invite = far.requests("INVITE")[0]
-    ok = parse_message((CAPTURES / "move-2-in-200.sip").read_bytes())
-    assert isinstance(ok, SipResponse)
-    with_media_port(ok, port_a)
-    ok = far.reply(invite, ok.serialize(), to_tag="callee")
+    ok = answer_with_media(far, invite, port_a)
     offered = SessionDescription.parse(ok.body.decode())
     offered.media[0].port = port_b
     await asyncio.sleep(0.2)
