@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvloop
 from fastapi.testclient import TestClient
 
 from tests.audio.samples import encode, tone
@@ -24,6 +26,21 @@ pytest_plugins = [
     "tests.peers.kamailio",
     "tests.peers.postgres",
 ]
+
+
+# SIP, RTP and the scheduler run on both loops: `voxcall serve` runs uvloop, and a fault that
+# only one loop shows (uvloop drops a socket from its poll set on POLLERR) must fail a test.
+# Everything else runs on uvloop, the loop users run.
+_BOTH_LOOPS = ("dialers", "calls")
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    parts = item.path.relative_to(config.rootpath).parts
+    if len(parts) > 1 and parts[0] == "tests" and parts[1] in _BOTH_LOOPS:
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture
