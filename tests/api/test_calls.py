@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.calls.test_numbers import LETTERS
 from tests.conftest import Tenant, make_tenant
 from voxcall.cli import _dialer_config
 from voxcall.runtime import Services
@@ -116,7 +117,7 @@ def test_malformed_bodies(client: TestClient, tenant: Tenant, raw: bytes, messag
     ("number", "message"),
     [
         ("0912", "phoneNumber: not a valid number"),
-        ("hello", "phoneNumber: not a phone number"),
+        ("hello", f"phoneNumber: {LETTERS}"),
         ("+14155552671", "phoneNumber: calls to US are not allowed for this project"),
     ],
 )
@@ -126,6 +127,47 @@ def test_invalid_phone_number(
     response = place(client, tenant, {"phoneNumber": number, "voiceId": voice_id})
     assert response.status_code == 400
     assert response.json() == {"result": None, "error": "InvalidPhoneNumber", "message": message}
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["09121234567 ext 5", "09121234567x55", "09121234567;ext=555", "09121234567#9", "0912ABC4567"],
+)
+@pytest.mark.parametrize(
+    ("path", "fields", "field"),
+    [
+        ("/api/v2/voice/single", {"voiceId": "V"}, "phoneNumber"),
+        ("/api/v2/voice/batch", {"voiceId": "V"}, "phoneNumbers[1]"),
+        ("/api/v2/voice/single/tts", {"text": "hello", "language": "en"}, "phoneNumber"),
+        ("/api/v2/voice/batch/tts", {"text": "hello", "language": "en"}, "phoneNumbers[1]"),
+        ("/api/v2/voice/otp", {"text": "4821", "language": "en"}, "phoneNumber"),
+    ],
+)
+def test_extensions_and_letters_are_never_dialled(
+    client: TestClient,
+    tenant: Tenant,
+    services: Services,
+    voice_id: str,
+    number: str,
+    path: str,
+    fields: dict[str, Any],
+    field: str,
+) -> None:
+    """libphonenumber would dial "09121234567x55" as 0912123456755: refused, naming the field
+    (and, in a batch, the element)."""
+    body = {**fields, "voiceId": voice_id} if "voiceId" in fields else dict(fields)
+    if field.startswith("phoneNumbers"):
+        body["phoneNumbers"] = ["09121234567", number]
+    else:
+        body["phoneNumber"] = number
+    response = client.post(path, headers=tenant.headers, json=body)
+    assert response.status_code == 400
+    assert response.json() == {
+        "result": None,
+        "error": "InvalidPhoneNumber",
+        "message": f"{field}: {LETTERS}",
+    }
+    assert services.store.count_calls() == {}
 
 
 def test_invalid_voice(

@@ -1,8 +1,12 @@
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
 
 MOBILE = PhoneNumber(national="09121234567", e164="+989121234567")
+LETTERS = "may hold only digits and a leading '+' (no letters, no extension)"
 
 
 @pytest.mark.parametrize(
@@ -16,6 +20,8 @@ MOBILE = PhoneNumber(national="09121234567", e164="+989121234567")
         "0912 123 4567",
         "0912-123-4567",
         " +98 912 123 45 67 ",
+        "۰۹۱۲۱۲۳۴۵۶۷",  # Persian digits, as a phone keyboard in Iran types them
+        "٠٩١٢١٢٣٤٥٦٧",  # Arabic-Indic digits
     ],
 )
 def test_accepted_forms_of_one_mobile_number(raw: str) -> None:
@@ -30,7 +36,7 @@ def test_landline() -> None:
     ("raw", "reason"),
     [
         ("", "not a phone number"),
-        ("abc", "not a phone number"),
+        ("abc", LETTERS),
         ("0912", "not a valid number"),
         ("091212345678999", "not a valid number"),
         ("1" * 40, "not a phone number"),
@@ -46,3 +52,72 @@ def test_refused(raw: str, reason: str) -> None:
 def test_allowed_regions_widen_the_reach() -> None:
     number = parse_phone("+14155552671", allowed_regions=("IR", "US"))
     assert number.e164 == "+14155552671"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "09121234567 ext 5",
+        "09121234567 ext. 5",
+        "09121234567x55",
+        "09121234567;ext=555",
+        "09121234567#9",
+        "09121234567,5",
+        "09121234567*",
+        "0912ABC4567",
+        "A09121234567",
+        "09121234567A",
+        "0912123456a",
+        "+98 912 FLOWERS",
+        "tel:+989121234567",
+        "+98+9121234567",
+    ],
+)
+def test_extensions_and_letters_are_refused(raw: str) -> None:
+    # libphonenumber alone accepts most of these, as a different number than was meant
+    with pytest.raises(InvalidPhoneNumber) as info:
+        parse_phone(raw)
+    assert str(info.value) == LETTERS
+
+
+def _digits(text: str) -> str:
+    return "".join(str(int(c)) for c in text if c.isdecimal())
+
+
+# Valid numbers in the forms clients send, with anything inserted anywhere: separators,
+# extension markers, letters, other digits.
+_NUMBERS = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["", "0", "98", "+98", "0098", "+"]),
+        st.sampled_from(["9121234567", "9351234567", "2112345678", "3133334444"]),
+    ),
+)
+_SEPARATORS_AND_MARKERS = [" ", "-", ".", "(", ")", "\t", "x", "ext", " ext. ", ";ext=", "#"]
+# Persian nine, Arabic-Indic zero, full-width zero: digits too, in other scripts.
+_OTHER = ["*", ",", "/", "+", "A", "Z", "w", "p", "B", "5", "55", "\u06f9", "\u0660", "\uff10"]
+_INSERTS = st.sampled_from([*_SEPARATORS_AND_MARKERS, *_OTHER])
+
+
+@st.composite
+def _client_numbers(draw: st.DrawFn) -> str:
+    text = draw(_NUMBERS)
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(_INSERTS) + text[at:]
+    return text
+
+
+@given(_client_numbers() | st.text(max_size=25))
+def test_accepted_digits_are_the_dialled_digits(raw: str) -> None:
+    """Whatever is accepted dials exactly the digits the client sent: with or without the
+    trunk prefix (0) or the country code (98, 0098), nothing added, dropped or invented."""
+    try:
+        number = parse_phone(raw)
+    except InvalidPhoneNumber:
+        return
+    significant = number.national.removeprefix("0")
+    assert number.e164 == f"+98{significant}"
+    sent = _digits(raw)
+    assert sent in (significant, f"0{significant}", f"98{significant}", f"0098{significant}")
+    assert phonenumbers.is_valid_number(phonenumbers.parse(number.e164))

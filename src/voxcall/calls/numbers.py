@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
 import phonenumbers
 
 _SEPARATORS = re.compile(r"[\s\-().]")
+# What is left once separators are gone: an optional "+" and digits, nothing else.
+# libphonenumber reads "x55", "ext 5", ";ext=5", "#9" as extensions and vanity letters as
+# keypad digits ("ABC" -> "222"); our national form would append or invent those digits, so
+# the call would go to another number. We refuse them instead.
+_DIALABLE = re.compile(r"\+?[0-9]+")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -25,9 +31,13 @@ def parse_phone(
     raw: str, *, region: str = "IR", allowed_regions: Collection[str] = ("IR",)
 ) -> PhoneNumber:
     """Parse `raw` in `region`; the number must be valid and in one of `allowed_regions`."""
-    text = _SEPARATORS.sub("", raw)
+    text = _ascii_digits(_SEPARATORS.sub("", raw))
     if not text or len(text) > 20:
         raise InvalidPhoneNumber("not a phone number")
+    if not _DIALABLE.fullmatch(text):
+        raise InvalidPhoneNumber(
+            "may hold only digits and a leading '+' (no letters, no extension)"
+        )
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -42,3 +52,8 @@ def parse_phone(
         national=re.sub(r"\D", "", national),
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
     )
+
+
+def _ascii_digits(text: str) -> str:
+    """Persian, Arabic-Indic and full-width digits as ASCII ones (phones type them so)."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
