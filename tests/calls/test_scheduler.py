@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import pytest
 
+from voxcall.api.schemas import call_json
 from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.service import CallOptions
 from voxcall.cli import _dialer_config
-from voxcall.dialers.base import AttemptOutcome, DialRequest
+from voxcall.dialers.base import AttemptOutcome, AttemptResult, Dialer, DialRequest
 from voxcall.dialers.sandbox import SandboxDialer
 from voxcall.runtime import Services
 from voxcall.store.records import Project, Voice
@@ -37,15 +39,31 @@ class RecordingSandbox(SandboxDialer):
             cls.live -= 1
 
 
+class AnsweredThenFailed(SandboxDialer):
+    """A trunk that answers, then fails the call (the media never flowed, say): the attempt
+    has answered seconds, but it did not deliver the message."""
+
+    async def dial(self, request: DialRequest) -> AttemptOutcome:
+        now = time.time()
+        return AttemptOutcome(
+            AttemptResult.ERROR, now - 5, now, answered_at=now - 4, bill_sec=4, cause="media"
+        )
+
+
+def _use_dialer(monkeypatch: pytest.MonkeyPatch, dialer: Callable[[float], Dialer]) -> None:
+    """Every dialer the scheduler builds is `dialer(sandbox_speed)`."""
+
+    def build(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
+        return dialer(sandbox_speed)
+
+    monkeypatch.setattr(scheduler_module, "build_dialer", build)
+
+
 @pytest.fixture(autouse=True)
 def recording(monkeypatch: pytest.MonkeyPatch) -> None:
     RecordingSandbox.live = RecordingSandbox.most_live = 0
     RecordingSandbox.numbers = []
-
-    def build(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> SandboxDialer:
-        return RecordingSandbox(speed=sandbox_speed)
-
-    monkeypatch.setattr(scheduler_module, "build_dialer", build)
+    _use_dialer(monkeypatch, lambda speed: RecordingSandbox(speed=speed))
 
 
 def _voice(services: Services, project: Project, seconds: float) -> str:
@@ -141,3 +159,22 @@ async def test_time_to_live_expires_waiting_calls(services: Services) -> None:
     assert final is not None
     assert (final.status.name, final.attempts, final.cause) == ("EXPIRED", 0, "time to live passed")
     assert RecordingSandbox.numbers == []
+
+
+async def test_a_failed_answered_attempt_bills_nothing(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_dialer(monkeypatch, lambda speed: AnsweredThenFailed(speed=speed))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    services.store.set_webhook(project.id, "http://127.0.0.1:9/hook", "whsec_x")
+    voice = _voice(services, project, 1.0)
+    (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions())
+    await _run_until_final(services, 30)
+    final = services.store.get_call(project.id, call.id)
+    assert final is not None
+    shown = call_json(final)
+    assert (shown["status"], shown["billSec"], shown["price"]) == ("ERROR", 0, 0.0)
+    (event,) = services.store.webhook_events(project.id)
+    assert json.loads(event["payload"])["billSec"] == 0
+    (attempt,) = services.store.attempts_of(call.id)
+    assert (attempt["result"], attempt["bill_sec"]) == ("ERROR", 4)  # kept for the operator

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -312,3 +313,49 @@ def test_calls_checked_against_old_settings_are_refused(store: Store) -> None:
         [dataclasses.replace(call, id=uuid.uuid4().hex)], settings_version=version + 1
     )
     assert store.count_calls() == {"WAITING": 2}
+
+
+def _attempt(attempt_id: str, result: str, status: CallStatus, *, bill_sec: int) -> AttemptRecord:
+    ended = time.time()
+    return AttemptRecord(
+        attempt_id=attempt_id,
+        result=result,
+        answered_at=ended - bill_sec,
+        ended_at=ended,
+        bill_sec=bill_sec,
+        cause="test",
+        call_status=status,
+        next_attempt_at=ended + 1000 if status is CallStatus.WAITING else None,
+    )
+
+
+def test_only_a_normal_call_reports_bill_seconds(store: Store) -> None:
+    """Answered seconds of an attempt that did not make the call NORMAL stay in the attempt's
+    row; the call object and its webhook event say 0 (the callee was not billed a message)."""
+    _queue(store, 2)
+    project = store.project_by_name("p")
+    assert project is not None
+    store.set_webhook(project.id, "http://127.0.0.1:9/hook", "whsec_x")
+    dialer = store.get_dialer("d1")
+    assert dialer is not None
+    claims = {c.call.id: c for c in store.claim_due(dialer, 2, time.time())}
+    errored, retried = sorted(claims)
+    # answered, then the attempt failed (e.g. an unusable SDP answer): ERROR, final
+    store.finish_attempt(
+        errored, _attempt(claims[errored].attempt_id, "ERROR", CallStatus.ERROR, bill_sec=7)
+    )
+    # a 200 that crossed our CANCEL: NO_ANSWER, to be retried
+    store.finish_attempt(
+        retried,
+        _attempt(claims[retried].attempt_id, "NO_ANSWER", CallStatus.WAITING, bill_sec=2),
+    )
+    store.cancel_call(project.id, retried)
+    calls = {c: store.get_call(project.id, c) for c in claims}
+    assert {c: (x.status.name, x.bill_sec) for c, x in calls.items() if x} == {
+        errored: ("ERROR", 0),
+        retried: ("EXPIRED", 0),
+    }
+    assert [a["bill_sec"] for a in store.attempts_of(errored)] == [7]
+    assert [a["bill_sec"] for a in store.attempts_of(retried)] == [2]
+    events = {e["call_id"]: json.loads(e["payload"]) for e in store.webhook_events(project.id)}
+    assert {c: e["billSec"] for c, e in events.items()} == {errored: 0, retried: 0}

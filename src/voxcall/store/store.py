@@ -922,7 +922,6 @@ _REQUEUE_CALL = (
     .values(
         status=bindparam("b_status"),
         phase=Phase.QUEUED.value,
-        bill_sec=bindparam("b_bill_sec"),
         cause=bindparam("b_cause"),
         next_attempt_at=bindparam("b_next_attempt_at"),
         updated_at=bindparam("b_updated_at"),
@@ -945,11 +944,11 @@ _FINAL_CALL = (
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Ending:
-    """What a call becomes when it is closed. bill_sec None: as recorded so far."""
+    """What a call becomes when it is closed. `bill_sec` counts only if it ends NORMAL."""
 
     status: CallStatus
     cause: str
-    bill_sec: int | None = None
+    bill_sec: int = 0
     price_milli: int = 0
 
 
@@ -988,7 +987,6 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
         {
             "b_id": call_id,
             "b_status": r.call_status.name,
-            "b_bill_sec": r.bill_sec,
             "b_cause": r.cause,
             "b_next_attempt_at": r.next_attempt_at,
             "b_updated_at": now,
@@ -1057,7 +1055,9 @@ def _close(
         end = ending if isinstance(ending, _Ending) else ending[row.id]
         # Never take more than was reserved at acceptance: that was the promised maximum.
         price = min(end.price_milli, row.reserved_milli)
-        bill_sec = row.bill_sec if end.bill_sec is None else end.bill_sec
+        # Only a NORMAL call was billed: the answered seconds of an attempt that failed
+        # (answered, then an error) stay in its attempt's row, for the operator.
+        bill_sec = end.bill_sec if end.status is CallStatus.NORMAL else 0
         finals.append(
             {
                 "b_id": row.id,
