@@ -9,6 +9,7 @@ import pytest
 
 from voxcall.cli import main
 from voxcall.store.store import Store
+from voxcall.tokens import hash_token
 
 
 def run(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str, str]:
@@ -76,3 +77,42 @@ def test_reserve_margin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0 and json.loads(out)["reserveMargin"] == 0  # kept when not given
     code, _, err = run(capsys, data, "dialer", "update", "t1", "--reserve-margin", "-1")
     assert code == 2 and "--reserve-margin" in err
+
+
+def test_revoke_token_refuses_a_shared_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert run(capsys, data, "project", "create", "acme")[0] == 0
+    assert run(capsys, data, "project", "create", "other")[0] == 0
+    store = Store.open(f"sqlite:///{data / 'voxcall.db'}")
+    try:
+        tokens = {"acme": "vx_abcdefgh-first", "other": "vx_abcdefgh-second"}
+        for name, token in tokens.items():
+            project = store.project_by_name(name)
+            assert project is not None
+            store.add_token(project.id, prefix="abcdefgh", token_hash=hash_token(token))
+
+        code, _, err = run(capsys, data, "project", "revoke-token", "vx_abcdefgh")
+        assert (code, err.strip()) == (
+            1,
+            "error: 'abcdefgh' starts more than one live token; nothing was revoked: "
+            "give the whole token",
+        )
+        assert all(store.project_for_token(hash_token(t)) for t in tokens.values())
+
+        code, out, _ = run(capsys, data, "project", "revoke-token", tokens["acme"])
+        assert (code, out.strip()) == (0, "revoked 1 token")
+        assert store.project_for_token(hash_token(tokens["acme"])) is None
+        assert store.project_for_token(hash_token(tokens["other"])) is not None
+
+        # now only one live token has the prefix: the prefix alone names it
+        assert run(capsys, data, "project", "revoke-token", "abcdefgh")[:2] == (
+            0,
+            "revoked 1 token\n",
+        )
+        assert store.project_for_token(hash_token(tokens["other"])) is None
+        code, _, err = run(capsys, data, "project", "revoke-token", "abcdefgh")
+        assert (code, err.strip()) == (1, "error: no live token starts with 'abcdefgh'")
+    finally:
+        store.close()

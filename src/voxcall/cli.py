@@ -25,7 +25,7 @@ from voxcall.dialers.registry import DRIVERS
 from voxcall.store.migrate import NotMigrated
 from voxcall.store.records import DialerConfig, LedgerEntry, Project
 from voxcall.store.store import Conflict, Store, StoreUnavailable
-from voxcall.tokens import new_token
+from voxcall.tokens import PREFIX_LENGTH, hash_token, new_token
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 project_app = typer.Typer(no_args_is_help=True, help="API projects and their tokens.")
@@ -295,15 +295,23 @@ def project_token(name: str, data: DataOption = None, json_out: JsonOption = Fal
 
 @project_app.command("revoke-token")
 def project_revoke_token(token_prefix: str, data: DataOption = None) -> None:
-    """Revoke the token(s) starting with TOKEN_PREFIX (the 8 characters after 'vx_')."""
+    """Revoke the token starting with TOKEN_PREFIX (the 8 characters after 'vx_'), or the
+    whole token given. A prefix that two live tokens share revokes nothing."""
+    given = token_prefix.removeprefix("vx_")
+    prefix = given[:PREFIX_LENGTH]
+    if len(given) < PREFIX_LENGTH:
+        _fail(f"give at least the first {PREFIX_LENGTH} characters after 'vx_'")
+    # Only 8 characters are stored in clear: anything longer must be the whole token.
+    whole = len(given) > PREFIX_LENGTH
     _, store = _store(data)
-    prefix = token_prefix.removeprefix("vx_")[:8]
-    if len(prefix) < 8:
-        _fail("give at least the first 8 characters after 'vx_'")
-    revoked = store.revoke_tokens(prefix)
-    if not revoked:
-        _fail(f"no live token starts with {prefix!r}")
-    typer.echo(f"revoked {revoked} token(s)")
+    matched = store.revoke_token(prefix, token_hash=hash_token(f"vx_{given}") if whole else None)
+    if matched == 0:
+        _fail(f"no live token {'is' if whole else 'starts with'} {token_prefix!r}")
+    if matched > 1:
+        _fail(
+            f"{prefix!r} starts more than one live token; nothing was revoked: give the whole token"
+        )
+    typer.echo("revoked 1 token")
 
 
 def _amount(flag: str, text: str) -> int:

@@ -261,7 +261,7 @@ def test_scheme_is_case_insensitive(client: TestClient, tenant: Tenant) -> None:
 def test_revoked_token(client: TestClient, tenant: Tenant, services: Services) -> None:
     from voxcall.tokens import token_prefix
 
-    assert services.store.revoke_tokens(token_prefix(tenant.token)) == 1
+    assert services.store.revoke_token(token_prefix(tenant.token)) == 1
     response = client.get("/api/v2/voice/servers", headers=tenant.headers)
     assert response.status_code == 401
 
@@ -271,6 +271,28 @@ def test_unknown_route_and_method(client: TestClient, tenant: Tenant) -> None:
     assert (response.status_code, response.json()["error"]) == (404, "NotFound")
     response = client.get("/api/v2/voice/single", headers=tenant.headers)
     assert (response.status_code, response.json()["error"]) == (405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", f"/api/v2/file/voice/{'a' * 32}", "DELETE, GET"),
+        ("PATCH", "/api/v2/file/voice", "GET, POST"),
+        ("GET", "/api/v2/voice/single", "POST"),
+        ("DELETE", f"/api/v2/voice/status/{'a' * 32}", "GET"),
+    ],
+)
+def test_method_not_allowed_lists_every_allowed_method(
+    client: TestClient, tenant: Tenant, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path, headers=tenant.headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.json() == {
+        "result": None,
+        "error": "MethodNotAllowed",
+        "message": f"method: {method} is not allowed on {path}",
+    }
 
 
 def test_json_body_over_one_mebibyte(client: TestClient, tenant: Tenant) -> None:

@@ -53,7 +53,7 @@ def test_a_warm_request_reads_no_settings(
 def test_a_revoked_token_is_refused_at_once(
     client: TestClient, tenant: Tenant, warm: str, services: Services
 ) -> None:
-    assert services.store.revoke_tokens(token_prefix(tenant.token)) == 1
+    assert services.store.revoke_token(token_prefix(tenant.token)) == 1
     response = call(client, tenant, warm)
     assert response.status_code == 401
     assert response.json()["message"] == "Authorization: unknown or revoked token"
@@ -111,7 +111,7 @@ def test_a_raised_rate_limit_counts_at_once(
 def test_a_revoked_token_gets_401_before_a_malformed_body_is_judged(
     client: TestClient, tenant: Tenant, warm: str, services: Services
 ) -> None:
-    assert services.store.revoke_tokens(token_prefix(tenant.token)) == 1
+    assert services.store.revoke_token(token_prefix(tenant.token)) == 1
     response = client.post("/api/v2/voice/single", headers=tenant.headers, json={"phoneNumber": 5})
     assert response.status_code == 401
     assert response.json()["error"] == "Unauthorized"

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from voxcall.api.limits import BodyTooLarge
 from voxcall.calls import errors as refused
@@ -45,6 +46,8 @@ _REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
     refused.NotFound: (404, "NotFound"),
     refused.VoiceInUse: (409, "VoiceInUse"),
 }
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 _HTTP_CODES = {
     400: "InvalidRequest",
@@ -85,6 +88,20 @@ def client_error_response(exc: Exception) -> JSONResponse | None:
     return None
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path. Starlette's own 405 names only the first
+    route that matched the path (GET on /file/voice/{id}, not DELETE too). Each method is
+    tried against the routes, since FastAPI nests included routers out of reach."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     @app.exception_handler(refused.RequestRefused)
@@ -106,7 +123,10 @@ def install(app: FastAPI) -> None:
             404: f"path: no endpoint {request.url.path}",
             405: f"method: {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code)
-        return envelope(exc.status_code, code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return envelope(exc.status_code, code, message, headers)
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:

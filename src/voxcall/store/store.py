@@ -210,15 +210,22 @@ class Store:
                 )
             )
 
-    def revoke_tokens(self, prefix: str) -> int:
+    def revoke_token(self, prefix: str, *, token_hash: str | None = None) -> int:
+        """Revoke the live token with `prefix` (and `token_hash`, when given) if it is the
+        only one. Returns how many live tokens matched: nothing is revoked unless it is 1."""
+        live = and_(t.api_tokens.c.prefix == prefix, t.api_tokens.c.revoked_at.is_(None))
+        if token_hash is not None:
+            live = and_(live, t.api_tokens.c.token_hash == token_hash)
         with self._write() as conn:
-            result = conn.execute(
-                update(t.api_tokens)
-                .where(t.api_tokens.c.prefix == prefix, t.api_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=int(time.time()))
-            )
-            _settings_changed(conn)
-        return result.rowcount
+            ids = conn.execute(select(t.api_tokens.c.id).where(live).limit(2)).scalars().all()
+            if len(ids) == 1:
+                conn.execute(
+                    update(t.api_tokens)
+                    .where(t.api_tokens.c.id == ids[0])
+                    .values(revoked_at=int(time.time()))
+                )
+                _settings_changed(conn)
+        return len(ids)
 
     def project_for_token(self, token_hash: str) -> Project | None:
         with self._read() as conn:
