@@ -12,23 +12,25 @@ import json
 import logging
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.webhooks.outbox import (
+    BILL_SEC,
+    CAMPAIGN,
+    NUMBER,
+    final_calls,
+    outbox_events,
+    webhook_project,
+)
 from tests.webhooks.receiver import Received, Receiver
-from voxcall.cli import _dialer_config
 from voxcall.store.records import (
-    AttemptRecord,
     CallStatus,
-    NewCall,
     Project,
-    Voice,
     WebhookDelivery,
 )
 from voxcall.store.store import Store, StoreUnavailable
@@ -40,10 +42,6 @@ from voxcall.webhooks.delivery import (
 )
 from voxcall.webhooks.signing import new_secret, verify
 
-CAMPAIGN = "campaign-7"
-NUMBER = "09121234567"
-PRICE_MILLI = 3_500  # what each answered call costs: 3.5 Toman
-BILL_SEC = 42
 PAYLOAD_FIELDS = {
     "requestId",
     "campaignId",
@@ -58,89 +56,13 @@ PAYLOAD_FIELDS = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True)
-    store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=100, cps=1000.0))
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with Receiver() as receiver:
         yield receiver
 
 
-def _project(store: Store, name: str, url: str) -> tuple[Project, str]:
-    project = store.create_project(name, rate_limit=100, allowed_regions=["IR"])
-    store.credit(project.id, 1_000_000, kind="topup", note="test")
-    secret = new_secret()
-    store.set_webhook(project.id, url, secret)
-    return project, secret
-
-
-def _final_calls(
-    store: Store, project: Project, statuses: Sequence[CallStatus]
-) -> dict[str, CallStatus]:
-    """Make one call per status final through the store, as the scheduler and the API do:
-    EXPIRED by cancelling it before its attempt, the others by an attempt that ends so.
-    Returns the call ids with the status each got."""
-    voice_id = uuid.uuid4().hex
-    store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
-    now = int(time.time())
-    calls = store.insert_calls(
-        [
-            NewCall(
-                id=uuid.uuid4().hex,
-                project_id=project.id,
-                campaign_id=CAMPAIGN,
-                voice_id=voice_id,
-                national_number=NUMBER,
-                e164="+989121234567",
-                dialer_id=None,
-                retry_count=0,
-                retry_interval=None,
-                request_date=now - 10,
-                expires_at=now + 3600,
-                reserved_milli=10_000,
-            )
-            for _ in statuses
-        ]
-    )
-    wanted = {call.id: status for call, status in zip(calls, statuses, strict=True)}
-    for call_id, status in wanted.items():
-        if status is CallStatus.EXPIRED:
-            cancelled = store.cancel_call(project.id, call_id)
-            assert cancelled is not None and cancelled.status is CallStatus.EXPIRED
-    dialer = store.get_dialer("d1")
-    assert dialer is not None
-    for claim in store.claim_due(dialer, len(wanted), time.time()):
-        status = wanted[claim.call.id]
-        answered = status is CallStatus.NORMAL
-        record = AttemptRecord(
-            attempt_id=claim.attempt_id,
-            result="ANSWERED" if answered else status.name,
-            answered_at=time.time() if answered else None,
-            ended_at=time.time(),
-            bill_sec=BILL_SEC if answered else 0,
-            cause="test",
-            call_status=status,
-            next_attempt_at=None,
-            price_milli=PRICE_MILLI if answered else 0,
-        )
-        assert store.finish_attempt(claim.call.id, record)
-    for call_id, status in wanted.items():
-        call = store.get_call(project.id, call_id)
-        assert call is not None and call.status is status
-    return wanted
-
-
-def _events(store: Store, project: Project) -> list[dict[str, Any]]:
-    return [dict(e) for e in store.webhook_events(project.id)]
-
-
 def _all_delivered(store: Store, project: Project) -> Callable[[], bool]:
-    return lambda: all(e["delivered_at"] is not None for e in _events(store, project))
+    return lambda: all(e["delivered_at"] is not None for e in outbox_events(store, project))
 
 
 async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
@@ -280,7 +202,7 @@ def test_only_request_failures_are_described() -> None:
 
 async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver: Receiver) -> None:
     receiver.fail_first = 3
-    project, secret = _project(store, "p", receiver.url)
+    project, secret = webhook_project(store, "p", receiver.url)
     statuses = [
         CallStatus.NORMAL,
         CallStatus.NORMAL,
@@ -289,16 +211,17 @@ async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver:
         CallStatus.ERROR,
         CallStatus.EXPIRED,
     ]
-    calls = _final_calls(store, project, statuses)
+    calls = final_calls(store, project, statuses)
     async with running(_deliverer(store)):
         await eventually(lambda: len(receiver.received()) >= 3)  # three 500s
         receiver.stop()  # then down: connection refused
         await eventually(
             lambda: (
-                sum("connection failed" in e["last_error"] for e in _events(store, project)) >= 2
+                sum("connection failed" in e["last_error"] for e in outbox_events(store, project))
+                >= 2
             )
         )
-        assert any(e["delivered_at"] is None for e in _events(store, project))
+        assert any(e["delivered_at"] is None for e in outbox_events(store, project))
         receiver.start()  # back, on the same port
         await eventually(_all_delivered(store, project))
 
@@ -332,18 +255,18 @@ async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver:
             assert payload["executionDate"] >= payload["requestDate"]
 
     # No final call is without its delivered event, and each has exactly one.
-    events = _events(store, project)
+    events = outbox_events(store, project)
     assert sorted(e["call_id"] for e in events) == sorted(calls)
     assert all(e["delivered_at"] and e["failed_at"] is None for e in events)
     assert all(e["last_error"] == "" for e in events)
 
 
-async def test_a_slow_receiver_does_not_delay_another_project(store: Store) -> None:
+async def test_a_slow_receiver_does_not_delay_anotherwebhook_project(store: Store) -> None:
     with Receiver(delay=5.0) as slow, Receiver() as fast:
-        a, _ = _project(store, "a", slow.url)
-        _final_calls(store, a, [CallStatus.NORMAL] * 8)  # A's events are the oldest
-        b, secret_b = _project(store, "b", fast.url)
-        b_calls = _final_calls(store, b, [CallStatus.ERROR] * 3)
+        a, _ = webhook_project(store, "a", slow.url)
+        final_calls(store, a, [CallStatus.NORMAL] * 8)  # A's events are the oldest
+        b, secret_b = webhook_project(store, "b", fast.url)
+        b_calls = final_calls(store, b, [CallStatus.ERROR] * 3)
         # Fewer slots than A has events: a slow project must not be able to take them all.
         deliverer = _deliverer(store, timeout=2.0, lease=5.0, concurrency=6)
         started = time.monotonic()
@@ -356,23 +279,61 @@ async def test_a_slow_receiver_does_not_delay_another_project(store: Store) -> N
         assert {_check_request(r, secret_b)["requestId"] for r in fast.received()} == set(b_calls)
 
     # stop() let A's requests run to the 2 s timeout and recorded it; A's other events wait.
-    a_events = _events(store, a)
+    a_events = outbox_events(store, a)
     assert all(e["delivered_at"] is None for e in a_events)
     errors = sorted(e["last_error"] for e in a_events)
     assert errors.count("timeout after 2 s") == 4
     assert set(errors) == {"", "timeout after 2 s"}
 
 
+async def test_a_burst_is_delivered_at_once_each_event_tried_once(
+    any_store: Store, receiver: Receiver
+) -> None:
+    """150 final calls of one project to a fast receiver: all sent within seconds, although
+    that is more than one project may have in flight, and each with one attempt. (Leasing
+    more than a project's lane could take left the rest leased, unsent, for a whole lease.)"""
+    project, secret = webhook_project(any_store, "p", receiver.url)
+    calls = final_calls(any_store, project, [CallStatus.NORMAL] * 150)
+    # The production lease and timeout: an event stranded in a lease would wait 30 s.
+    deliverer = _deliverer(any_store, lease=30.0, timeout=5.0)
+    async with running(deliverer):
+        await eventually(_all_delivered(any_store, project), within=10.0)
+    ids = [_check_request(r, secret)["requestId"] for r in receiver.received()]
+    assert sorted(ids) == sorted(calls)  # each sent once
+    assert {e["attempts"] for e in outbox_events(any_store, project)} == {1}
+
+
+async def test_a_hanging_receiver_does_not_delay_another_projects_burst(
+    any_store: Store,
+) -> None:
+    with Receiver(delay=30.0) as hanging, Receiver() as fast:
+        a, _ = webhook_project(any_store, "a", hanging.url)
+        final_calls(any_store, a, [CallStatus.NORMAL] * 50)  # A's events are the oldest
+        b, _ = webhook_project(any_store, "b", fast.url)
+        b_calls = final_calls(any_store, b, [CallStatus.NORMAL] * 100)
+        deliverer = _deliverer(any_store, lease=30.0, timeout=5.0)
+        async with running(deliverer):
+            # All of B while A's first requests still hang (they time out after 5 s).
+            await eventually(_all_delivered(any_store, b), within=4.0)
+            a_attempts = sorted(e["attempts"] for e in outbox_events(any_store, a))
+            a_requests = len(hanging.received())
+            hanging.stop()  # answers A's requests now, rather than at the timeout
+        assert a_requests == 4  # A holds its per-project share, no more
+        assert a_attempts == [0] * 46 + [1] * 4  # and only those four were leased
+        assert sorted(json.loads(r.body)["requestId"] for r in fast.received()) == sorted(b_calls)
+    assert {e["attempts"] for e in outbox_events(any_store, b)} == {1}
+
+
 async def test_gives_up_after_the_window(store: Store, receiver: Receiver) -> None:
     receiver.status = 500
-    project, _ = _project(store, "p", receiver.url)
-    _final_calls(store, project, [CallStatus.NO_ANSWER])
+    project, _ = webhook_project(store, "p", receiver.url)
+    final_calls(store, project, [CallStatus.NO_ANSWER])
     async with running(_deliverer(store, window=0.5, backoff_cap=0.05)):
-        await eventually(lambda: _events(store, project)[0]["failed_at"] is not None)
+        await eventually(lambda: outbox_events(store, project)[0]["failed_at"] is not None)
         given_up = len(receiver.received())
         await asyncio.sleep(0.3)  # several back-offs: nothing more is sent
         assert len(receiver.received()) == given_up
-    (event,) = _events(store, project)
+    (event,) = outbox_events(store, project)
     assert event["delivered_at"] is None
     assert event["last_error"] == "HTTP 500"
     assert event["attempts"] == given_up >= 3  # about 0.05 s apart within 0.5 s
@@ -383,27 +344,27 @@ async def test_gives_up_after_the_window(store: Store, receiver: Receiver) -> No
 
 async def test_redirects_are_not_followed(store: Store) -> None:
     with Receiver(status=307, reply_headers={"Location": "/elsewhere"}) as receiver:
-        project, _ = _project(store, "p", receiver.url)
-        _final_calls(store, project, [CallStatus.USER_BUSY])
+        project, _ = webhook_project(store, "p", receiver.url)
+        final_calls(store, project, [CallStatus.USER_BUSY])
         async with running(_deliverer(store, backoff_base=10.0, backoff_cap=10.0)):
-            await eventually(lambda: _events(store, project)[0]["last_error"] != "")
+            await eventually(lambda: outbox_events(store, project)[0]["last_error"] != "")
         (request,) = receiver.received()
     assert request.path == "/hook"
-    (event,) = _events(store, project)
+    (event,) = outbox_events(store, project)
     assert (event["last_error"], event["delivered_at"]) == ("HTTP 307", None)
 
 
 async def test_at_least_once_across_a_crash(store: Store, receiver: Receiver) -> None:
     receiver.delay = 3.0  # holds the first request until the crash
-    project, secret = _project(store, "p", receiver.url)
-    _final_calls(store, project, [CallStatus.NORMAL])
+    project, secret = webhook_project(store, "p", receiver.url)
+    final_calls(store, project, [CallStatus.NORMAL])
     crashed = _deliverer(store, timeout=0.5, lease=1.0)
     task = asyncio.create_task(crashed.run())
     await eventually(lambda: len(receiver.received()) == 1)
     task.cancel()  # dies mid-request: no outcome is recorded, as after kill -9
     with pytest.raises(asyncio.CancelledError):
         await task
-    (event,) = _events(store, project)
+    (event,) = outbox_events(store, project)
     assert (event["attempts"], event["delivered_at"], event["last_error"]) == (1, None, "")
     lease_ends = event["next_attempt_at"]
 
@@ -416,18 +377,18 @@ async def test_at_least_once_across_a_crash(store: Store, receiver: Receiver) ->
     assert first.headers["x-voxcall-event-id"] == second.headers["x-voxcall-event-id"]
     _check_request(first, secret)
     _check_request(second, secret)
-    (event,) = _events(store, project)
+    (event,) = outbox_events(store, project)
     assert event["attempts"] == 2
 
 
 async def test_a_cleared_webhook_is_not_sent_to(store: Store, receiver: Receiver) -> None:
-    project, _ = _project(store, "p", receiver.url)
-    calls = _final_calls(store, project, [CallStatus.NORMAL, CallStatus.ERROR])
+    project, _ = webhook_project(store, "p", receiver.url)
+    calls = final_calls(store, project, [CallStatus.NORMAL, CallStatus.ERROR])
     store.set_webhook(project.id, None, None)
     async with running(_deliverer(store, timeout=0.5, lease=1.0)) as deliverer:
         await asyncio.sleep(1.5)  # past a lease: nothing was even taken
         assert receiver.received() == []
-        events = _events(store, project)
+        events = outbox_events(store, project)
         assert all(
             e["delivered_at"] is None and e["failed_at"] is None and e["attempts"] == 0
             for e in events
@@ -444,10 +405,10 @@ async def test_a_cleared_webhook_is_not_sent_to(store: Store, receiver: Receiver
 
 
 async def test_wake_from_another_thread(store: Store, receiver: Receiver) -> None:
-    project, _ = _project(store, "p", receiver.url)
+    project, _ = webhook_project(store, "p", receiver.url)
     async with running(_deliverer(store, poll_interval=30.0)) as deliverer:
         await asyncio.sleep(0.1)  # the first round has found nothing and sleeps
-        _final_calls(store, project, [CallStatus.NORMAL])
+        final_calls(store, project, [CallStatus.NORMAL])
         thread = threading.Thread(target=deliverer.wake)
         thread.start()
         thread.join()
@@ -459,18 +420,18 @@ class _FlakyStore(Store):
 
     outages = 3
 
-    def lease_webhooks(self, now: float, *, limit: int, lease: float) -> list[WebhookDelivery]:
+    def lease_webhooks(self, now: float, **options: Any) -> list[WebhookDelivery]:
         if self.outages:
             self.outages -= 1
             raise StoreUnavailable("database is locked")
-        return super().lease_webhooks(now, limit=limit, lease=lease)
+        return super().lease_webhooks(now, **options)
 
 
 async def test_the_loop_survives_an_unavailable_store(
     store: Store, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    project, _ = _project(store, "p", receiver.url)
-    _final_calls(store, project, [CallStatus.NORMAL])
+    project, _ = webhook_project(store, "p", receiver.url)
+    final_calls(store, project, [CallStatus.NORMAL])
     flaky = _FlakyStore(store.engine)
     with caplog.at_level(logging.ERROR, logger="voxcall.webhooks"):
         async with running(_deliverer(flaky, poll_interval=0.01)):

@@ -22,8 +22,10 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -699,22 +701,55 @@ class Store:
                 .values(webhook_url=url, webhook_secret=secret)
             )
 
-    def lease_webhooks(self, now: float, *, limit: int, lease: float) -> list[WebhookDelivery]:
-        """Take due events for one delivery attempt each; the lease hides them from other
-        deliverers until it runs out (a crash mid-delivery means a later re-send)."""
+    def lease_webhooks(
+        self,
+        now: float,
+        *,
+        limit: int,
+        lease: float,
+        per_project: int,
+        busy: Mapping[str, int] | None = None,
+    ) -> list[WebhookDelivery]:
+        """Take due events for one delivery attempt each, oldest first: at most `limit`, and
+        at most `per_project` of a project less its `busy` count (events the caller is still
+        sending), so that everything taken can be sent at once. The lease hides them from
+        other deliverers until it runs out (a crash mid-delivery means a later re-send)."""
+        events = t.webhook_events
         with self._write() as conn:
-            due = (
-                select(t.webhook_events.c.id)
+            ranked = (
+                select(
+                    events.c.id,
+                    events.c.project_id,
+                    func.row_number()
+                    .over(
+                        partition_by=events.c.project_id,
+                        order_by=(events.c.next_attempt_at, events.c.id),
+                    )
+                    .label("rank"),
+                )
                 .where(
-                    t.webhook_events.c.delivered_at.is_(None),
-                    t.webhook_events.c.failed_at.is_(None),
-                    t.webhook_events.c.next_attempt_at <= now,
+                    events.c.delivered_at.is_(None),
+                    events.c.failed_at.is_(None),
+                    events.c.next_attempt_at <= now,
                     # events of a project whose webhook was cleared wait for a new one
-                    t.webhook_events.c.project_id.in_(
+                    events.c.project_id.in_(
                         select(t.projects.c.id).where(t.projects.c.webhook_url.is_not(None))
                     ),
                 )
-                .order_by(t.webhook_events.c.next_attempt_at)
+                .subquery("ranked")
+            )
+            room: ColumnElement[int] = literal(per_project)
+            if busy:
+                room = case(
+                    {project: per_project - n for project, n in busy.items()},
+                    value=ranked.c.project_id,
+                    else_=per_project,
+                )
+            due = (
+                select(events.c.id)
+                # PostgreSQL locks no rows of a window query: the window picks, this locks.
+                .where(events.c.id.in_(select(ranked.c.id).where(ranked.c.rank <= room)))
+                .order_by(events.c.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
                 .cte("due")  # evaluated once: see _claim

@@ -5,11 +5,11 @@ events are leased, sent and their outcome recorded. A lease hides an event from 
 deliverers for `lease` seconds, so an event whose outcome was never recorded (a crash, a
 shutdown, an unreachable database) is simply sent again later: delivery is at least once.
 
-Fairness: the store leases the globally oldest due events, so a project is given a lane of its
-own here. A lane runs at most `per_project` requests at once and holds at most what it can send
-within one lease if every request runs to the timeout; events leased beyond that are left to
-their lease and come back when it runs out. A slow or dead receiver therefore holds a few of
-the `concurrency` slots for at most a timeout each, and the other projects keep going.
+Fairness: a project has a lane of its own here, of at most `per_project` requests at once
+(and all lanes together at most `concurrency`). Each round leases only what the lanes have
+room for, so every leased event is sent at once: a lease is a real attempt, and none waits
+unsent for its lease to run out. A slow or dead receiver therefore holds its lane's few slots
+for at most a timeout each, and the other projects keep going.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import httpx
 
@@ -88,14 +86,6 @@ def describe_failure(exc: Exception, timeout: float) -> str:
     raise TypeError(f"not a request failure: {exc!r}")
 
 
-@dataclass(slots=True)
-class _Lane:
-    """One project's deliveries held by this deliverer: running or waiting for a slot."""
-
-    slots: asyncio.Semaphore
-    held: int = 0
-
-
 class WebhookDeliverer:
     def __init__(
         self,
@@ -128,24 +118,19 @@ class WebhookDeliverer:
         self.backoff_cap = backoff_cap
         self.concurrency = concurrency
         self.per_project = per_project
-        # Rounds of requests that each run to the timeout and still end within one lease
-        # (the last round must start before the lease has only a timeout left).
-        rounds = max(1, math.ceil(lease / timeout) - 1)
-        self._lane_capacity = per_project * rounds
-        self._max_held = concurrency * rounds
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=concurrency),
         )
-        self._slots = asyncio.Semaphore(concurrency)
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, int] = {}  # events in flight, by project
         self._held: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._more_due = False
         self._stopping = False
+        self._leasing_done = asyncio.Event()  # run() leases nothing more
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -173,6 +158,7 @@ class WebhookDeliverer:
                 except TimeoutError:
                     pass
         finally:
+            self._leasing_done.set()
             if not self._stopping:
                 await self._abandon()
 
@@ -186,6 +172,9 @@ class WebhookDeliverer:
         cancel what is left after that, and close the HTTP client."""
         self._stopping = True
         self._wake.set()
+        if self._loop is not None:
+            # A round still leasing sends what it leased: wait for it before counting tasks.
+            await self._leasing_done.wait()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.timeout + STOP_MARGIN)
             for task in pending:
@@ -205,54 +194,48 @@ class WebhookDeliverer:
     # -- leasing --------------------------------------------------------------------
 
     async def _lease_round(self) -> None:
-        limit = min(self.concurrency, self._max_held - len(self._held))
+        limit = self.concurrency - len(self._held)
         if limit <= 0:
             self._more_due = True
             return
+        busy = dict(self._lanes)
         now = time.time()
         leased = await asyncio.to_thread(
-            self.store.lease_webhooks, now, limit=limit, lease=self.lease
+            functools.partial(
+                self.store.lease_webhooks,
+                now,
+                limit=limit,
+                lease=self.lease,
+                per_project=self.per_project,
+                busy=busy,
+            )
         )
-        self._more_due = len(leased) == limit
-        if self._stopping:
-            return  # left leased: sent by whoever runs next, once the leases run out
+        # More may be due if the limit or a lane's room, not the events, ended the lease.
+        taken: dict[str, int] = {}
+        for delivery in leased:
+            taken[delivery.project_id] = taken.get(delivery.project_id, 0) + 1
+        self._more_due = len(leased) == limit or any(
+            n == self.per_project - busy.get(project, 0) for project, n in taken.items()
+        )
         for delivery in leased:
             if delivery.id in self._held:
                 continue  # its lease ran out while this deliverer still holds it
-            lane = self._lanes.get(delivery.project_id)
-            if lane is None:
-                lane = self._lanes[delivery.project_id] = _Lane(asyncio.Semaphore(self.per_project))
-            if lane.held >= self._lane_capacity:
-                log.debug(
-                    "project %s has %d deliveries pending; event %s waits for its lease to end",
-                    delivery.project_id,
-                    lane.held,
-                    delivery.id,
-                )
-                continue
-            lane.held += 1
+            self._lanes[delivery.project_id] = self._lanes.get(delivery.project_id, 0) + 1
             self._held.add(delivery.id)
-            task = asyncio.create_task(self._run_one(delivery, lane, now + self.lease))
+            task = asyncio.create_task(self._run_one(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run_one(self, delivery: WebhookDelivery, lane: _Lane, lease_ends: float) -> None:
+    async def _run_one(self, delivery: WebhookDelivery) -> None:
         try:
-            async with lane.slots, self._slots:
-                if self._stopping:
-                    return
-                if time.time() + self.timeout > lease_ends:
-                    # It could outlive its lease and be sent twice at once: leave it to expire.
-                    log.warning("webhook event %s waited too long for a slot", delivery.id)
-                    return
-                await self._deliver(delivery)
+            await self._deliver(delivery)
         except Exception:
             # The boundary: nothing may kill the loop. The event is re-sent after its lease.
             log.exception("delivery of webhook event %s failed", delivery.id)
         finally:
-            lane.held -= 1
             self._held.discard(delivery.id)
-            if lane.held == 0:
+            self._lanes[delivery.project_id] -= 1
+            if self._lanes[delivery.project_id] == 0:
                 del self._lanes[delivery.project_id]
             if self._more_due and not self._stopping:
                 self._wake.set()

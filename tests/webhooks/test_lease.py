@@ -1,0 +1,54 @@
+"""The store's webhook lease, on SQLite and PostgreSQL: it takes only what can be sent now."""
+
+from __future__ import annotations
+
+import time
+
+from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
+from voxcall.store.records import CallStatus
+from voxcall.store.store import Store
+
+URL = "http://127.0.0.1:9/hook"  # never called: these tests only lease
+
+
+def test_a_lease_takes_no_more_than_each_project_has_room_for(any_store: Store) -> None:
+    projects = [webhook_project(any_store, name, URL)[0] for name in ("a", "b", "c")]
+    for project in projects:
+        final_calls(any_store, project, [CallStatus.NORMAL] * 5)
+    a, b, c = (project.id for project in projects)
+
+    leased = any_store.lease_webhooks(
+        time.time(), limit=100, lease=30.0, per_project=3, busy={a: 1, b: 3}
+    )
+    taken = {p: sum(d.project_id == p for d in leased) for p in (a, b, c)}
+    assert taken == {a: 2, b: 0, c: 3}  # room: 3 less what the caller still sends
+    assert all(d.attempts == 1 for d in leased)
+    # What was not taken was not tried: its attempts count stays 0 and it is due now.
+    untaken = [e for p in projects for e in outbox_events(any_store, p) if e["attempts"] == 0]
+    assert len(untaken) == 15 - 5
+    assert all(e["next_attempt_at"] <= time.time() for e in untaken)
+
+
+def test_a_lease_takes_the_oldest_first_within_its_limit(any_store: Store) -> None:
+    a, _ = webhook_project(any_store, "a", URL)
+    b, _ = webhook_project(any_store, "b", URL)
+    final_calls(any_store, a, [CallStatus.ERROR] * 2)
+    final_calls(any_store, b, [CallStatus.ERROR] * 2)
+    final_calls(any_store, a, [CallStatus.ERROR] * 2)
+    oldest = sorted(
+        (e for p in (a, b) for e in outbox_events(any_store, p)),
+        key=lambda e: (e["next_attempt_at"], e["id"]),
+    )
+    now = time.time()
+
+    first = any_store.lease_webhooks(now, limit=3, lease=30.0, per_project=2)
+    # a's two oldest, then b's oldest: a's third is beyond its room of two.
+    assert sorted(d.id for d in first) == sorted(
+        [oldest[0]["id"], oldest[1]["id"], oldest[2]["id"]]
+    )
+    second = any_store.lease_webhooks(now, limit=10, lease=30.0, per_project=2)
+    assert {d.id for d in second} == {e["id"] for e in oldest} - {d.id for d in first}
+    assert any_store.lease_webhooks(now, limit=10, lease=30.0, per_project=2) == []
+    # Once the lease has run out, each is due again, for its second attempt.
+    again = any_store.lease_webhooks(now + 31.0, limit=10, lease=30.0, per_project=10)
+    assert len(again) == 6 and {d.attempts for d in again} == {2}
