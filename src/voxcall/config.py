@@ -16,6 +16,9 @@ class Settings:
     embedded: bool = True
     # A worker silent for this long is dead: its calls are UNKNOWN, its work taken over.
     worker_lease: float = 30.0
+    # Uploads decoded (and texts spoken) at once; the others wait their turn, holding no
+    # thread, so that a burst of uploads cannot take the threads other requests need.
+    audio_workers: int = os.cpu_count() or 1
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -24,12 +27,16 @@ class Settings:
         speed = float(os.environ.get("VOXCALL_SANDBOX_SPEED", "1"))
         if not speed > 0:
             raise ValueError("VOXCALL_SANDBOX_SPEED: must be a positive number (or inf)")
+        workers = os.environ.get("VOXCALL_AUDIO_WORKERS", str(os.cpu_count() or 1))
+        if not workers.isdigit() or int(workers) < 1:
+            raise ValueError("VOXCALL_AUDIO_WORKERS: must be a positive integer")
         return cls(
             data_dir=folder,
             database_url=url or f"sqlite:///{folder / 'voxcall.db'}",
             sandbox_speed=speed,
             embedded=not url,
             worker_lease=float(os.environ.get("VOXCALL_WORKER_LEASE", "30")),
+            audio_workers=int(workers),
         )
 
     @property

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voxcall.api.auth import RateLimiter
@@ -36,6 +37,8 @@ class Services:
     webhooks: WebhookDeliverer
     rate_limiter: RateLimiter
     metrics: Metrics
+    # Decoding uploads and synthesizing speech: CPU work, off the event loop, bounded.
+    audio: ThreadPoolExecutor
 
 
 def build_services(settings: Settings) -> Services:
@@ -67,6 +70,7 @@ def build_services(settings: Settings) -> Services:
         webhooks=webhooks,
         rate_limiter=RateLimiter(),
         metrics=metrics,
+        audio=ThreadPoolExecutor(settings.audio_workers, thread_name_prefix="voxcall-audio"),
     )
 
 

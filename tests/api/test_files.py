@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
+import threading
+import time
 import wave
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.test_calls import place, upload
 from tests.audio.samples import FORMATS, encode, silence, speech_wav, tone
 from tests.conftest import Tenant, make_tenant
-from voxcall.runtime import Services
+from voxcall.api.app import create_app
+from voxcall.audio.decode import DecodedVoice
+from voxcall.calls import service
+from voxcall.cli import _dialer_config
+from voxcall.config import Settings
+from voxcall.runtime import Services, build_services
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -147,3 +157,60 @@ def test_streamed_upload_over_the_limit(client: TestClient, tenant: Tenant) -> N
         content=body(),
     )
     assert (response.status_code, response.json()["error"]) == (413, "RequestTooLarge")
+
+
+async def test_uploads_decode_on_a_bounded_pool_while_others_answer(
+    settings: Settings, voice_mp3: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """45 uploads at once, their decoding held at a gate: two decode (the pool's size), the
+    others wait holding no thread, and GET /voice/servers still answers at once. (Before,
+    each upload held one of Starlette's 40 threads for its decode: 40 slow uploads left none
+    for any other request.)"""
+    services = build_services(dataclasses.replace(settings, audio_workers=2))
+    try:
+        services.store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}))
+        tenant = make_tenant(services, "acme")
+        gate = threading.Event()
+        lock = threading.Lock()
+        running, peak = [0], [0]
+        real_decode = service.decode_voice
+
+        def gated_decode(data: bytes, **limits: float) -> DecodedVoice:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            try:
+                gate.wait(60)
+                return real_decode(data, **limits)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        monkeypatch.setattr(service, "decode_voice", gated_decode)
+        transport = httpx.ASGITransport(app=create_app(services, run_worker=False))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://voxcall", headers=tenant.headers, timeout=60
+        ) as client:
+            uploads = [
+                asyncio.create_task(
+                    client.post("/api/v2/file/voice", files={"file": ("v.mp3", voice_mp3)})
+                )
+                for _ in range(45)
+            ]
+            try:
+                for _ in range(2000):
+                    if running[0] == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                started = time.monotonic()
+                servers = await asyncio.wait_for(client.get("/api/v2/voice/servers"), 10)
+                elapsed = time.monotonic() - started
+            finally:
+                gate.set()
+            answers = await asyncio.gather(*uploads)
+        assert servers.status_code == 200
+        assert elapsed < 2.0  # a few ms unloaded; generous for a shared 2-core box
+        assert [a.status_code for a in answers] == [200] * 45
+        assert peak[0] == 2
+    finally:
+        services.store.close()

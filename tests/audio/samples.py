@@ -138,6 +138,67 @@ def _encode_audio(
     out.mux(stream.encode(None))
 
 
+def float_wav(values: npt.ArrayLike, rate: int = 8000, *, bits: int = 32) -> bytes:
+    """A mono IEEE-float WAV (format 3) of `values` as given: NaN and infinity included."""
+    data = np.asarray(values, dtype="<f4" if bits == 32 else "<f8").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * bits // 8, bits // 8, bits)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data))
+        + b"WAVEfmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
+
+
+def square_flac(
+    seconds: float, rate: int = 8000, *, level: int = 8000, declared: bool = True
+) -> bytes:
+    """A mono 16-bit FLAC of a square wave (+level, -level in turns of one 4096-sample
+    block), written frame by frame: each frame is one CONSTANT subframe, about 10 bytes. So
+    hours of loud audio fit in a few hundred kB, made in a fraction of a second (FFmpeg
+    would have to encode every sample). `declared=False` leaves the length out of
+    STREAMINFO, as streaming encoders do."""
+    block = 4096
+    total = round(seconds * rate)
+    rate_code = {8000: 0b0100, 16000: 0b0101, 44100: 0b1001, 48000: 0b1010}[rate]
+    info = struct.pack(">HH", block, block) + bytes(6)  # block sizes; frame sizes unknown
+    stated = total if declared else 0
+    info += ((rate << 44) | (0 << 41) | (15 << 36) | stated).to_bytes(8, "big") + bytes(16)
+    out = [b"fLaC", b"\x80" + len(info).to_bytes(3, "big"), info]  # last block: STREAMINFO
+    for number in range((total + block - 1) // block):
+        size = min(block, total - number * block)
+        # block size code 7: 16-bit "size - 1" at the end of the header; 16-bit samples
+        header = bytes([0xFF, 0xF8, 0x70 | rate_code, 0x08])
+        header += chr(number).encode("utf-8", "surrogatepass") + (size - 1).to_bytes(2, "big")
+        header += bytes([_crc8(header)])
+        value = level if number % 2 == 0 else -level
+        frame = header + b"\x00" + value.to_bytes(2, "big", signed=True)
+        out.append(frame + _crc16(frame).to_bytes(2, "big"))
+    return b"".join(out)
+
+
+def _crc8(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
 def speech_wav(text: str, voice: str = "en-us") -> bytes:
     """A spoken sentence from espeak-ng: a 22.05 kHz mono 16-bit WAV.
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import struct
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -281,6 +285,26 @@ def test_no_samples() -> None:
     assert refusal(wav_bytes(b"")) == "file: audio is empty"
 
 
+@pytest.mark.parametrize("bits", [32, 64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["one", "all"])
+def test_float_samples_that_are_not_finite(bits: int, bad: float, where: str) -> None:
+    # Before this check, NaN became -32768 (a click, or a full-scale "voice" when all of it
+    # was NaN) and infinity a clipped peak.
+    wave = 0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
+    values = np.full(8000, bad) if where == "all" else np.where(np.arange(8000) == 100, bad, wave)
+    assert refusal(samples.float_wav(values, bits=bits)) == (
+        "file: audio samples are not finite numbers (NaN or infinity)"
+    )
+
+
+def test_finite_float_samples_are_accepted() -> None:
+    wave = 0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
+    voice = decode_voice(samples.float_wav(wave))
+    assert voice.codec == "pcm_f32le" and voice.duration == 1.0
+    assert 0.45 * 32768 < np.abs(pcm_array(voice)).max() < 0.55 * 32768
+
+
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg", "m4a"])
 def test_longer_than_max_duration(fmt: str) -> None:
     data = samples.encode(samples.tone(3.0), 44100, 2, fmt)
@@ -290,6 +314,42 @@ def test_longer_than_max_duration(fmt: str) -> None:
 def test_longer_than_the_default_300_s() -> None:
     data = samples.encode(samples.tone(301.0, rate=8000, channels=1), 8000, 1, "flac")
     assert refusal(data) == "file: audio is longer than 300 s (301.0 s)"
+
+
+_LONG_UPLOAD = """
+import json, resource, sys, time
+from tests.audio import samples
+from voxcall.audio.decode import InvalidAudio, decode_voice
+data = samples.square_flac(3 * 3600, declared=sys.argv[1] == "declared")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+try:
+    decode_voice(data)
+    message = "accepted"
+except InvalidAudio as exc:
+    message = str(exc)
+seconds = time.perf_counter() - start
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"message": message, "seconds": seconds, "grown_kib": grown}))
+"""
+
+
+@pytest.mark.parametrize("declared", ["declared", "undeclared"])
+def test_a_three_hour_upload_is_refused_quickly_in_bounded_memory(declared: str) -> None:
+    """Decoding stops at the limit: 3 h of loud audio in 300 kB (173 MB once decoded at
+    8 kHz) is refused after about 300 s of it, whether or not the file states its length.
+    In a process of its own, so that its peak memory is its own."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LONG_UPLOAD, declared],
+        capture_output=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    outcome = json.loads(result.stdout)
+    assert outcome["message"].startswith("file: audio is longer than 300 s")
+    assert outcome["seconds"] < 5.0  # about 0.02 s on the 2-core dev box
+    assert outcome["grown_kib"] < 64 * 1024  # 300 s at 8 kHz is 4.7 MiB
 
 
 def test_longer_than_it_declares() -> None:

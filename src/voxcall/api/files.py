@@ -15,6 +15,7 @@ from voxcall.api.calls import ok
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
 from voxcall.api.limits import BodyTooLarge
+from voxcall.api.offload import audio_work
 from voxcall.api.schemas import Speech, voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
@@ -53,7 +54,8 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
         name = form.get("name")
     finally:
         await form.close()
-    voice = await run_in_threadpool(
+    voice = await audio_work(
+        request,
         request.app.state.services.voices.upload,
         project,
         data,
@@ -67,8 +69,8 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
 async def tts(request: Request, project: ProjectDep) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         body = await read_json(request, Speech)
-        voice = await run_in_threadpool(
-            request.app.state.services.voices.from_text, project, body.text, body.language
+        voice = await audio_work(
+            request, request.app.state.services.voices.from_text, project, body.text, body.language
         )
         return ok(voice_json(voice))
 

@@ -21,6 +21,9 @@ Refused, with these messages:
                                                  flac "(3.0 s of 5.0 s decoded)" may follow
     "file: audio is empty"                       a valid file with no samples
     "file: audio is silent"                      peak at or below -60 dBFS
+    "file: audio samples are not finite numbers (NaN or infinity)"
+                                                 float samples (e.g. a float WAV) that
+                                                 are NaN or infinite
     "file: audio is longer than 300 s (312.4 s)" (the duration in parentheses is the one the
                                                  file declares, when it declares one)
 
@@ -83,6 +86,8 @@ _EXACT_LENGTH = frozenset({"ogg", "flac"})
 # av_match_list() matches any comma-separated part, so "mov" admits the whole mov family.
 _FORMAT_WHITELIST = "mp3,wav,ogg,flac,mov"
 _NOT_AUDIO = "file: not a decodable audio file (expected mp3, wav, ogg, opus, flac or m4a)"
+# Decoded sample formats that can hold NaN and infinity.
+_FLOAT_FORMATS = frozenset({"flt", "fltp", "dbl", "dblp"})
 # What PyAV raises on bad input: its own errors and ValueError (also UnicodeDecodeError).
 _AV_ERRORS = (av.FFmpegError, ValueError, EOFError, OSError)
 
@@ -174,6 +179,7 @@ def _decode(container: InputContainer, max_duration: float) -> DecodedVoice:
             continue
         for frame in frames:
             _check_source(frame.sample_rate, frame.layout.nb_channels)
+            _check_finite(frame)
             converter.push(frame)
             if converter.samples > limit:
                 raise InvalidAudio(_too_long(max_duration, _declared_duration(container, stream)))
@@ -252,6 +258,13 @@ def _check_source(rate: int, channels: int) -> None:
         raise InvalidAudio(f"file: unsupported sample rate {rate} Hz")
     if not 1 <= channels <= MAX_SOURCE_CHANNELS:
         raise InvalidAudio(f"file: unsupported channel count {channels}")
+
+
+def _check_finite(frame: AudioFrame) -> None:
+    # The resampler turns NaN into full-scale -32768 and infinity into a clipped peak: a
+    # float WAV holding them would play as clicks (or pass the silence check as noise).
+    if frame.format.name in _FLOAT_FORMATS and not np.isfinite(frame.to_ndarray()).all():
+        raise InvalidAudio("file: audio samples are not finite numbers (NaN or infinity)")
 
 
 def _declared_duration(container: InputContainer, stream: AudioStream) -> float | None:
