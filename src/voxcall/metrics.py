@@ -49,6 +49,12 @@ class Metrics:
             ["dialer", "result"],
             registry=self.registry,
         )
+        self._watchdog = Counter(
+            "voxcall_attempts_watchdog",
+            "Attempts ended as ERROR by the watchdog: the dialer gave no outcome in time.",
+            ["dialer"],
+            registry=self.registry,
+        )
         self._calls_final = Counter(
             "voxcall_calls_final",
             "Calls made final by this process's attempts, by status.",
@@ -71,6 +77,9 @@ class Metrics:
         self._attempts.labels(dialer_id, result).inc()
         if final_status is not None:
             self._calls_final.labels(final_status).inc()
+
+    def watchdog_fired(self, dialer_id: str) -> None:
+        self._watchdog.labels(dialer_id).inc()
 
     def webhook_tried(self, result: str) -> None:
         self._webhook_tries.labels(result).inc()

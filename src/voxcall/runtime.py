@@ -58,6 +58,7 @@ def build_services(settings: Settings) -> Services:
         sandbox_speed=settings.sandbox_speed,
         single_node=store.engine.dialect.name == "sqlite",
         lease=settings.worker_lease,
+        watchdog=settings.attempt_watchdog,
         on_call_final=webhooks.wake,
         metrics=metrics,
     )

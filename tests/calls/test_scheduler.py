@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 
 from voxcall.api.schemas import call_json
+from voxcall.billing.money import Tariff
 from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.service import CallOptions
 from voxcall.cli import _dialer_config
@@ -178,3 +179,53 @@ async def test_a_failed_answered_attempt_bills_nothing(
     assert json.loads(event["payload"])["billSec"] == 0
     (attempt,) = services.store.attempts_of(call.id)
     assert (attempt["result"], attempt["bill_sec"]) == ("ERROR", 4)  # kept for the operator
+
+
+class Stuck(SandboxDialer):
+    """A driver that never reports, and when told to hang up (cancelled) still reports an
+    answered call a little later: the late outcome the watchdog must ignore."""
+
+    hung_up: ClassVar[list[str]] = []
+
+    async def dial(self, request: DialRequest) -> AttemptOutcome:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            Stuck.hung_up.append(request.attempt_id)
+        await asyncio.sleep(0.05)
+        now = time.time()
+        return AttemptOutcome(AttemptResult.ANSWERED, now - 9, now, answered_at=now - 8, bill_sec=8)
+
+
+async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
+    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    Stuck.hung_up = []
+    _use_dialer(monkeypatch, lambda speed: Stuck(speed=speed))
+    tariff = Tariff(price_per_minute=600_000, billing_increment=1)
+    config = _dialer_config("stuck", "sandbox", "S", {}, ring_timeout=1, tariff=tariff)
+    services.store.add_dialer(config)
+    services.scheduler.watchdog = 0.5
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    services.store.credit(project.id, 100_000, kind="topup", note="")
+    voice = _voice(services, project, 0.3)
+    (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions(server_id="stuck"))
+    assert services.store.get_project(project.id).reserved_milli > 0  # type: ignore[union-attr]
+    started = time.monotonic()
+    await _run_until_final(services, 30)
+    # ring timeout 1 s + voice 0.3 s + watchdog 0.5 s
+    assert 1.8 - 0.05 <= time.monotonic() - started < 10
+    final = services.store.get_call(project.id, call.id)
+    assert final is not None
+    assert (final.status.name, final.cause) == ("ERROR", "watchdog: no outcome after 2 s")
+    (attempt,) = services.store.attempts_of(call.id)
+    assert (attempt["result"], attempt["state"], attempt["bill_sec"]) == ("ERROR", "done", 0)
+    assert Stuck.hung_up == [attempt["id"]]  # the dialer was told to hang up
+    assert services.store.busy_channels().get("stuck", 0) == 0
+    after = services.store.get_project(project.id)
+    assert after is not None and (after.reserved_milli, after.balance_milli) == (0, 100_000)
+    assert "late outcome ignored" in caplog.text  # stop() let the late report arrive
+    watchdog = services.metrics.registry.get_sample_value(
+        "voxcall_attempts_watchdog_total", {"dialer": "stuck"}
+    )
+    assert watchdog == 1.0

@@ -3,11 +3,17 @@
 An attempt is committed as started *before* its driver dials, so a crash can only turn it into
 UNKNOWN (see `Store.recover_interrupted`), never into a second dial. Its end is recorded in one
 transaction together with what the call becomes, shielded from cancellation.
+
+A watchdog bounds every attempt, whatever its driver does: with no outcome within the ring
+timeout plus the voice's length plus `watchdog` seconds, the attempt ends as ERROR through the
+same path as any outcome (its channel and reservation are released), the driver is told to
+hang up (its `dial` is cancelled), and what it reports later is ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from voxcall.audio.wav import read_wav_pcm
 from voxcall.calls.outcomes import OutcomeWriter
 from voxcall.calls.policy import decide
+from voxcall.config import ATTEMPT_WATCHDOG
 from voxcall.dialers.base import (
     AttemptOutcome,
     AttemptResult,
@@ -40,6 +47,7 @@ VOICE_CACHE_SIZE = 64
 CLAIM_BATCH = 200  # attempts claimed by one transaction at most
 MIN_ROUND = 0.01  # seconds: the shortest dispatch round
 EXPIRY_INTERVAL = 1.0  # seconds between sweeps for calls past their time to live
+HANG_UP_GRACE = 5.0  # seconds a stopping worker waits for cancelled dials to hang up
 
 
 @dataclass(slots=True)
@@ -61,6 +69,7 @@ class Scheduler:
         shutdown_grace: float = 30.0,
         single_node: bool = True,
         lease: float = 30.0,
+        watchdog: float = ATTEMPT_WATCHDOG,
         on_call_final: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -73,6 +82,7 @@ class Scheduler:
         # start-up was this node's. Otherwise a dead worker is found by its lapsed lease.
         self.single_node = single_node
         self.lease = lease
+        self.watchdog = watchdog
         self.on_call_final = on_call_final  # e.g. wake the webhook deliverer
         self.metrics = metrics or Metrics()
         self.worker_id = uuid.uuid4().hex
@@ -81,6 +91,8 @@ class Scheduler:
         self._trunks: dict[str, _Trunk] = {}
         self._retired: list[Dialer] = []
         self._attempts: set[asyncio.Task[None]] = set()
+        # Drivers' `dial` tasks, including those the watchdog gave up on that have not ended.
+        self._dials: set[asyncio.Task[AttemptOutcome]] = set()
         self._voices: OrderedDict[str, Voice8k] = OrderedDict()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -132,6 +144,10 @@ class Scheduler:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._dials:
+            # A dial the watchdog gave up on may still be hanging up: a driver is closed
+            # only when none of its dials runs (one that never ends is left behind).
+            await asyncio.wait(set(self._dials), timeout=HANG_UP_GRACE)
         await self._outcomes.drain()
         for trunk in self._trunks.values():
             await trunk.dialer.close()
@@ -235,17 +251,7 @@ class Scheduler:
     async def _attempt(self, config: DialerConfig, dialer: Dialer, claim: ClaimedAttempt) -> None:
         call = claim.call
         try:
-            voice = await self._voice(call.project_id, call.voice_id)
-            outcome = await dialer.dial(
-                DialRequest(
-                    attempt_id=claim.attempt_id,
-                    national_number=call.national_number,
-                    e164=call.e164,
-                    voice=voice,
-                    ring_timeout=float(config.ring_timeout),
-                    attempt_number=claim.number,
-                )
-            )
+            outcome = await self._watched(config, dialer, claim)
         except asyncio.CancelledError:
             record = AttemptRecord(
                 attempt_id=claim.attempt_id,
@@ -295,6 +301,49 @@ class Scheduler:
             self.on_call_final()
         self._wake.set()
 
+    async def _watched(
+        self, config: DialerConfig, dialer: Dialer, claim: ClaimedAttempt
+    ) -> AttemptOutcome:
+        """The driver's outcome, or ERROR once the attempt has outlived its watchdog."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        call = claim.call
+        try:
+            voice = await asyncio.wait_for(
+                self._voice(call.project_id, call.voice_id), self.watchdog
+            )
+        except TimeoutError:
+            return self._gave_up(config, claim, f"voice not read after {self.watchdog:.0f} s")
+        limit = config.ring_timeout + voice.duration + self.watchdog
+        request = DialRequest(
+            attempt_id=claim.attempt_id,
+            national_number=call.national_number,
+            e164=call.e164,
+            voice=voice,
+            ring_timeout=float(config.ring_timeout),
+            attempt_number=claim.number,
+        )
+        # A task of its own: waiting on it with a timeout returns on time even when the
+        # driver does not (a cancelled driver may take a while to hang up, or never return).
+        dial = asyncio.create_task(dialer.dial(request))
+        self._dials.add(dial)
+        dial.add_done_callback(self._dials.discard)
+        try:
+            await asyncio.wait([dial], timeout=started + limit - loop.time())
+        finally:
+            if not dial.done():  # the watchdog fired, or voxcall is stopping
+                dial.cancel()  # the driver sends CANCEL or BYE
+                dial.add_done_callback(functools.partial(_late, claim.attempt_id))
+        if dial.done():
+            return dial.result()
+        return self._gave_up(config, claim, f"no outcome after {limit:.0f} s")
+
+    def _gave_up(self, config: DialerConfig, claim: ClaimedAttempt, why: str) -> AttemptOutcome:
+        cause = f"watchdog: {why}"
+        log.error("attempt %s on dialer %s: %s", claim.attempt_id, config.id, cause)
+        self.metrics.watchdog_fired(config.id)
+        return AttemptOutcome(AttemptResult.ERROR, claim.started_at, time.time(), cause=cause)
+
     async def _voice(self, project_id: str, voice_id: str) -> Voice8k:
         voice = self._voices.get(voice_id)
         if voice is None:
@@ -308,3 +357,14 @@ class Scheduler:
         else:
             self._voices.move_to_end(voice_id)
         return voice
+
+
+def _late(attempt_id: str, dial: asyncio.Task[AttemptOutcome]) -> None:
+    """What a driver reports after the watchdog ended its attempt: logged, never recorded."""
+    if dial.cancelled():
+        return
+    error = dial.exception()
+    if error is not None:
+        log.warning("attempt %s: the dialer failed after the watchdog: %r", attempt_id, error)
+    else:
+        log.warning("attempt %s: late outcome ignored: %s", attempt_id, dial.result())
