@@ -76,9 +76,14 @@ def _with(**fields: Any) -> dict[str, Any]:
         (_with(retryCount=6), "retryCount: must be between 0 and 5"),
         (_with(retryCount=-1), "retryCount: must be between 0 and 5"),
         (_with(retryCount=True), "retryCount: must be a number"),
+        (_with(retryCount="two"), "retryCount: must be a number"),
+        # Only plain digits, as /openapi.json says: pydantic alone would read these as 2.
+        (_with(retryCount=" 2"), "retryCount: must be a number"),
+        (_with(retryCount="+2"), "retryCount: must be a number"),
+        (_with(retryCount="0_2"), "retryCount: must be a number"),
         (
-            _with(retryCount="two"),
-            "retryCount: input should be a valid integer, unable to parse string as an integer",
+            _with(retryCount=2.5),
+            "retryCount: input should be a valid integer, got a number with a fractional part",
         ),
         (_with(retryInterval=5), "retryInterval: must be between 10 and 86400"),
         (_with(timeToLive=59), "timeToLive: must be between 60 and 604800"),

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from voxcall.api import calls, errors, files, health
 from voxcall.api.limits import BodyLimit
 from voxcall.api.observe import RequestMetrics
+from voxcall.api.openapi import Api
 from voxcall.runtime import Services, worker
 
 
@@ -22,7 +23,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
         async with worker(services):
             yield
 
-    app = FastAPI(
+    app = Api(
         title="voxcall",
         summary="Voice-message calls, wire-compatible with the Bitel REST API v2",
         lifespan=lifespan,

@@ -11,10 +11,15 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.auth import Caller, authenticate, current_caller, current_project
 from voxcall.api.body import M, read_json
 from voxcall.api.idempotency import respond_once
+from voxcall.api.openapi import operation
 from voxcall.api.schemas import (
+    Balance,
     BatchCall,
     BatchTtsCall,
+    CallObject,
+    CallStatusObject,
     OtpCall,
+    ServerObject,
     SingleCall,
     SingleTtsCall,
     balance_json,
@@ -30,6 +35,9 @@ router = APIRouter(prefix="/api/v2/voice")
 account_router = APIRouter(prefix="/api/v2/account")
 ProjectDep = Annotated[Project, Depends(current_project)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
+# What a call request can be refused for, beside what every POST can (voxcall.api.openapi).
+_PLACE = ("InvalidPhoneNumber", "InvalidServer", "InvalidVoice", "InsufficientBalance")
+_SPEAK = ("InvalidPhoneNumber", "InvalidServer", "InsufficientBalance")
 
 
 def ok(result: Any) -> dict[str, Any]:
@@ -98,7 +106,7 @@ async def read_call(request: Request, caller: Caller, model: type[M]) -> M:
         raise
 
 
-@router.post("/single")
+@router.post("/single", **operation(CallObject, *_PLACE, body=SingleCall, post=True))
 async def single(request: Request, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_call(request, caller, SingleCall)
@@ -109,7 +117,7 @@ async def single(request: Request, caller: CallerDep) -> Response:
     return await respond_once(request, caller.project, work)
 
 
-@router.post("/batch")
+@router.post("/batch", **operation(list[CallObject], *_PLACE, body=BatchCall, post=True))
 async def batch(request: Request, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_call(request, caller, BatchCall)
@@ -134,7 +142,7 @@ async def place_spoken(
     )
 
 
-@router.post("/single/tts")
+@router.post("/single/tts", **operation(CallObject, *_SPEAK, body=SingleTtsCall, post=True))
 async def single_tts(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         return await place_spoken(request, project, key, await read_json(request, SingleTtsCall))
@@ -142,7 +150,7 @@ async def single_tts(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
-@router.post("/batch/tts")
+@router.post("/batch/tts", **operation(list[CallObject], *_SPEAK, body=BatchTtsCall, post=True))
 async def batch_tts(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         return await place_spoken(request, project, key, await read_json(request, BatchTtsCall))
@@ -150,7 +158,7 @@ async def batch_tts(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
-@router.post("/otp")
+@router.post("/otp", **operation(CallObject, *_PLACE, body=OtpCall, post=True))
 async def otp(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_json(request, OtpCall)
@@ -169,20 +177,20 @@ async def otp(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
-@router.get("/status/{call_id}")
+@router.get("/status/{call_id}", **operation(CallStatusObject, "NotFound"))
 async def status(request: Request, call_id: str, project: ProjectDep) -> dict[str, Any]:
     call = await run_in_threadpool(request.app.state.services.calls.status, project, call_id)
     return ok(call_json(call, with_e164=True))
 
 
-@router.get("/campaign/{campaign_id}")
+@router.get("/campaign/{campaign_id}", **operation(list[CallStatusObject], "NotFound"))
 async def campaign(request: Request, campaign_id: str, project: ProjectDep) -> dict[str, Any]:
     """(ext) The calls of one batch, in request order."""
     calls = await run_in_threadpool(request.app.state.services.calls.campaign, project, campaign_id)
     return ok([call_json(c, with_e164=True) for c in calls])
 
 
-@router.post("/cancel/{call_id}")
+@router.post("/cancel/{call_id}", **operation(CallStatusObject, "NotFound", post=True))
 async def cancel(request: Request, call_id: str, project: ProjectDep) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         call = await run_in_threadpool(request.app.state.services.calls.cancel, project, call_id)
@@ -191,13 +199,13 @@ async def cancel(request: Request, call_id: str, project: ProjectDep) -> Respons
     return await respond_once(request, project, work)
 
 
-@router.get("/servers")
+@router.get("/servers", **operation(list[ServerObject]))
 async def servers(request: Request, project: ProjectDep) -> dict[str, Any]:
     found = await run_in_threadpool(request.app.state.services.calls.servers, project)
     return ok([server_json(s) for s in found])
 
 
-@account_router.get("/balance")
+@account_router.get("/balance", **operation(Balance, "NotFound"))
 async def balance(request: Request, project: ProjectDep) -> dict[str, Any]:
     """(ext) The project's balance, what open calls hold of it, and what is left."""
     current = await run_in_threadpool(request.app.state.services.calls.account, project)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -16,7 +17,8 @@ from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
 from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
-from voxcall.api.schemas import Speech, voice_json
+from voxcall.api.openapi import operation
+from voxcall.api.schemas import Speech, VoiceObject, VoiceUpload, voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
 
@@ -30,9 +32,21 @@ _MEDIA_TYPES = {
     "flac": "audio/flac",
     "m4a": "audio/mp4",
 }
+# Checked by the route, for api.md's message; described here.
+Format = Annotated[str | None, WithJsonSchema({"type": "string", "enum": ["wav", "original"]})]
+# The 8 kHz WAV by default, the upload's own type with ?format=original.
+_AUDIO = {
+    media: {"schema": {"type": "string", "format": "binary"}}
+    for media in dict.fromkeys(["audio/wav", *_MEDIA_TYPES.values(), "application/octet-stream"])
+}
 
 
-@router.post("/voice")
+@router.post(
+    "/voice",
+    **operation(
+        VoiceObject, "InvalidFile", body=VoiceUpload, media_type="multipart/form-data", post=True
+    ),
+)
 async def upload(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, lambda _: _upload(request, project))
 
@@ -65,7 +79,7 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
     return ok(voice_json(voice))
 
 
-@router.post("/tts")
+@router.post("/tts", **operation(VoiceObject, body=Speech, post=True))
 async def tts(request: Request, project: ProjectDep) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         body = await read_json(request, Speech)
@@ -77,15 +91,15 @@ async def tts(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
-@router.get("/voice")
+@router.get("/voice", **operation(list[VoiceObject]))
 async def list_voices(request: Request, project: ProjectDep) -> dict[str, Any]:
     voices = await run_in_threadpool(request.app.state.services.voices.list, project)
     return ok([voice_json(v) for v in voices])
 
 
-@router.get("/voice/{voice_id}", response_model=None)
+@router.get("/voice/{voice_id}", **operation(None, "InvalidRequest", "NotFound", content=_AUDIO))
 async def download(
-    request: Request, voice_id: str, project: ProjectDep, format: str | None = None
+    request: Request, voice_id: str, project: ProjectDep, format: Format = None
 ) -> FileResponse:
     if format not in (None, "wav", "original"):
         raise ApiError(400, "InvalidRequest", "format: must be 'original' or 'wav'")
@@ -97,7 +111,7 @@ async def download(
     return FileResponse(path, media_type=media)
 
 
-@router.delete("/voice/{voice_id}")
+@router.delete("/voice/{voice_id}", **operation(None, "NotFound", "VoiceInUse"))
 async def delete(request: Request, voice_id: str, project: ProjectDep) -> dict[str, Any]:
     await run_in_threadpool(request.app.state.services.voices.delete, project, voice_id)
     return ok(None)

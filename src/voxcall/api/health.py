@@ -8,10 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from voxcall.api.openapi import operation
+from voxcall.api.schemas import Health
+
 router = APIRouter()
 
 
-@router.get("/health")
+@router.get("/health", **operation(Health, auth=False))
 async def health(request: Request) -> dict[str, Any]:
     await run_in_threadpool(request.app.state.services.store.ping)
     return {"result": {"status": "ok"}, "error": None}

@@ -1,33 +1,95 @@
-"""Request bodies and the JSON shapes of responses (api.md §2 to §4)."""
+"""Request bodies and the JSON shapes of responses (api.md §2 to §4).
+
+The request models validate; the response models only describe (for /openapi.json): the
+routes build their JSON with the `*_json` functions below, whose keys the models mirror.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
+from voxcall.audio.otp import MAX_DIGITS
+from voxcall.audio.tts import LANGUAGES, MAX_TEXT
 from voxcall.billing.money import toman
 from voxcall.calls.service import DEFAULT_TIME_TO_LIVE, CallOptions, ServerInfo
-from voxcall.store.records import Call, Project, Voice
+from voxcall.store.records import Call, CallStatus, Project, Voice
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
-def _not_bool(value: Any) -> Any:
-    # pydantic's lax mode reads true as 1; a Bitel client sending a bool meant something else.
-    if isinstance(value, bool):
+def _number(value: Any) -> Any:
+    # A numeric string is a number (api.md §1), but only plain digits: pydantic's lax mode
+    # also reads " 2", "+2", "1_000" and true, which /openapi.json could not describe.
+    if isinstance(value, bool) or (isinstance(value, str) and not _DIGITS.fullmatch(value)):
         raise ValueError("must be a number")
     return value
 
 
-def _between(low: int, high: int) -> AfterValidator:
+def digits_between(low: int, high: int) -> str:
+    """A regular expression of the decimal numerals of low..high (0 <= low <= high), leading
+    zeros allowed: /openapi.json states the range of a number sent as a string with it."""
+    alternatives: list[str] = []
+    for width in range(len(str(low)), len(str(high)) + 1):
+        first, last = max(low, 10 ** (width - 1) if width > 1 else 0), min(high, 10**width - 1)
+        alternatives += _same_width(str(first), str(last))
+    return f"^0*(?:{'|'.join(alternatives)})$"
+
+
+def _same_width(low: str, high: str) -> list[str]:
+    """Patterns for the numerals low..high, which have the same number of digits."""
+    if not low:
+        return [""]
+    a, b, rest = int(low[0]), int(high[0]), len(low) - 1
+    if a == b:
+        return [f"{a}{tail}" for tail in _same_width(low[1:], high[1:])]
+    patterns, nines, zeros = [], "9" * rest, "0" * rest
+    if low[1:] != zeros:  # the first digit's partial run, then the full ones
+        patterns += [f"{a}{tail}" for tail in _same_width(low[1:], nines)]
+        a += 1
+    full_last = high[1:] == nines
+    top = b if full_last else b - 1
+    if a <= top:
+        patterns.append(f"[{a}-{top}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    if not full_last:
+        patterns += [f"{b}{tail}" for tail in _same_width(zeros, high[1:])]
+    return patterns
+
+
+def _between(low: int, high: int) -> Any:
     def check(value: int) -> int:
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
 
-    return AfterValidator(check)
+    # The range is checked here, for api.md's message; the schema states it too.
+    return (
+        AfterValidator(check),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": low, "maximum": high},
+                    {"type": "string", "pattern": digits_between(low, high)},
+                ]
+            }
+        ),
+    )
 
 
-Number = Annotated[int, BeforeValidator(_not_bool)]
+Number = Annotated[int, BeforeValidator(_number)]
+# Checked by the synthesizer (api.md §4), for its messages; described here.
+Language = Annotated[str, Field(json_schema_extra={"enum": list(LANGUAGES)})]
+Text = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT})]
+Numbers = Annotated[list[str], Field(json_schema_extra={"minItems": 1, "maxItems": 100})]
 
 
 class CallFields(BaseModel):
@@ -35,10 +97,10 @@ class CallFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    retryCount: Annotated[Number, _between(0, 5)] = 1
+    retryCount: Annotated[Number, *_between(0, 5)] = 1
     serverId: str | None = None
-    retryInterval: Annotated[Number, _between(10, 86400)] | None = None
-    timeToLive: Annotated[Number, _between(60, 604800)] = DEFAULT_TIME_TO_LIVE
+    retryInterval: Annotated[Number, *_between(10, 86400)] | None = None
+    timeToLive: Annotated[Number, *_between(60, 604800)] = DEFAULT_TIME_TO_LIVE
 
     def options(self) -> CallOptions:
         return CallOptions(
@@ -61,7 +123,7 @@ def _one_to_hundred(numbers: list[str]) -> list[str]:
 
 
 class BatchCall(CallFields):
-    phoneNumbers: Annotated[list[str], AfterValidator(_one_to_hundred)]
+    phoneNumbers: Annotated[Numbers, AfterValidator(_one_to_hundred)]
     voiceId: str
 
 
@@ -70,28 +132,100 @@ class Speech(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str
-    language: str = "fa"
+    text: Text
+    language: Language = "fa"
 
 
 class SingleTtsCall(CallFields):
     phoneNumber: str
-    text: str
-    language: str = "fa"
+    text: Text
+    language: Language = "fa"
 
 
 class BatchTtsCall(CallFields):
-    phoneNumbers: Annotated[list[str], AfterValidator(_one_to_hundred)]
-    text: str
-    language: str = "fa"
+    phoneNumbers: Annotated[Numbers, AfterValidator(_one_to_hundred)]
+    text: Text
+    language: Language = "fa"
 
 
 class OtpCall(CallFields):
     phoneNumber: str
-    text: str  # the digits: a string, so that leading zeros survive
+    # The digits: a string, so that leading zeros survive.
+    text: Annotated[str, Field(json_schema_extra={"pattern": f"^[0-9]{{1,{MAX_DIGITS}}}$"})]
     voiceId: str | None = None
-    repeatCount: Annotated[Number, _between(1, 5)] = 2
-    language: str = "fa"
+    repeatCount: Annotated[Number, *_between(1, 5)] = 2
+    language: Language = "fa"
+
+
+class VoiceUpload(BaseModel):
+    """`POST /file/voice`, multipart/form-data (read by the route, with its limits)."""
+
+    # The form takes at most 5 fields beside the file: a client sends these two only.
+    model_config = ConfigDict(extra="forbid")
+
+    file: Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        description="mp3, wav, ogg (vorbis, opus), flac or m4a; at most 10 MiB and 300 s"
+    )
+    name: str = Field("", description="the voice's name; empty: the file's name")
+
+
+T = TypeVar("T")
+
+
+class Ok(BaseModel, Generic[T]):
+    """The envelope of every 200 JSON answer (api.md §1)."""
+
+    result: T
+    error: None
+
+
+class CallObject(BaseModel):
+    """api.md §2."""
+
+    id: str
+    phoneNumber: str = Field(description="national form")
+    status: str = Field(json_schema_extra={"enum": [s.name for s in CallStatus]})
+    statusCode: int = Field(json_schema_extra={"enum": [s.code for s in CallStatus]})
+    billSec: int = Field(ge=0)
+    requestDate: int = Field(description="epoch seconds")
+    executionDate: int = Field(description="epoch seconds; 0 while no attempt has started")
+    price: float = Field(le=0, description="Toman taken, negative; 0.0 until billed")
+    campaignId: str | None
+    attempts: int = Field(ge=0)
+
+
+class CallStatusObject(CallObject):
+    """A call object as `GET` answers it: with the number in E.164."""
+
+    e164: str
+
+
+class VoiceObject(BaseModel):
+    id: str
+    name: str
+    duration: float = Field(description="seconds")
+    size: int = Field(description="bytes of the original")
+    format: str
+    createdAt: int = Field(description="epoch seconds")
+
+
+class ServerObject(BaseModel):
+    id: str
+    name: str
+    channels: int
+    busyChannels: int
+
+
+class Balance(BaseModel):
+    """Toman."""
+
+    balance: float
+    reserved: float
+    available: float
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
 
 
 def price(call: Call) -> float:
