@@ -29,6 +29,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,  # operation ids: single, ...
     )
     app.state.services = services
     app.include_router(calls.router)

@@ -31,8 +31,8 @@ from voxcall.calls.service import CallOptions, Idempotency
 from voxcall.store.records import Call, Project
 from voxcall.store.settings_cache import StaleSettings
 
-router = APIRouter(prefix="/api/v2/voice")
-account_router = APIRouter(prefix="/api/v2/account")
+router = APIRouter(prefix="/api/v2/voice", tags=["voice"])
+account_router = APIRouter(prefix="/api/v2/account", tags=["account"])
 ProjectDep = Annotated[Project, Depends(current_project)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
 # What a call request can be refused for, beside what every POST can (voxcall.api.openapi).

@@ -22,7 +22,7 @@ from voxcall.api.schemas import Speech, VoiceObject, VoiceUpload, voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
 
-router = APIRouter(prefix="/api/v2/file")
+router = APIRouter(prefix="/api/v2/file", tags=["file"])
 ProjectDep = Annotated[Project, Depends(current_project)]
 
 _MEDIA_TYPES = {

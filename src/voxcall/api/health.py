@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.openapi import operation
 from voxcall.api.schemas import Health
 
-router = APIRouter()
+router = APIRouter(tags=["health"])
 
 
 @router.get("/health", **operation(Health, auth=False))
