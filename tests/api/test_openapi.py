@@ -5,6 +5,7 @@ headers, body schema), with a real project, token, voice, dialer and calls behin
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import tempfile
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 from tests.audio.samples import encode, tone
 from tests.conftest import Tenant, make_tenant
 from voxcall.api.app import create_app
+from voxcall.api.errors import _REFUSALS
+from voxcall.api.openapi import STATUS
 from voxcall.api.schemas import digits_between
 from voxcall.calls.service import CallOptions
 from voxcall.cli import _dialer_config
@@ -140,3 +143,11 @@ def test_no_validation_error_that_the_api_never_sends() -> None:
     for path in document["paths"].values():
         for op in path.values():
             assert "422" not in op["responses"]
+
+
+def test_every_refusal_code_is_in_the_document() -> None:
+    """A refusal added to errors.py is described here too (schemathesis may never reach it)."""
+    assert {code: status for status, code in _REFUSALS.values()}.items() <= STATUS.items()
+    described = json.dumps(schema.raw_schema["components"]["schemas"])
+    for code in STATUS:
+        assert f'"const": "{code}"' in described, code

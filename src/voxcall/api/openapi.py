@@ -19,7 +19,8 @@ from pydantic.json_schema import models_json_schema
 
 from voxcall.api.schemas import Ok
 
-# Every error code, with its HTTP status (api.md §7).
+# Every error code an operation can answer, with its HTTP status (api.md §7); 405
+# `MethodNotAllowed` is for a method that no operation has.
 STATUS = {
     "InvalidRequest": 400,
     "InvalidPhoneNumber": 400,
@@ -29,7 +30,6 @@ STATUS = {
     "Unauthorized": 401,
     "InsufficientBalance": 402,
     "NotFound": 404,
-    "MethodNotAllowed": 405,
     "VoiceInUse": 409,
     "IdempotencyConflict": 409,
     "RequestTooLarge": 413,
@@ -43,7 +43,6 @@ _DESCRIPTIONS = {
     401: "The token is missing, unknown or revoked",
     402: "The balance minus open reservations cannot cover the request; nothing was queued",
     404: "No such id in this project",
-    405: "The path does not take this method",
     409: "Conflict",
     413: "The body (1 MiB of JSON, 10 MiB of file) is over its limit",
     429: "The project is over its request rate",
