@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, MetaData, Table, select
 
 from voxcall.store import migrate
 from voxcall.store.database import make_engine
@@ -63,17 +64,17 @@ def test_dialers_from_before_the_margin_keep_one_second(store_url: str) -> None:
     engine = make_engine(store_url)
     try:
         migrate.upgrade(engine, "0001")
-        columns = [c.name for c in metadata.tables["dialers"].columns if c.name != "reserve_margin"]
-        row = dict.fromkeys(columns, 0) | {
-            "id": "old",
-            "name": "old",
-            "driver": "sandbox",
-            "options": "{}",
-            "enabled": True,
-            "is_default": False,
-        }
         with engine.begin() as conn:
-            conn.execute(metadata.tables["dialers"].insert().values(row))
+            dialers = _table_as_it_is(conn, "dialers")
+            row = dict.fromkeys(dialers.columns.keys(), 0) | {
+                "id": "old",
+                "name": "old",
+                "driver": "sandbox",
+                "options": "{}",
+                "enabled": True,
+                "is_default": False,
+            }
+            conn.execute(dialers.insert().values(row))
         migrate.upgrade(engine)
     finally:
         engine.dispose()
@@ -83,3 +84,41 @@ def test_dialers_from_before_the_margin_keep_one_second(store_url: str) -> None:
         assert dialer is not None and dialer.tariff.reserve_margin == 1
     finally:
         store.close()
+
+
+def _table_as_it_is(conn: Connection, name: str) -> Table:
+    """The table at the database's current revision, not as the code declares it now."""
+    return Table(name, MetaData(), autoload_with=conn)
+
+
+def test_calls_not_normal_lose_their_bill_seconds(store_url: str) -> None:
+    """Before 0005 a call that ended ERROR after an answered attempt kept its seconds."""
+    engine = make_engine(store_url)
+    try:
+        migrate.upgrade(engine, "0004")
+        with engine.begin() as conn:
+
+            def insert(name: str, *rows: dict[str, object]) -> None:
+                table = _table_as_it_is(conn, name)
+                zeros = dict.fromkeys(table.columns.keys(), 0)
+                conn.execute(table.insert(), [zeros | row for row in rows])
+
+            text = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
+            insert("projects", {"id": "p"} | text)
+            insert("voices", {"id": "v", "project_id": "p"} | text)
+            insert(
+                "calls",
+                *(
+                    {"id": status, "status": status, "bill_sec": 5, "phase": "final"}
+                    | {"project_id": "p", "voice_id": "v", "national_number": "0"}
+                    | {"e164": "+0", "cause": ""}
+                    for status in ("NORMAL", "ERROR", "NO_ANSWER")
+                ),
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            calls = metadata.tables["calls"]
+            rows = conn.execute(select(calls.c.id, calls.c.bill_sec)).all()
+    finally:
+        engine.dispose()
+    assert sorted(map(tuple, rows)) == [("ERROR", 0), ("NORMAL", 5), ("NO_ANSWER", 0)]

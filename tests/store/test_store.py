@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,8 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from tests.store.windows import most_in_any_window
 from voxcall.cli import _dialer_config
+from voxcall.store import schema
 from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Phase, Voice
 from voxcall.store.settings_cache import StaleSettings
 from voxcall.store.store import Conflict, InsufficientFunds, Store, StoreUnavailable
@@ -280,15 +285,66 @@ def test_concurrent_claims_never_exceed_the_channels(store: Store) -> None:
     assert store.busy_channels() == {"wide": 7}
 
 
-def test_calls_per_second_is_one_budget(store: Store) -> None:
+def test_calls_per_second_hold_in_every_window_from_the_first(store: Store) -> None:
+    """No burst on top of the rate: the first second starts `cps` calls, not 2 x cps."""
     _queue(store, 20)
     store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=4))
     dialer = store.get_dialer("slow")
     assert dialer is not None
     now = time.time()
-    assert len(store.claim_due(dialer, 50, now)) == 4  # the burst
-    assert store.claim_due(dialer, 50, now + 0.1) == []
-    assert len(store.claim_due(dialer, 50, now + 0.6)) == 2  # 0.6 s at 4/s: 2.4 tokens
+    assert len(store.claim_due(dialer, 50, now)) == 4
+    assert store.claim_due(dialer, 50, now + 0.5) == []
+    assert store.claim_due(dialer, 50, now + 0.999) == []
+    assert len(store.claim_due(dialer, 50, now + 1.0)) == 4  # [now, now + 1) held 4
+
+
+@pytest.mark.parametrize(("cps", "window", "per_window"), [(4, 1, 4), (2.5, 1, 2), (0.5, 2, 1)])
+def test_a_fractional_calls_per_second_rounds_down(
+    store: Store, cps: float, window: float, per_window: int
+) -> None:
+    _queue(store, 10)
+    store.add_dialer(_dialer_config("f", "sandbox", "F", {}, channels=50, cps=cps))
+    dialer = store.get_dialer("f")
+    assert dialer is not None
+    now = time.time()
+    assert len(store.claim_due(dialer, 50, now)) == per_window
+    assert store.claim_due(dialer, 50, now + window - 0.01) == []
+    assert len(store.claim_due(dialer, 50, now + window)) == per_window
+
+
+def test_calls_per_second_hold_across_workers_sharing_the_database(
+    store: Store, store_url: str
+) -> None:
+    """Two workers (two stores, as two processes would have) claim at once, each with its own
+    slightly skewed clock: every one-second window of the recorded start times holds at most
+    `cps` attempts."""
+    _queue(store, 200)
+    store.add_dialer(_dialer_config("shared", "sandbox", "S", {}, channels=500, cps=7))
+    other = Store.open(store_url)
+    start = time.time()
+    in_step = threading.Barrier(4)  # every round, both stores claim at once
+
+    def worker(index: int) -> None:
+        mine = (store, other)[index % 2]
+        dialer = mine.get_dialer("shared")
+        assert dialer is not None
+        skew = random.Random(index)
+        for step in range(40):  # 3 s of claim rounds every 75 ms
+            in_step.wait(timeout=30)
+            mine.claim_due(dialer, 5, start + step * 0.075 + skew.uniform(-0.03, 0.03))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(worker, range(4)))
+    finally:
+        other.close()
+    with store._read() as conn:
+        starts = conn.scalars(
+            select(schema.attempts.c.started_at).where(schema.attempts.c.dialer_id == "shared")
+        ).all()
+    # the bucket this replaced let 13 through: a full second's burst on top of the rate
+    assert most_in_any_window(starts) <= 7
+    assert len(starts) >= 3 * 7 - 7  # the budget was used, not starved
 
 
 def test_calls_checked_against_old_settings_are_refused(store: Store) -> None:

@@ -81,9 +81,6 @@ dialers = Table(
     Column("reserve_margin", Integer, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("is_default", Boolean, nullable=False),
-    # The calls-per-second token bucket, shared by every worker (claims lock this row).
-    Column("cps_tokens", Float, nullable=False),
-    Column("cps_refilled_at", Float, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -162,6 +159,8 @@ attempts = Table(
     ),
     # state first: counting the live attempts of every dialer reads only the live ones
     Index("ix_attempts_live_dialer", "state", "dialer_id"),
+    # the attempts a dialer started within the last second: its calls-per-second budget
+    Index("ix_attempts_dialer_started", "dialer_id", "started_at"),
 )
 
 ledger = Table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import threading
 import time
 import uuid
@@ -254,8 +255,6 @@ class Store:
                     **_dialer_settings(dialer),
                     id=dialer.id,
                     driver=dialer.driver,
-                    cps_tokens=max(1.0, dialer.cps),
-                    cps_refilled_at=time.time(),
                     created_at=int(time.time()),
                 )
             )
@@ -512,20 +511,14 @@ class Store:
         self, dialer: DialerConfig, limit: int, now: float, *, worker_id: str | None = None
     ) -> list[ClaimedAttempt]:
         """Start up to `limit` due attempts on `dialer`, within its free channels and its
-        calls-per-second budget.
+        calls-per-second budget (`cps_budget`).
 
         Both are read and spent inside the transaction that records the attempts, with the
         dialer's row locked, so the limits hold for every worker sharing the database.
         """
         with self._write() as conn:
             row = conn.execute(
-                select(
-                    t.dialers.c.channels,
-                    t.dialers.c.cps,
-                    t.dialers.c.cps_tokens,
-                    t.dialers.c.cps_refilled_at,
-                    t.dialers.c.enabled,
-                )
+                select(t.dialers.c.channels, t.dialers.c.cps, t.dialers.c.enabled)
                 .where(t.dialers.c.id == dialer.id)
                 .with_for_update()
             ).one()
@@ -536,20 +529,15 @@ class Store:
                     t.attempts.c.dialer_id == dialer.id, t.attempts.c.state == "dialing"
                 )
             ).scalar_one()
-            elapsed = max(0.0, now - row.cps_refilled_at)
-            tokens = min(max(1.0, row.cps), row.cps_tokens + elapsed * row.cps)
-            limit = min(limit, row.channels - busy, int(tokens))
-            claimed = self._claim(conn, dialer.id, limit, now, worker_id) if limit > 0 else []
-            if claimed:  # else the bucket is as it was: refilling is computed, not stored
-                conn.execute(
-                    update(t.dialers)
-                    .where(t.dialers.c.id == dialer.id)
-                    .values(
-                        cps_tokens=tokens - len(claimed),
-                        cps_refilled_at=max(now, row.cps_refilled_at),
-                    )
+            window, per_window = cps_budget(row.cps)
+            # No upper bound: a worker whose `now` lags still counts what others started.
+            recent = conn.execute(
+                select(func.count()).where(
+                    t.attempts.c.dialer_id == dialer.id, t.attempts.c.started_at > now - window
                 )
-        return claimed
+            ).scalar_one()
+            limit = min(limit, row.channels - busy, per_window - recent)
+            return self._claim(conn, dialer.id, limit, now, worker_id) if limit > 0 else []
 
     def _claim(
         self, conn: Connection, dialer_id: str, limit: int, now: float, worker_id: str | None
@@ -930,6 +918,17 @@ class Store:
             query = query.where(and_(t.calls.c.project_id == project_id))
         with self._read() as conn:
             return {status: n for status, n in conn.execute(query).all()}
+
+
+def cps_budget(cps: float) -> tuple[float, int]:
+    """A calls-per-second limit as (window seconds, attempts a window may start): claims at
+    `now` count the attempts started after `now - window`, so every window of that length,
+    however placed, holds at most that many (a sliding window: no burst on top of the rate).
+    A fractional limit rounds down to whole calls per second; below 1, one call per 1/cps s.
+    """
+    if cps >= 1:
+        return 1.0, math.floor(cps)
+    return 1.0 / cps, 1
 
 
 # Statements of the hot paths, built once: building a statement costs more than running it.
