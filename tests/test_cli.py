@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from voxcall.cli import main
+from voxcall.config import Settings
+from voxcall.runtime import build_services
 from voxcall.store.store import Store
 from voxcall.tokens import hash_token
 
@@ -116,3 +120,35 @@ def test_revoke_token_refuses_a_shared_prefix(
         assert (code, err.strip()) == (1, "error: no live token starts with 'abcdefgh'")
     finally:
         store.close()
+
+
+def test_no_fresh_database_beside_voices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database is lost but its voices are not: serve (and every command) refuses to
+    start an empty database that would orphan them, and says what to do."""
+    data = tmp_path / "data"
+    assert run(capsys, data, "project", "create", "acme")[0] == 0
+    services = build_services(Settings.load(data))
+    try:
+        project = services.store.project_by_name("acme")
+        assert project is not None
+        services.voices.from_text(project, "hello", "en")
+    finally:
+        services.store.close()
+    for lost in data.glob("voxcall.db*"):
+        lost.unlink()
+    # serve in a process of its own: were it to start, it would serve until the timeout
+    serve = subprocess.run(
+        [sys.executable, "-m", "voxcall", "serve", "--data", str(data), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    results = [(serve.returncode, serve.stderr)]
+    results += [run(capsys, data, *c)[::2] for c in (["project", "list"], ["db", "upgrade"])]
+    for code, err in results:
+        assert code == 1
+        assert err.startswith(f"error: {data} holds voice files but no database (voxcall.db)")
+        assert "Restore voxcall.db" in err
+    assert sorted(p.name for p in data.iterdir()) == ["voices"]  # nothing was created

@@ -20,7 +20,7 @@ import phonenumbers
 import typer
 
 from voxcall.billing.money import FREE, Tariff, parse_toman, toman
-from voxcall.config import Settings
+from voxcall.config import DataFolderMismatch, Settings
 from voxcall.dialers.registry import DRIVERS
 from voxcall.store.migrate import NotMigrated
 from voxcall.store.records import DialerConfig, LedgerEntry, Project
@@ -50,9 +50,11 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 def _store(data: Path | None) -> tuple[Settings, Store]:
     settings = Settings.load(data)
-    settings.prepare()
     try:
+        settings.prepare()
         return settings, Store.open(settings.database_url, create=settings.embedded)
+    except DataFolderMismatch as exc:
+        _fail(str(exc))
     except StoreUnavailable as exc:
         _fail(f"cannot open the database: {exc}")
     except NotMigrated as exc:
@@ -108,7 +110,7 @@ def serve(
     settings = Settings.load(data)
     try:
         services = build_services(settings)
-    except NotMigrated as exc:
+    except (NotMigrated, DataFolderMismatch) as exc:
         _fail(str(exc))
     except StoreUnavailable as exc:
         _fail(f"cannot open the database: {exc}")
@@ -216,7 +218,10 @@ def db_upgrade(data: DataOption = None) -> None:
     from voxcall.store.database import make_engine
 
     settings = Settings.load(data)
-    settings.prepare()
+    try:
+        settings.prepare()
+    except DataFolderMismatch as exc:
+        _fail(str(exc))
     engine = make_engine(settings.database_url)
     try:
         before = migrate.current_revision(engine)

@@ -13,6 +13,10 @@ from pathlib import Path
 ATTEMPT_WATCHDOG = 60.0
 
 
+class DataFolderMismatch(Exception):
+    """The data folder's files and database do not belong together."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -49,6 +53,20 @@ class Settings:
         return self.data_dir / "voices"
 
     def prepare(self) -> None:
+        """Make the data folder; refuse to begin a new embedded database beside old voices.
+
+        Voice files with no database mean the database was lost or moved (or --data points
+        at the wrong place): a fresh one would orphan them and forget every call and balance.
+        """
+        database = self.data_dir / "voxcall.db"
+        fresh = not database.exists() or database.stat().st_size == 0
+        if self.embedded and fresh and self.voices_dir.is_dir() and any(self.voices_dir.iterdir()):
+            raise DataFolderMismatch(
+                f"{self.data_dir} holds voice files but no database ({database.name}); voxcall "
+                "will not start an empty one beside them. Restore voxcall.db (and its -wal "
+                "file) from a backup, or point --data / VOXCALL_DATABASE_URL at the database "
+                f"of these voices; to start afresh on purpose, move {self.voices_dir} away."
+            )
         self.voices_dir.mkdir(parents=True, exist_ok=True)
 
 

@@ -14,6 +14,7 @@ from starlette.routing import Match
 
 from voxcall.api.limits import BodyTooLarge
 from voxcall.calls import errors as refused
+from voxcall.store.files import DiskUnavailable
 from voxcall.store.store import StoreUnavailable
 
 log = logging.getLogger("voxcall.api")
@@ -142,6 +143,13 @@ def install(app: FastAPI) -> None:
     async def _unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
         log.error("store unavailable: %s", exc)
         return envelope(503, "Unavailable", "the store is unreachable; nothing was accepted")
+
+    @app.exception_handler(DiskUnavailable)
+    async def _disk(_: Request, exc: DiskUnavailable) -> JSONResponse:
+        log.error("data folder unavailable: %s", exc)
+        return envelope(
+            503, "Unavailable", "the data folder cannot be written; nothing was accepted"
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

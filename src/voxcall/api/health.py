@@ -1,5 +1,7 @@
 """(ext) GET /health, for load balancers and process supervisors: 200 while this process can
-reach the database (so can accept calls), 503 `Unavailable` while it cannot. No token."""
+accept requests, 503 `Unavailable` while it cannot: the database does not answer, its SQLite
+file was removed or replaced under the process, or the data folder cannot take one more voice of
+the largest size (full, read-only, failing). No token."""
 
 from __future__ import annotations
 
@@ -16,5 +18,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", **operation(Health, auth=False))
 async def health(request: Request) -> dict[str, Any]:
-    await run_in_threadpool(request.app.state.services.store.ping)
+    services = request.app.state.services
+    await run_in_threadpool(services.store.ping)
+    await run_in_threadpool(services.voices.check_writable)
     return {"result": {"status": "ok"}, "error": None}

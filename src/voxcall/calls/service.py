@@ -38,6 +38,8 @@ from voxcall.store.store import InsufficientFunds, Store
 DEFAULT_TIME_TO_LIVE = 14400
 MAX_VOICE_BYTES = 10 * 1024 * 1024
 MAX_VOICE_SECONDS = 300.0
+# The most one voice writes to disk: the largest upload and the longest 8 kHz copy of it.
+MAX_VOICE_DISK = MAX_VOICE_BYTES + int(MAX_VOICE_SECONDS * 8000 * 2) + 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +298,10 @@ class VoiceService:
             source_hash=source_hash,
         )
         return self._keep(voice, original=wav, wav=wav)
+
+    def check_writable(self) -> None:
+        """DiskUnavailable unless the data folder can take one more voice of any size."""
+        self.files.check_writable(room=MAX_VOICE_DISK)
 
     def list(self, project: Project) -> list[Voice]:
         return self.store.list_voices(project.id)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
+
+
+class DiskUnavailable(Exception):
+    """The data folder cannot be written (full, read-only, failing); nothing was kept."""
 
 
 class VoiceFiles:
@@ -21,14 +26,39 @@ class VoiceFiles:
         return self._dir(project_id, voice_id) / "8k.wav"
 
     def save(self, project_id: str, voice_id: str, *, original: bytes, wav: bytes) -> None:
-        """Write both files durably before the voice row is committed."""
+        """Write both files durably before the voice row is committed.
+
+        DiskUnavailable if the disk refuses them; then no file of this voice is left.
+        """
         folder = self._dir(project_id, voice_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_durably(self.original_path(project_id, voice_id), original)
-        _write_durably(self.wav_path(project_id, voice_id), wav)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_durably(self.original_path(project_id, voice_id), original)
+            _write_durably(self.wav_path(project_id, voice_id), wav)
+        except OSError as exc:
+            self.delete(project_id, voice_id)
+            raise DiskUnavailable(f"{self.root}: {exc.strerror or exc}") from exc
 
     def delete(self, project_id: str, voice_id: str) -> None:
         shutil.rmtree(self._dir(project_id, voice_id), ignore_errors=True)
+
+    def holds_voices(self) -> bool:
+        """Whether any project's voice files are here."""
+        return self.root.is_dir() and any(self.root.iterdir())
+
+    def check_writable(self, room: int) -> None:
+        """DiskUnavailable unless `room` bytes are free here and a file can be written now."""
+        try:
+            stat = os.statvfs(self.root)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".health-") as probe:
+                probe.write(b"\0" * 4096)
+                probe.flush()
+                os.fsync(probe.fileno())
+        except OSError as exc:
+            raise DiskUnavailable(f"{self.root}: {exc.strerror or exc}") from exc
+        free = stat.f_bavail * stat.f_frsize
+        if free < room:
+            raise DiskUnavailable(f"{self.root}: {free} bytes free, a voice may need {room}")
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -88,6 +89,9 @@ class Store:
         # PostgreSQL commits concurrent transactions together by itself; SQLite needs help.
         self._group = GroupCommit(self._write) if engine.dialect.name == "sqlite" else None
         self.settings = SettingsCache()
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._file = Path(database) if database and database != ":memory:" else None
+        self._opened_file: tuple[int, int] | None = None  # (device, inode) once opened
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -102,6 +106,8 @@ class Store:
                 if create and migrate.current_revision(store.engine) is None:
                     migrate.upgrade(store.engine)
                 migrate.check(store.engine)
+            if store._file is not None:
+                store._opened_file = _file_identity(store._file)
         except BaseException:
             store.close()
             raise
@@ -309,7 +315,18 @@ class Store:
         return {dialer_id: count for dialer_id, count in rows}
 
     def ping(self) -> None:
-        """Return if the database answers; StoreUnavailable if not."""
+        """Return if the database answers; StoreUnavailable if not, or if the SQLite file
+        opened at start is no longer the one at its path (removed, or replaced by a restore):
+        connections opened from now on would write to another database than the open ones."""
+        if self._file is not None and self._opened_file is not None:
+            try:
+                now = _file_identity(self._file)
+            except OSError as exc:
+                raise StoreUnavailable(f"{self._file}: {exc.strerror}; restart voxcall") from exc
+            if now != self._opened_file:
+                raise StoreUnavailable(
+                    f"{self._file} was replaced while voxcall ran; restart voxcall"
+                )
         with self._read() as conn:
             conn.exec_driver_sql("SELECT 1")
 
@@ -991,6 +1008,11 @@ class _Ending:
     cause: str
     bill_sec: int = 0
     price_milli: int = 0
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:
