@@ -5,6 +5,7 @@ headers, body schema), with a real project, token, voice, dialer and calls behin
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import shutil
@@ -151,3 +152,29 @@ def test_every_refusal_code_is_in_the_document() -> None:
     described = json.dumps(schema.raw_schema["components"]["schemas"])
     for code in STATUS:
         assert f'"const": "{code}"' in described, code
+
+
+@pytest.mark.usefixtures("tenant")  # for its dialer
+def test_workflows_through_the_links() -> None:
+    """Sequences along the document's links (upload -> download -> delete -> download, call
+    -> status -> cancel, batch -> campaign): what was made is found, what was deleted is
+    gone (use_after_free, ensure_resource_availability). Each run has a project of its own,
+    so that a replayed run sees what the first one saw."""
+    runs = itertools.count()
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            self.headers = make_tenant(_SERVICES, f"workflow-{next(runs)}").headers
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": self.headers}
+
+    Workflow.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.auth import Caller, authenticate, current_caller, current_project
 from voxcall.api.body import M, read_json
 from voxcall.api.idempotency import respond_once
-from voxcall.api.openapi import operation
+from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import (
     Balance,
     BatchCall,
@@ -38,6 +38,8 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 # What a call request can be refused for, beside what every POST can (voxcall.api.openapi).
 _PLACE = ("InvalidPhoneNumber", "InvalidServer", "InvalidVoice", "InsufficientBalance")
 _SPEAK = ("InvalidPhoneNumber", "InvalidServer", "InsufficientBalance")
+_CALL = links("call_id", "$response.body#/result/id", "status", "cancel")
+_CAMPAIGN = links("campaign_id", "$response.body#/result/0/campaignId", "campaign")
 
 
 def ok(result: Any) -> dict[str, Any]:
@@ -106,7 +108,7 @@ async def read_call(request: Request, caller: Caller, model: type[M]) -> M:
         raise
 
 
-@router.post("/single", **operation(CallObject, *_PLACE, body=SingleCall, post=True))
+@router.post("/single", **operation(CallObject, *_PLACE, body=SingleCall, post=True, links=_CALL))
 async def single(request: Request, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_call(request, caller, SingleCall)
@@ -117,7 +119,9 @@ async def single(request: Request, caller: CallerDep) -> Response:
     return await respond_once(request, caller.project, work)
 
 
-@router.post("/batch", **operation(list[CallObject], *_PLACE, body=BatchCall, post=True))
+@router.post(
+    "/batch", **operation(list[CallObject], *_PLACE, body=BatchCall, post=True, links=_CAMPAIGN)
+)
 async def batch(request: Request, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_call(request, caller, BatchCall)
@@ -142,7 +146,9 @@ async def place_spoken(
     )
 
 
-@router.post("/single/tts", **operation(CallObject, *_SPEAK, body=SingleTtsCall, post=True))
+@router.post(
+    "/single/tts", **operation(CallObject, *_SPEAK, body=SingleTtsCall, post=True, links=_CALL)
+)
 async def single_tts(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         return await place_spoken(request, project, key, await read_json(request, SingleTtsCall))
@@ -150,7 +156,10 @@ async def single_tts(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
-@router.post("/batch/tts", **operation(list[CallObject], *_SPEAK, body=BatchTtsCall, post=True))
+@router.post(
+    "/batch/tts",
+    **operation(list[CallObject], *_SPEAK, body=BatchTtsCall, post=True, links=_CAMPAIGN),
+)
 async def batch_tts(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         return await place_spoken(request, project, key, await read_json(request, BatchTtsCall))
@@ -158,7 +167,7 @@ async def batch_tts(request: Request, project: ProjectDep) -> Response:
     return await respond_once(request, project, work)
 
 
-@router.post("/otp", **operation(CallObject, *_PLACE, body=OtpCall, post=True))
+@router.post("/otp", **operation(CallObject, *_PLACE, body=OtpCall, post=True, links=_CALL))
 async def otp(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_json(request, OtpCall)

@@ -17,7 +17,7 @@ from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
 from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
-from voxcall.api.openapi import operation
+from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import Speech, VoiceObject, VoiceUpload, voice_json
 from voxcall.calls.service import MAX_VOICE_BYTES
 from voxcall.store.records import Project
@@ -34,6 +34,7 @@ _MEDIA_TYPES = {
 }
 # Checked by the route, for api.md's message; described here.
 Format = Annotated[str | None, WithJsonSchema({"type": "string", "enum": ["wav", "original"]})]
+_VOICE = links("voice_id", "$response.body#/result/id", "download", "delete")
 # The 8 kHz WAV by default, the upload's own type with ?format=original.
 _AUDIO = {
     media: {"schema": {"type": "string", "format": "binary"}}
@@ -44,7 +45,12 @@ _AUDIO = {
 @router.post(
     "/voice",
     **operation(
-        VoiceObject, "InvalidFile", body=VoiceUpload, media_type="multipart/form-data", post=True
+        VoiceObject,
+        "InvalidFile",
+        body=VoiceUpload,
+        media_type="multipart/form-data",
+        post=True,
+        links=_VOICE,
     ),
 )
 async def upload(request: Request, project: ProjectDep) -> Response:
@@ -79,7 +85,7 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
     return ok(voice_json(voice))
 
 
-@router.post("/tts", **operation(VoiceObject, body=Speech, post=True))
+@router.post("/tts", **operation(VoiceObject, body=Speech, post=True, links=_VOICE))
 async def tts(request: Request, project: ProjectDep) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         body = await read_json(request, Speech)

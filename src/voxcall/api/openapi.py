@@ -97,12 +97,14 @@ def operation(
     post: bool = False,
     auth: bool = True,
     content: dict[str, Any] | None = None,
+    links: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator.
 
     `result`: the type of the envelope's `result` on 200 (or `content`, for audio); `codes`:
     the errors the operation itself can answer, beside those every operation of its kind can:
-    a token's 401 and 429, a POST's Idempotency-Key refusals and 413, anyone's 500 and 503.
+    a token's 401 and 429, a POST's Idempotency-Key refusals and 413, anyone's 500 and 503;
+    `links`: the operations that take an id from the result (see `links`).
     """
     extra: dict[str, Any] = {}
     every = {"InternalError", "Unavailable", *codes}
@@ -123,6 +125,8 @@ def operation(
         if content is not None
         else {"description": "Done", "model": Ok[result]}
     )
+    if links is not None:
+        ok["links"] = links
     responses: dict[int | str, dict[str, Any]] = {200: ok}
     for status in sorted({STATUS[code] for code in every}):
         models = [_failure(code) for code in sorted(every) if STATUS[code] == status]
@@ -140,6 +144,11 @@ def operation(
     if content is not None:
         kwargs["response_class"] = Response  # no media type of its own: only `content`'s
     return kwargs
+
+
+def links(parameter: str, expression: str, *operations: str) -> dict[str, Any]:
+    """OpenAPI links: each of `operations` takes its `parameter` from this result."""
+    return {op: {"operationId": op, "parameters": {parameter: expression}} for op in operations}
 
 
 class Api(FastAPI):
