@@ -47,7 +47,7 @@ _DESCRIPTIONS = {
     413: "The body (1 MiB of JSON, 10 MiB of file) is over its limit",
     429: "The project is over its request rate",
     500: "A bug, logged with the correlation id that `message` repeats",
-    503: "The store (or the speech synthesizer) is unreachable; nothing was accepted",
+    503: "The store, the data folder or the synthesizer cannot be used; nothing was accepted",
 }
 
 BEARER = "bearer"
