@@ -152,3 +152,20 @@ def test_no_fresh_database_beside_voices(
         assert err.startswith(f"error: {data} holds voice files but no database (voxcall.db)")
         assert "Restore voxcall.db" in err
     assert sorted(p.name for p in data.iterdir()) == ["voices"]  # nothing was created
+
+
+def test_storage_quota(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert run(capsys, data, "project", "create", "acme")[0] == 0
+    _, out, _ = run(capsys, data, "project", "list", "--json")
+    assert json.loads(out)[0]["storageQuotaMiB"] == 500  # the default
+    assert run(capsys, data, "project", "update", "acme", "--storage-quota", "20")[0] == 0
+    _, out, _ = run(capsys, data, "project", "list", "--json")
+    assert json.loads(out)[0]["storageQuotaMiB"] == 20
+    store = Store.open(f"sqlite:///{data / 'voxcall.db'}")
+    try:
+        project = store.project_by_name("acme")
+        assert project is not None and project.storage_quota == 20 * 1024 * 1024
+    finally:
+        store.close()
+    assert run(capsys, data, "project", "update", "acme", "--storage-quota", "0")[0] != 0

@@ -278,6 +278,7 @@ def project_list(data: DataOption = None, json_out: JsonOption = False) -> None:
                         "name": p.name,
                         "rateLimit": p.rate_limit,
                         "defaultDialer": p.default_dialer_id,
+                        "storageQuotaMiB": p.storage_quota // 2**20,
                     }
                     for p in projects
                 ]
@@ -287,6 +288,7 @@ def project_list(data: DataOption = None, json_out: JsonOption = False) -> None:
     for p in projects:
         typer.echo(
             f"{p.name}\t{p.id}\trate-limit={p.rate_limit}\tdialer={p.default_dialer_id or '-'}"
+            f"\tstorage-quota={p.storage_quota // 2**20}MiB"
         )
 
 
@@ -423,6 +425,10 @@ def project_update(
     allowed_countries: Annotated[
         str | None, typer.Option(help="Countries it may call, e.g. IR or IR,AE (ISO codes).")
     ] = None,
+    storage_quota: Annotated[
+        int | None,
+        typer.Option(help="MiB its voice files may take (default 500).", min=1, max=2**20),
+    ] = None,
 ) -> None:
     """Change a project's settings."""
     _, store = _store(data)
@@ -441,6 +447,7 @@ def project_update(
         default_dialer_id=default_dialer or None,
         clear_default_dialer=default_dialer == "",
         allowed_regions=regions,
+        storage_quota=None if storage_quota is None else storage_quota * 2**20,
     )
     typer.echo(f"project {name} updated")
 

@@ -214,3 +214,42 @@ async def test_uploads_decode_on_a_bounded_pool_while_others_answer(
         assert peak[0] == 2
     finally:
         services.store.close()
+
+
+def test_storage_quota(client: TestClient, tenant: Tenant, services: Services) -> None:
+    files = services.voices.files.root
+    first = upload(client, tenant, encode(tone(2.0, rate=8000, channels=1), 8000, 1, "wav"))
+    used = services.store.storage_used(tenant.project.id)
+    assert used == sum(p.stat().st_size for p in files.rglob("*") if p.is_file())
+    services.store.update_project(tenant.project.id, storage_quota=used + 40_000)
+
+    # decodes to more than the room left (its 8 kHz copy counts too): refused at the end
+    status, body = _refusal(
+        client, tenant, encode(tone(3.0, rate=8000, channels=1), 8000, 1, "mp3")
+    )
+    assert (status, body["error"]) == (413, "StorageQuotaExceeded")
+    assert body["message"] == (
+        "storage: the project's voices would take 0.1 MiB, over its quota of 0.1 MiB "
+        "(delete voices it no longer needs)"
+    )
+    # larger than the room left as it comes: refused before it is even decoded
+    status, body = _refusal(client, tenant, bytes(50_000))
+    assert (status, body["error"]) == (413, "StorageQuotaExceeded")
+    speech = client.post(
+        "/api/v2/file/tts", headers=tenant.headers, json={"text": "Hello " * 20, "language": "en"}
+    )
+    assert (speech.status_code, speech.json()["error"]) == (413, "StorageQuotaExceeded")
+    spoken_call = client.post(
+        "/api/v2/voice/single/tts",
+        headers=tenant.headers,
+        json={"phoneNumber": "09121234567", "text": "Hello " * 20, "language": "en"},
+    )
+    assert (spoken_call.status_code, spoken_call.json()["error"]) == (413, "StorageQuotaExceeded")
+    assert services.store.storage_used(tenant.project.id) == used
+    assert len([p for p in files.rglob("*") if p.is_file()]) == 2
+    assert services.store.count_calls() == {}
+
+    # deleting a voice makes room again
+    assert client.delete(f"/api/v2/file/voice/{first}", headers=tenant.headers).status_code == 200
+    assert services.store.storage_used(tenant.project.id) == 0
+    upload(client, tenant, encode(tone(2.0, rate=8000, channels=1), 8000, 1, "mp3"))

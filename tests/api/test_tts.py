@@ -9,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.test_calls import upload
+from tests.audio.samples import encode, square_flac, tone
 from tests.conftest import Tenant
 from voxcall.audio import tts
+from voxcall.billing.money import Tariff, parse_toman
+from voxcall.cli import _dialer_config
 from voxcall.runtime import Services
 
 
@@ -154,3 +157,100 @@ def test_otp_prelude_must_exist(client: TestClient, tenant: Tenant) -> None:
     body = {"phoneNumber": "09121234567", "text": "1234", "voiceId": "0" * 32}
     response = client.post("/api/v2/voice/otp", headers=tenant.headers, json=body)
     assert (response.status_code, response.json()["error"]) == (400, "InvalidVoice")
+
+
+def _nothing_stored(services: Services, tenant: Tenant) -> None:
+    """No voice of any kind (OTP included) and no file: the request kept nothing."""
+    assert services.store.storage_used(tenant.project.id) == 0
+    assert services.store.list_voices(tenant.project.id) == []
+    assert [p for p in services.voices.files.root.rglob("*") if p.is_file()] == []
+    assert services.store.count_calls() == {}
+
+
+_SPOKEN = [
+    ("/api/v2/voice/single/tts", {"phoneNumber": "09121234567", "text": "Hello there"}),
+    ("/api/v2/voice/batch/tts", {"phoneNumbers": ["09121234567"], "text": "Hello there"}),
+    ("/api/v2/voice/otp", {"phoneNumber": "09121234567", "text": "4821"}),
+]
+
+
+@pytest.fixture
+def priced(services: Services) -> Services:
+    """Only a priced dialer (600 Toman a minute, 30 s increments): a call reserves at least
+    300 Toman, 600 once its voice passes 29 s (the 1 s margin makes 30)."""
+    services.store.set_dialer_enabled("sandbox", False)
+    tariff = Tariff(parse_toman("600"), billing_increment=30)
+    services.store.add_dialer(_dialer_config("tehran", "sandbox", "Tehran", {}, tariff=tariff))
+    return services
+
+
+@pytest.mark.parametrize(("path", "body"), _SPOKEN)
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        ({"phoneNumber": "0912", "phoneNumbers": ["0912"]}, 400, "InvalidPhoneNumber"),
+        ({"serverId": "nowhere"}, 400, "InvalidServer"),
+        ({}, 402, "InsufficientBalance"),  # the balance is 0
+    ],
+)
+def test_refused_spoken_calls_synthesize_and_keep_nothing(
+    client: TestClient,
+    tenant: Tenant,
+    priced: Services,
+    espeak_runs: list[str],
+    path: str,
+    body: dict[str, Any],
+    change: dict[str, Any],
+    status: int,
+    error: str,
+) -> None:
+    request = {**body, **{k: v for k, v in change.items() if k in body or k == "serverId"}}
+    response = client.post(path, headers=tenant.headers, json={**request, "language": "en"})
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert espeak_runs == []  # refused before any speech was made
+    _nothing_stored(priced, tenant)
+
+
+@pytest.mark.parametrize("path", ["/api/v2/voice/single/tts", "/api/v2/voice/otp"])
+def test_speech_refused_after_synthesis_keeps_nothing(
+    client: TestClient, tenant: Tenant, priced: Services, voice_mp3: bytes, path: str
+) -> None:
+    """The balance covers the shortest call (300 Toman) but not this voice (600): the 402
+    comes once the speech exists, and neither its row nor its files are kept."""
+    priced.store.credit(tenant.project.id, parse_toman("500"), kind="topup", note="t")
+    if path.endswith("otp"):
+        long_prelude = encode(tone(29.0, rate=8000, channels=1), 8000, 1, "flac")
+        prelude = upload(client, tenant, long_prelude)
+        used = priced.store.storage_used(tenant.project.id)
+        body = {"phoneNumber": "09121234567", "text": "48213377", "voiceId": prelude}
+    else:
+        used = 0
+        body = {"phoneNumber": "09121234567", "text": "Your parcel is on its way. " * 20}
+    response = client.post(path, headers=tenant.headers, json={**body, "language": "en"})
+    assert response.status_code == 402, response.text
+    assert response.json() == {
+        "result": None,
+        "error": "InsufficientBalance",
+        "message": "balance: 600 Toman must be available for 1 call(s)",
+    }
+    assert priced.store.storage_used(tenant.project.id) == used
+    files = [p for p in priced.voices.files.root.rglob("*") if p.is_file()]
+    assert len(files) == (2 if used else 0)  # the prelude's original and 8 kHz file
+    assert priced.store.count_calls() == {}
+
+
+def test_otp_voice_obeys_the_voice_length_limit(
+    client: TestClient, tenant: Tenant, services: Services
+) -> None:
+    # A prelude of 299 s is a valid voice; with the code after it, the call's voice is not.
+    prelude = upload(client, tenant, square_flac(299.0), name="long.flac")
+    used = services.store.storage_used(tenant.project.id)
+    body = {"phoneNumber": "09121234567", "text": "4821", "voiceId": prelude, "language": "en"}
+    response = client.post("/api/v2/voice/otp", headers=tenant.headers, json=body)
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert response.json()["error"] == "InvalidRequest"
+    assert message.startswith("voiceId: the spoken code would last 30")
+    assert message.endswith("s, longer than a voice may (300 s)")
+    assert services.store.storage_used(tenant.project.id) == used
+    assert services.store.count_calls() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.auth import Caller, authenticate, current_caller, current_project
 from voxcall.api.body import M, read_json
 from voxcall.api.idempotency import respond_once
+from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import (
     Balance,
@@ -27,8 +29,8 @@ from voxcall.api.schemas import (
     server_json,
 )
 from voxcall.calls.errors import RequestRefused
-from voxcall.calls.service import CallOptions, Idempotency
-from voxcall.store.records import Call, Project
+from voxcall.calls.service import CallOptions, Idempotency, Speech
+from voxcall.store.records import Call, Project, Voice
 from voxcall.store.settings_cache import StaleSettings
 
 router = APIRouter(prefix="/api/v2/voice", tags=["voice"])
@@ -37,7 +39,7 @@ ProjectDep = Annotated[Project, Depends(current_project)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
 # What a call request can be refused for, beside what every POST can (voxcall.api.openapi).
 _PLACE = ("InvalidPhoneNumber", "InvalidServer", "InvalidVoice", "InsufficientBalance")
-_SPEAK = ("InvalidPhoneNumber", "InvalidServer", "InsufficientBalance")
+_SPEAK = ("InvalidPhoneNumber", "InvalidServer", "InsufficientBalance", "StorageQuotaExceeded")
 _CALL = links("call_id", "$response.body#/result/id", "status", "cancel")
 _CAMPAIGN = links("campaign_id", "$response.body#/result/0/campaignId", "campaign")
 
@@ -63,8 +65,10 @@ async def place_calls(
     options: CallOptions,
     *,
     batch: bool,
+    new_voice: Voice | None = None,
 ) -> dict[str, Any]:
-    """Queue the calls; with an Idempotency-Key, their response commits with them."""
+    """Queue the calls; with an Idempotency-Key, their response commits with them (and so
+    does `new_voice`, speech made for them)."""
     shape = _batch_result if batch else _single_result
     idempotency: Idempotency | None = None
     if key is not None:
@@ -84,6 +88,7 @@ async def place_calls(
             batch=batch,
             idempotency=idempotency,
             settings_version=caller.settings_version,
+            new_voice=new_voice,
         )
     except (StaleSettings, RequestRefused):
         if caller.settings_version is None:
@@ -92,7 +97,14 @@ async def place_calls(
         # again from the database (a revoked token gets its 401 here).
         project = await authenticate(request)
         calls = await run_in_threadpool(
-            place, project, numbers, voice_id, options, batch=batch, idempotency=idempotency
+            place,
+            project,
+            numbers,
+            voice_id,
+            options,
+            batch=batch,
+            idempotency=idempotency,
+            new_voice=new_voice,
         )
     return shape(calls)
 
@@ -133,16 +145,51 @@ async def batch(request: Request, caller: CallerDep) -> Response:
 
 
 async def place_spoken(
-    request: Request, project: Project, key: str | None, body: SingleTtsCall | BatchTtsCall
+    request: Request,
+    project: Project,
+    key: str | None,
+    body: SingleTtsCall | BatchTtsCall | OtpCall,
+    speak: Callable[[], Speech],
 ) -> dict[str, Any]:
-    """Speak the text (once per distinct text), then queue the calls that play it."""
-    voice = await run_in_threadpool(
-        request.app.state.services.voices.from_text, project, body.text, body.language
-    )
+    """Speak (`speak`) only once the numbers, the dialer and the balance are accepted, then
+    queue the calls that play it. New speech is stored with the calls: a refused request
+    keeps none of it."""
+    services = request.app.state.services
     batch = isinstance(body, BatchTtsCall)
     numbers = body.phoneNumbers if isinstance(body, BatchTtsCall) else [body.phoneNumber]
-    return await place_calls(
-        request, Caller(project), key, numbers, voice.id, body.options(), batch=batch
+    await run_in_threadpool(services.calls.check, project, numbers, body.options(), batch=batch)
+
+    def speak_and_save() -> Speech:
+        speech = speak()
+        services.voices.save_speech(speech)
+        return speech
+
+    speech = await audio_work(request, speak_and_save)
+    try:
+        return await place_calls(
+            request,
+            Caller(project),
+            key,
+            numbers,
+            speech.voice.id,
+            body.options(),
+            batch=batch,
+            new_voice=speech.voice if speech.new else None,
+        )
+    except Exception:
+        # Not on cancellation: the placing thread may still commit; a sweep finds files
+        # left without a voice.
+        await run_in_threadpool(services.voices.discard_speech, speech)
+        raise
+
+
+async def _spoken_text(
+    request: Request, project: Project, key: str | None, model: type[SingleTtsCall | BatchTtsCall]
+) -> dict[str, Any]:
+    body = await read_json(request, model)
+    voices = request.app.state.services.voices
+    return await place_spoken(
+        request, project, key, body, lambda: voices.spoken(project, body.text, body.language)
     )
 
 
@@ -150,10 +197,9 @@ async def place_spoken(
     "/single/tts", **operation(CallObject, *_SPEAK, body=SingleTtsCall, post=True, links=_CALL)
 )
 async def single_tts(request: Request, project: ProjectDep) -> Response:
-    async def work(key: str | None) -> dict[str, Any]:
-        return await place_spoken(request, project, key, await read_json(request, SingleTtsCall))
-
-    return await respond_once(request, project, work)
+    return await respond_once(
+        request, project, lambda key: _spoken_text(request, project, key, SingleTtsCall)
+    )
 
 
 @router.post(
@@ -161,26 +207,31 @@ async def single_tts(request: Request, project: ProjectDep) -> Response:
     **operation(list[CallObject], *_SPEAK, body=BatchTtsCall, post=True, links=_CAMPAIGN),
 )
 async def batch_tts(request: Request, project: ProjectDep) -> Response:
-    async def work(key: str | None) -> dict[str, Any]:
-        return await place_spoken(request, project, key, await read_json(request, BatchTtsCall))
+    return await respond_once(
+        request, project, lambda key: _spoken_text(request, project, key, BatchTtsCall)
+    )
 
-    return await respond_once(request, project, work)
 
-
-@router.post("/otp", **operation(CallObject, *_PLACE, body=OtpCall, post=True, links=_CALL))
+@router.post(
+    "/otp",
+    **operation(CallObject, *_PLACE, "StorageQuotaExceeded", body=OtpCall, post=True, links=_CALL),
+)
 async def otp(request: Request, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_json(request, OtpCall)
-        voice = await run_in_threadpool(
-            request.app.state.services.voices.for_code,
+        voices = request.app.state.services.voices
+        return await place_spoken(
+            request,
             project,
-            body.text,
-            body.language,
-            repeat_count=body.repeatCount,
-            prelude_voice_id=body.voiceId,
-        )
-        return await place_calls(
-            request, Caller(project), key, [body.phoneNumber], voice.id, body.options(), batch=False
+            key,
+            body,
+            lambda: voices.spoken_code(
+                project,
+                body.text,
+                body.language,
+                repeat_count=body.repeatCount,
+                prelude_voice_id=body.voiceId,
+            ),
         )
 
     return await respond_once(request, project, work)

@@ -41,6 +41,7 @@ _REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
     refused.InvalidVoice: (400, "InvalidVoice"),
     refused.InvalidFile: (400, "InvalidFile"),
     refused.FileTooLarge: (413, "RequestTooLarge"),
+    refused.OverStorageQuota: (413, "StorageQuotaExceeded"),
     refused.InsufficientBalance: (402, "InsufficientBalance"),
     refused.InvalidText: (400, "InvalidRequest"),
     refused.SpeechUnavailable: (503, "Unavailable"),

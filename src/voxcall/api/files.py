@@ -47,6 +47,7 @@ _AUDIO = {
     **operation(
         VoiceObject,
         "InvalidFile",
+        "StorageQuotaExceeded",
         body=VoiceUpload,
         media_type="multipart/form-data",
         post=True,
@@ -85,7 +86,10 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
     return ok(voice_json(voice))
 
 
-@router.post("/tts", **operation(VoiceObject, body=Speech, post=True, links=_VOICE))
+@router.post(
+    "/tts",
+    **operation(VoiceObject, "StorageQuotaExceeded", body=Speech, post=True, links=_VOICE),
+)
 async def tts(request: Request, project: ProjectDep) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         body = await read_json(request, Speech)

@@ -33,6 +33,7 @@ STATUS = {
     "VoiceInUse": 409,
     "IdempotencyConflict": 409,
     "RequestTooLarge": 413,
+    "StorageQuotaExceeded": 413,
     "TooManyRequests": 429,
     "InternalError": 500,
     "Unavailable": 503,
@@ -44,7 +45,8 @@ _DESCRIPTIONS = {
     402: "The balance minus open reservations cannot cover the request; nothing was queued",
     404: "No such id in this project",
     409: "Conflict",
-    413: "The body (1 MiB of JSON, 10 MiB of file) is over its limit",
+    413: "The body (1 MiB of JSON, 10 MiB of file) is over its limit, or the voice would pass "
+    "the project's storage quota",
     429: "The project is over its request rate",
     500: "A bug, logged with the correlation id that `message` repeats",
     503: "The store, the data folder or the synthesizer cannot be used; nothing was accepted",

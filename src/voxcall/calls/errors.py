@@ -49,3 +49,7 @@ class InvalidText(RequestRefused):
 
 class SpeechUnavailable(RequestRefused):
     """The speech synthesizer is missing or failing: an operator's problem, not the client's."""
+
+
+class OverStorageQuota(RequestRefused):
+    """The project's voice files would pass its storage quota."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from voxcall.audio.decode import InvalidAudio, decode_voice
+from voxcall.audio.decode import SAMPLE_RATE, InvalidAudio, decode_voice
 from voxcall.audio.otp import otp_pcm
 from voxcall.audio.tts import TtsError, TtsUnavailable, synthesize, tts_key
 from voxcall.audio.wav import read_wav_pcm, wav_bytes
@@ -27,13 +27,14 @@ from voxcall.calls.errors import (
     InvalidText,
     InvalidVoice,
     NotFound,
+    OverStorageQuota,
     SpeechUnavailable,
     VoiceInUse,
 )
-from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
+from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
 from voxcall.store.files import VoiceFiles
 from voxcall.store.records import Call, DialerConfig, NewCall, Project, Voice
-from voxcall.store.store import InsufficientFunds, Store
+from voxcall.store.store import InsufficientFunds, StorageQuotaExceeded, Store
 
 DEFAULT_TIME_TO_LIVE = 14400
 MAX_VOICE_BYTES = 10 * 1024 * 1024
@@ -62,6 +63,19 @@ class ServerInfo:
     busy_channels: int
 
 
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """A voice spoken for a request. `wav` is set when it is new: then nothing of it is
+    stored yet, and its row goes in with the calls that play it (or nowhere)."""
+
+    voice: Voice
+    wav: bytes | None
+
+    @property
+    def new(self) -> bool:
+        return self.wav is not None
+
+
 def _is_id(value: str) -> bool:
     return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
 
@@ -70,6 +84,24 @@ class CallService:
     def __init__(self, store: Store, *, on_new_calls: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.on_new_calls = on_new_calls
+
+    def check(
+        self,
+        project: Project,
+        phone_numbers: Sequence[str],
+        options: CallOptions,
+        *,
+        batch: bool = False,
+        voice_seconds: float = 0.0,
+    ) -> None:
+        """Refuse, before any speech is made for them, calls that `place` would refuse for
+        their numbers, their dialer or a balance that cannot cover even `voice_seconds`."""
+        numbers = _parse_numbers(project, phone_numbers, batch)
+        _, candidates = self._route(project, options.server_id, None)
+        current = self.account(project)
+        needed = len(numbers) * max_price(voice_seconds, [d.tariff for d in candidates])
+        if needed > current.available_milli:
+            raise _insufficient(needed, len(numbers))
 
     def place(
         self,
@@ -81,22 +113,19 @@ class CallService:
         batch: bool = False,
         idempotency: Idempotency | None = None,
         settings_version: int | None = None,
+        new_voice: Voice | None = None,
     ) -> list[Call]:
         """Validate and durably queue one call per number, all or none.
 
         A batch shares a new campaign id. With `idempotency`, the response is stored in the
         same transaction as the calls. With `settings_version` (`project` came from the
         settings cache at that version), the voice and dialers may come from the cache too,
-        and StaleSettings says they changed before the calls could be written.
+        and StaleSettings says they changed before the calls could be written. `new_voice`
+        (whose id is `voice_id`): speech made for these calls, whose files are on disk; its
+        row is written with the calls, or not at all.
         """
-        numbers = []
-        for index, raw in enumerate(phone_numbers):
-            try:
-                numbers.append(parse_phone(raw, allowed_regions=project.allowed_regions))
-            except InvalidPhoneNumber as exc:
-                field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
-                raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
-        voice = self._voice(project.id, voice_id, settings_version)
+        numbers = _parse_numbers(project, phone_numbers, batch)
+        voice = new_voice or self._voice(project.id, voice_id, settings_version)
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
         dialer_id, candidates = self._route(project, options.server_id, settings_version)
@@ -110,7 +139,7 @@ class CallService:
                         id=uuid.uuid4().hex,
                         project_id=project.id,
                         campaign_id=campaign_id,
-                        voice_id=voice_id,
+                        voice_id=voice.id,
                         national_number=number.national,
                         e164=number.e164,
                         dialer_id=dialer_id,
@@ -124,12 +153,12 @@ class CallService:
                 ],
                 idempotency=idempotency,
                 settings_version=settings_version,
+                new_voice=new_voice,
             )
         except InsufficientFunds as exc:
-            raise InsufficientBalance(
-                f"balance: {toman(exc.needed_milli):g} Toman must be available for "
-                f"{len(numbers)} call(s)"
-            ) from exc
+            raise _insufficient(exc.needed_milli, len(numbers)) from exc
+        except StorageQuotaExceeded as exc:
+            raise _over_quota(exc) from exc
         self.on_new_calls()
         return calls
 
@@ -202,6 +231,36 @@ def _global_default(dialers: Iterable[DialerConfig]) -> DialerConfig | None:
     return next((d for d in dialers if d.is_default), None)
 
 
+def _parse_numbers(
+    project: Project, phone_numbers: Sequence[str], batch: bool
+) -> list[PhoneNumber]:
+    numbers = []
+    for index, raw in enumerate(phone_numbers):
+        try:
+            numbers.append(parse_phone(raw, allowed_regions=project.allowed_regions))
+        except InvalidPhoneNumber as exc:
+            field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
+            raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
+    return numbers
+
+
+def _insufficient(needed_milli: int, calls: int) -> InsufficientBalance:
+    return InsufficientBalance(
+        f"balance: {toman(needed_milli):g} Toman must be available for {calls} call(s)"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f}"
+
+
+def _over_quota(exc: StorageQuotaExceeded) -> OverStorageQuota:
+    return OverStorageQuota(
+        f"storage: the project's voices would take {_mib(exc.used + exc.adding)} MiB, over its "
+        f"quota of {_mib(exc.quota)} MiB (delete voices it no longer needs)"
+    )
+
+
 class VoiceService:
     def __init__(self, store: Store, files: VoiceFiles) -> None:
         self.store = store
@@ -211,10 +270,15 @@ class VoiceService:
         """Decode, check and store a voice; nothing is kept when any step fails."""
         if len(data) > MAX_VOICE_BYTES:
             raise FileTooLarge(f"file: larger than {MAX_VOICE_BYTES // (1024 * 1024)} MiB")
+        # The upload alone would not fit: refused before it is decoded.
+        used = self.store.storage_used(project.id)
+        if used + len(data) > project.storage_quota:
+            raise _over_quota(StorageQuotaExceeded(used, len(data), project.storage_quota))
         try:
             decoded = decode_voice(data, max_duration=MAX_VOICE_SECONDS)
         except InvalidAudio as exc:
             raise InvalidFile(str(exc)) from exc
+        wav = wav_bytes(decoded.pcm)
         voice = Voice(
             id=uuid.uuid4().hex,
             project_id=project.id,
@@ -223,14 +287,18 @@ class VoiceService:
             size=len(data),
             duration=round(decoded.duration, 3),
             created_at=int(time.time()),
+            stored_bytes=len(data) + len(wav),
         )
-        return self._keep(voice, original=data, wav=wav_bytes(decoded.pcm))
+        return self._keep(voice, original=data, wav=wav)
 
     def _keep(self, voice: Voice, *, original: bytes, wav: bytes) -> Voice:
         """Files first, then the row; a failed row leaves no files behind."""
         self.files.save(voice.project_id, voice.id, original=original, wav=wav)
         try:
             self.store.add_voice(voice)
+        except StorageQuotaExceeded as exc:
+            self.files.delete(voice.project_id, voice.id)
+            raise _over_quota(exc) from exc
         except BaseException:
             self.files.delete(voice.project_id, voice.id)
             raise
@@ -238,17 +306,25 @@ class VoiceService:
 
     def from_text(self, project: Project, text: str, language: str) -> Voice:
         """A voice speaking `text`, synthesized once per distinct text and language."""
+        speech = self.spoken(project, text, language)
+        if speech.wav is None:  # the project already has it
+            return speech.voice
+        return self._keep(speech.voice, original=speech.wav, wav=speech.wav)
+
+    def spoken(self, project: Project, text: str, language: str) -> Speech:
+        """`text` spoken, for calls that will store it with themselves: the project's voice
+        of the same text and language if it has one, else new speech (nothing stored yet)."""
         try:
             key = tts_key(text, language)
         except TtsError as exc:
             raise InvalidText(str(exc)) from exc
         cached = self.store.voice_by_source(project.id, key)
         if cached is not None:
-            return cached
+            return Speech(cached, wav=None)
         pcm = self._speak(lambda: synthesize(text, language))
-        return self._store_pcm(project, pcm, kind="tts", name=text[:60], source_hash=key)
+        return self._speech(project, pcm, kind="tts", name=text[:60], source_hash=key)
 
-    def for_code(
+    def spoken_code(
         self,
         project: Project,
         code: str,
@@ -256,8 +332,9 @@ class VoiceService:
         *,
         repeat_count: int,
         prelude_voice_id: str | None,
-    ) -> Voice:
-        """A one-time code read digit by digit; the voice is never listed (it holds the code)."""
+    ) -> Speech:
+        """A one-time code read digit by digit, for its call to store (never listed: it
+        holds the code). Like any voice it may last MAX_VOICE_SECONDS at most."""
         prelude = None
         if prelude_voice_id is not None:
             voice = (
@@ -271,7 +348,30 @@ class VoiceService:
         pcm = self._speak(
             lambda: otp_pcm(code, language, repeat_count=repeat_count, prelude=prelude)
         )
-        return self._store_pcm(project, pcm, kind="otp", name="one-time code", source_hash=None)
+        seconds = len(pcm) / 2 / SAMPLE_RATE
+        if seconds > MAX_VOICE_SECONDS:
+            field = "voiceId" if prelude else "repeatCount"
+            raise InvalidText(
+                f"{field}: the spoken code would last {seconds:.1f} s, longer than a voice "
+                f"may ({MAX_VOICE_SECONDS:g} s)"
+            )
+        return self._speech(project, pcm, kind="otp", name="one-time code", source_hash=None)
+
+    def save_speech(self, speech: Speech) -> None:
+        """Write new speech's files, before the transaction that stores its row."""
+        if speech.wav is not None:
+            voice = speech.voice
+            try:
+                self.files.save(voice.project_id, voice.id, original=speech.wav, wav=speech.wav)
+            except BaseException:
+                self.files.delete(voice.project_id, voice.id)
+                raise
+
+    def discard_speech(self, speech: Speech) -> None:
+        """Remove new speech's files if its row was not stored (its request failed)."""
+        voice = speech.voice
+        if speech.wav is not None and self.store.get_voice(voice.project_id, voice.id) is None:
+            self.files.delete(voice.project_id, voice.id)
 
     @staticmethod
     def _speak(make: Callable[[], bytes]) -> bytes:
@@ -282,9 +382,10 @@ class VoiceService:
         except TtsError as exc:
             raise InvalidText(str(exc)) from exc
 
-    def _store_pcm(
-        self, project: Project, pcm: bytes, *, kind: str, name: str, source_hash: str | None
-    ) -> Voice:
+    @staticmethod
+    def _speech(
+        project: Project, pcm: bytes, *, kind: str, name: str, source_hash: str | None
+    ) -> Speech:
         wav = wav_bytes(pcm)
         voice = Voice(
             id=uuid.uuid4().hex,
@@ -292,12 +393,13 @@ class VoiceService:
             name=name,
             format="wav",
             size=len(wav),
-            duration=round(len(pcm) / 2 / 8000, 3),
+            duration=round(len(pcm) / 2 / SAMPLE_RATE, 3),
             created_at=int(time.time()),
             kind=kind,
             source_hash=source_hash,
+            stored_bytes=2 * len(wav),  # kept as both the original and the 8 kHz file
         )
-        return self._keep(voice, original=wav, wav=wav)
+        return Speech(voice, wav=wav)
 
     def check_writable(self) -> None:
         """DiskUnavailable unless the data folder can take one more voice of any size."""

@@ -36,6 +36,10 @@ class Phase(enum.Enum):
     FINAL = "final"
 
 
+# What a project's voice files may take on disk unless the operator sets otherwise.
+DEFAULT_STORAGE_QUOTA = 500 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Project:
     id: str
@@ -47,6 +51,7 @@ class Project:
     balance_milli: int = 0
     reserved_milli: int = 0
     webhook_url: str | None = None
+    storage_quota: int = DEFAULT_STORAGE_QUOTA  # bytes of voice files
 
     @property
     def available_milli(self) -> int:
@@ -79,6 +84,7 @@ class Voice:
     created_at: int
     kind: str = "upload"  # upload | tts | otp
     source_hash: str | None = None
+    stored_bytes: int = 0  # both its files on disk: what counts against the storage quota
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from sqlalchemy import (
     text,
 )
 
+from voxcall.store.records import DEFAULT_STORAGE_QUOTA
+
 metadata = MetaData()
 
 projects = Table(
@@ -40,6 +42,13 @@ projects = Table(
     Column("webhook_url", String(2000), nullable=True),
     Column("webhook_secret", String(64), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # bytes the project's voice files may take (voices.stored_bytes of its live voices)
+    Column(
+        "storage_quota",
+        BigInteger,
+        nullable=False,
+        server_default=text(str(DEFAULT_STORAGE_QUOTA)),
+    ),
     CheckConstraint("balance_milli >= 0", name="ck_projects_balance"),
     CheckConstraint("reserved_milli >= 0", name="ck_projects_reserved"),
 )
@@ -99,6 +108,8 @@ voices = Table(
     Column("source_hash", String(64), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger, nullable=True),
+    # the original and the 8 kHz WAV on disk, counted against the project's storage quota
+    Column("stored_bytes", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_voices_source", "project_id", "source_hash"),
 )
 

@@ -74,6 +74,16 @@ class InsufficientFunds(Exception):
         self.needed_milli = needed_milli
 
 
+class StorageQuotaExceeded(Exception):
+    """The project's voice files would pass its storage quota; nothing was written."""
+
+    def __init__(self, used: int, adding: int, quota: int) -> None:
+        super().__init__(f"{used} + {adding} bytes over a quota of {quota}")
+        self.used = used
+        self.adding = adding
+        self.quota = quota
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -191,10 +201,13 @@ class Store:
         default_dialer_id: str | None = None,
         clear_default_dialer: bool = False,
         allowed_regions: Sequence[str] | None = None,
+        storage_quota: int | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if rate_limit is not None:
             values["rate_limit"] = rate_limit
+        if storage_quota is not None:
+            values["storage_quota"] = storage_quota
         if allowed_regions is not None:
             values["allowed_regions"] = ",".join(allowed_regions)
         if default_dialer_id is not None:
@@ -347,8 +360,14 @@ class Store:
     # -- voices ---------------------------------------------------------------------
 
     def add_voice(self, voice: Voice) -> None:
+        """Store a voice whose files are on disk; StorageQuotaExceeded if they do not fit."""
         with self._write() as conn:
-            conn.execute(insert(t.voices).values(**dataclasses.asdict(voice), deleted_at=None))
+            _insert_voice(conn, voice)
+
+    def storage_used(self, project_id: str) -> int:
+        """Bytes the project's live voices take on disk."""
+        with self._read() as conn:
+            return _storage_used(conn, project_id)
 
     def list_voices(self, project_id: str) -> list[Voice]:
         with self._read() as conn:
@@ -428,8 +447,12 @@ class Store:
         *,
         idempotency: tuple[str, str, Callable[[list[Call]], str]] | None = None,
         settings_version: int | None = None,
+        new_voice: Voice | None = None,
     ) -> list[Call]:
         """Store call requests, all or none, each due at once, and reserve what they may cost.
+
+        `new_voice`: a voice made for these calls (speech), stored in the same transaction, so
+        that a refused request leaves no voice behind.
 
         The reservation is checked and taken by one conditional UPDATE, so concurrent requests
         can never reserve more than the balance. `settings_version`: the version of the cached
@@ -476,6 +499,8 @@ class Store:
                 reserved = conn.execute(_RESERVE, {"b_id": project_id, "b_amount": amount})
                 if reserved.rowcount != 1:
                     raise InsufficientFunds(amount)
+            if new_voice is not None:
+                _insert_voice(conn, new_voice)
             conn.execute(_INSERT_CALLS, rows)
             announce(conn)
             calls = [_call(r) for r in rows]
@@ -1243,6 +1268,7 @@ def _project(m: Mapping[Any, Any]) -> Project:
         balance_milli=m["balance_milli"],
         reserved_milli=m["reserved_milli"],
         webhook_url=m["webhook_url"],
+        storage_quota=m["storage_quota"],
     )
 
 
@@ -1302,6 +1328,29 @@ def _dialer_settings(dialer: DialerConfig) -> dict[str, Any]:
         "enabled": dialer.enabled,
         "is_default": dialer.is_default,
     }
+
+
+def _insert_voice(conn: Connection, voice: Voice) -> None:
+    # The project's row is locked first (PostgreSQL), so that two uploads at once cannot
+    # both fit in the room left for one; SQLite has one writer anyway.
+    quota = conn.execute(
+        select(t.projects.c.storage_quota)
+        .where(t.projects.c.id == voice.project_id)
+        .with_for_update()
+    ).scalar_one()
+    used = _storage_used(conn, voice.project_id)
+    if used + voice.stored_bytes > quota:
+        raise StorageQuotaExceeded(used, voice.stored_bytes, quota)
+    conn.execute(insert(t.voices).values(**dataclasses.asdict(voice), deleted_at=None))
+
+
+def _storage_used(conn: Connection, project_id: str) -> int:
+    used = conn.execute(
+        select(func.coalesce(func.sum(t.voices.c.stored_bytes), 0)).where(
+            t.voices.c.project_id == project_id, t.voices.c.deleted_at.is_(None)
+        )
+    ).scalar_one()
+    return int(used)
 
 
 def _voice(m: Mapping[Any, Any]) -> Voice:
