@@ -3,8 +3,8 @@ scheduler and store must still end every call and free every channel and reserva
 
 Each fault has its own SIPp UAS and its own SIP dialer, all dialled at once by one scheduler,
 with short SIP timers (T1 50 ms: Timer B and the wait after a CANCEL are 3.2 s) and a 1 s ring
-timeout. The watchdog is set wide enough that the dialer ends each call by itself; its own
-test, with a dialer that never returns, is in test_scheduler.py.
+timeout. The watchdog is set wide enough that the SIP dialer ends each call by itself; beside
+them, a dialer that never returns (`Stuck`) is ended by the watchdog.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.calls.test_scheduler import _voice
+from tests.calls.test_scheduler import Stuck, _voice
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
 from voxcall.billing.money import Tariff
@@ -66,6 +66,7 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
     services: Services, sipp_uas: SippFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _use_dialer_with_fast_timers(monkeypatch)
+    Stuck.hung_up = []
     peers: dict[str, SippUas] = {}
     for name, fault in FAULTS.items():
         peers[name] = sipp_uas(fault.scenario, variables=fault.variables)
@@ -74,7 +75,8 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
         services.store.add_dialer(
             _dialer_config(name, "sip", name, options, channels=1, ring_timeout=1, tariff=TARIFF)
         )
-    services.scheduler.watchdog = 5.0
+    services.store.add_dialer(_dialer_config("hung", "sandbox", "hung", {}, ring_timeout=1))
+    services.scheduler.watchdog = 5.0  # the hung attempt ends at 1 s ring + 0.5 s voice + 5 s
     project = services.store.create_project("p", rate_limit=100, allowed_regions=["IR"])
     services.store.credit(project.id, 1_000_000, kind="topup", note="")
     voice = _voice(services, project, 0.5)
@@ -82,7 +84,7 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
         name: services.calls.place(
             project, ["09121234567"], voice, CallOptions(retry_count=0, server_id=name)
         )[0]
-        for name in FAULTS
+        for name in [*FAULTS, "hung"]
     }
     run = asyncio.create_task(services.scheduler.run())
     deadline = time.monotonic() + 20
@@ -93,12 +95,15 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
     await run
 
     ended = {name: services.store.get_call(project.id, call.id) for name, call in calls.items()}
+    hung = ended.pop("hung")
+    assert hung is not None
+    assert (hung.status.name, hung.cause) == ("ERROR", "watchdog: no outcome after 6.5 s")
+    assert Stuck.hung_up == [services.store.attempts_of(hung.id)[0]["id"]]
     for name, call in ended.items():
         fault = FAULTS[name]
         assert call is not None and call.phase is Phase.FINAL, name
         assert call.status.name in fault.statuses, (name, call.status, call.cause)
-        assert fault.cause in call.cause, (name, call.cause)
-        assert "watchdog" not in call.cause  # the SIP dialer ended it by itself
+        assert fault.cause in call.cause, (name, call.cause)  # the SIP dialer ended it
         (attempt,) = services.store.attempts_of(call.id)
         assert attempt["state"] == "done", name
     assert services.store.busy_channels() == {}
@@ -112,6 +117,8 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
 
 def _use_dialer_with_fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     def build(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
+        if driver == "sandbox":
+            return Stuck(speed=sandbox_speed)
         return SipDialer(SipTrunkConfig.from_options(options), timers=FAST)
 
     monkeypatch.setattr(scheduler_module, "build_dialer", build)

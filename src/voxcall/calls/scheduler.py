@@ -313,7 +313,7 @@ class Scheduler:
                 self._voice(call.project_id, call.voice_id), self.watchdog
             )
         except TimeoutError:
-            return self._gave_up(config, claim, f"voice not read after {self.watchdog:.0f} s")
+            return self._gave_up(config, claim, f"voice not read after {self.watchdog:.1f} s")
         limit = config.ring_timeout + voice.duration + self.watchdog
         request = DialRequest(
             attempt_id=claim.attempt_id,
@@ -336,7 +336,7 @@ class Scheduler:
                 dial.add_done_callback(functools.partial(_late, claim.attempt_id))
         if dial.done():
             return dial.result()
-        return self._gave_up(config, claim, f"no outcome after {limit:.0f} s")
+        return self._gave_up(config, claim, f"no outcome after {limit:.1f} s")
 
     def _gave_up(self, config: DialerConfig, claim: ClaimedAttempt, why: str) -> AttemptOutcome:
         cause = f"watchdog: {why}"
