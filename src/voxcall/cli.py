@@ -52,7 +52,9 @@ def _store(data: Path | None) -> tuple[Settings, Store]:
     settings = Settings.load(data)
     try:
         settings.prepare()
-        return settings, Store.open(settings.database_url, create=settings.embedded)
+        return settings, Store.open(
+            settings.database_url, create=settings.embedded, timeout=settings.db_timeout
+        )
     except DataFolderMismatch as exc:
         _fail(str(exc))
     except StoreUnavailable as exc:
@@ -100,6 +102,14 @@ def serve(
         int | None, typer.Option(help="Serve Prometheus metrics on this port.", min=1, max=65535)
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for the metrics.")] = "127.0.0.1",
+    db_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a request waits for a locked or slow database before it answers 503"
+            " (default 5 or $VOXCALL_DB_TIMEOUT).",
+            min=0.01,
+        ),
+    ] = None,
 ) -> None:
     """Run voxcall: the API, the scheduler and the dialers (by --role)."""
     from voxcall.runtime import ROLES, build_services, freeze_startup_objects
@@ -108,6 +118,8 @@ def serve(
         _fail(f"--role: must be one of {', '.join(ROLES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.load(data)
+    if db_timeout is not None:
+        settings = dataclasses.replace(settings, db_timeout=db_timeout)
     try:
         services = build_services(settings)
     except (NotMigrated, DataFolderMismatch) as exc:

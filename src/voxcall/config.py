@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxcall.store.database import DB_TIMEOUT
+
 # Seconds an attempt may take beyond its ring timeout and voice before the watchdog ends it as
 # ERROR: more than the SIP dialer's own longest wait (64*T1 = 32 s for a final response to the
 # INVITE after our CANCEL).
@@ -30,6 +32,9 @@ class Settings:
     # thread, so that a burst of uploads cannot take the threads other requests need.
     audio_workers: int = os.cpu_count() or 1
     attempt_watchdog: float = ATTEMPT_WATCHDOG
+    # Seconds a transaction may wait for a locked or slow database before it gives up
+    # (a request then answers 503, having written nothing).
+    db_timeout: float = DB_TIMEOUT
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -46,6 +51,7 @@ class Settings:
             worker_lease=float(os.environ.get("VOXCALL_WORKER_LEASE", "30")),
             audio_workers=int(workers),
             attempt_watchdog=_positive("VOXCALL_ATTEMPT_WATCHDOG", str(ATTEMPT_WATCHDOG)),
+            db_timeout=_positive("VOXCALL_DB_TIMEOUT", str(DB_TIMEOUT)),
         )
 
     @property

@@ -43,7 +43,7 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     settings.prepare()
-    store = Store.open(settings.database_url, create=settings.embedded)
+    store = Store.open(settings.database_url, create=settings.embedded, timeout=settings.db_timeout)
     voice_files = VoiceFiles(settings.voices_dir)
     metrics = Metrics()
     metrics.watch(store)

@@ -1,5 +1,5 @@
 """Group commit on a real SQLite file: units share a transaction, a failing unit rolls back
-alone, and a failed commit fails every unit of its group."""
+alone, a failed commit fails every unit of its group, and a unit out of time writes nothing."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ class Boom(Exception):
     pass
 
 
+class Late(Exception):
+    pass
+
+
 def insert_then(n: int, fail: bool) -> object:
     def work(conn: Connection) -> int:
         conn.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n})
@@ -55,7 +59,7 @@ def test_concurrent_units_share_commits_and_fail_alone(engine: Engine) -> None:
             yield conn
         commits += 1
 
-    group = GroupCommit(transaction)
+    group = GroupCommit(transaction, 30.0, Late)
     results: dict[int, object] = {}
 
     def client(n: int) -> None:
@@ -83,7 +87,51 @@ def test_a_failed_commit_fails_the_whole_group(engine: Engine) -> None:
             yield conn
             raise OSError("disk full")  # as a failing COMMIT would: the transaction rolls back
 
-    group = GroupCommit(transaction)
+    group = GroupCommit(transaction, 30.0, Late)
     with pytest.raises(OSError, match="disk full"):
+        group.run(insert_then(1, fail=False))  # type: ignore[arg-type]
+    assert rows(engine) == []
+
+
+def test_a_unit_queued_past_its_deadline_leaves_and_writes_nothing(engine: Engine) -> None:
+    """A group holds the writer (a slow commit); a unit queued behind it gives up at its
+    deadline and is not written by the group after."""
+    hold, holding = threading.Event(), threading.Event()
+
+    @contextmanager
+    def transaction() -> Iterator[Connection]:
+        with engine.begin() as conn:
+            yield conn
+
+    def slow(conn: Connection) -> int:
+        holding.set()
+        hold.wait(30)
+        return 0
+
+    group = GroupCommit(transaction, 0.2, Late)
+    leader = threading.Thread(target=group.run, args=(slow,))
+    leader.start()
+    assert holding.wait(30)
+    try:
+        with pytest.raises(Late):
+            group.run(insert_then(1, fail=False))  # type: ignore[arg-type]
+    finally:
+        hold.set()
+        leader.join(30)
+    assert group.run(insert_then(5, fail=False)) == 5  # type: ignore[arg-type]
+    assert rows(engine) == [5, 1005]
+
+
+def test_a_unit_whose_group_starts_after_its_deadline_is_not_run(engine: Engine) -> None:
+    now = [0.0]
+
+    @contextmanager
+    def transaction() -> Iterator[Connection]:
+        now[0] += 10  # the writer's lock took 10 s to get
+        with engine.begin() as conn:
+            yield conn
+
+    group = GroupCommit(transaction, 5.0, Late, clock=lambda: now[0])
+    with pytest.raises(Late):
         group.run(insert_then(1, fail=False))  # type: ignore[arg-type]
     assert rows(engine) == []

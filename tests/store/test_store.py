@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.store.windows import most_in_any_window
 from voxcall.cli import _dialer_config
@@ -415,3 +416,31 @@ def test_only_a_normal_call_reports_bill_seconds(store: Store) -> None:
     assert [a["bill_sec"] for a in store.attempts_of(retried)] == [2]
     events = {e["call_id"]: json.loads(e["payload"]) for e in store.webhook_events(project.id)}
     assert {c: e["billSec"] for c, e in events.items()} == {errored: 0, retried: 0}
+
+
+def test_a_write_past_its_deadline_is_rolled_back_not_committed(store: Store) -> None:
+    """The insert of the calls takes longer than the store's timeout (the clock jumps while it
+    runs): the transaction is rolled back and StoreUnavailable raised, so the request can
+    answer 503 with nothing accepted; a 200 is only ever given for a commit begun in time."""
+    _queue(store, 1)  # a project and a voice; the timed-out call comes on top
+    project = store.project_by_name("p")
+    assert project is not None
+    voice = store.list_voices(project.id)[0]
+    now = [0.0]
+    store.clock = lambda: now[0]
+
+    def slow_insert(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CALLS"):
+            now[0] += store.timeout + 1
+
+    event.listen(store.engine, "before_cursor_execute", slow_insert)
+    try:
+        with pytest.raises(StoreUnavailable, match=r"the database stayed busy for 5 s"):
+            store.insert_calls([_new_call(project.id, voice.id)])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", slow_insert)
+    assert store.count_calls() == {"WAITING": 1}  # only the first
+    reserved = store.get_project(project.id)
+    assert reserved is not None and reserved.reserved_milli == 0
+    store.insert_calls([_new_call(project.id, voice.id)])  # in time: kept
+    assert store.count_calls() == {"WAITING": 2}

@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
 READ_ONLY = "voxcall_read_only"
+# Execution option of a writer's connection: seconds its BEGIN may wait for SQLite's lock.
+LOCK_WAIT = "voxcall_lock_wait"
+# Seconds a transaction may wait for a locked or slow database (serve --db-timeout).
+DB_TIMEOUT = 5.0
 
 
-def make_engine(url: str) -> Engine:
+def millis(seconds: float) -> int:
+    """Milliseconds for a database timeout setting, inf (no bound) capped to what fits."""
+    return int(min(seconds, threading.TIMEOUT_MAX / 1000) * 1000)
+
+
+def make_engine(url: str, timeout: float = DB_TIMEOUT) -> Engine:
+    """An engine whose waits for a lock (and, on PostgreSQL, whose statements) last at most
+    `timeout` seconds; a wait cut short raises OperationalError."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _sqlite_engine(url, timeout)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=min(timeout, threading.TIMEOUT_MAX),
+        connect_args={
+            "options": f"-c lock_timeout={millis(timeout)} -c statement_timeout={millis(timeout)}"
+        },
+    )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, timeout: float) -> Engine:
     # A pool: opening a connection and setting its pragmas costs more than most queries here.
     engine = create_engine(
         url,
         pool_size=48,  # no fewer than the threads that use it: a new connection costs pragmas
         max_overflow=16,
         pool_pre_ping=False,
+        pool_timeout=min(timeout, threading.TIMEOUT_MAX),
         connect_args={"check_same_thread": False},
     )
 
@@ -34,7 +56,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a 200 response means the row is on disk, not just in the OS cache.
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={millis(timeout)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -43,7 +65,11 @@ def _sqlite_engine(url: str) -> Engine:
         # A writer takes the lock up front: a deferred transaction that later upgrades to a
         # write can fail with SQLITE_BUSY without waiting for busy_timeout.
         # A reader runs single statements, each atomic on its own: no BEGIN, no COMMIT.
-        if not conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(READ_ONLY):
+            return
+        if LOCK_WAIT in options:  # what is left of the writer's time, after queueing in-process
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={millis(options[LOCK_WAIT])}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

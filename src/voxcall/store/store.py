@@ -6,7 +6,6 @@ the WHERE clause, so a stale or duplicated update changes nothing instead of cor
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -33,11 +32,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from voxcall.billing.money import Tariff, toman
 from voxcall.store import migrate
 from voxcall.store import schema as t
-from voxcall.store.database import READ_ONLY, make_engine
+from voxcall.store.database import DB_TIMEOUT, LOCK_WAIT, READ_ONLY, make_engine
 from voxcall.store.group_commit import GroupCommit
 from voxcall.store.notify import announce
 from voxcall.store.records import (
@@ -89,28 +89,34 @@ def new_id() -> str:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, timeout: float = DB_TIMEOUT) -> None:
         self.engine = engine
+        # A write waits at most this long for the database; then it is StoreUnavailable and
+        # nothing of it is committed (a request answers 503, never a late 200).
+        self.timeout = timeout
+        self.clock: Callable[[], float] = time.monotonic
         # SQLite has one writer. Left to itself, a waiting writer polls the lock with sleeps
         # of up to 100 ms (busy_timeout); queueing on this lock instead wakes it at once.
-        self._one_writer = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self._one_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         # PostgreSQL commits concurrent transactions together by itself; SQLite needs help.
-        self._group = GroupCommit(self._write) if engine.dialect.name == "sqlite" else None
+        self._group = (
+            GroupCommit(self._write, timeout, self._late, clock=lambda: self.clock())
+            if engine.dialect.name == "sqlite"
+            else None
+        )
         self.settings = SettingsCache()
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         self._file = Path(database) if database and database != ":memory:" else None
         self._opened_file: tuple[int, int] | None = None  # (device, inode) once opened
 
     @classmethod
-    def open(cls, url: str, *, create: bool = False) -> Store:
+    def open(cls, url: str, *, create: bool = False, timeout: float = DB_TIMEOUT) -> Store:
         """Open a database at the schema this voxcall needs.
 
         `create` builds the schema in a database that has none yet (the embedded SQLite
         default); an existing database must be at the head revision (`voxcall db upgrade`).
         """
-        store = cls(make_engine(url))
+        store = cls(make_engine(url, timeout), timeout=timeout)
         try:
             with store._guard():
                 if create and migrate.current_revision(store.engine) is None:
@@ -134,6 +140,10 @@ class Store:
             yield
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"no database connection was free for {self.timeout:g} s"
+            ) from exc
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
         except DBAPIError as exc:
@@ -141,10 +151,33 @@ class Store:
                 raise  # a programming error, not an outage
             raise StoreUnavailable(str(exc.orig)) from exc
 
+    def _late(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the database stayed busy for {self.timeout:g} s")
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._guard(), self._one_writer, self.engine.begin() as conn:
-            yield conn
+        deadline = self.clock() + self.timeout
+        with self._guard(), self._writer_lock(deadline), self.engine.connect() as conn:
+            conn.execution_options(**{LOCK_WAIT: max(0.0, deadline - self.clock())})
+            with conn.begin():
+                yield conn
+                # Checked before COMMIT, never after: past the deadline the transaction is
+                # rolled back (503: nothing accepted); a commit once begun is answered as done.
+                if self.clock() > deadline:
+                    raise self._late()
+
+    @contextmanager
+    def _writer_lock(self, deadline: float) -> Iterator[None]:
+        if self._one_writer is None:
+            yield
+            return
+        wait = min(max(0.0, deadline - self.clock()), threading.TIMEOUT_MAX)
+        if not self._one_writer.acquire(timeout=wait):
+            raise self._late()
+        try:
+            yield
+        finally:
+            self._one_writer.release()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
