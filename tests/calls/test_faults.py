@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.calls.test_scheduler import Stuck, _voice
+from tests.calls.dialers import Stuck, silent_voice
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
 from voxcall.billing.money import Tariff
@@ -79,7 +79,7 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
     services.scheduler.watchdog = 5.0  # the hung attempt ends at 1 s ring + 0.5 s voice + 5 s
     project = services.store.create_project("p", rate_limit=100, allowed_regions=["IR"])
     services.store.credit(project.id, 1_000_000, kind="topup", note="")
-    voice = _voice(services, project, 0.5)
+    voice = silent_voice(services, project, 0.5)
     calls = {
         name: services.calls.place(
             project, ["09121234567"], voice, CallOptions(retry_count=0, server_id=name)

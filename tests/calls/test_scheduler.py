@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import pytest
 
+from tests.calls.dialers import Stuck, silent_voice
 from tests.store.windows import most_in_any_window
 from voxcall.api.schemas import call_json
 from voxcall.billing.money import Tariff
@@ -22,7 +22,6 @@ from voxcall.config import Settings
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, Dialer, DialRequest
 from voxcall.dialers.sandbox import SandboxDialer
 from voxcall.runtime import Services
-from voxcall.store.records import Project, Voice
 from voxcall.store.store import Store
 
 
@@ -71,16 +70,6 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> None:
     _use_dialer(monkeypatch, lambda speed: RecordingSandbox(speed=speed))
 
 
-def _voice(services: Services, project: Project, seconds: float) -> str:
-    voice_id = uuid.uuid4().hex
-    pcm = bytes(int(seconds * 8000) * 2)
-    from voxcall.audio.wav import wav_bytes
-
-    services.voices.files.save(project.id, voice_id, original=b"x", wav=wav_bytes(pcm))
-    services.store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, seconds, 0))
-    return voice_id
-
-
 async def _run_until_final(services: Services, seconds: float) -> None:
     task = asyncio.create_task(services.scheduler.run())
     deadline = time.monotonic() + seconds
@@ -94,7 +83,7 @@ async def _run_until_final(services: Services, seconds: float) -> None:
 async def test_channel_limit_holds(services: Services) -> None:
     services.store.add_dialer(_dialer_config("narrow", "sandbox", "N", {}, channels=3, cps=1000))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
-    voice = _voice(services, project, 1.0)
+    voice = silent_voice(services, project, 1.0)
     services.calls.place(project, ["09121234567"] * 12, voice, CallOptions(server_id="narrow"))
     await _run_until_final(services, 30)
     assert RecordingSandbox.most_live == 3
@@ -107,7 +96,7 @@ async def test_calls_per_second_limit_holds(services: Services, settings: Settin
     up to their polls; tests/store forces claims of two stores to interleave.)"""
     services.store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=5))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
-    voice = _voice(services, project, 0.5)
+    voice = silent_voice(services, project, 0.5)
     calls = services.calls.place(
         project, ["09121234567"] * 15, voice, CallOptions(server_id="slow")
     )
@@ -136,7 +125,7 @@ async def test_unpinned_calls_go_to_the_least_loaded_dialer(services: Services) 
     services.store.add_dialer(_dialer_config("a", "sandbox", "A", {}, channels=2, cps=1000))
     services.store.add_dialer(_dialer_config("b", "sandbox", "B", {}, channels=2, cps=1000))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
-    voice = _voice(services, project, 1.0)
+    voice = silent_voice(services, project, 1.0)
     calls = services.calls.place(project, ["09121234567"] * 4, voice, CallOptions())
     assert all(c.dialer_id is None for c in calls)
     await _run_until_final(services, 30)
@@ -150,13 +139,13 @@ async def test_project_default_dialer_wins(services: Services) -> None:
     services.store.update_project(project.id, default_dialer_id="mine")
     project = services.store.project_by_name("p")
     assert project is not None
-    voice = _voice(services, project, 0.2)
+    voice = silent_voice(services, project, 0.2)
     (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions())
     assert call.dialer_id == "mine"
     (fallback,) = services.calls.place(
         services.store.create_project("q", rate_limit=1, allowed_regions=["IR"]),
         ["09121234567"],
-        _voice(services, services.store.project_by_name("q"), 0.2),  # type: ignore[arg-type]
+        silent_voice(services, services.store.project_by_name("q"), 0.2),  # type: ignore[arg-type]
         CallOptions(),
     )
     assert fallback.dialer_id == "sandbox"  # the --default dialer
@@ -164,7 +153,7 @@ async def test_project_default_dialer_wins(services: Services) -> None:
 
 async def test_time_to_live_expires_waiting_calls(services: Services) -> None:
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
-    voice = _voice(services, project, 0.2)
+    voice = silent_voice(services, project, 0.2)
     services.store.add_dialer(_dialer_config("down", "sandbox", "D", {}, channels=1))
     options = CallOptions(server_id="down", time_to_live=1)
     (call,) = services.calls.place(project, ["09121234567"], voice, options)
@@ -183,7 +172,7 @@ async def test_a_failed_answered_attempt_bills_nothing(
     _use_dialer(monkeypatch, lambda speed: AnsweredThenFailed(speed=speed))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     services.store.set_webhook(project.id, "http://127.0.0.1:9/hook", "whsec_x")
-    voice = _voice(services, project, 1.0)
+    voice = silent_voice(services, project, 1.0)
     (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions())
     await _run_until_final(services, 30)
     final = services.store.get_call(project.id, call.id)
@@ -194,22 +183,6 @@ async def test_a_failed_answered_attempt_bills_nothing(
     assert json.loads(event["payload"])["billSec"] == 0
     (attempt,) = services.store.attempts_of(call.id)
     assert (attempt["result"], attempt["bill_sec"]) == ("ERROR", 4)  # kept for the operator
-
-
-class Stuck(SandboxDialer):
-    """A driver that never reports, and when told to hang up (cancelled) still reports an
-    answered call a little later: the late outcome the watchdog must ignore."""
-
-    hung_up: ClassVar[list[str]] = []
-
-    async def dial(self, request: DialRequest) -> AttemptOutcome:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            Stuck.hung_up.append(request.attempt_id)
-        await asyncio.sleep(0.05)
-        now = time.time()
-        return AttemptOutcome(AttemptResult.ANSWERED, now - 9, now, answered_at=now - 8, bill_sec=8)
 
 
 async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
@@ -223,7 +196,7 @@ async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
     services.scheduler.watchdog = 0.5
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     services.store.credit(project.id, 100_000, kind="topup", note="")
-    voice = _voice(services, project, 0.3)
+    voice = silent_voice(services, project, 0.3)
     (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions(server_id="stuck"))
     assert services.store.get_project(project.id).reserved_milli > 0  # type: ignore[union-attr]
     started = time.monotonic()
