@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,8 @@ from voxcall.store.store import Store
 from voxcall.webhooks.delivery import WebhookDeliverer
 
 ROLES = ("all", "api", "worker")
+SWEEP_INTERVAL = 300.0  # seconds between two sweeps of generated voices
+log = logging.getLogger("voxcall.runtime")
 
 
 @dataclass(slots=True)
@@ -86,6 +89,19 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+async def _sweep_voices(voices: VoiceService) -> None:
+    """Generated voices no call will use, and files left without a voice, every few minutes."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(voices.sweep)
+        except Exception:  # the store is down, a file is busy: next round
+            log.exception("voice sweep failed")
+        else:
+            if removed:
+                log.info("voice sweep removed the files of %d voice(s)", removed)
+        await asyncio.sleep(SWEEP_INTERVAL)
+
+
 @contextlib.asynccontextmanager
 async def worker(services: Services) -> AsyncIterator[None]:
     """Dispatch calls and deliver webhooks while the block runs; stop them cleanly after."""
@@ -93,6 +109,7 @@ async def worker(services: Services) -> AsyncIterator[None]:
         asyncio.create_task(services.scheduler.run()),
         asyncio.create_task(services.webhooks.run()),
     ]
+    sweeper = asyncio.create_task(_sweep_voices(services.voices))
     listener = None
     if services.store.engine.dialect.name == "postgresql":
 
@@ -108,6 +125,9 @@ async def worker(services: Services) -> AsyncIterator[None]:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         await services.scheduler.stop()
         await services.webhooks.stop()
         await asyncio.gather(*tasks)

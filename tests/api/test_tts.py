@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from tests.audio.samples import encode, square_flac, tone
 from tests.conftest import Tenant
 from voxcall.audio import tts
 from voxcall.billing.money import Tariff, parse_toman
+from voxcall.calls.service import ORPHAN_AGE
 from voxcall.cli import _dialer_config
 from voxcall.runtime import Services
 
@@ -254,3 +257,46 @@ def test_otp_voice_obeys_the_voice_length_limit(
     assert message.endswith("s, longer than a voice may (300 s)")
     assert services.store.storage_used(tenant.project.id) == used
     assert services.store.count_calls() == {}
+
+
+def test_sweep_removes_code_voices_of_final_calls_and_orphan_files(
+    client: TestClient, tenant: Tenant, services: Services, voice_mp3: bytes
+) -> None:
+    def call(path: str, **body: Any) -> str:
+        body = {"phoneNumber": "09121234567", "language": "en", **body}
+        response = client.post(path, headers=tenant.headers, json=body)
+        assert response.status_code == 200, response.text
+        call_id: str = response.json()["result"]["id"]
+        return call_id
+
+    code_call = call("/api/v2/voice/otp", text="4821")
+    spoken_call = call("/api/v2/voice/single/tts", text="Your parcel is on its way.")
+    uploaded = upload(client, tenant, voice_mp3)
+    voice_of = {}
+    for c in (code_call, spoken_call):
+        placed = services.store.get_call(tenant.project.id, c)
+        assert placed is not None
+        voice_of[c] = placed.voice_id
+    files = services.voices.files
+    assert services.voices.sweep() == 0  # every voice is in use or was uploaded
+
+    for c in (code_call, spoken_call):
+        assert client.post(f"/api/v2/voice/cancel/{c}", headers=tenant.headers).status_code == 200
+    assert services.voices.sweep() == 1  # the code: nobody will hear it again
+    assert services.store.get_voice(tenant.project.id, voice_of[code_call]) is None
+    assert not files.wav_path(tenant.project.id, voice_of[code_call]).parent.exists()
+    for kept in (voice_of[spoken_call], uploaded):  # spoken text is reused; uploads are kept
+        assert services.store.get_voice(tenant.project.id, kept) is not None
+        assert files.wav_path(tenant.project.id, kept).exists()
+
+    # files a request wrote but never committed a row for: kept while that request may
+    # still commit, removed once older than ORPHAN_AGE
+    orphan = "f" * 32
+    files.save(tenant.project.id, orphan, original=b"x", wav=b"y")
+    assert services.voices.sweep() == 0
+    folder = files.wav_path(tenant.project.id, orphan).parent
+    old = time.time() - ORPHAN_AGE - 60
+    os.utime(folder, (old, old))
+    assert services.voices.sweep() == 1
+    assert not folder.exists()
+    assert files.wav_path(tenant.project.id, uploaded).exists()

@@ -39,6 +39,9 @@ from voxcall.store.store import InsufficientFunds, StorageQuotaExceeded, Store
 DEFAULT_TIME_TO_LIVE = 14400
 MAX_VOICE_BYTES = 10 * 1024 * 1024
 MAX_VOICE_SECONDS = 300.0
+# Voice files older than this without a voice row were left by a request that never
+# committed (see VoiceService.sweep).
+ORPHAN_AGE = 3600.0
 # The most one voice writes to disk: the largest upload and the longest 8 kHz copy of it.
 MAX_VOICE_DISK = MAX_VOICE_BYTES + int(MAX_VOICE_SECONDS * 8000 * 2) + 1024
 
@@ -361,11 +364,7 @@ class VoiceService:
         """Write new speech's files, before the transaction that stores its row."""
         if speech.wav is not None:
             voice = speech.voice
-            try:
-                self.files.save(voice.project_id, voice.id, original=speech.wav, wav=speech.wav)
-            except BaseException:
-                self.files.delete(voice.project_id, voice.id)
-                raise
+            self.files.save(voice.project_id, voice.id, original=speech.wav, wav=speech.wav)
 
     def discard_speech(self, speech: Speech) -> None:
         """Remove new speech's files if its row was not stored (its request failed)."""
@@ -404,6 +403,26 @@ class VoiceService:
     def check_writable(self) -> None:
         """DiskUnavailable unless the data folder can take one more voice of any size."""
         self.files.check_writable(room=MAX_VOICE_DISK)
+
+    def sweep(self, *, orphan_age: float = ORPHAN_AGE) -> int:
+        """Remove generated voices no call will use again, and files no voice owns; how
+        many voices' files were removed.
+
+        One-time-code voices go once their calls are final. Files without a voice row are
+        what a request left when it was cancelled, or its process died, between writing them
+        and committing the row: removed once `orphan_age` seconds old, so that a request
+        still on its way to its commit keeps them.
+        """
+        removed = self.store.retire_code_voices()
+        live: dict[str, set[str]] = {}
+        for project_id, voice_id in self.files.stored(time.time() - orphan_age):
+            if project_id not in live:
+                live[project_id] = self.store.live_voice_ids(project_id)
+            if voice_id not in live[project_id]:
+                removed.append((project_id, voice_id))
+        for project_id, voice_id in removed:
+            self.files.delete(project_id, voice_id)
+        return len(removed)
 
     def list(self, project: Project) -> list[Voice]:
         return self.store.list_voices(project.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -41,6 +42,14 @@ class VoiceFiles:
 
     def delete(self, project_id: str, voice_id: str) -> None:
         shutil.rmtree(self._dir(project_id, voice_id), ignore_errors=True)
+
+    def stored(self, older_than: float) -> Iterator[tuple[str, str]]:
+        """(project id, voice id) of every voice folder last changed before `older_than`
+        (epoch seconds)."""
+        for project in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            for folder in sorted(project.iterdir()) if project.is_dir() else []:
+                if folder.is_dir() and folder.stat().st_mtime < older_than:
+                    yield project.name, folder.name
 
     def holds_voices(self) -> bool:
         """Whether any project's voice files are here."""

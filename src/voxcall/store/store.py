@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     literal,
@@ -444,6 +445,36 @@ class Store:
                 .limit(1)
             ).first()
         return _voice(row._mapping) if row else None
+
+    def retire_code_voices(self) -> list[tuple[str, str]]:
+        """Mark deleted every one-time-code voice no call that is not final uses: it holds a
+        code nobody will hear again. Returns their (project id, voice id)."""
+        in_use = exists().where(
+            t.calls.c.voice_id == t.voices.c.id, t.calls.c.phase != Phase.FINAL.value
+        )
+        with self._write() as conn:
+            rows = conn.execute(
+                select(t.voices.c.project_id, t.voices.c.id).where(
+                    t.voices.c.kind == "otp", t.voices.c.deleted_at.is_(None), ~in_use
+                )
+            ).all()
+            if rows:
+                conn.execute(
+                    update(t.voices)
+                    .where(t.voices.c.id.in_([r.id for r in rows]))
+                    .values(deleted_at=int(time.time()))
+                )
+                _settings_changed(conn)
+        return [(r.project_id, r.id) for r in rows]
+
+    def live_voice_ids(self, project_id: str) -> set[str]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.voices.c.id).where(
+                    t.voices.c.project_id == project_id, t.voices.c.deleted_at.is_(None)
+                )
+            ).scalars()
+            return set(rows)
 
     def delete_voice(self, project_id: str, voice_id: str) -> bool | None:
         """Mark a voice deleted. None: no such voice; False: a non-final call uses it."""
