@@ -19,7 +19,7 @@ from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallOptions
 from voxcall.cli import _dialer_config
 from voxcall.config import Settings
-from voxcall.dialers.base import AttemptOutcome, AttemptResult, Dialer, DialRequest
+from voxcall.dialers.base import AttemptOutcome, AttemptResult, Dialer, DialRequest, Voice8k
 from voxcall.dialers.sandbox import SandboxDialer
 from voxcall.runtime import Services
 from voxcall.store.store import Store
@@ -217,3 +217,25 @@ async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
         "voxcall_attempts_watchdog_total", {"dialer": "stuck"}
     )
     assert watchdog == 1.0
+
+
+async def test_the_watchdog_covers_reading_the_voice(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voice file that cannot be read (a hung network mount) ends the attempt too."""
+
+    async def hung_read(project_id: str, voice_id: str) -> Voice8k:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(services.scheduler, "_voice", hung_read)
+    services.scheduler.watchdog = 0.3
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = silent_voice(services, project, 0.2)
+    (call,) = services.calls.place(project, ["09121234567"], voice, CallOptions())
+    await _run_until_final(services, 30)
+    final = services.store.get_call(project.id, call.id)
+    assert final is not None
+    assert (final.status.name, final.cause) == ("ERROR", "watchdog: voice not read after 0.3 s")
+    assert RecordingSandbox.numbers == []  # nobody was dialled
+    assert services.store.busy_channels().get("sandbox", 0) == 0
