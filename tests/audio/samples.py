@@ -138,10 +138,9 @@ def _encode_audio(
     out.mux(stream.encode(None))
 
 
-def float_wav(values: npt.ArrayLike, rate: int = 8000, *, bits: int = 32) -> bytes:
-    """A mono IEEE-float WAV (format 3) of `values` as given: NaN and infinity included."""
-    data = np.asarray(values, dtype="<f4" if bits == 32 else "<f8").tobytes()
-    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * bits // 8, bits // 8, bits)
+def riff_wav(fmt: bytes, data: bytes) -> bytes:
+    """A WAV file of a `fmt ` chunk body and sample bytes, written field by field, so that
+    the header can state anything (absurd rates, float formats)."""
     return (
         b"RIFF"
         + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data))
@@ -152,6 +151,12 @@ def float_wav(values: npt.ArrayLike, rate: int = 8000, *, bits: int = 32) -> byt
         + struct.pack("<I", len(data))
         + data
     )
+
+
+def float_wav(values: npt.ArrayLike, rate: int = 8000, *, bits: int = 32) -> bytes:
+    """A mono IEEE-float WAV (format 3) of `values` as given: NaN and infinity included."""
+    data = np.asarray(values, dtype="<f4" if bits == 32 else "<f8").tobytes()
+    return riff_wav(struct.pack("<HHIIHH", 3, 1, rate, rate * bits // 8, bits // 8, bits), data)
 
 
 def square_flac(

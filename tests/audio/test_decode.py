@@ -70,16 +70,7 @@ def wav_header_only(rate: int, channels: int, seconds: float = 0.5) -> bytes:
     fmt = struct.pack(
         "<HHIIHH", 1, channels, rate, (rate * channels * 2) & 0xFFFFFFFF, channels * 2, 16
     )
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + len(data))
-        + b"WAVEfmt "
-        + struct.pack("<I", len(fmt))
-        + fmt
-        + b"data"
-        + struct.pack("<I", len(data))
-        + data
-    )
+    return samples.riff_wav(fmt, data)
 
 
 # --- accepted files ----------------------------------------------------------------------

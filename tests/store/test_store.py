@@ -21,7 +21,13 @@ from voxcall.cli import _dialer_config
 from voxcall.store import schema
 from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Phase, Voice
 from voxcall.store.settings_cache import StaleSettings
-from voxcall.store.store import Conflict, InsufficientFunds, Store, StoreUnavailable
+from voxcall.store.store import (
+    Conflict,
+    InsufficientFunds,
+    StorageQuotaExceeded,
+    Store,
+    StoreUnavailable,
+)
 
 
 @pytest.fixture
@@ -444,3 +450,43 @@ def test_a_write_past_its_deadline_is_rolled_back_not_committed(store: Store) ->
     assert reserved is not None and reserved.reserved_milli == 0
     store.insert_calls([_new_call(project.id, voice.id)])  # in time: kept
     assert store.count_calls() == {"WAITING": 2}
+
+
+def test_storage_quota_holds_for_adds_at_once(store: Store) -> None:
+    """Eight voices of 3,000 bytes at once into a 10,000-byte quota: three fit, whatever the
+    interleaving (PostgreSQL: the project row is locked before the sum is read)."""
+    project = store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    store.update_project(project.id, storage_quota=10_000)
+    start = threading.Barrier(8)
+
+    def add(_: int) -> bool:
+        voice = Voice(uuid.uuid4().hex, project.id, "v", "wav", 1, 1.0, 0, stored_bytes=3_000)
+        start.wait()
+        try:
+            store.add_voice(voice)
+        except StorageQuotaExceeded as exc:
+            assert (exc.adding, exc.quota) == (3_000, 10_000)
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        added = list(pool.map(add, range(8)))
+    assert added.count(True) == 3
+    assert store.storage_used(project.id) == 9_000
+
+
+def test_a_voice_stored_with_its_calls(store: Store) -> None:
+    project = store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    code = Voice(uuid.uuid4().hex, project.id, "code", "wav", 1, 1.0, 0, kind="otp")
+    call = dataclasses.replace(_new_call(project.id, code.id), reserved_milli=1000)
+    with pytest.raises(InsufficientFunds):
+        store.insert_calls([call], new_voice=code)
+    assert store.get_voice(project.id, code.id) is None  # refused: no voice either
+
+    (placed,) = store.insert_calls([dataclasses.replace(call, reserved_milli=0)], new_voice=code)
+    assert store.get_voice(project.id, code.id) is not None
+    assert store.retire_code_voices() == []  # its call is not final
+    assert store.cancel_call(project.id, placed.id) is not None
+    assert store.retire_code_voices() == [(project.id, code.id)]
+    assert store.get_voice(project.id, code.id) is None
+    assert store.retire_code_voices() == []
