@@ -169,3 +169,20 @@ def test_storage_quota(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     finally:
         store.close()
     assert run(capsys, data, "project", "update", "acme", "--storage-quota", "0")[0] != 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("VOXCALL_ATTEMPT_WATCHDOG", "soon"), ("VOXCALL_ATTEMPT_WATCHDOG", "0")],
+)
+def test_a_bad_environment_variable_is_named(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    expected = f"error: {variable}: must be a positive number (or inf), got {value!r}\n"
+    for command in (["serve"], ["project", "list"], ["db", "upgrade"]):
+        assert run(capsys, tmp_path / "data", *command)[::2] == (1, expected)

@@ -48,8 +48,15 @@ MarginOption = Annotated[int, typer.Option(help=MARGIN_HELP, min=0, max=3600)]
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
+def _settings(data: Path | None) -> Settings:
+    try:
+        return Settings.load(data)
+    except ValueError as exc:  # an environment variable that is not what it must be
+        _fail(str(exc))
+
+
 def _store(data: Path | None) -> tuple[Settings, Store]:
-    settings = Settings.load(data)
+    settings = _settings(data)
     try:
         settings.prepare()
         return settings, Store.open(
@@ -117,7 +124,7 @@ def serve(
     if role not in ROLES:
         _fail(f"--role: must be one of {', '.join(ROLES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.load(data)
+    settings = _settings(data)
     if db_timeout is not None:
         settings = dataclasses.replace(settings, db_timeout=db_timeout)
     try:
@@ -229,7 +236,7 @@ def db_upgrade(data: DataOption = None) -> None:
     from voxcall.store import migrate
     from voxcall.store.database import make_engine
 
-    settings = Settings.load(data)
+    settings = _settings(data)
     try:
         settings.prepare()
     except DataFolderMismatch as exc:
