@@ -186,3 +186,15 @@ def test_a_bad_environment_variable_is_named(
     expected = f"error: {variable}: must be a positive number (or inf), got {value!r}\n"
     for command in (["serve"], ["project", "list"], ["db", "upgrade"]):
         assert run(capsys, tmp_path / "data", *command)[::2] == (1, expected)
+
+
+def test_settings_from_the_environment_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for value in ("0", "two", "-1"):
+        monkeypatch.setenv("VOXCALL_AUDIO_WORKERS", value)
+        code, _, err = run(capsys, tmp_path / "data", "project", "list")
+        assert (code, err.strip()) == (
+            1,
+            "error: VOXCALL_AUDIO_WORKERS: must be a positive integer",
+        )
