@@ -109,6 +109,18 @@ def serve(
         int | None, typer.Option(help="Serve Prometheus metrics on this port.", min=1, max=65535)
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for the metrics.")] = "127.0.0.1",
+    header_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a client has to send a request's headers.", min=0.01),
+    ] = 10.0,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Client connections open at once; more are answered 503 (default: the open-"
+            "file limit, raised to its hard limit, less 1024 for the rest of voxcall).",
+            min=1,
+        ),
+    ] = None,
     db_timeout: Annotated[
         float | None,
         typer.Option(
@@ -119,10 +131,20 @@ def serve(
     ] = None,
 ) -> None:
     """Run voxcall: the API, the scheduler and the dialers (by --role)."""
+    from voxcall.api.server import connection_room, raise_fd_limit
     from voxcall.runtime import ROLES, build_services, freeze_startup_objects
 
     if role not in ROLES:
         _fail(f"--role: must be one of {', '.join(ROLES)}")
+    fd_limit = raise_fd_limit()  # SIP and RTP sockets need them too, not only clients
+    room = connection_room(fd_limit)
+    if max_connections is None:
+        max_connections = room
+    elif max_connections > room:
+        _fail(
+            f"--max-connections: at most {room} under the open-file limit of {fd_limit} "
+            "(raise it: LimitNOFILE in the systemd unit, ulimit -n in a shell)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings(data)
     if db_timeout is not None:
@@ -149,6 +171,7 @@ def serve(
     import uvicorn
 
     from voxcall.api.app import create_app
+    from voxcall.api.server import guarded_http
 
     app = create_app(services, run_worker=role == "all")
     freeze_startup_objects()
@@ -158,6 +181,7 @@ def serve(
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=int(grace) + 5,
+        http=guarded_http(header_timeout, max_connections),
     )
 
 

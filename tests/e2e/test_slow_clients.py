@@ -1,0 +1,128 @@
+"""`voxcall serve` against slow and too many clients: 2,000 connections that never finish
+their request headers are closed after --header-timeout while other clients are served, and
+connections beyond --max-connections are answered 503 Unavailable."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import selectors
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.audio.samples import speech_wav
+from tests.e2e.server import Server, voxcall, voxcall_json
+
+pytestmark = pytest.mark.slow
+
+SLOW = 2000
+HEADER_TIMEOUT = 8.0  # long enough to open them all and be served meanwhile on a busy box
+
+
+@pytest.fixture(autouse=True)
+def enough_files() -> None:
+    """This process holds SLOW sockets; serve inherits the limit (and raises its own)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = SLOW + 1000
+    if soft < need:
+        assert hard == resource.RLIM_INFINITY or hard >= need, f"RLIMIT_NOFILE hard {hard}"
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+@contextlib.contextmanager
+def slow_clients(port: int, n: int) -> Iterator[list[socket.socket]]:
+    """n connections, each with half a request sent and never the rest."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.settimeout(None)  # blocking: still_open() peeks with MSG_DONTWAIT
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: voxcall\r\n")
+            sockets.append(sock)
+        yield sockets
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def still_open(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True  # nothing to read, no EOF: open
+    except ConnectionError:
+        return False
+
+
+def wait_all_closed(sockets: list[socket.socket], timeout: float) -> None:
+    open_ = set(sockets)
+    with selectors.DefaultSelector() as selector:
+        for sock in sockets:
+            selector.register(sock, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while open_ and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=1):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if not still_open(sock):
+                    open_.discard(sock)
+                    selector.unregister(sock)
+    assert not open_, f"{len(open_)} of {len(sockets)} slow connections still open"
+
+
+def test_slow_clients_are_closed_and_others_served(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default")
+    project = voxcall_json(data, "project", "create", "acme")
+    server = Server(data, speed=20, extra=("--header-timeout", str(HEADER_TIMEOUT)))
+    server.start()
+    try:
+        client = server.client(project["token"], timeout=30)
+        upload = client.post("/api/v2/file/voice", files={"file": ("m.wav", speech_wav("hi"))})
+        voice_id = upload.json()["result"]["id"]
+        with slow_clients(server.port, SLOW) as slow:
+            opened = time.monotonic()
+            body = {"phoneNumber": "09121234567", "voiceId": voice_id}
+            placed = client.post("/api/v2/voice/single", json=body)
+            assert placed.status_code == 200, placed.text
+            assert client.get("/health").status_code == 200
+            served = time.monotonic() - opened
+            # all of them held open while the others were served
+            assert served < HEADER_TIMEOUT
+            closed = sum(not still_open(s) for s in slow)
+            assert closed == 0, f"{closed} closed before the header timeout"
+            wait_all_closed(slow, timeout=HEADER_TIMEOUT + 60)
+            assert time.monotonic() - opened >= HEADER_TIMEOUT * 0.9
+        assert client.get("/health").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_connections_beyond_the_cap_are_answered_503(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    server = Server(data, speed=20, extra=("--max-connections", "20", "--header-timeout", "3"))
+    server.start()
+    try:
+        with slow_clients(server.port, 20) as slow:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as extra:
+                extra.sendall(b"GET /health HTTP/1.1\r\nHost: voxcall\r\n\r\n")
+                answer = b""
+                while chunk := extra.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 ")
+            assert b"retry-after: 1" in head.lower()
+            assert body == (
+                b'{"result":null,"error":"Unavailable",'
+                b'"message":"too many connections open; try again"}'
+            )
+            wait_all_closed(slow, timeout=60)  # the header timeout frees the places
+        client = server.client("none", timeout=30)
+        assert client.get("/health").status_code == 200
+    finally:
+        server.stop()
