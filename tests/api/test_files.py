@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.test_calls import place, upload
-from tests.audio.samples import FORMATS, encode, silence, speech_wav, tone
+from tests.audio.samples import FORMATS, encode, silence, speech_wav, square_flac, tone
 from tests.conftest import Tenant, make_tenant
 from voxcall.api.app import create_app
 from voxcall.audio.decode import DecodedVoice
@@ -253,3 +253,21 @@ def test_storage_quota(client: TestClient, tenant: Tenant, services: Services) -
     assert client.delete(f"/api/v2/file/voice/{first}", headers=tenant.headers).status_code == 200
     assert services.store.storage_used(tenant.project.id) == 0
     upload(client, tenant, encode(tone(2.0, rate=8000, channels=1), 8000, 1, "mp3"))
+
+
+def test_a_three_hour_upload_is_refused_after_300_s_of_it(
+    client: TestClient, tenant: Tenant, services: Services
+) -> None:
+    data = square_flac(3 * 3600)  # 300 kB that would decode to 173 MB
+    started = time.monotonic()
+    status, body = _refusal(client, tenant, data)
+    assert time.monotonic() - started < 10  # about 0.05 s on the 2-core dev box
+    assert (status, body) == (
+        400,
+        {
+            "result": None,
+            "error": "InvalidFile",
+            "message": "file: audio is longer than 300 s (10800.0 s)",
+        },
+    )
+    assert services.store.storage_used(tenant.project.id) == 0
