@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
 import re
 import shutil
 import signal
@@ -265,7 +266,7 @@ def db_upgrade(data: DataOption = None) -> None:
         settings.prepare()
     except DataFolderMismatch as exc:
         _fail(str(exc))
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=math.inf)  # a migration may take long
     try:
         before = migrate.current_revision(engine)
         migrate.upgrade(engine)

@@ -16,8 +16,9 @@ DB_TIMEOUT = 5.0
 
 
 def millis(seconds: float) -> int:
-    """Milliseconds for a database timeout setting, inf (no bound) capped to what fits."""
-    return int(min(seconds, threading.TIMEOUT_MAX / 1000) * 1000)
+    """Milliseconds for a database timeout setting: both take a 32-bit int, so inf (no bound)
+    becomes the largest, about 24 days."""
+    return int(min(seconds * 1000, 2**31 - 1))
 
 
 def make_engine(url: str, timeout: float = DB_TIMEOUT) -> Engine:
