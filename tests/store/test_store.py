@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import threading
 import time
@@ -490,3 +491,13 @@ def test_a_voice_stored_with_its_calls(store: Store) -> None:
     assert store.retire_code_voices() == [(project.id, code.id)]
     assert store.get_voice(project.id, code.id) is None
     assert store.retire_code_voices() == []
+
+
+def test_a_timeout_without_bound_is_accepted(store_url: str) -> None:
+    """VOXCALL_DB_TIMEOUT=inf (and db upgrade): the drivers' timeouts take 32-bit ms."""
+    store = Store.open(store_url, create=True, timeout=math.inf)
+    try:
+        store.create_project("p", rate_limit=1, allowed_regions=["IR"])
+        assert [p.name for p in store.list_projects()] == ["p"]
+    finally:
+        store.close()
