@@ -198,3 +198,22 @@ def test_settings_from_the_environment_are_checked(
             1,
             "error: VOXCALL_AUDIO_WORKERS: must be a positive integer",
         )
+
+
+def test_bye_tail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    add = ["dialer", "add", "t1", "--driver", "sip", "--trunk", "sip:127.0.0.1", "--json"]
+    code, out, _ = run(capsys, data, *add)
+    assert code == 0 and json.loads(out)["options"]["bye_tail"] == 250
+    code, out, _ = run(capsys, data, "dialer", "update", "t1", "--bye-tail", "500", "--json")
+    assert code == 0 and json.loads(out)["options"]["bye_tail"] == 500
+    code, out, _ = run(capsys, data, "dialer", "update", "t1", "--channels", "3", "--json")
+    assert code == 0 and json.loads(out)["options"]["bye_tail"] == 500  # kept when not given
+    code, _, err = run(capsys, data, "dialer", "update", "t1", "--bye-tail", "9000")
+    assert (code, err.strip()) == (1, "error: bye_tail: 9000 ms is not 0 to 5000 ms")
+    code, _, err = run(capsys, data, "dialer", "add", "t2", "--driver", "sip", "--trunk",
+                       "sip:127.0.0.1", "--bye-tail", "-5")  # fmt: skip
+    assert (code, err.strip()) == (1, "error: bye_tail: -5 ms is not 0 to 5000 ms")
+    assert run(capsys, data, "dialer", "add", "s1", "--driver", "sandbox")[0] == 0
+    code, _, err = run(capsys, data, "dialer", "update", "s1", "--bye-tail", "100")
+    assert (code, err.strip()) == (1, "error: --bye-tail: only for --driver sip")

@@ -46,6 +46,7 @@ IncrementOption = Annotated[int, typer.Option(help="Billed in steps of N seconds
 FeeOption = Annotated[str, typer.Option(help="Toman per answered call.")]
 MARGIN_HELP = "Seconds past the voice to reserve for (signalling); reserved, not billed."
 MarginOption = Annotated[int, typer.Option(help=MARGIN_HELP, min=0, max=3600)]
+BYE_TAIL_HELP = "sip: ms of silence after the voice before the BYE (default 250)."
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -553,6 +554,7 @@ def dialer_add(
         int | None, typer.Option(help="sip: our SIP port (default: any free one).")
     ] = None,
     rtp_ports: Annotated[str | None, typer.Option(help="sip: e.g. 20000-30000")] = None,
+    bye_tail: Annotated[int | None, typer.Option(help=BYE_TAIL_HELP)] = None,
     cdr_file: Annotated[
         str | None, typer.Option(help="sandbox: append a JSON line per attempt start and end.")
     ] = None,
@@ -583,6 +585,7 @@ def dialer_add(
         "local_ip": local_ip,
         "local_port": local_port,
         "rtp_ports": rtp_ports,
+        "bye_tail": bye_tail,
     }
     options: dict[str, object] = {k: v for k, v in sip_values.items() if v is not None}
     if driver == "sandbox" and options:
@@ -661,6 +664,7 @@ def dialer_update(
     ] = None,
     connect_fee: Annotated[str | None, typer.Option(help="Toman per answered call.")] = None,
     reserve_margin: Annotated[int | None, typer.Option(help=MARGIN_HELP, min=0, max=3600)] = None,
+    bye_tail: Annotated[int | None, typer.Option(help=BYE_TAIL_HELP)] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Change a dialer's limits or tariff; calls accepted later use the new values."""
@@ -668,6 +672,16 @@ def dialer_update(
     current = store.get_dialer(dialer_id)
     if current is None:
         _fail(f"no dialer {dialer_id!r}")
+    options = current.options
+    if bye_tail is not None:
+        if current.driver != "sip":
+            _fail("--bye-tail: only for --driver sip")
+        from voxcall.dialers.sip.driver import SipTrunkConfig
+
+        try:
+            options = SipTrunkConfig.from_options({**options, "bye_tail": bye_tail}).to_options()
+        except ValueError as exc:
+            _fail(str(exc))
     tariff = Tariff(
         price_per_minute=(
             _amount("--price-per-minute", price_per_minute)
@@ -693,6 +707,7 @@ def dialer_update(
         ring_timeout=ring_timeout or current.ring_timeout,
         is_default=default or current.is_default,
         tariff=tariff,
+        options=options,
     )
     store.update_dialer(updated)
     if json_out:

@@ -24,6 +24,8 @@ async def running_dialer(
     timers: TimerValues | None = None,
     codecs: str = "PCMA,PCMU",
     local_port: int | None = None,
+    local_ip: str | None = None,
+    bye_tail: int | None = None,
 ) -> AsyncIterator[SipDialer]:
     low = free_ports(64)
     options: dict[str, object] = {
@@ -33,6 +35,8 @@ async def running_dialer(
         "codecs": codecs,
         "rtp_ports": f"{low}-{low + 63}",
         "local_port": local_port,
+        "local_ip": local_ip,
+        "bye_tail": bye_tail,
     }
     dialer = SipDialer(SipTrunkConfig.from_options(options), timers=timers)
     await dialer.start()

@@ -19,14 +19,24 @@ from tests.peers.dialing import NUMBER, dial_request, running_dialer
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
 from tests.peers.voices import tone
+from voxcall.calls.policy import decide
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
+from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.store.records import CallStatus
 
 pytestmark = pytest.mark.peers
 
 
 async def sipp_result(uas: SippUas) -> int:
     return await asyncio.to_thread(uas.wait)
+
+
+async def closed(dialer: SipDialer) -> None:
+    """Wait until the dialer's calls have ended; each must have given its RTP port back."""
+    async with asyncio.timeout(5.0):
+        await dialer.wait_idle()
+    assert (dialer.active_calls, dialer.rtp_ports_in_use) == (0, 0)
 
 
 def check_times(outcome: AttemptOutcome) -> None:
@@ -42,9 +52,9 @@ async def test_answered_voice_played_then_our_bye(sipp_uas: SippFactory) -> None
     assert outcome.result is AttemptResult.ANSWERED
     assert outcome.cause == "200 OK; voice played"
     assert outcome.answered_at is not None
-    # 1.5 s of voice (the last packet leaves at 1.48 s), then the BYE: billed 2 s, whatever
-    # the ring time before.
-    assert 1.48 <= outcome.ended_at - outcome.answered_at < 1.9
+    # 1.5 s of voice (the last packet leaves at 1.48 s), 250 ms of BYE tail, then the BYE:
+    # billed 2 s, whatever the ring time before.
+    assert 1.73 <= outcome.ended_at - outcome.answered_at < 2.0
     assert outcome.bill_sec == 2
     check_times(outcome)
     assert await sipp_result(uas) == 0, uas.diagnostics()
@@ -72,6 +82,10 @@ async def test_callee_hangs_up_mid_playback(sipp_uas: SippFactory) -> None:
         ("uas_480.xml", AttemptResult.NO_ANSWER, "480 Temporarily Unavailable"),
         ("uas_404.xml", AttemptResult.ERROR, "404 Not Found"),
         ("uas_503.xml", AttemptResult.ERROR, "503 Service Unavailable"),
+        # The callee refusing the call is a busy callee: tried again later.
+        ("uas_603.xml", AttemptResult.BUSY, "603 Decline"),
+        # A 487 we sent no CANCEL for: the trunk gave up ringing, nobody answered.
+        ("uas_487.xml", AttemptResult.NO_ANSWER, "487 Request Terminated"),
     ],
 )
 async def test_rejected(
@@ -80,6 +94,7 @@ async def test_rejected(
     uas = sipp_uas(scenario)
     async with running_dialer(uas.trunk) as dialer:
         outcome = await dialer.dial(dial_request(tone(1.0)))
+        await closed(dialer)
     assert (outcome.result, outcome.cause) == (result, cause)
     assert outcome.answered_at is None
     assert outcome.bill_sec == 0
@@ -268,7 +283,7 @@ async def test_challenged_bye_is_sent_again_with_credentials(sipp_uas: SippFacto
     assert outcome.result is AttemptResult.ANSWERED
     assert outcome.cause == "200 OK; voice played"
     assert outcome.answered_at is not None
-    assert 1.48 <= outcome.ended_at - outcome.answered_at < 1.9
+    assert 1.73 <= outcome.ended_at - outcome.answered_at < 2.0  # the voice, the tail
     assert outcome.bill_sec == 2
 
 
@@ -283,7 +298,7 @@ async def test_bye_challenged_twice_is_given_up(sipp_uas: SippFactory) -> None:
         await asyncio.wait_for(dialer.wait_idle(), timeout=1.0)
         assert await sipp_result(uas) == 0, uas.diagnostics()
     assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
-    assert outcome.bill_sec == 1
+    assert outcome.bill_sec == 2  # 1 s of voice, the 250 ms BYE tail, then the BYE
 
 
 class RtpSink(asyncio.DatagramProtocol):
@@ -330,3 +345,78 @@ async def test_reinvite_moves_the_media(
         assert later.sequence_number == (earlier.sequence_number + 1) % 65536
         assert later.timestamp == (earlier.timestamp + 160) % 2**32
     assert [p.marker for p in packets] == [True] + [False] * 99
+
+
+@pytest.mark.parametrize(
+    ("contact", "record_route", "media_c", "cause"),
+    [
+        (
+            "<tel:+989121234567>",
+            None,
+            "IN IP4 127.0.0.1",
+            "200 OK; unusable answer: Contact '<tel:+989121234567>': "
+            "unsupported URI scheme 'tel' (only sip and sips)",
+        ),
+        (
+            None,
+            "<sip:{host}:{port};lr",
+            "IN IP4 127.0.0.1",
+            "200 OK; unusable answer: Record-Route '<sip:127.0.0.1:{port};lr': "
+            "missing '>' after the URI",
+        ),
+        (
+            None,
+            None,
+            "IN IP4 255.255.255.255",
+            "488 bad SDP: the answer's media address 255.255.255.255 is not one host",
+        ),
+        (
+            None,
+            None,
+            "IN IP6 ::1",
+            "488 bad SDP: the answer's media address ::1 is IPv6, our RTP socket is IPv4",
+        ),
+    ],
+    ids=["tel Contact", "broken Record-Route", "broadcast media", "IPv6 media"],
+)
+async def test_unusable_200_is_acked_hung_up_and_an_error(
+    sipp_uas: SippFactory,
+    contact: str | None,
+    record_route: str | None,
+    media_c: str,
+    cause: str,
+) -> None:
+    # The callee answered: whatever is wrong with the 200, it gets our ACK and BYE (where
+    # the INVITE went when its Contact or Record-Route cannot be used) and the attempt is
+    # an ERROR, never a NO_ANSWER that would ring the callee again.
+    port = free_ports(1)
+    variables = {
+        "contact": contact or f"<sip:uas@{HOST}:{port}>",
+        "record_route": (record_route or "<sip:{host}:{port};lr>").format(host=HOST, port=port),
+        "media_c": media_c,
+    }
+    uas = sipp_uas("uas_answer_unusable.xml", variables=variables, port=port)
+    async with running_dialer(uas.trunk) as dialer:
+        async with asyncio.timeout(5.0):  # the BYE leaves at once: no voice is played
+            outcome = await dialer.dial(dial_request(tone(1.0)))
+        await closed(dialer)
+        assert await sipp_result(uas) == 0, uas.diagnostics()  # it got our ACK, then BYE
+    assert (outcome.result, outcome.cause) == (AttemptResult.ERROR, cause.format(port=port))
+    assert outcome.answered_at is not None
+    check_times(outcome)
+    retry = decide(outcome.result, attempts_made=1, retry_count=3, retry_interval=60, ended_at=0)
+    assert retry.status is CallStatus.ERROR  # final: the callee is not dialled again
+
+
+async def test_a_send_that_fails_ends_the_call_at_once() -> None:
+    # Without SO_BROADCAST, sendto() to the broadcast address fails with EACCES on our real
+    # socket: the INVITE cannot leave, and the call must end there, not ring forever.
+    async with running_dialer("sip:255.255.255.255:5060", local_ip=HOST) as dialer:
+        async with asyncio.timeout(5.0):  # not the ring timeout, nor Timer B after it
+            outcome = await dialer.dial(dial_request(tone(1.0), ring_timeout=2.0))
+        await closed(dialer)
+    assert (outcome.result, outcome.cause) == (
+        AttemptResult.ERROR,
+        "send failed: Permission denied",
+    )
+    assert outcome.answered_at is None

@@ -48,6 +48,7 @@ class FakeTransport:
     name: str = "UDP"
     reliable: bool = False
     sent: list[tuple[SipRequest | SipResponse, Address]] = field(default_factory=list)
+    fail_with: str | None = None  # set: every send fails at once, as UdpTransport reports it
 
     @property
     def local_address(self) -> Address:
@@ -57,6 +58,9 @@ class FakeTransport:
         return None
 
     def send(self, data: bytes, destination: Address) -> None:
+        if self.fail_with is not None:
+            self.user.transport_error(destination, self.fail_with)
+            return
         self.sent.append((parse_message(data), destination))
 
     def close(self) -> None:
@@ -621,3 +625,67 @@ async def test_update_with_sdp_is_answered_and_moves_the_media(
     assert 5 <= len(sink_a.packets) <= 15  # about 0.2 s before the UPDATE
     assert len(sink_a.packets) + len(sink_b.packets) == 50  # then the rest, to B
     assert harness.ports.in_use == 0
+
+
+async def test_an_invite_that_cannot_be_sent_ends_the_call_at_once(harness: Harness) -> None:
+    harness.far.transport.fail_with = "send failed: Network is unreachable"
+    call = harness.call()
+    assert call.state is CallState.TERMINATED
+    outcome = call.outcome.result()
+    assert (outcome.result, outcome.cause) == (
+        AttemptResult.ERROR,
+        "send failed: Network is unreachable",
+    )
+    assert not call.ring_timer.running
+    assert harness.ports.in_use == 0
+
+
+async def test_a_bye_that_cannot_be_sent_ends_the_call(harness: Harness) -> None:
+    call = answered(harness)
+    harness.far.transport.fail_with = "send failed: Network is unreachable"
+    call.hang_up()
+    assert call.state is CallState.TERMINATED  # not left waiting for a BYE response
+    assert call.outcome.result().cause == "200 OK; hung up by voxcall"
+    assert harness.ports.in_use == 0
+
+
+async def test_a_cancel_that_cannot_be_sent_ends_the_call(harness: Harness) -> None:
+    call = harness.call()
+    harness.far.reply(harness.far.requests("INVITE")[0], "busy-2-in-180.sip")
+    harness.far.transport.fail_with = "send failed: Network is unreachable"
+    call.ring_timer.expired()
+    assert call.state is CallState.TERMINATED
+    assert call.outcome.result().result is AttemptResult.ERROR
+    assert not call.cancel_timer.running
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "problem"),
+    [
+        ("Contact", "<tel:+989121234567>", "Contact '<tel:+989121234567>': unsupported URI"),
+        ("Contact", "<sips:callee@127.0.0.1:5061>", "Contact '<sips:callee@127.0.0.1:5061>': not"),
+        ("Record-Route", "<sip:127.0.0.1;lr", "Record-Route '<sip:127.0.0.1;lr': missing '>'"),
+    ],
+)
+async def test_an_unusable_2xx_is_acked_and_hung_up_through_the_trunk(
+    harness: Harness, header: str, value: str, problem: str
+) -> None:
+    call = harness.call()
+    far = harness.far
+    invite = far.requests("INVITE")[0]
+    ok = parse_message((CAPTURES / "byeauth-2-in-200.sip").read_bytes())
+    assert isinstance(ok, SipResponse)
+    ok.headers.set(header, value)
+    far.reply(invite, ok.serialize(), to_tag="callee")
+    assert call.state is CallState.TERMINATING
+    ack, bye = far.requests("ACK")[0], far.requests("BYE")[0]
+    sent_to = {id(m): destination for m, destination in far.transport.sent}
+    # Where the INVITE went: its Request-URI, and the trunk's address.
+    assert (ack.uri, bye.uri) == (invite.uri, invite.uri)
+    assert sent_to[id(ack)] == sent_to[id(bye)] == TRUNK
+    assert "Route" not in ack.headers and "Route" not in bye.headers
+    outcome = call.outcome.result()
+    assert outcome.result is AttemptResult.ERROR
+    assert outcome.cause.startswith(f"200 OK; unusable answer: {problem}")
+    far.reply(bye, "answer-6-in-200.sip", to_tag="callee")
+    assert call.state is CallState.TERMINATED

@@ -18,6 +18,7 @@ FULL = {
     "local_ip": "192.0.2.10",
     "local_port": 5080,
     "rtp_ports": "20000-20999",
+    "bye_tail": 400,
 }
 
 
@@ -40,6 +41,7 @@ def test_defaults() -> None:
     assert config.codecs == (PCMA, PCMU)
     assert config.rtp_ports == (20000, 30000)
     assert config.local_ip is None  # found at start() from the route to the trunk
+    assert config.bye_tail_ms == 250
     assert config.parsed_trunk == Trunk("10.0.0.1", None, "udp")
     assert config.parsed_trunk.hostport == "10.0.0.1"
     assert SipTrunkConfig.from_options(config.to_options()) == config
@@ -77,6 +79,9 @@ def test_the_password_never_shows() -> None:
         ({"local_port": "sip"}, "local_port: expected a port number, got 'sip'"),
         ({"local_port": True}, "local_port: expected a port number"),
         ({"local_port": 20500}, "local_port: 20500 is inside rtp_ports 20000-20999"),
+        ({"bye_tail": -1}, "bye_tail: -1 ms is not 0 to 5000 ms"),
+        ({"bye_tail": 5001}, "bye_tail: 5001 ms is not 0 to 5000 ms"),
+        ({"bye_tail": "soon"}, "bye_tail: expected a whole number, got 'soon'"),
         ({"username": 5}, "username: expected a string"),
         ({"ring": 30}, "unknown option(s): ring"),
     ],
@@ -86,6 +91,10 @@ def test_validation_names_the_field(change: dict[str, object], message: str) -> 
     with pytest.raises(ValueError) as error:
         SipTrunkConfig.from_options(options)
     assert str(error.value).startswith(message)
+
+
+def test_bye_tail_from_the_cli_as_text() -> None:
+    assert SipTrunkConfig.from_options({**FULL, "bye_tail": "0"}).bye_tail_ms == 0
 
 
 def test_lists_are_accepted_as_well_as_cli_strings() -> None:

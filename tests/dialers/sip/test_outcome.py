@@ -54,12 +54,30 @@ TABLE: list[tuple[str, CallRecord, AttemptResult, int, str]] = [
     ("484", rejected(484, "Address Incomplete"), ERROR, 0, "484 Address Incomplete"),
     ("503", rejected(503, "Service Unavailable"), ERROR, 0, "503 Service Unavailable"),
     ("302 is not followed", rejected(302, "Moved Temporarily"), ERROR, 0, "302 Moved Temporarily"),
+    # The callee declining is a busy callee (retried); a 487 we did not CANCEL for is the
+    # far end ending the ringing on its own: nobody answered.
+    ("603", rejected(603, "Decline"), BUSY, 0, "603 Decline"),
     (
         "487 without our CANCEL",
         rejected(487, "Request Terminated"),
-        ERROR,
+        NO_ANSWER,
         0,
         "487 Request Terminated",
+    ),
+    (
+        "2xx with an unusable Contact",
+        CallRecord(
+            Ending.BAD_ANSWER,
+            T0,
+            T0 + 2.2,
+            200,
+            "OK",
+            answered_at=T0 + 2,
+            detail="unusable answer: Contact '<tel:+98>': unsupported URI scheme 'tel'",
+        ),
+        ERROR,
+        1,
+        "200 OK; unusable answer: Contact '<tel:+98>': unsupported URI scheme 'tel'",
     ),
     (
         "407 after our one retry",

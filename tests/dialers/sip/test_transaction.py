@@ -345,3 +345,29 @@ async def test_rport_is_filled_in_and_the_response_goes_to_the_source(udp: Harne
     sent = _response(data)
     top = Via.parse(sent.headers.get("Via") or "")
     assert (top.params["rport"], top.received) == ("40000", "127.0.0.1")
+
+
+@dataclass
+class FailingSender:
+    """A transport whose send fails at once and says so, as UdpTransport does on EACCES."""
+
+    layer: TransactionLayer | None = None
+    reliable: bool = False
+
+    def send(self, data: bytes, destination: Address) -> None:
+        assert self.layer is not None
+        self.layer.transport_failed(destination, "send failed: Permission denied")
+
+
+@pytest.mark.parametrize("name", ["busy-0-out-INVITE.sip", "answer-5-out-BYE.sip"])
+async def test_a_send_that_fails_at_once_ends_the_transaction_with_its_timers(name: str) -> None:
+    sender = FailingSender()
+    layer = sender.layer = TransactionLayer(sender, TIMERS)
+    user = Recorder()
+    tx = layer.send_request(request(name), TRUNK, user)
+    assert user.responses == [(503, "send failed: Permission denied")]
+    assert tx.state is State.TERMINATED
+    assert len(layer) == 0
+    # No retransmission or timeout timer outlives the transaction.
+    timers = [getattr(tx, f"timer_{letter}", None) for letter in "abdmefk"]
+    assert not [timer for timer in timers if timer is not None and timer.running]

@@ -44,6 +44,7 @@ from voxcall.dialers.sip.sdp import (
     NoCommonCodec,
     answer_direction,
     build_offer,
+    check_answer_destination,
     negotiate,
     read_reoffer,
 )
@@ -108,6 +109,9 @@ class CallSettings:
     codecs: tuple[Codec, ...]
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # Silence after the last RTP packet before the BYE, so that the callee's jitter buffer
+    # plays out the last syllable instead of the BYE cutting it off.
+    bye_tail: float = 0.25
 
 
 def encode(pcm: bytes, codec: Codec) -> bytes:
@@ -147,6 +151,7 @@ class Call:
         self.ring_timer = Timer("ring timeout", loop, self._ring_timeout_expired)
         # RFC 3261 §9.1: with no final response 64*T1 after the CANCEL, give the INVITE up.
         self.cancel_timer = Timer("final after CANCEL", loop, self._cancel_timer_expired)
+        self.bye_tail_timer = Timer("BYE tail", loop, self._bye_tail_expired)
         self._started_at = 0.0
         self._answered_at: float | None = None
         self._status: tuple[int, str] | None = None
@@ -191,6 +196,7 @@ class Call:
     ) -> None:
         """Settle the outcome (once) and move on."""
         self.ring_timer.cancel()
+        self.bye_tail_timer.cancel()
         self._stop_media()
         if not self.outcome.done():
             code, reason = status or self._status or (None, "")
@@ -215,7 +221,7 @@ class Call:
         self._transition(next_state)
 
     def _release(self) -> None:
-        for timer in (self.ring_timer, self.cancel_timer):
+        for timer in (self.ring_timer, self.cancel_timer, self.bye_tail_timer):
             timer.cancel()
         self._stop_media()
         self._pcm = None
@@ -247,10 +253,12 @@ class Call:
             sdp=sdp.encode(),
         )
         self._ua.calls[self.call_id] = self
-        self._send_invite()
         self.ring_timer.start(self._ring_timeout)
+        self._send_invite()
 
     def _send_invite(self) -> None:
+        """Everything the INVITE's answer relies on is set before it is sent: a send that
+        fails does so inside send_request, which hands its synthetic 503 back at once."""
         assert self._template is not None
         self._cseq += 1
         self._invite = self._template.build(self._ua.local.via(), self._cseq, self._credentials)
@@ -260,7 +268,7 @@ class Call:
         )
 
     def _invite_response(self, tx: ClientTransaction, response: SipResponse) -> None:
-        if tx is not self._invite_tx:
+        if tx.request is not self._invite:
             return  # the INVITE before an auth retry: that transaction ACKed its 401/407
         status = response.status_code
         if status < 200:
@@ -323,17 +331,21 @@ class Call:
             return
         if self.state not in (CallState.CALLING, CallState.PROCEEDING, CallState.CANCELLING):
             return  # abandoned: the dialer is closing
-        assert self._invite is not None
-        self._dialog = Dialog.from_2xx(self._invite, response)
+        self._dialog, problem = self._dialog_for(response)
         self._answered_at = time.time()
         self._status = (response.status_code, response.reason)
         self.cancel_timer.cancel()
         self._send_ack()
+        if problem is not None:
+            self._hang_up(Ending.BAD_ANSWER, problem)
+            return
         if self.state is CallState.CANCELLING:
             self._hang_up(Ending.RING_TIMEOUT, "answered after CANCEL")
             return
+        assert self._rtp is not None
         try:
             self._media = negotiate(response.body.decode("utf-8", "replace"), self._settings.codecs)
+            check_answer_destination(self._media, 6 if self._rtp.family == socket.AF_INET6 else 4)
             assert self._pcm is not None
             payload = encode(self._pcm, self._media.codec)
             self._pcm = None
@@ -342,7 +354,6 @@ class Call:
             detail = "no common codec" if isinstance(exc, NoCommonCodec) else f"bad SDP: {exc}"
             self._hang_up(Ending.MEDIA_FAILURE, detail)
             return
-        assert self._rtp is not None
         self._playback = self._pacer.play(
             self._rtp,
             (self._media.address, self._media.port),
@@ -352,6 +363,17 @@ class Call:
         self._playback.add_done_callback(self._playback_done)
         self.ring_timer.cancel()
         self._transition(CallState.CONFIRMED)
+
+    def _dialog_for(self, response: SipResponse) -> tuple[Dialog, str | None]:
+        """The dialog of a 2xx, and what makes it unusable (None if nothing does). Unusable,
+        it is still ACKed and BYEd, through the trunk: the callee did answer, and a 2xx left
+        unanswered keeps the call up on the trunk's side."""
+        assert self._invite is not None
+        try:
+            return Dialog.from_2xx(self._invite, response), None
+        except ValueError as exc:
+            log.info("call %s: unusable %d: %s", self.call_id, response.status_code, exc)
+            return Dialog.towards_trunk(self._invite, response), f"unusable answer: {exc}"
 
     def _send_ack(self) -> None:
         assert self._dialog is not None and self._invite is not None
@@ -367,7 +389,7 @@ class Call:
                 self._ua.send(*self._ack)
             return
         # RFC 3261 §13.2.2.4: a second dialog we do not want: ACK it, then BYE it.
-        fork = Dialog.from_2xx(self._invite, response)
+        fork, _problem = self._dialog_for(response)
         ack, destination = fork.ack(self._invite, self._ua.local.via())
         self._ua.send(ack.serialize(), destination)
         bye, destination = fork.request("BYE", self._ua.local.via())
@@ -384,14 +406,19 @@ class Call:
         report = playback.result()
         if report.packets_skipped:
             log.info("call %s: %d RTP packets skipped", self.call_id, report.packets_skipped)
-        self._hang_up(Ending.HANGUP, "voice played")
+        self.bye_tail_timer.start(self._settings.bye_tail)
+
+    def _bye_tail_expired(self) -> None:
+        if self.state is CallState.CONFIRMED:
+            self._hang_up(Ending.HANGUP, "voice played")
 
     def _hang_up(self, ending: Ending, detail: str) -> None:
-        """BYE the dialog and settle the outcome; the call ends when the BYE is answered."""
+        """BYE the dialog and settle the outcome; the call ends when the BYE is answered
+        (at once, if the BYE cannot be sent: so it is TERMINATING before the send)."""
         assert self._dialog is not None
         bye, destination = self._dialog.request("BYE", self._ua.local.via())
-        self._ua.transactions.send_request(bye, destination, self._bye_response)
         self._finish(ending, CallState.TERMINATING, detail=detail)
+        self._ua.transactions.send_request(bye, destination, self._bye_response)
 
     def _bye_response(self, tx: ClientTransaction, response: SipResponse) -> None:
         status = response.status_code
@@ -463,10 +490,12 @@ class Call:
     def _send_cancel(self) -> None:
         assert self._invite is not None
         self._cancel_sent = True
+        # Before the send: a CANCEL that cannot be sent fails the INVITE too (same
+        # destination), which ends the call and must find no timer started after it.
+        self.cancel_timer.start(self._ua.transactions.timers.transaction_timeout)
         self._ua.transactions.send_request(
             cancel_for(self._invite), self._settings.destination, lambda tx, response: None
         )
-        self.cancel_timer.start(self._ua.transactions.timers.transaction_timeout)
 
     def _cancel_timer_expired(self) -> None:
         if self.state is CallState.CANCELLING:

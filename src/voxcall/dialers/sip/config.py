@@ -22,8 +22,10 @@ _OPTIONS = frozenset(
         "local_ip",
         "local_port",
         "rtp_ports",
+        "bye_tail",
     }
 )
+MAX_BYE_TAIL_MS = 5000  # a longer silence only adds to the bill
 # What may appear as the user part of our From (RFC 3261 "user" unreserved characters,
 # minus the ones that would need escaping).
 _CALLER_ID = re.compile(r"[A-Za-z0-9+\-_.!~*()]{1,64}")
@@ -88,13 +90,20 @@ def _optional_text(options: Mapping[str, object], name: str) -> str | None:
 
 def _optional_port(options: Mapping[str, object], name: str) -> int | None:
     value = options.get(name)
-    if value is None:
-        return None
+    return None if value is None else _whole_number(name, value, "a port number")
+
+
+def _optional_int(options: Mapping[str, object], name: str, default: int) -> int:
+    value = options.get(name)
+    return default if value is None else _whole_number(name, value, "a whole number")
+
+
+def _whole_number(name: str, value: object, what: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise ValueError(f"{name}: expected a port number, got {value!r}")
+    raise ValueError(f"{name}: expected {what}, got {value!r}")
 
 
 def _codecs(value: object) -> tuple[Codec, ...]:
@@ -149,6 +158,8 @@ class SipTrunkConfig:
     # None for one the OS picks.
     local_port: int | None = None
     rtp_ports: tuple[int, int] = (20000, 30000)
+    # Milliseconds between the last RTP packet and the BYE, for the callee's jitter buffer.
+    bye_tail_ms: int = 250
 
     def __post_init__(self) -> None:
         _parse_trunk(self.trunk)
@@ -174,6 +185,8 @@ class SipTrunkConfig:
             raise ValueError(f"rtp_ports: need 1024 <= LOW < HIGH <= 65535, got {low}-{high}")
         if self.local_port is not None and low <= self.local_port <= high:
             raise ValueError(f"local_port: {self.local_port} is inside rtp_ports {low}-{high}")
+        if not 0 <= self.bye_tail_ms <= MAX_BYE_TAIL_MS:
+            raise ValueError(f"bye_tail: {self.bye_tail_ms} ms is not 0 to {MAX_BYE_TAIL_MS} ms")
 
     @property
     def parsed_trunk(self) -> Trunk:
@@ -201,6 +214,7 @@ class SipTrunkConfig:
             rtp_ports=(
                 _rtp_ports(options["rtp_ports"]) if options.get("rtp_ports") else defaults.rtp_ports
             ),
+            bye_tail_ms=_optional_int(options, "bye_tail", defaults.bye_tail_ms),
         )
 
     def to_options(self) -> dict[str, object]:
@@ -215,4 +229,5 @@ class SipTrunkConfig:
             "local_ip": self.local_ip,
             "local_port": self.local_port,
             "rtp_ports": f"{self.rtp_ports[0]}-{self.rtp_ports[1]}",
+            "bye_tail": self.bye_tail_ms,
         }

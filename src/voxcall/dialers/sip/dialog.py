@@ -158,14 +158,42 @@ class Dialog:
 
     @classmethod
     def from_2xx(cls, invite: SipRequest, response: SipResponse) -> Dialog:
-        """The dialog a 2xx to our INVITE establishes (ValueError if its Record-Route is
-        malformed). A 2xx without Contact (which RFC 3261 forbids) is taken to mean the
-        Request-URI."""
+        """The dialog a 2xx to our INVITE establishes; ValueError, naming the header, if its
+        Contact is not a sip: URI or its Record-Route is malformed (`towards_trunk` then
+        still reaches the far end). A 2xx without Contact (which RFC 3261 forbids) is taken
+        to mean the Request-URI."""
         contact = response.headers.get("Contact")
-        target = NameAddress.parse(contact).uri if contact else SipUri.parse(invite.uri)
+        target = SipUri.parse(invite.uri)
+        if contact:
+            try:
+                target = NameAddress.parse(contact).uri
+            except ValueError as exc:
+                raise ValueError(f"Contact {contact[:60]!r}: {exc}") from None
+            if target.scheme != "sip":  # sips: needs TLS, which we do not speak
+                raise ValueError(f"Contact {contact[:60]!r}: not a sip: URI")
         route_set = tuple(reversed(response.headers.get_all("Record-Route")))
         for route in route_set:
-            NameAddress.parse(route)
+            try:
+                NameAddress.parse(route)
+            except ValueError as exc:
+                raise ValueError(f"Record-Route {route[:60]!r}: {exc}") from None
+        return cls._for(invite, response, target, route_set)
+
+    @classmethod
+    def towards_trunk(cls, invite: SipRequest, response: SipResponse) -> Dialog:
+        """A dialog for a 2xx that `from_2xx` refuses, only to ACK and BYE it: its requests
+        go where the INVITE went (its Request-URI, no route set), which a trunk accepts, as
+        RFC 3261 gives no other target for them."""
+        return cls._for(invite, response, SipUri.parse(invite.uri), ())
+
+    @classmethod
+    def _for(
+        cls,
+        invite: SipRequest,
+        response: SipResponse,
+        target: SipUri,
+        route_set: tuple[str, ...],
+    ) -> Dialog:
         number, _method = invite.cseq
         return cls(
             call_id=invite.call_id,

@@ -71,6 +71,11 @@ class SipDialer:
         return self._ua.transport.local_address
 
     @property
+    def rtp_ports_in_use(self) -> int:
+        """RTP sockets open: one per call until it has ended."""
+        return 0 if self._ports is None else self._ports.in_use
+
+    @property
     def active_calls(self) -> int:
         """Calls not yet ended, including hung-up ones whose BYE or CANCEL is still out."""
         return len(self._calls)
@@ -102,6 +107,7 @@ class SipDialer:
             codecs=config.codecs,
             username=config.username,
             password=config.password,
+            bye_tail=config.bye_tail_ms / 1000,
         )
         log.info("sip dialer started: trunk %s, %r", trunk, config)
 

@@ -26,6 +26,7 @@ class Ending(enum.Enum):
     TIMER_B = "Timer B timeout"  # no response at all to the INVITE within 64*T1
     UNREACHABLE = "unreachable"  # ICMP error or a lost TCP connection before any answer
     MEDIA_FAILURE = "media failure"  # answered, but the SDP answer was unusable: ACK, then BYE
+    BAD_ANSWER = "bad answer"  # a 2xx whose Contact or Record-Route is unusable: ACK, then BYE
     LOCAL_FAILURE = "local failure"  # we could not place the call (e.g. no free RTP port)
 
 
@@ -42,8 +43,10 @@ class CallRecord:
     detail: str = ""  # "voice played", "callee hung up", "no common codec", "ICMP ..."
 
 
-_BUSY = frozenset({486, 600})
-_NO_ANSWER = frozenset({408, 480})
+# 603 Decline is the callee refusing the call, like 600 Busy Everywhere. A 487 we did not
+# CANCEL for (a trunk ending the ringing on its own) is the far end giving up: no answer.
+_BUSY = frozenset({486, 600, 603})
+_NO_ANSWER = frozenset({408, 480, 487})
 
 
 def bill_seconds(answered_at: float | None, ended_at: float) -> int:
@@ -72,6 +75,8 @@ def _cause(record: CallRecord) -> str:
         text = Ending.TIMER_B.value
     elif record.ending is Ending.MEDIA_FAILURE:
         text = f"488 {record.detail}" if record.detail else "488 media failure"
+    elif record.ending is Ending.BAD_ANSWER:
+        text = f"{status}; {record.detail}"
     else:
         text = record.detail or record.ending.value
     return text[:MAX_CAUSE]
@@ -93,10 +98,11 @@ def _result(record: CallRecord) -> AttemptResult:
 def attempt_outcome(record: CallRecord) -> AttemptOutcome:
     """Classify one finished call.
 
-    2xx then BYE -> ANSWERED; 486, 600 -> BUSY; 480, a far-end 408, our CANCEL at the ring
-    timeout (487, or a 200 that crossed the CANCEL and was hung up at once) -> NO_ANSWER;
-    403, 404, 484, 503, any other final failure, Timer B, ICMP errors, an unusable SDP
-    answer -> ERROR. bill_sec counts whenever a 2xx arrived, since the trunk bills it.
+    2xx then BYE -> ANSWERED; 486, 600, 603 -> BUSY; 480, a far-end 408 or 487, our CANCEL
+    at the ring timeout (487, or a 200 that crossed the CANCEL and was hung up at once) ->
+    NO_ANSWER; 403, 404, 484, 503, any other final failure, Timer B, ICMP errors, a failed
+    send, a 2xx with an unusable Contact, Record-Route or SDP answer -> ERROR. bill_sec
+    counts whenever a 2xx arrived, since the trunk bills it.
     """
     return AttemptOutcome(
         result=_result(record),

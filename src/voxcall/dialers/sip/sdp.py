@@ -220,6 +220,23 @@ class MediaTarget:
         return self.address, self.port
 
 
+_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def check_answer_destination(target: MediaTarget, ip_version: int) -> None:
+    """ValueError unless our RTP socket (IPv`ip_version`) can send a call's audio to where the
+    answer points it: one host, of our IP version. A broadcast or multicast address would
+    make every send fail (or reach many hosts), and an IPv6 socket cannot reach IPv4."""
+    address = ipaddress.ip_address(target.address)
+    if address.version != ip_version:
+        raise ValueError(
+            f"the answer's media address {address} is IPv{address.version},"
+            f" our RTP socket is IPv{ip_version}"
+        )
+    if address == _LIMITED_BROADCAST or address.is_multicast:
+        raise ValueError(f"the answer's media address {address} is not one host")
+
+
 class NoCommonCodec(ValueError):
     """The answer accepted none of the codecs we offered (or rejected the audio stream)."""
 

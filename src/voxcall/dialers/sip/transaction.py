@@ -184,15 +184,17 @@ class InviteClientTransaction(ClientTransaction):
         self._ack_wire = b""
 
     def start(self) -> None:
-        self._send_request()
+        # Timers first: a send that fails at once terminates the transaction inside
+        # _send_request, and that must cancel them rather than be followed by their start.
         if not self._sender.reliable:
             self.timer_a.start(self._timers.t1)
         self.timer_b.start(self._timers.transaction_timeout)
+        self._send_request()
 
     def _timer_a_expired(self) -> None:
         if self.state is State.CALLING:
-            self._send_request()
             self.timer_a.start(2 * self.timer_a.delay)
+            self._send_request()
 
     def _timer_b_expired(self) -> None:
         if self.state is State.CALLING:
@@ -251,18 +253,18 @@ class NonInviteClientTransaction(ClientTransaction):
         self.timer_k = Timer("K", self._loop, self._terminate)  # wait for response retransmits
 
     def start(self) -> None:
-        self._send_request()
-        if not self._sender.reliable:
+        if not self._sender.reliable:  # timers first, as in InviteClientTransaction.start
             self.timer_e.start(self._timers.t1)
         self.timer_f.start(self._timers.transaction_timeout)
+        self._send_request()
 
     def _timer_e_expired(self) -> None:
         if self.state is State.TRYING:
-            self._send_request()
             self.timer_e.start(min(2 * self.timer_e.delay, self._timers.t2))
-        elif self.state is State.PROCEEDING:
             self._send_request()
+        elif self.state is State.PROCEEDING:
             self.timer_e.start(self._timers.t2)
+            self._send_request()
 
     def _timer_f_expired(self) -> None:
         if self.state in (State.TRYING, State.PROCEEDING):
