@@ -120,6 +120,23 @@ async def test_calls_per_second_limit_holds(services: Services, settings: Settin
     assert max(starts) - min(starts) >= 2.0
 
 
+async def test_the_next_calls_per_second_window_is_not_left_to_the_poll(
+    services: Services,
+) -> None:
+    """When the window reopens, the scheduler claims at once: with the fallback poll a minute
+    away, 15 calls at 5 per second still start within about 2 s."""
+    services.store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=5))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = silent_voice(services, project, 0.2)
+    calls = services.calls.place(
+        project, ["09121234567"] * 15, voice, CallOptions(server_id="slow")
+    )
+    services.scheduler.poll_interval = 60.0
+    await _run_until_final(services, 30)
+    starts = [a["started_at"] for c in calls for a in services.store.attempts_of(c.id)]
+    assert 2.0 <= max(starts) - min(starts) < 20
+
+
 async def test_unpinned_calls_go_to_the_least_loaded_dialer(services: Services) -> None:
     services.store.set_dialer_enabled("sandbox", False)
     services.store.add_dialer(_dialer_config("a", "sandbox", "A", {}, channels=2, cps=1000))

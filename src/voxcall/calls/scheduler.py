@@ -39,7 +39,7 @@ from voxcall.dialers.registry import build_dialer
 from voxcall.metrics import Metrics
 from voxcall.store.files import VoiceFiles
 from voxcall.store.records import AttemptRecord, CallStatus, ClaimedAttempt, DialerConfig
-from voxcall.store.store import Store, StoreUnavailable
+from voxcall.store.store import Store, StoreUnavailable, cps_budget
 
 log = logging.getLogger("voxcall.scheduler")
 
@@ -229,6 +229,13 @@ class Scheduler:
                 task = asyncio.create_task(self._attempt(config, trunk.dialer, attempt))
                 self._attempts.add(task)
                 task.add_done_callback(self._attempts.discard)
+            if claimed:
+                # These claims leave the dialer's calls-per-second window then: a round at
+                # that moment claims what they held back, rather than up to a poll later.
+                # (MIN_ROUND late: uvloop's timers may fire up to a millisecond early.)
+                window, _ = cps_budget(config.cps)
+                loop = asyncio.get_running_loop()
+                loop.call_later(now + window + MIN_ROUND - time.time(), self._wake.set)
 
     async def _trunk(self, config: DialerConfig) -> _Trunk | None:
         """The started driver for `config`, rebuilt when its settings changed."""
