@@ -22,6 +22,7 @@ from tests.peers.voices import tone
 from voxcall.calls.policy import decide
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
 from voxcall.dialers.sip.driver import SipDialer
+from voxcall.dialers.sip.g711 import ULAW_SILENCE
 from voxcall.dialers.sip.rtp import RtpPacket
 from voxcall.store.records import CallStatus
 
@@ -331,20 +332,23 @@ async def test_reinvite_moves_the_media(
     (sink_a, port_a), (sink_b, port_b) = two_rtp_sinks
     variables = {"rtp_port_a": str(port_a), "rtp_port_b": str(port_b)}
     uas = sipp_uas("uas_reinvite_move.xml", variables=variables)
-    async with running_dialer(uas.trunk) as dialer:
+    async with running_dialer(uas.trunk, bye_tail=100) as dialer:
         outcome = await dialer.dial(dial_request(tone(2.0)))
         assert await sipp_result(uas) == 0, uas.diagnostics()  # our 200 to the re-INVITE
     assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; voice played")
     before, after = sink_a.packets, sink_b.packets
     assert 10 <= len(before) <= 50, len(before)  # about 25: 0.5 s and a round trip
-    assert len(before) + len(after) == 100  # 2 s of 20 ms packets, none lost on loopback
+    # 2 s of 20 ms packets, then the 100 ms BYE tail of silence; none lost on loopback.
+    assert len(before) + len(after) == 105
+    assert all(p.payload == bytes([ULAW_SILENCE]) * 160 for p in after[-5:])
+    assert after[-6].payload != bytes([ULAW_SILENCE]) * 160
     # One stream that changed address: same SSRC, sequence numbers and timestamps run on.
     packets = before + after
     assert len({p.ssrc for p in packets}) == 1
     for earlier, later in itertools.pairwise(packets):
         assert later.sequence_number == (earlier.sequence_number + 1) % 65536
         assert later.timestamp == (earlier.timestamp + 160) % 2**32
-    assert [p.marker for p in packets] == [True] + [False] * 99
+    assert [p.marker for p in packets] == [True] + [False] * 104
 
 
 @pytest.mark.parametrize(

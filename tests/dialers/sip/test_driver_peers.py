@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.peers.baresip import BaresipFactory
@@ -15,7 +16,7 @@ from tests.peers.kamailio import KamailioFactory
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory
 from tests.peers.voices import aligned_correlation, decode_8k, speech, tone
-from voxcall.dialers.base import AttemptResult
+from voxcall.dialers.base import AttemptResult, Voice8k
 
 pytestmark = pytest.mark.peers
 
@@ -97,6 +98,36 @@ async def test_baresip_hears_the_voice_we_sent(
     sent = np.frombuffer(voice.pcm, dtype="<i2")
     assert len(heard) > 0.8 * len(sent)
     assert aligned_correlation(sent, heard) >= 0.9
+
+
+def frames_of(pcm: npt.NDArray[np.int16], frequency: float) -> int:
+    """How many 20 ms frames of `pcm` are mostly a tone of `frequency` (against 400 Hz)."""
+    t = np.arange(160) / 8000
+    ours, other = np.exp(-2j * np.pi * frequency * t), np.exp(-2j * np.pi * 400 * t)
+    frames = pcm[: len(pcm) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    return int(
+        np.sum((np.abs(frames @ ours) > 4 * np.abs(frames @ other)) & (np.abs(frames @ ours) > 1e4))
+    )
+
+
+@pytest.mark.parametrize(("bye_tail", "heard_whole"), [(250, True), (0, False)])
+async def test_the_bye_tail_lets_the_callee_hear_the_last_syllable(
+    baresip_callee: BaresipFactory, bye_tail: int, heard_whole: bool
+) -> None:
+    # 1 s of a 400 Hz tone, then the "last syllable": 200 ms (10 packets) of 1600 Hz.
+    # baresip's jitter buffer holds 5 packets and gives one out per packet that arrives:
+    # a BYE right after the last packet (no tail, as before) loses the last 100 ms (the
+    # second case shows that this test can tell), while the tail's silence pushes them out.
+    voice = Voice8k(tone(1.0, 400).pcm + tone(0.2, 1600).pcm)
+    callee = baresip_callee(user=NUMBER)
+    async with running_dialer(callee.trunk, codecs="PCMU", bye_tail=bye_tail) as dialer:
+        outcome = await dialer.dial(dial_request(voice))
+    assert outcome.result is AttemptResult.ANSWERED, outcome
+    assert outcome.answered_at is not None
+    # Billed to the BYE, which leaves with the last packet, 20 ms before its audio ends.
+    assert outcome.ended_at - outcome.answered_at >= 1.2 + bye_tail / 1000 - 0.03
+    heard = decode_8k(await asyncio.to_thread(callee.recording))
+    assert (frames_of(heard, 1600) == 10) is heard_whole
 
 
 async def test_kamailio_auth_proxy_right_password(

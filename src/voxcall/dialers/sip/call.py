@@ -33,7 +33,7 @@ from voxcall.dialers.sip.dialog import (
 )
 from voxcall.dialers.sip.digest import authorization, authorize, select_challenge
 from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
-from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, RtpPortPool
+from voxcall.dialers.sip.media import SAMPLE_RATE, PlaybackReport, RtpPacer, RtpPortPool
 from voxcall.dialers.sip.message import SipRequest, SipResponse
 from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
 from voxcall.dialers.sip.sdp import (
@@ -109,8 +109,10 @@ class CallSettings:
     codecs: tuple[Codec, ...]
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    # Silence after the last RTP packet before the BYE, so that the callee's jitter buffer
-    # plays out the last syllable instead of the BYE cutting it off.
+    # Seconds of silence sent after the voice, before the BYE, so that the callee's jitter
+    # buffer plays out the last syllable instead of the BYE cutting it off. Sent, not just
+    # waited: a jitter buffer driven by arriving packets (baresip's) releases its last
+    # frames only when more packets push them out.
     bye_tail: float = 0.25
 
 
@@ -151,7 +153,6 @@ class Call:
         self.ring_timer = Timer("ring timeout", loop, self._ring_timeout_expired)
         # RFC 3261 §9.1: with no final response 64*T1 after the CANCEL, give the INVITE up.
         self.cancel_timer = Timer("final after CANCEL", loop, self._cancel_timer_expired)
-        self.bye_tail_timer = Timer("BYE tail", loop, self._bye_tail_expired)
         self._started_at = 0.0
         self._answered_at: float | None = None
         self._status: tuple[int, str] | None = None
@@ -196,7 +197,6 @@ class Call:
     ) -> None:
         """Settle the outcome (once) and move on."""
         self.ring_timer.cancel()
-        self.bye_tail_timer.cancel()
         self._stop_media()
         if not self.outcome.done():
             code, reason = status or self._status or (None, "")
@@ -221,7 +221,7 @@ class Call:
         self._transition(next_state)
 
     def _release(self) -> None:
-        for timer in (self.ring_timer, self.cancel_timer, self.bye_tail_timer):
+        for timer in (self.ring_timer, self.cancel_timer):
             timer.cancel()
         self._stop_media()
         self._pcm = None
@@ -347,7 +347,8 @@ class Call:
             self._media = negotiate(response.body.decode("utf-8", "replace"), self._settings.codecs)
             check_answer_destination(self._media, 6 if self._rtp.family == socket.AF_INET6 else 4)
             assert self._pcm is not None
-            payload = encode(self._pcm, self._media.codec)
+            tail = bytes(2 * round(self._settings.bye_tail * SAMPLE_RATE))  # 16-bit silence
+            payload = encode(self._pcm + tail, self._media.codec)
             self._pcm = None
         except ValueError as exc:
             log.info("call %s: unusable SDP answer: %s", self.call_id, exc)
@@ -406,11 +407,7 @@ class Call:
         report = playback.result()
         if report.packets_skipped:
             log.info("call %s: %d RTP packets skipped", self.call_id, report.packets_skipped)
-        self.bye_tail_timer.start(self._settings.bye_tail)
-
-    def _bye_tail_expired(self) -> None:
-        if self.state is CallState.CONFIRMED:
-            self._hang_up(Ending.HANGUP, "voice played")
+        self._hang_up(Ending.HANGUP, "voice played")
 
     def _hang_up(self, ending: Ending, detail: str) -> None:
         """BYE the dialog and settle the outcome; the call ends when the BYE is answered

@@ -158,7 +158,8 @@ class SipTrunkConfig:
     # None for one the OS picks.
     local_port: int | None = None
     rtp_ports: tuple[int, int] = (20000, 30000)
-    # Milliseconds between the last RTP packet and the BYE, for the callee's jitter buffer.
+    # Milliseconds of silence sent after the voice, before the BYE: the callee's jitter
+    # buffer plays out the last syllable.
     bye_tail_ms: int = 250
 
     def __post_init__(self) -> None:
