@@ -3,7 +3,9 @@
 It records every request as it arrives (before any scripted delay), answers 500 to the first
 `fail_first` requests and `status` after that, optionally after `delay` seconds. `stop()`
 closes the port (a client then gets connection refused) and `start()` opens it again on the
-same port.
+same port. With `keep_alive` it speaks HTTP/1.1 and serves several requests on a connection;
+`connections` counts the connections it accepted, `max_in_flight` the most requests it held
+at once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -35,11 +38,16 @@ class Receiver:
         status: int = 200,
         delay: float = 0.0,
         reply_headers: dict[str, str] | None = None,
+        keep_alive: bool = False,
     ) -> None:
         self.fail_first = fail_first
         self.status = status
         self.delay = delay
         self.reply_headers = reply_headers or {}
+        self.keep_alive = keep_alive
+        self.connections = 0
+        self.max_in_flight = 0
+        self._in_flight = 0
         self.port = 0  # chosen by the first start, kept by later ones
         self._lock = threading.Lock()
         self._requests: list[Received] = []
@@ -58,7 +66,7 @@ class Receiver:
     def start(self) -> None:
         assert self._server is None, "already running"
         self._release = threading.Event()
-        server = _Server((HOST, self.port), _Handler)
+        server = _Server((HOST, self.port), _KeepAliveHandler if self.keep_alive else _Handler)
         server.receiver = self
         self.port = server.server_address[1]
         self._server = server
@@ -95,14 +103,29 @@ class Receiver:
         with self._lock:
             status = 500 if len(self._requests) < self.fail_first else self.status
             self._requests.append(Received(method, path, headers, body, time.time(), status))
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
             return status
+
+    def _answered(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _connected(self) -> None:
+        with self._lock:
+            self.connections += 1
 
 
 class _Server(ThreadingHTTPServer):
     # Handler threads are joined at server_close, so that a stopped receiver leaves none.
     daemon_threads = False
     block_on_close = True
+    request_queue_size = 64  # a burst of connections is queued, not dropped
     receiver: Receiver
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.receiver._connected()
+        super().process_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -129,6 +152,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
         except ConnectionError:
             pass  # the client gave up waiting (its timeout): what a slow receiver is for
+        finally:
+            receiver._answered()
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the test reads `received()`, not stderr
+
+
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+    timeout = 5.0  # an idle connection's thread ends after this, so that stop() can join it

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,6 +32,7 @@ from voxcall.store.records import (
     CallStatus,
     Project,
     WebhookDelivery,
+    WebhookOutcome,
 )
 from voxcall.store.store import Store, StoreUnavailable
 from voxcall.webhooks.delivery import (
@@ -261,7 +262,7 @@ async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver:
     assert all(e["last_error"] == "" for e in events)
 
 
-async def test_a_slow_receiver_does_not_delay_anotherwebhook_project(store: Store) -> None:
+async def test_a_slow_receiver_does_not_delay_another_project(store: Store) -> None:
     with Receiver(delay=5.0) as slow, Receiver() as fast:
         a, _ = webhook_project(store, "a", slow.url)
         final_calls(store, a, [CallStatus.NORMAL] * 8)  # A's events are the oldest
@@ -322,6 +323,59 @@ async def test_a_hanging_receiver_does_not_delay_another_projects_burst(
         assert a_attempts == [0] * 46 + [1] * 4  # and only those four were leased
         assert sorted(json.loads(r.body)["requestId"] for r in fast.received()) == sorted(b_calls)
     assert {e["attempts"] for e in outbox_events(any_store, b)} == {1}
+
+
+async def test_a_receiver_that_keeps_up_is_sent_more_at_once(store: Store) -> None:
+    """A lane starts at per_project requests at once and grows by one per 2xx answer up to
+    per_project_max; a receiver that fails stays at per_project."""
+    with Receiver(delay=0.2) as keeps_up, Receiver(delay=0.2, status=500) as failing:
+        a, _ = webhook_project(store, "a", keeps_up.url)
+        final_calls(store, a, [CallStatus.NORMAL] * 40)
+        b, _ = webhook_project(store, "b", failing.url)
+        final_calls(store, b, [CallStatus.NORMAL] * 40)
+        deliverer = _deliverer(store, per_project=2, per_project_max=5, backoff_base=30.0)
+        async with running(deliverer):
+            await eventually(_all_delivered(store, a), within=10.0)
+        first = sorted(r.at for r in keeps_up.received())[:3]
+    assert first[2] - first[0] > 0.15  # two at first: the third waited for an answer
+    assert keeps_up.max_in_flight == 5
+    assert failing.max_in_flight == 2
+    assert len(failing.received()) > 2
+
+
+async def test_a_connection_serves_many_deliveries(store: Store) -> None:
+    with Receiver(keep_alive=True) as receiver:
+        project, _ = webhook_project(store, "p", receiver.url)
+        final_calls(store, project, [CallStatus.NORMAL] * 60)
+        async with running(_deliverer(store, per_project=2, per_project_max=4)):
+            await eventually(_all_delivered(store, project))
+        # The answer is read to its end, so that its connection goes back to the pool.
+        assert 1 <= receiver.connections <= 4
+
+
+class _SlowDiskStore(Store):
+    """The real store, whose writes of outcomes take 0.1 s each, as on a busy disk."""
+
+    batches: list[int]
+
+    def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
+        self.batches.append(len(outcomes))
+        time.sleep(0.1)
+        super().webhook_outcomes(outcomes)
+
+
+async def test_outcomes_ended_together_are_written_together(
+    store: Store, receiver: Receiver
+) -> None:
+    project, _ = webhook_project(store, "p", receiver.url)
+    final_calls(store, project, [CallStatus.NORMAL] * 60)
+    slow = _SlowDiskStore(store.engine)
+    slow.batches = []
+    async with running(_deliverer(slow, lease=30.0, timeout=5.0)):
+        await eventually(_all_delivered(store, project), within=10.0)
+    assert sum(slow.batches) == 60
+    # One write at a time, each taking what ended meanwhile, not one write each.
+    assert len(slow.batches) <= 20
 
 
 async def test_gives_up_after_the_window(store: Store, receiver: Receiver) -> None:

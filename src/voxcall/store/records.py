@@ -181,6 +181,17 @@ class WebhookDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """How one delivery attempt ended: delivered (no error), to be tried again at
+    `retry_at`, or given up (an error and no `retry_at`)."""
+
+    event_id: str
+    at: float
+    error: str | None = None
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotentReplay:
     """What an Idempotency-Key already stands for."""
 

@@ -55,6 +55,7 @@ from voxcall.store.records import (
     Project,
     Voice,
     WebhookDelivery,
+    WebhookOutcome,
 )
 from voxcall.store.settings_cache import SettingsCache, StaleSettings
 
@@ -802,12 +803,12 @@ class Store:
         limit: int,
         lease: float,
         per_project: int,
-        busy: Mapping[str, int] | None = None,
+        room: Mapping[str, int] | None = None,
     ) -> list[WebhookDelivery]:
         """Take due events for one delivery attempt each, oldest first: at most `limit`, and
-        at most `per_project` of a project less its `busy` count (events the caller is still
-        sending), so that everything taken can be sent at once. The lease hides them from
-        other deliverers until it runs out (a crash mid-delivery means a later re-send)."""
+        of a project at most its `room` if it has one there, else `per_project`, so that the
+        caller can send everything taken at once. The lease hides them from other
+        deliverers until it runs out (a crash mid-delivery means a later re-send)."""
         events = t.webhook_events
         with self._write() as conn:
             ranked = (
@@ -832,17 +833,13 @@ class Store:
                 )
                 .subquery("ranked")
             )
-            room: ColumnElement[int] = literal(per_project)
-            if busy:
-                room = case(
-                    {project: per_project - n for project, n in busy.items()},
-                    value=ranked.c.project_id,
-                    else_=per_project,
-                )
+            allowed: ColumnElement[int] = literal(per_project)
+            if room:
+                allowed = case(room, value=ranked.c.project_id, else_=per_project)
             due = (
                 select(events.c.id)
                 # PostgreSQL locks no rows of a window query: the window picks, this locks.
-                .where(events.c.id.in_(select(ranked.c.id).where(ranked.c.rank <= room)))
+                .where(events.c.id.in_(select(ranked.c.id).where(ranked.c.rank <= allowed)))
                 .order_by(events.c.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -884,27 +881,43 @@ class Store:
                 )
         return deliveries
 
-    def webhook_delivered(self, event_id: str, now: float) -> None:
+    def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
+        """Record how attempts ended, all in one transaction (one commit)."""
+        events = t.webhook_events
+        by_id = events.c.id == bindparam("b_id")
+        delivered = [{"b_id": o.event_id, "b_at": o.at} for o in outcomes if o.error is None]
+        retried = [
+            {"b_id": o.event_id, "b_error": o.error[:300], "b_retry": o.retry_at}
+            for o in outcomes
+            if o.error is not None and o.retry_at is not None
+        ]
+        given_up = [
+            {"b_id": o.event_id, "b_error": o.error[:300], "b_at": o.at}
+            for o in outcomes
+            if o.error is not None and o.retry_at is None
+        ]
         with self._write() as conn:
-            conn.execute(
-                update(t.webhook_events)
-                .where(t.webhook_events.c.id == event_id)
-                .values(delivered_at=now, last_error="")
-            )
-
-    def webhook_failed(
-        self, event_id: str, error: str, *, retry_at: float | None, now: float
-    ) -> None:
-        """Record a failed attempt: retry at `retry_at`, or give up when it is None."""
-        values: dict[str, Any] = {"last_error": error[:300]}
-        if retry_at is None:
-            values["failed_at"] = now
-        else:
-            values["next_attempt_at"] = retry_at
-        with self._write() as conn:
-            conn.execute(
-                update(t.webhook_events).where(t.webhook_events.c.id == event_id).values(values)
-            )
+            if delivered:
+                conn.execute(
+                    update(events)
+                    .where(by_id)
+                    .values(delivered_at=bindparam("b_at"), last_error=""),
+                    delivered,
+                )
+            if retried:
+                conn.execute(
+                    update(events)
+                    .where(by_id)
+                    .values(last_error=bindparam("b_error"), next_attempt_at=bindparam("b_retry")),
+                    retried,
+                )
+            if given_up:
+                conn.execute(
+                    update(events)
+                    .where(by_id)
+                    .values(last_error=bindparam("b_error"), failed_at=bindparam("b_at")),
+                    given_up,
+                )
 
     def webhook_events(self, project_id: str) -> list[Mapping[str, Any]]:
         with self._read() as conn:

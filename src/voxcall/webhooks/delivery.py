@@ -5,11 +5,14 @@ events are leased, sent and their outcome recorded. A lease hides an event from 
 deliverers for `lease` seconds, so an event whose outcome was never recorded (a crash, a
 shutdown, an unreachable database) is simply sent again later: delivery is at least once.
 
-Fairness: a project has a lane of its own here, of at most `per_project` requests at once
-(and all lanes together at most `concurrency`). Each round leases only what the lanes have
-room for, so every leased event is sent at once: a lease is a real attempt, and none waits
-unsent for its lease to run out. A slow or dead receiver therefore holds its lane's few slots
-for at most a timeout each, and the other projects keep going.
+Fairness: a project has a lane of its own here, and all lanes together run at most
+`concurrency` requests. A lane starts at `per_project` requests at once and may run one more
+after each request its receiver answers 2xx, up to `per_project_max`; a failed request (an
+error status, a timeout, no connection) sets it back to `per_project`. So a receiver that keeps
+up takes more of the slots during a burst, and a slow or dead one holds at most `per_project`
+of them, for at most a timeout each, while the other projects keep going. Each round leases
+only what the lanes have room for, so every leased event is sent at once: a lease is a real
+attempt, and none waits unsent for its lease to run out.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
 from voxcall.metrics import Metrics
-from voxcall.store.records import WebhookDelivery
+from voxcall.store.records import WebhookDelivery, WebhookOutcome
 from voxcall.store.store import Store, StoreUnavailable
 from voxcall.webhooks.signing import sign
 
@@ -34,6 +37,17 @@ USER_AGENT = "voxcall-webhooks/1"
 JITTER = 0.1  # each retry is up to 10 % later than its back-off, so retries do not bunch up
 STORE_RETRY_CAP = 30.0  # the longest pause between lease attempts while the database is down
 STOP_MARGIN = 1.0  # beyond the timeout, for an in-flight delivery to record its outcome
+CONCURRENCY = 32  # requests in flight at most, all projects together
+PER_PROJECT = 4  # requests in flight for one project, at first and after a failure
+PER_PROJECT_MAX = 16  # ... and at most, once its receiver keeps answering
+MAX_ANSWER = 65_536  # bytes of a receiver's answer read at most
+ROUND_GAP = 0.01  # seconds between the starts of two lease rounds at least
+# An idle lane keeps its limit this long (seconds), so that a burst's lulls (a lane empty
+# between two rounds) do not set its limit back; a lane at `per_project` is not kept.
+LANE_MEMORY = 60.0
+
+# httpx logs each request at INFO; the outcome of each delivery is logged here already.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def next_attempt(
@@ -86,6 +100,24 @@ def describe_failure(exc: Exception, timeout: float) -> str:
     raise TypeError(f"not a request failure: {exc!r}")
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One project's requests in flight, and how many it may have (see the module's doc)."""
+
+    limit: int
+    in_flight: int = 0
+    used: float = 0.0  # loop.time() when its last request ended
+
+
+async def _drain(reply: httpx.Response) -> None:
+    """Read a short answer to its end; give up on a long one (its connection is closed)."""
+    read = 0
+    async for chunk in reply.aiter_raw():
+        read += len(chunk)
+        if read > MAX_ANSWER:
+            return
+
+
 class WebhookDeliverer:
     def __init__(
         self,
@@ -97,8 +129,9 @@ class WebhookDeliverer:
         window: float = 86400.0,
         backoff_base: float = 2.0,
         backoff_cap: float = 600.0,
-        concurrency: int = 32,
-        per_project: int = 4,
+        concurrency: int = CONCURRENCY,
+        per_project: int = PER_PROJECT,
+        per_project_max: int = PER_PROJECT_MAX,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -108,6 +141,8 @@ class WebhookDeliverer:
             raise ValueError(f"lease ({lease:g} s) must be longer than the timeout ({timeout:g} s)")
         if concurrency < 1 or per_project < 1:
             raise ValueError("concurrency and per_project must be at least 1")
+        if per_project_max < per_project:
+            raise ValueError("per_project_max must be at least per_project")
         self.store = store
         self.metrics = metrics or Metrics()
         self.poll_interval = poll_interval
@@ -118,19 +153,23 @@ class WebhookDeliverer:
         self.backoff_cap = backoff_cap
         self.concurrency = concurrency
         self.per_project = per_project
+        self.per_project_max = per_project_max
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=concurrency),
         )
-        self._lanes: dict[str, int] = {}  # events in flight, by project
+        self._lanes: dict[str, _Lane] = {}  # by project: in flight, or used lately
+        self._lanes_swept = 0.0  # loop.time() of the last sweep of idle lanes
         self._held: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._more_due = False
         self._stopping = False
         self._leasing_done = asyncio.Event()  # run() leases nothing more
+        self._outcomes: list[tuple[WebhookOutcome, asyncio.Future[None]]] = []  # to write
+        self._writing = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -138,11 +177,12 @@ class WebhookDeliverer:
     async def run(self) -> None:
         """Lease and deliver until `stop`. Cancelled instead, it abandons what is in flight
         (unrecorded, so re-sent once the leases run out), as a crash would."""
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         store_failures = 0
         try:
             while not self._stopping:
                 self._wake.clear()
+                started = loop.time()
                 pause = self.poll_interval
                 try:
                     await self._lease_round()
@@ -157,6 +197,9 @@ class WebhookDeliverer:
                     await asyncio.wait_for(self._wake.wait(), pause)
                 except TimeoutError:
                     pass
+                # Each round is a write transaction: while deliveries end one after another,
+                # the room they leave is leased in one round, not in one round each.
+                await asyncio.sleep(started + ROUND_GAP - loop.time())
         finally:
             self._leasing_done.set()
             if not self._stopping:
@@ -198,7 +241,8 @@ class WebhookDeliverer:
         if limit <= 0:
             self._more_due = True
             return
-        busy = dict(self._lanes)
+        self._forget_idle_lanes()
+        room = {project: lane.limit - lane.in_flight for project, lane in self._lanes.items()}
         now = time.time()
         leased = await asyncio.to_thread(
             functools.partial(
@@ -207,7 +251,7 @@ class WebhookDeliverer:
                 limit=limit,
                 lease=self.lease,
                 per_project=self.per_project,
-                busy=busy,
+                room=room,
             )
         )
         # More may be due if the limit or a lane's room, not the events, ended the lease.
@@ -215,34 +259,52 @@ class WebhookDeliverer:
         for delivery in leased:
             taken[delivery.project_id] = taken.get(delivery.project_id, 0) + 1
         self._more_due = len(leased) == limit or any(
-            n == self.per_project - busy.get(project, 0) for project, n in taken.items()
+            n == room.get(project, self.per_project) for project, n in taken.items()
         )
         for delivery in leased:
             if delivery.id in self._held:
                 continue  # its lease ran out while this deliverer still holds it
-            self._lanes[delivery.project_id] = self._lanes.get(delivery.project_id, 0) + 1
+            lane = self._lanes.get(delivery.project_id)
+            if lane is None:
+                lane = self._lanes[delivery.project_id] = _Lane(self.per_project)
+            lane.in_flight += 1
             self._held.add(delivery.id)
-            task = asyncio.create_task(self._run_one(delivery))
+            task = asyncio.create_task(self._run_one(delivery, lane))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run_one(self, delivery: WebhookDelivery) -> None:
+    def _forget_idle_lanes(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._lanes_swept < LANE_MEMORY:
+            return
+        self._lanes_swept = now
+        for project, lane in list(self._lanes.items()):
+            if lane.in_flight == 0 and now - lane.used > LANE_MEMORY:
+                del self._lanes[project]
+
+    async def _run_one(self, delivery: WebhookDelivery, lane: _Lane) -> None:
+        delivered = False
         try:
-            await self._deliver(delivery)
+            delivered = await self._deliver(delivery)
         except Exception:
             # The boundary: nothing may kill the loop. The event is re-sent after its lease.
             log.exception("delivery of webhook event %s failed", delivery.id)
         finally:
             self._held.discard(delivery.id)
-            self._lanes[delivery.project_id] -= 1
-            if self._lanes[delivery.project_id] == 0:
-                del self._lanes[delivery.project_id]
+            lane.limit = (
+                min(lane.limit + 1, self.per_project_max) if delivered else self.per_project
+            )
+            lane.in_flight -= 1
+            lane.used = asyncio.get_running_loop().time()
+            if lane.in_flight == 0 and lane.limit == self.per_project:
+                del self._lanes[delivery.project_id]  # nothing learnt to keep
             if self._more_due and not self._stopping:
                 self._wake.set()
 
     # -- one delivery ---------------------------------------------------------------
 
-    async def _deliver(self, delivery: WebhookDelivery) -> None:
+    async def _deliver(self, delivery: WebhookDelivery) -> bool:
+        """Send it and record the outcome; True if the receiver answered 2xx."""
         body = delivery.payload.encode()
         headers = {
             "Content-Type": "application/json",
@@ -257,7 +319,8 @@ class WebhookDeliverer:
                 asyncio.timeout(self.timeout),
                 self._client.stream("POST", delivery.url, content=body, headers=headers) as reply,
             ):
-                status = reply.status_code  # the body is never read: only the status counts
+                status = reply.status_code  # only the status counts, but ...
+                await _drain(reply)  # ... a body read to its end lets the connection be reused
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except REQUEST_FAILURES as exc:
             error = describe_failure(exc, self.timeout)
@@ -265,10 +328,8 @@ class WebhookDeliverer:
         if error is None:
             self.metrics.webhook_tried("delivered")
             log.debug("webhook event %s delivered to project %s", delivery.id, delivery.project_id)
-            await self._record(
-                delivery, functools.partial(self.store.webhook_delivered, delivery.id, now)
-            )
-            return
+            await self._record(WebhookOutcome(delivery.id, now))
+            return True
         retry_at = next_attempt(
             delivery.attempts,
             delivery.created_at,
@@ -295,20 +356,39 @@ class WebhookDeliverer:
                 error,
                 retry_at - now,
             )
-        await self._record(
-            delivery,
-            functools.partial(
-                self.store.webhook_failed, delivery.id, error, retry_at=retry_at, now=now
-            ),
-        )
+        await self._record(WebhookOutcome(delivery.id, now, error, retry_at))
+        return False
 
-    async def _record(self, delivery: WebhookDelivery, write: Callable[[], None]) -> None:
+    async def _record(self, outcome: WebhookOutcome) -> None:
+        """Queue the outcome for the next write and wait for that write. One write at a time
+        records all the outcomes queued meanwhile in one transaction: one commit for many
+        deliveries, rather than one each."""
+        written = asyncio.get_running_loop().create_future()
+        self._outcomes.append((outcome, written))
+        if not self._writing:
+            self._writing = True
+            writer = asyncio.create_task(self._write_outcomes())
+            self._tasks.add(writer)
+            writer.add_done_callback(self._tasks.discard)
+        # Shielded: a shutdown must not lose an outcome the receiver has already seen.
+        await asyncio.shield(written)
+
+    async def _write_outcomes(self) -> None:
         try:
-            # Shielded: a shutdown must not lose an outcome the receiver has already seen.
-            await asyncio.shield(asyncio.to_thread(write))
-        except StoreUnavailable as exc:
-            log.error(
-                "outcome of webhook event %s not recorded, it will be sent again: %s",
-                delivery.id,
-                exc,
-            )
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    await asyncio.to_thread(self.store.webhook_outcomes, [o for o, _ in batch])
+                except StoreUnavailable as exc:
+                    log.error(
+                        "outcomes of %d webhook events not recorded, they will be sent again: %s",
+                        len(batch),
+                        exc,
+                    )
+                except Exception:
+                    # Never leave a delivery waiting: its event is re-sent after its lease.
+                    log.exception("outcomes of %d webhook events not recorded", len(batch))
+                for _, written in batch:
+                    written.set_result(None)
+        finally:
+            self._writing = False

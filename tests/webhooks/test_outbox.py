@@ -1,11 +1,12 @@
-"""The store's webhook lease, on SQLite and PostgreSQL: it takes only what can be sent now."""
+"""The store's webhook outbox on SQLite and PostgreSQL: a lease takes only what can be sent
+now, and outcomes are recorded many at a time."""
 
 from __future__ import annotations
 
 import time
 
 from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
-from voxcall.store.records import CallStatus
+from voxcall.store.records import CallStatus, WebhookOutcome
 from voxcall.store.store import Store
 
 URL = "http://127.0.0.1:9/hook"  # never called: these tests only lease
@@ -18,14 +19,14 @@ def test_a_lease_takes_no_more_than_each_project_has_room_for(any_store: Store) 
     a, b, c = (project.id for project in projects)
 
     leased = any_store.lease_webhooks(
-        time.time(), limit=100, lease=30.0, per_project=3, busy={a: 1, b: 3}
+        time.time(), limit=100, lease=30.0, per_project=3, room={a: 4, b: 0}
     )
     taken = {p: sum(d.project_id == p for d in leased) for p in (a, b, c)}
-    assert taken == {a: 2, b: 0, c: 3}  # room: 3 less what the caller still sends
+    assert taken == {a: 4, b: 0, c: 3}  # a room of its own, else per_project
     assert all(d.attempts == 1 for d in leased)
     # What was not taken was not tried: its attempts count stays 0 and it is due now.
     untaken = [e for p in projects for e in outbox_events(any_store, p) if e["attempts"] == 0]
-    assert len(untaken) == 15 - 5
+    assert len(untaken) == 15 - 7
     assert all(e["next_attempt_at"] <= time.time() for e in untaken)
 
 
@@ -52,3 +53,30 @@ def test_a_lease_takes_the_oldest_first_within_its_limit(any_store: Store) -> No
     # Once the lease has run out, each is due again, for its second attempt.
     again = any_store.lease_webhooks(now + 31.0, limit=10, lease=30.0, per_project=10)
     assert len(again) == 6 and {d.attempts for d in again} == {2}
+
+
+def test_outcomes_are_recorded_together(any_store: Store) -> None:
+    project, _ = webhook_project(any_store, "p", URL)
+    final_calls(any_store, project, [CallStatus.NORMAL] * 4)
+    now = time.time()
+    a, b, c, d = any_store.lease_webhooks(now, limit=4, lease=30.0, per_project=4)
+    any_store.webhook_outcomes(
+        [
+            WebhookOutcome(a.id, now + 1),
+            WebhookOutcome(b.id, now + 2, "HTTP 500", retry_at=now + 60),
+            WebhookOutcome(c.id, now + 3, "timeout after 5 s"),  # given up
+        ]
+    )
+    events = {e["id"]: e for e in outbox_events(any_store, project)}
+    assert (events[a.id]["delivered_at"], events[a.id]["last_error"]) == (now + 1, "")
+    assert events[b.id]["next_attempt_at"] == now + 60
+    assert (events[b.id]["delivered_at"], events[b.id]["failed_at"]) == (None, None)
+    assert events[b.id]["last_error"] == "HTTP 500"
+    assert (events[c.id]["failed_at"], events[c.id]["last_error"]) == (now + 3, "timeout after 5 s")
+    assert events[c.id]["delivered_at"] is None
+    # Not recorded: still leased, for the lease's 30 s.
+    assert events[d.id]["last_error"] == "" and events[d.id]["next_attempt_at"] == now + 30.0
+    assert {e["attempts"] for e in events.values()} == {1}
+    # Due again: b at its retry, d once its lease ran out; a and c never again.
+    again = any_store.lease_webhooks(now + 61, limit=9, lease=30.0, per_project=9)
+    assert {x.id for x in again} == {b.id, d.id}
