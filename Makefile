@@ -1,4 +1,4 @@
-# Benchmarks (issue 7). `make bench` installs what they need, runs all three (under 10 minutes
+# Benchmarks (issue 7). `make bench` installs what they need, runs all four (under 11 minutes
 # on a 2-core machine) and keeps the full output in bench/last-run.md; BENCHMARKS.md records
 # the results. See bench/README.md.
 
@@ -9,7 +9,7 @@ PYTHON := .venv/bin/python
 BENCH_PACKAGES := wrk tshark sip-tester
 OUT := bench/last-run.md
 
-.PHONY: bench bench-tools bench-intake bench-dispatch bench-media
+.PHONY: bench bench-tools bench-intake bench-dispatch bench-media bench-webhooks
 
 bench: bench-tools
 	@uptime
@@ -17,6 +17,7 @@ bench: bench-tools
 	$(PYTHON) -m bench.intake | tee -a $(OUT)
 	$(PYTHON) -m bench.dispatch | tee -a $(OUT)
 	$(PYTHON) -m bench.sip_media | tee -a $(OUT)
+	$(PYTHON) -m bench.webhooks | tee -a $(OUT)
 	@uptime
 
 bench-intake: bench-tools
@@ -27,6 +28,9 @@ bench-dispatch: bench-tools
 
 bench-media: bench-tools
 	$(PYTHON) -m bench.sip_media
+
+bench-webhooks: bench-tools
+	$(PYTHON) -m bench.webhooks
 
 # Idempotent: installs only what is missing (Debian packages, the venv), like scripts/bootstrap.
 # tshark's package asks whether non-root users may capture: answered "no" beforehand.

@@ -29,6 +29,7 @@ import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +85,15 @@ def numbers(count: int) -> list[str]:
     return [f"0912{(i // 9000) % 1000:03d}{i % 9000 + 1000:04d}" for i in range(count)]
 
 
-def queue_calls(data: Path, count: int) -> None:
-    """A project, a priced sandbox dialer (disabled after queueing) and `count` calls."""
-    created = json.loads(
-        voxcall(data, "project", "create", "bench", "--json", "--balance", "1000000000000")
-    )
+def queue_calls(data: Path, count: int, projects: Sequence[str] = ("bench",)) -> None:
+    """Projects, a priced sandbox dialer (disabled after queueing) and `count` calls of each
+    project."""
+    created = {
+        name: json.loads(
+            voxcall(data, "project", "create", name, "--json", "--balance", "1000000000000")
+        )
+        for name in projects
+    }
     voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default")
     voxcall(
         data,
@@ -102,22 +107,23 @@ def queue_calls(data: Path, count: int) -> None:
         "--cps",
         "1000000",
     )
-    services = build_services(Settings(data.resolve(), _url(data), sandbox_speed=1.0))
+    services = build_services(Settings(data.resolve(), database_url(data), sandbox_speed=1.0))
     try:
-        project = services.store.project_by_name("bench")
-        assert project is not None and project.id == created["id"]
-        voice = services.voices.upload(project, test_voice(), name="bench", filename="b.wav")
         batch = numbers(count)
-        for start in range(0, count, BATCH):
-            services.calls.place(
-                project, batch[start : start + BATCH], voice.id, CallOptions(), batch=True
-            )
+        for name, made in created.items():
+            project = services.store.project_by_name(name)
+            assert project is not None and project.id == made["id"]
+            voice = services.voices.upload(project, test_voice(), name="bench", filename="b.wav")
+            for start in range(0, count, BATCH):
+                services.calls.place(
+                    project, batch[start : start + BATCH], voice.id, CallOptions(), batch=True
+                )
     finally:
         services.store.close()
     voxcall(data, "dialer", "disable", "sandbox")
 
 
-def _url(data: Path) -> str:
+def database_url(data: Path) -> str:
     return f"sqlite:///{data.resolve() / 'voxcall.db'}"
 
 
@@ -130,7 +136,7 @@ def run_voxcall(
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXCALL_")}
     env["VOXCALL_SANDBOX_SPEED"] = "inf"
     serve = serve_command.format(venv=VENV_BIN, data=data, port=port).split()
-    store = Store.open(_url(data))
+    store = Store.open(database_url(data))
     capped = False
     try:
         with running(serve, log=work / f"serve-{count}.log", env=env) as vx:
