@@ -49,13 +49,13 @@ def check_times(outcome: AttemptOutcome) -> None:
 async def test_answered_voice_played_then_our_bye(sipp_uas: SippFactory) -> None:
     uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"})
     async with running_dialer(uas.trunk) as dialer:
-        outcome = await dialer.dial(dial_request(tone(1.5)))
+        outcome = await dialer.dial(dial_request(tone(1.2)))
     assert outcome.result is AttemptResult.ANSWERED
     assert outcome.cause == "200 OK; voice played"
     assert outcome.answered_at is not None
-    # 1.5 s of voice (the last packet leaves at 1.48 s), 250 ms of BYE tail, then the BYE:
-    # billed 2 s, whatever the ring time before.
-    assert 1.73 <= outcome.ended_at - outcome.answered_at < 2.0
+    # 1.2 s of voice and 250 ms of silence (the BYE tail) in 73 packets, the last leaving at
+    # 1.44 s, then the BYE: billed 2 s, whatever the ring time before.
+    assert 1.44 <= outcome.ended_at - outcome.answered_at < 1.9
     assert outcome.bill_sec == 2
     check_times(outcome)
     assert await sipp_result(uas) == 0, uas.diagnostics()
@@ -278,13 +278,13 @@ async def test_challenged_bye_is_sent_again_with_credentials(sipp_uas: SippFacto
     # Authorization and its higher CSeq, then answers 200.
     uas = sipp_uas("uas_bye_auth_401.xml", variables={"auth_user": "alice", "auth_pass": "secret"})
     async with running_dialer(uas.trunk, username="alice", password="secret") as dialer:
-        outcome = await dialer.dial(dial_request(tone(1.5)))
+        outcome = await dialer.dial(dial_request(tone(1.2)))
         assert await sipp_result(uas) == 0, uas.diagnostics()
     # The outcome is what it would be without the challenge: billed to the first BYE.
     assert outcome.result is AttemptResult.ANSWERED
     assert outcome.cause == "200 OK; voice played"
     assert outcome.answered_at is not None
-    assert 1.73 <= outcome.ended_at - outcome.answered_at < 2.0  # the voice, the tail
+    assert 1.44 <= outcome.ended_at - outcome.answered_at < 1.9  # the voice, the tail
     assert outcome.bill_sec == 2
 
 

@@ -25,6 +25,7 @@ from voxcall.dialers.sip.sdp import (
     SessionDescription,
     answer_direction,
     build_offer,
+    check_answer_destination,
     codec_by_name,
     negotiate,
     read_reoffer,
@@ -191,6 +192,32 @@ def test_negotiate_rejects_unusable_streams(lines: tuple[str, ...], message: str
         negotiate(sdp(*HEAD, *lines), [PCMU])
     assert str(info.value) == message
     assert not isinstance(info.value, NoCommonCodec)
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("255.255.255.255", "the answer's media address 255.255.255.255 is not one host"),
+        ("239.1.2.3", "the answer's media address 239.1.2.3 is not one host"),
+        ("ff02::1", "the answer's media address ff02::1 is IPv6, our RTP socket is IPv4"),
+        ("::1", "the answer's media address ::1 is IPv6, our RTP socket is IPv4"),
+    ],
+)
+def test_an_answer_must_point_our_audio_at_one_host_we_can_reach(
+    address: str, message: str
+) -> None:
+    version = "IP6" if ":" in address else "IP4"
+    target = negotiate(sdp(*HEAD, "m=audio 4000 RTP/AVP 0", f"c=IN {version} {address}"), [PCMU])
+    with pytest.raises(ValueError) as info:
+        check_answer_destination(target, 4)
+    assert str(info.value) == message
+
+
+def test_a_unicast_answer_of_our_ip_version_is_usable() -> None:
+    check_answer_destination(negotiate(load("sdp_sipp_answer.sdp"), [PCMU]), 4)
+    check_answer_destination(MediaTarget("2001:db8::5", 5000, PCMA), 6)
+    with pytest.raises(ValueError, match="is IPv4, our RTP socket is IPv6"):
+        check_answer_destination(MediaTarget("192.0.2.9", 5000, PCMA), 6)
 
 
 def test_build_offer_text() -> None:
