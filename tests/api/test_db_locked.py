@@ -90,7 +90,7 @@ def test_a_locked_database_answers_503_within_the_bound(
         "error": "Unavailable",
         "message": "the store is unreachable; nothing was accepted",
     }
-    assert TIMEOUT * 0.9 <= waited < TIMEOUT + 5
+    assert TIMEOUT * 0.5 <= waited < TIMEOUT + 5  # it waited, and not much longer
     assert refused_upload.status_code == 503, refused_upload.text
     # nothing was accepted: no call, no reservation, no second voice (nor its files)
     services = client.app.state.services  # type: ignore[attr-defined]

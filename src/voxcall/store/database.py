@@ -9,8 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
 READ_ONLY = "voxcall_read_only"
-# Execution option of a writer's connection: seconds its BEGIN may wait for SQLite's lock.
-LOCK_WAIT = "voxcall_lock_wait"
+_LOCK_WAIT = "voxcall_lock_wait"  # the busy_timeout set on a SQLite connection, in ms
 # Seconds a transaction may wait for a locked or slow database (serve --db-timeout).
 DB_TIMEOUT = 5.0
 
@@ -19,6 +18,21 @@ def millis(seconds: float) -> int:
     """Milliseconds for a database timeout setting: both take a 32-bit int, so inf (no bound)
     becomes the largest, about 24 days."""
     return int(min(seconds * 1000, 2**31 - 1))
+
+
+def set_lock_wait(conn: Connection, seconds: float) -> None:
+    """Let the next BEGIN on this SQLite connection wait at most `seconds` for the lock.
+
+    In steps of 0.1 s, rounded down (never past the deadline), so that a writer that did not
+    queue in-process finds it set already; and on the driver itself, since through SQLAlchemy
+    a statement costs ten times more.
+    """
+    wait = millis(seconds) // 100 * 100
+    if conn.connection.info.get(_LOCK_WAIT) != wait:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA busy_timeout={wait}")
+        conn.connection.info[_LOCK_WAIT] = wait
 
 
 def make_engine(url: str, timeout: float = DB_TIMEOUT) -> Engine:
@@ -66,11 +80,8 @@ def _sqlite_engine(url: str, timeout: float) -> Engine:
         # A writer takes the lock up front: a deferred transaction that later upgrades to a
         # write can fail with SQLITE_BUSY without waiting for busy_timeout.
         # A reader runs single statements, each atomic on its own: no BEGIN, no COMMIT.
-        options = conn.get_execution_options()
-        if options.get(READ_ONLY):
+        if conn.get_execution_options().get(READ_ONLY):
             return
-        if LOCK_WAIT in options:  # what is left of the writer's time, after queueing in-process
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={millis(options[LOCK_WAIT])}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -38,7 +38,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from voxcall.billing.money import Tariff, toman
 from voxcall.store import migrate
 from voxcall.store import schema as t
-from voxcall.store.database import DB_TIMEOUT, LOCK_WAIT, READ_ONLY, make_engine
+from voxcall.store.database import DB_TIMEOUT, READ_ONLY, make_engine, set_lock_wait
 from voxcall.store.group_commit import GroupCommit
 from voxcall.store.notify import announce
 from voxcall.store.records import (
@@ -160,7 +160,8 @@ class Store:
     def _write(self) -> Iterator[Connection]:
         deadline = self.clock() + self.timeout
         with self._guard(), self._writer_lock(deadline), self.engine.connect() as conn:
-            conn.execution_options(**{LOCK_WAIT: max(0.0, deadline - self.clock())})
+            if self._one_writer is not None:  # SQLite: what is left for its busy wait
+                set_lock_wait(conn, max(0.0, deadline - self.clock()))
             with conn.begin():
                 yield conn
                 # Checked before COMMIT, never after: past the deadline the transaction is
