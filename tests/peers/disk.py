@@ -33,14 +33,13 @@ def small_disk(path: Path, size: str = "8m") -> Iterator[Path]:
 def filled(path: Path, leave: int = 0) -> Iterator[None]:
     """Fill the file system holding `path` until at most `leave` bytes are free; free it after."""
     filler = path / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:  # unbuffered: no flush left to fail at close
         stat = os.statvfs(path)
         free = stat.f_bavail * stat.f_frsize
-        chunk = b"\0" * 65536
-        with contextlib.suppress(OSError):
-            for _ in range(max(0, free - leave) // len(chunk)):
-                f.write(chunk)
-            f.flush()
+        left = max(0, free - leave)
+        with contextlib.suppress(OSError):  # ENOSPC: full already
+            while left > 0 and (written := f.write(b"\0" * min(left, 65536))):
+                left -= written
     try:
         yield
     finally:
