@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from tests.dialers.sip.test_media import pacer_threads
 from tests.peers.baresip import BaresipFactory
 from tests.peers.dialing import NUMBER, dial_request, running_dialer
 from tests.peers.kamailio import KamailioFactory
@@ -17,6 +19,7 @@ from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory
 from tests.peers.voices import aligned_correlation, decode_8k, speech, tone
 from voxcall.dialers.base import AttemptResult, Voice8k
+from voxcall.dialers.sip.media import PlaybackReport
 
 pytestmark = pytest.mark.peers
 
@@ -33,6 +36,31 @@ async def test_twenty_simultaneous_calls_through_one_dialer(sipp_uas: SippFactor
     assert [o.result for o in outcomes] == [AttemptResult.ANSWERED] * calls
     assert {o.cause for o in outcomes} == {"200 OK; voice played"}
     assert {o.bill_sec for o in outcomes} == {2}
+    assert await asyncio.to_thread(uas.wait) == 0, uas.diagnostics()
+
+
+async def test_closing_the_dialer_mid_playback_stops_the_media_thread(
+    sipp_uas: SippFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = pacer_threads()
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"})
+    async with running_dialer(uas.trunk) as dialer:
+        playing = asyncio.Event()
+        play = dialer._pacer.play
+
+        def play_and_tell(*args: Any) -> asyncio.Future[PlaybackReport]:
+            playing.set()
+            return play(*args)
+
+        monkeypatch.setattr(dialer._pacer, "play", play_and_tell)
+        attempt = asyncio.create_task(dialer.dial(dial_request(tone(30.0))))
+        await asyncio.wait_for(playing.wait(), timeout=10)
+        assert dialer._pacer.active_streams == 1
+        assert len(pacer_threads() - before) == 1
+    # close() hung the call up (its BYE answered) and stopped the pacer's thread.
+    assert pacer_threads() == before
+    outcome = await attempt
+    assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; hung up by voxcall")
     assert await asyncio.to_thread(uas.wait) == 0, uas.diagnostics()
 
 

@@ -11,6 +11,7 @@ import errno
 import itertools
 import random
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +94,18 @@ def udp() -> Iterator[Callable[[], socket.socket]]:
         sock.close()
 
 
+def pacer_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "voxcall-rtp-pacer"}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_pacer_thread() -> Iterator[None]:
+    """Every pacer a test starts has stopped its thread by the end of the test."""
+    before = pacer_threads()
+    yield
+    assert pacer_threads() <= before
+
+
 @pytest.fixture
 def pacer() -> Iterator[RtpPacer]:
     pacer = RtpPacer(PTIME)
@@ -165,16 +178,14 @@ async def test_concurrent_streams_share_one_timer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     protocol, address = receiver
-    loop = asyncio.get_running_loop()
-    timers: list[float] = []
-    call_at = loop.call_at
+    wakeups: list[float] = []
+    on_timer = pacer._on_timer
 
-    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(callback, "__self__", None) is pacer:
-            timers.append(when)
-        return call_at(when, callback, *args, **kwargs)
+    def counting_on_timer() -> None:
+        wakeups.append(time.monotonic())
+        on_timer()
 
-    monkeypatch.setattr(loop, "call_at", counting_call_at)
+    monkeypatch.setattr(pacer, "_on_timer", counting_on_timer)
     payloads = [
         (pcm_to_ulaw(tone(0.3 + 0.02 * i, extra_bytes=6 * i, frequency=300 + 50 * i)), 0)
         if i % 2
@@ -194,15 +205,15 @@ async def test_concurrent_streams_share_one_timer(
         arrivals = by_start[payload[:160]]
         check_stream(arrivals, payload, pt)
         assert (report.packets_sent, report.packets_skipped) == (len(arrivals), 0)
-    # A timer per stream would have been set once per packet: about 220 times. One shared
-    # timer with 4 phases ticks every 5 ms: about 0.52 s / 5 ms = 104 times.
-    assert len(timers) < 130
+    # A timer per stream would fire once per packet: about 220 times. One shared timer with
+    # 4 phases ticks every 5 ms: about 0.52 s / 5 ms = 104 times.
+    assert 50 < len(wakeups) < 130
     assert pacer.active_streams == 0
     await asyncio.sleep(0.05)
-    assert len(timers) < 130  # and it stopped with the last stream
-    count = len(timers)
+    assert len(wakeups) < 130  # and it stopped with the last stream
+    count = len(wakeups)
     await asyncio.sleep(0.05)
-    assert len(timers) == count
+    assert len(wakeups) == count
 
 
 async def test_streams_are_spread_over_the_phases(
@@ -325,6 +336,12 @@ async def test_socket_closed_mid_stream_ends_it_with_the_error(
     assert info.value.errno == errno.EBADF
 
 
+def stall(pacer: RtpPacer, seconds: float) -> None:
+    """Stall the pacer's loop, as a slow callback on it would."""
+    assert pacer._loop is not None
+    pacer._loop.call_soon_threadsafe(time.sleep, seconds)
+
+
 async def test_slightly_late_loop_sends_the_backlog(
     pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
 ) -> None:
@@ -332,8 +349,7 @@ async def test_slightly_late_loop_sends_the_backlog(
     payload = pcm_to_ulaw(tone(0.4))
     future = pacer.play(udp(), address, payload, 0)
     await asyncio.sleep(0.1)
-    # Stall the loop, as a slow callback would: 3 packets fall due meanwhile.
-    asyncio.get_running_loop().call_soon(time.sleep, 0.06)
+    stall(pacer, 0.06)  # 3 packets fall due meanwhile
     report = await ended(future)
     await settle()
     check_stream(protocol.arrivals, payload, 0)
@@ -349,7 +365,7 @@ async def test_very_late_loop_skips_ahead(
     payload = pcm_to_ulaw(tone(0.6))  # 30 packets
     future = pacer.play(udp(), address, payload, 0)
     await asyncio.sleep(0.1)
-    asyncio.get_running_loop().call_soon(time.sleep, 0.25)  # about 12 packets late
+    stall(pacer, 0.25)  # about 12 packets late
     report = await ended(future)
     await settle()
 
@@ -387,9 +403,12 @@ async def test_close_cancels_streams_and_refuses_new_ones(
 ) -> None:
     protocol, address = receiver
     pacer = RtpPacer()
+    before = pacer_threads()
     futures = [pacer.play(udp(), address, pcm_to_ulaw(tone(1.0)), 0) for _ in range(3)]
+    assert len(pacer_threads() - before) == 1
     await asyncio.sleep(0.05)
     pacer.close()
+    assert pacer_threads() == before  # joined
     assert all(future.cancelled() for future in futures)
     assert pacer.active_streams == 0
     await settle()
@@ -656,8 +675,29 @@ def test_streams_past_a_full_burst_go_between_the_phases() -> None:
     assert 0 <= extra < 20
 
 
+Redirect = Callable[[asyncio.Future[PlaybackReport], tuple[str, int] | None], Awaitable[None]]
+
+
+@pytest.fixture(params=["on the loop", "from another thread"])
+def redirect(request: pytest.FixtureRequest, pacer: RtpPacer) -> Redirect:
+    """`pacer.redirect`, called on the caller's loop or from a thread of its own."""
+
+    async def on_the_loop(
+        playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
+    ) -> None:
+        pacer.redirect(playback, remote)
+
+    async def from_another_thread(
+        playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
+    ) -> None:
+        await asyncio.to_thread(pacer.redirect, playback, remote)
+
+    return on_the_loop if request.param == "on the loop" else from_another_thread
+
+
 async def test_redirect_moves_the_rest_of_the_stream(
     pacer: RtpPacer,
+    redirect: Redirect,
     receiver: tuple[Receiver, tuple[str, int]],
     other_receiver: tuple[Receiver, tuple[str, int]],
     udp: Callable[[], socket.socket],
@@ -666,7 +706,7 @@ async def test_redirect_moves_the_rest_of_the_stream(
     payload = pcm_to_ulaw(tone(1.0))  # 50 packets
     future = pacer.play(udp(), address, payload, 0)
     await asyncio.sleep(0.3)
-    pacer.redirect(future, other_address)
+    await redirect(future, other_address)
     report = await ended(future)
     await settle()
 
@@ -678,18 +718,21 @@ async def test_redirect_moves_the_rest_of_the_stream(
 
 
 async def test_hold_drops_what_falls_due_and_resume_runs_on(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    pacer: RtpPacer,
+    redirect: Redirect,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
 ) -> None:
     protocol, address = receiver
     payload = pcm_to_ulaw(tone(1.0))  # 50 packets
     future = pacer.play(udp(), address, payload, 0)
     await asyncio.sleep(0.2)
-    pacer.redirect(future, None)
+    await redirect(future, None)
     await settle()
     before_hold = len(protocol.arrivals)
     await asyncio.sleep(0.3)
     assert len(protocol.arrivals) == before_hold  # nothing sent on hold
-    pacer.redirect(future, address)
+    await redirect(future, address)
     report = await ended(future)
     await settle()
 
@@ -742,3 +785,125 @@ async def test_redirect_checks_its_arguments(
     stranger: asyncio.Future[PlaybackReport] = asyncio.get_running_loop().create_future()
     with pytest.raises(ValueError, match=r"^not a stream of this RtpPacer$"):
         pacer.redirect(stranger, address)
+
+
+# The pacer's thread
+
+
+class RecordingSocket(socket.socket):
+    """A non-blocking UDP socket on 127.0.0.1 that records the thread and time of each send,
+    and how many sends are in progress; `slow` makes every send take that long."""
+
+    def __init__(self, slow: float = 0.0) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_DGRAM)
+        self.bind(("127.0.0.1", 0))
+        self.setblocking(False)
+        self.slow = slow
+        self.senders: set[int] = set()
+        self.sent_at: list[float] = []
+        self.in_send = 0
+        self.sending = threading.Event()
+
+    def sendto(self, data: Any, address: Any) -> int:  # type: ignore[override]
+        self.in_send += 1
+        self.sending.set()
+        try:
+            self.senders.add(threading.get_ident())
+            self.sent_at.append(time.monotonic())
+            time.sleep(self.slow)
+            return super().sendto(data, address)
+        finally:
+            self.in_send -= 1
+
+
+@pytest.fixture
+def recording() -> Iterator[Callable[..., RecordingSocket]]:
+    opened: list[RecordingSocket] = []
+
+    def make(slow: float = 0.0) -> RecordingSocket:
+        opened.append(RecordingSocket(slow))
+        return opened[-1]
+
+    yield make
+    for sock in opened:
+        sock.close()
+
+
+async def test_streams_are_sent_from_the_pacer_thread_and_resolve_on_the_callers_loop(
+    pacer: RtpPacer,
+    receiver: tuple[Receiver, tuple[str, int]],
+    recording: Callable[..., RecordingSocket],
+) -> None:
+    protocol, address = receiver
+    loop = asyncio.get_running_loop()
+    resolved_in: list[tuple[int, asyncio.AbstractEventLoop]] = []
+    sock = recording()
+    payload = pcm_to_ulaw(tone(0.2))
+    future = pacer.play(sock, address, payload, 0)
+    future.add_done_callback(
+        lambda _: resolved_in.append((threading.get_ident(), asyncio.get_running_loop()))
+    )
+    report = await ended(future)
+    await settle()
+    check_stream(protocol.arrivals, payload, 0)
+    assert report.packets_sent == 10
+    assert resolved_in == [(threading.get_ident(), loop)]
+    (pacer_thread,) = pacer_threads()
+    assert sock.senders == {pacer_thread.ident}
+
+
+async def test_a_stalled_caller_loop_does_not_delay_the_stream(
+    pacer: RtpPacer,
+    receiver: tuple[Receiver, tuple[str, int]],
+    recording: Callable[..., RecordingSocket],
+) -> None:
+    _, address = receiver
+    sock = recording()
+    future = pacer.play(sock, address, pcm_to_ulaw(tone(0.6)), 0)  # 30 packets
+    await asyncio.sleep(0.1)
+    # Block the caller's loop, as call set-up or a slow API request would: 12 packets fall
+    # due meanwhile, and the pacer's thread sends them on time.
+    asyncio.get_running_loop().call_soon(time.sleep, 0.25)
+    report = await ended(future)
+    assert (report.packets_sent, report.packets_skipped) == (30, 0)
+    assert max(np.diff(sock.sent_at)) < 0.15  # generous: a stalled pacer would show 0.25
+
+
+async def test_stop_waits_for_a_send_in_progress_and_nothing_is_sent_after(
+    pacer: RtpPacer,
+    receiver: tuple[Receiver, tuple[str, int]],
+    recording: Callable[..., RecordingSocket],
+) -> None:
+    _, address = receiver
+    sock = recording(slow=0.05)
+    future = pacer.play(sock, address, pcm_to_ulaw(tone(1.0)), 0)
+    assert await asyncio.to_thread(sock.sending.wait, 10)
+    pacer.stop(future)
+    # The pacer's thread was inside sendto: stop returned only once it had left it, so the
+    # caller may now close the socket (whose number the OS could give to another).
+    assert sock.in_send == 0
+    sends = len(sock.sent_at)
+    assert future.cancelled()
+    assert pacer.active_streams == 0
+    await asyncio.sleep(0.1)
+    assert len(sock.sent_at) == sends
+
+
+async def test_close_from_another_thread_cancels_the_streams_and_ends_the_thread(
+    receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    before = pacer_threads()
+    pacer = RtpPacer()
+    assert pacer_threads() == before  # no thread until something plays
+    futures = [pacer.play(udp(), address, pcm_to_ulaw(tone(1.0)), 0) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    await asyncio.to_thread(pacer.close)
+    assert pacer_threads() == before
+    await asyncio.sleep(0)  # the cancellations were handed to this loop
+    assert all(future.cancelled() for future in futures)
+    await settle()
+    received = len(protocol.arrivals)
+    await asyncio.sleep(0.06)
+    assert len(protocol.arrivals) == received
+    pacer.close()  # a second close has nothing left to do

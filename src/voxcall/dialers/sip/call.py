@@ -464,8 +464,8 @@ class Call:
         return False
 
     def _stop_media(self) -> None:
-        if self._playback is not None and not self._playback.done():
-            self._playback.cancel()
+        if self._playback is not None:
+            self._pacer.stop(self._playback)  # the pacer's thread lets go of the socket
         if self._rtp is not None:
             self._ports.release(self._rtp)
             self._rtp = None

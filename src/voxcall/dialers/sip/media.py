@@ -1,9 +1,17 @@
 """Outgoing G.711 RTP: a UDP port per call and one pacer that sends every call's stream.
 
-Packet n of a stream is due at `start + n * ptime` on `loop.time()`, so lateness never
-accumulates. One `loop.call_at` timer serves all the streams of a dialer and each tick sends
-what is due with a plain non-blocking `socket.sendto`, which at 1,000 calls costs a fraction
-of a transport per stream. Streams are spread over `phases` evenly spaced offsets inside the
+The pacer runs its own event loop in its own thread, so call set-up, the API and the store,
+which share the caller's loop, cannot delay a packet: with everything on one loop, streams
+already playing saw gaps of tens of milliseconds while new calls were being set up. `play`
+hands a stream over and returns a future of the caller's loop, resolved from the pacer's
+thread with `call_soon_threadsafe`; `redirect` and `stop` take effect at once, from any
+thread. The caller owns the RTP socket: the pacer sends on it from `play` until the stream
+has ended (its future resolved) or `stop` returned; then the caller may close it.
+
+Packet n of a stream is due at `start + n * ptime` on the pacer loop's clock, so lateness
+never accumulates. One `loop.call_at` timer serves all the streams and each tick sends what
+is due with a plain non-blocking `socket.sendto`, which at 1,000 calls costs a fraction of a
+transport per stream. Streams are spread over `phases` evenly spaced offsets inside the
 packet interval and, once a phase holds BURST streams, over the millisecond slots between
 them, so that a tick never sends much more than BURST packets: the position of a stream
 inside its burst (its jitter) stays well under a millisecond. Measured with 1,000 calls on
@@ -26,6 +34,7 @@ import math
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voxcall.dialers.sip.g711 import ALAW_SILENCE, ULAW_SILENCE
@@ -127,24 +136,26 @@ class PlaybackReport:
 @dataclass(eq=False, slots=True)
 class _Stream:
     sock: socket.socket
-    remote: tuple[str, int] | None  # None: on hold
+    remote: tuple[str, int] | None  # None: on hold; set under the pacer's lock
     payload: bytes  # whole packets: padded with silence
     packets: int
     payload_type: int
     ssrc: int
     first_sequence: int
     first_timestamp: int
-    first_tick: int  # the pacer tick at which packet 0 is due
-    future: asyncio.Future[PlaybackReport]
+    future: asyncio.Future[PlaybackReport]  # of the caller's loop
+    first_tick: int = 0  # the pacer tick at which packet 0 is due (set by the pacer thread)
     next_index: int = 0  # the next packet of the message to send
     sent: int = 0
     skipped: int = 0
     held: int = 0
     marker: bool = True  # the next packet sent starts a talkspurt (RFC 3551 §4.1)
+    ended: bool = False  # set under the pacer's lock: its socket is no longer touched
 
 
 class RtpPacer:
-    """Sends G.711 streams paced on an absolute clock, all driven by one timer.
+    """Sends G.711 streams paced on an absolute clock, all driven by one timer on a loop in
+    a thread of its own, started by the first `play` and stopped by `close`.
 
     Time is cut into ticks of about SLOT_LENGTH from an epoch; the S ticks of a packet
     interval are its slots, slot s owns the ticks t with t % S == s, and every stream
@@ -152,6 +163,10 @@ class RtpPacer:
     start a phase, or, once that one holds BURST streams, the least loaded of all slots.
     The timer runs only while some stream is active, and wakes only for ticks whose slot
     has streams.
+
+    `_lock` guards what the callers' threads and the pacer thread share: the streams not
+    yet ended and each one's destination and end. The slots, the epoch and the timer belong
+    to the pacer thread alone.
     """
 
     def __init__(
@@ -170,47 +185,43 @@ class RtpPacer:
         self._max_backlog = max(1, round(MAX_LAG / ptime))
         # RFC 3550 wants SSRC and the initial sequence number and timestamp unpredictable.
         self._rng = rng if rng is not None else random.SystemRandom()
+        self._lock = threading.Lock()
+        self._streams: dict[asyncio.Future[PlaybackReport], _Stream] = {}  # not yet ended
+        self._incoming: list[_Stream] = []  # played, not yet given a slot
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the pacer thread's
+        self._thread: threading.Thread | None = None
         self._slots: list[dict[_Stream, None]] = [{} for _ in range(self._ticks)]
-        self._streams: dict[asyncio.Future[PlaybackReport], _Stream] = {}  # for redirect()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._epoch = 0.0
         self._next_tick = 0  # the first tick not processed yet
         self._timer: asyncio.TimerHandle | None = None
         self._timer_tick = 0  # the tick the timer is set for
-        self._closed = False
 
     @property
     def active_streams(self) -> int:
-        return sum(map(len, self._slots))
+        """Streams played and not yet ended."""
+        with self._lock:
+            return len(self._streams)
 
     def play(
         self, sock: socket.socket, remote: tuple[str, int], payload: bytes, payload_type: int
     ) -> asyncio.Future[PlaybackReport]:
         """Start sending `payload` (G.711 bytes in `payload_type`) from `sock` to `remote`.
 
-        The future resolves after the last packet; cancel it to stop the stream at once, or
-        give it to `redirect` to move or hold it. A send error (the peer refused, the socket
-        was closed) ends it with that exception.
+        The future, of the running loop, resolves after the last packet; `stop` it (or
+        cancel it, which stops the stream a moment later) to end the stream at once, or give
+        it to `redirect` to move or hold it. A send error (the peer refused, the socket was
+        closed) ends it with that exception.
         """
-        if self._closed:
-            raise RuntimeError("RtpPacer is closed")
         silence = silence_byte(payload_type)
         _check_remote(remote)
         if sock.getblocking():
             raise ValueError("RTP socket must be non-blocking: a full send buffer would stall")
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop, self._epoch = loop, loop.time()
-        elif self._loop is not loop:
-            raise RuntimeError("RtpPacer is already used by another event loop")
-        future: asyncio.Future[PlaybackReport] = loop.create_future()
+        future: asyncio.Future[PlaybackReport] = asyncio.get_running_loop().create_future()
         if not payload:
             future.set_result(PlaybackReport(0, 0, 0.0))
             return future
-
         padded = payload + bytes([silence]) * (-len(payload) % self._packet_size)
-        soonest = max(self._next_tick, math.ceil((loop.time() - self._epoch) / self._tick_length))
-        slot = self._choose_slot(soonest)
         stream = _Stream(
             sock=sock,
             remote=remote,
@@ -220,12 +231,16 @@ class RtpPacer:
             ssrc=self._rng.getrandbits(32),
             first_sequence=self._rng.getrandbits(16),
             first_timestamp=self._rng.getrandbits(32),
-            first_tick=soonest + (slot - soonest) % self._ticks,
             future=future,
         )
-        self._slots[slot][stream] = None
-        self._streams[future] = stream
-        self._set_timer(stream.first_tick)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("RtpPacer is closed")
+            loop = self._loop or self._start()
+            self._streams[future] = stream
+            self._incoming.append(stream)
+        loop.call_soon_threadsafe(self._admit)
+        future.add_done_callback(self.stop)  # a cancelled future stops its stream
         return future
 
     def redirect(
@@ -240,14 +255,77 @@ class RtpPacer:
         """
         if remote is not None:
             _check_remote(remote)
-        stream = self._streams.get(playback)
-        if stream is None:
-            if playback.done():
-                return
-            raise ValueError("not a stream of this RtpPacer")
-        if stream.remote is None and remote is not None:
-            stream.marker = True
-        stream.remote = remote
+        with self._lock:
+            stream = self._streams.get(playback)
+            if stream is None:
+                if playback.done():
+                    return
+                raise ValueError("not a stream of this RtpPacer")
+            if stream.remote is None and remote is not None:
+                stream.marker = True
+            stream.remote = remote
+
+    def stop(self, playback: asyncio.Future[PlaybackReport]) -> None:
+        """End a stream from `play` now, cancelling its future if it has not resolved. Once
+        this returns the pacer no longer touches the stream's socket: it may be closed."""
+        with self._lock:
+            stream = self._streams.pop(playback, None)
+            if stream is not None:
+                stream.ended = True
+        playback.cancel()
+
+    def close(self) -> None:
+        """Stop every stream (their futures are cancelled) and the pacer's thread."""
+        with self._lock:
+            self._closed = True
+            streams = list(self._streams.values())
+            self._streams.clear()
+            self._incoming.clear()
+            for stream in streams:
+                stream.ended = True
+            loop, thread = self._loop, self._thread
+            self._thread = None  # a second close has no thread to stop
+        for stream in streams:
+            _call_on_loop_of(stream.future, stream.future.cancel)
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        """Start the pacer's thread and its loop (under `_lock`)."""
+        loop = asyncio.SelectorEventLoop()
+        self._loop, self._epoch = loop, loop.time()
+        self._thread = threading.Thread(
+            target=self._run, args=(loop,), name="voxcall-rtp-pacer", daemon=True
+        )
+        self._thread.start()
+        return loop
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.run_forever()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            for slot in self._slots:
+                slot.clear()
+            loop.close()
+
+    # -- the pacer thread ---------------------------------------------------------------------
+
+    def _admit(self) -> None:
+        """Give the streams played since the last call a slot and a first packet time."""
+        assert self._loop is not None
+        with self._lock:
+            incoming, self._incoming = self._incoming, []
+        now_tick = math.ceil((self._loop.time() - self._epoch) / self._tick_length)
+        soonest = max(self._next_tick, now_tick)
+        for stream in incoming:
+            slot = self._choose_slot(soonest)
+            stream.first_tick = soonest + (slot - soonest) % self._ticks
+            self._slots[slot][stream] = None
+            self._set_timer(stream.first_tick)
 
     def _choose_slot(self, soonest: int) -> int:
         """The slot for a new stream: the phases' own while their bursts are short (fewer
@@ -260,18 +338,6 @@ class RtpPacer:
         if len(self._slots[best]) < BURST:
             return best
         return min(range(self._ticks), key=load)
-
-    def close(self) -> None:
-        """Stop every stream (their futures are cancelled) and the timer."""
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for slot in self._slots:
-            for stream in slot:
-                stream.future.cancel()
-            slot.clear()
-        self._streams.clear()
 
     def _set_timer(self, tick: int) -> None:
         """Make sure the timer fires at `tick` or earlier."""
@@ -292,10 +358,14 @@ class RtpPacer:
         tick = max(self._timer_tick, math.floor((now - self._epoch) / self._tick_length))
         for late_tick in range(max(self._next_tick, tick - self._ticks + 1), tick + 1):
             slot = self._slots[late_tick % self._ticks]
-            finished = [stream for stream in slot if self._send_due(stream, tick, now)]
+            finished = []
+            for stream in slot:
+                # Per stream, so that stop() and redirect() never wait for a whole burst.
+                with self._lock:
+                    if self._send_due(stream, tick, now):
+                        finished.append(stream)
             for stream in finished:
                 del slot[stream]
-                del self._streams[stream.future]
         self._next_tick = tick + 1
         for next_tick in range(tick + 1, tick + 1 + self._ticks):
             if self._slots[next_tick % self._ticks]:
@@ -303,8 +373,9 @@ class RtpPacer:
                 break
 
     def _send_due(self, stream: _Stream, tick: int, now: float) -> bool:
-        """Send the packets of `stream` that are due by `tick`; True once it has ended."""
-        if stream.future.done():  # cancelled by its owner
+        """Send the packets of `stream` that are due by `tick`; True once it has ended.
+        Called with `_lock` held."""
+        if stream.ended:  # stopped by its owner
             return True
         due = min((tick - stream.first_tick) // self._ticks + 1, stream.packets)
         backlog = due - stream.next_index
@@ -323,15 +394,20 @@ class RtpPacer:
             try:
                 self._send_packets(stream, remote, due)
             except OSError as exc:
-                stream.future.set_exception(exc)
+                self._end(stream, exc)
                 return True
         if stream.next_index < stream.packets:
             return False
         started = self._epoch + stream.first_tick * self._tick_length
         duration = now - started + self._ptime
-        report = PlaybackReport(stream.sent, stream.skipped, duration, stream.held)
-        stream.future.set_result(report)
+        self._end(stream, PlaybackReport(stream.sent, stream.skipped, duration, stream.held))
         return True
+
+    def _end(self, stream: _Stream, result: PlaybackReport | OSError) -> None:
+        """Forget a stream and resolve its future on its own loop (with `_lock` held)."""
+        stream.ended = True
+        del self._streams[stream.future]
+        _call_on_loop_of(stream.future, _resolve, stream.future, result)
 
     def _send_packets(self, stream: _Stream, remote: tuple[str, int], due: int) -> None:
         """Send the packets of `stream` up to (not including) packet `due`."""
@@ -355,6 +431,33 @@ class RtpPacer:
                 stream.sent += 1
                 stream.marker = False
             stream.next_index += 1
+
+
+def _resolve(future: asyncio.Future[PlaybackReport], result: PlaybackReport | OSError) -> None:
+    if future.done():
+        return  # cancelled meanwhile by its owner
+    if isinstance(result, OSError):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+def _call_on_loop_of(
+    future: asyncio.Future[PlaybackReport], callback: Callable[..., object], *args: object
+) -> None:
+    """Run `callback` now if we are on the future's loop, else soon on that loop."""
+    loop = future.get_loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback(*args)
+        return
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        pass  # its loop is closed: nobody is waiting for the stream any more
 
 
 def _check_remote(remote: tuple[str, int]) -> None:
