@@ -195,14 +195,16 @@ async def test_reinvite_and_options_inside_the_dialog(sipp_uas: SippFactory) -> 
 
 
 async def test_tcp_transport(sipp_uas: SippFactory) -> None:
-    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"}, transport="tcp")
+    # Two calls, one after the other, over the one connection to the trunk.
+    uas = sipp_uas("uas_answer.xml", calls=2, variables={"hangup_s": "0"}, transport="tcp")
     async with running_dialer(uas.trunk) as dialer:
-        outcome = await dialer.dial(dial_request(tone(1.5)))
+        outcomes = [await dialer.dial(dial_request(tone(1.5))) for _ in range(2)]
         # Still connected: SIPp fails a call whose connection closes in its final pause.
         assert await sipp_result(uas) == 0, uas.diagnostics()
-    assert outcome.result is AttemptResult.ANSWERED
-    assert outcome.cause == "200 OK; voice played"
-    assert outcome.bill_sec == 2
+    for outcome in outcomes:
+        assert outcome.result is AttemptResult.ANSWERED
+        assert outcome.cause == "200 OK; voice played"
+        assert outcome.bill_sec == 2
 
 
 async def dialog_of(uas: SippUas) -> list[str]:

@@ -323,6 +323,21 @@ async def test_refused_destination_fails_only_its_stream(
     assert report.packets_sent == 20
 
 
+async def test_a_stream_to_a_port_nobody_listens_on_plays_to_its_end(
+    pacer: RtpPacer, udp: Callable[[], socket.socket]
+) -> None:
+    # A callee that has gone draws ICMP port unreachable for every packet. Our RTP sockets,
+    # like the pool's, are unconnected and have no IP_RECVERR: Linux drops those errors, so
+    # nothing is queued on the socket to fail a send or wake (or spin) a loop.
+    gone = udp()
+    dead_address = gone.getsockname()
+    gone.close()
+    sock = udp()
+    report = await ended(pacer.play(sock, dead_address, pcm_to_ulaw(tone(0.4)), 0))
+    assert (report.packets_sent, report.packets_skipped) == (20, 0)
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+
+
 async def test_socket_closed_mid_stream_ends_it_with_the_error(
     pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
 ) -> None:

@@ -17,7 +17,7 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from voxcall.dialers.sip.message import MAX_MESSAGE_SIZE, SipRequest, SipResponse, StreamFramer
 from voxcall.dialers.sip.timers import Timer
@@ -36,8 +36,6 @@ _ICMP_CAUSES = {
     errno.EHOSTUNREACH: "ICMP host unreachable",
     errno.ENETUNREACH: "ICMP network unreachable",
 }
-_MAX_DATAGRAM = 65535
-_READS_PER_WAKEUP = 64  # bound the work of one loop callback under a burst
 
 
 class TransportUser(Protocol):
@@ -93,9 +91,19 @@ def icmp_cause(ancillary: list[tuple[int, int, bytes]]) -> str | None:
     return None
 
 
-class UdpTransport:
-    """One non-blocking UDP socket read by a loop reader; no asyncio transport in between,
-    so ICMP errors can be read from the socket's error queue with their destination."""
+class UdpTransport(asyncio.DatagramProtocol):
+    """One UDP socket, read and written through the loop's datagram endpoint.
+
+    ICMP errors need IP_RECVERR: without it Linux drops them for an unconnected socket; with
+    it each one is queued with the destination of the datagram that caused it, and flags the
+    socket (POLLERR; the next read or send fails). We do not poll the socket ourselves: on
+    POLLERR uvloop stops polling a descriptor given to `add_reader` for good (libuv's uv_poll
+    reports it as a fatal error), so one unreachable peer made the dialer deaf. The datagram
+    endpoints of both loops read on through POLLERR and report the failed read or send to
+    `error_received`, which drains the error queue: that yields each error's destination
+    and clears the flag. It must: while an error stays queued, POLLERR stays up, and plain
+    asyncio's loop spun at 100 % CPU while uvloop crashed (a segfault).
+    """
 
     name = "UDP"
     reliable = False
@@ -104,8 +112,10 @@ class UdpTransport:
         self._user = user
         self._local_ip = local_ip
         self._port = port
-        self._sock: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sock: socket.socket | None = None  # the endpoint's, kept for its error queue
+        self._endpoint: asyncio.DatagramTransport | None = None
+        self._opening: asyncio.Lock | None = None
+        self._sending: tuple[bytes, Address] | None = None  # the sendto under way
         self._resolved: dict[str, str] = {}
         self._lookups: set[asyncio.Task[None]] = set()
 
@@ -117,20 +127,24 @@ class UdpTransport:
         return host, port
 
     async def ensure_open(self) -> None:
-        if self._sock is not None:
-            return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
-            sock.bind((self._local_ip, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._read_ready)
-        self._sock = sock
-        log.info("SIP over UDP on %s:%d", *self.local_address)
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._endpoint is not None:
+                return
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+                sock.bind((self._local_ip, self._port))
+                loop = asyncio.get_running_loop()
+                # Our own socket object: the one get_extra_info gives cannot recvmsg.
+                self._sock = sock
+                self._endpoint, _ = await loop.create_datagram_endpoint(lambda: self, sock=sock)
+            except BaseException:
+                self._sock = None
+                sock.close()
+                raise
+            log.info("SIP over UDP on %s:%d", *self.local_address)
 
     def send(self, data: bytes, destination: Address) -> None:
         host, port = destination
@@ -143,24 +157,21 @@ class UdpTransport:
         self._sendto(data, (host, port))
 
     def _sendto(self, data: bytes, destination: Address) -> None:
-        if self._sock is None:
+        if self._endpoint is None:
             self._user.transport_error(destination, "UDP transport is closed")
             return
+        # A send that fails calls error_received before sendto returns, on both loops; a
+        # full send buffer is not a failure: the endpoint queues the datagram.
+        self._sending = (data, destination)
         try:
-            self._sock.sendto(data, destination)
-        except BlockingIOError:
-            # The send buffer is full: the transaction layer retransmits.
-            log.warning("UDP send buffer full, dropped %d bytes to %s:%d", len(data), *destination)
-        except ConnectionRefusedError:
-            # An ICMP error for an earlier datagram surfaced on this send.
-            self._drain_errors()
-        except OSError as exc:
-            self._user.transport_error(destination, f"send failed: {exc.strerror or exc}")
+            self._endpoint.sendto(data, destination)
+        finally:
+            self._sending = None
 
     def _resolve_then_send(self, data: bytes, destination: Address) -> None:
         # Rare: in-dialog targets are nearly always IP literals, the trunk is resolved at start.
-        assert self._loop is not None
-        self._lookups.add(task := self._loop.create_task(self._lookup_and_send(data, destination)))
+        loop = asyncio.get_running_loop()
+        self._lookups.add(task := loop.create_task(self._lookup_and_send(data, destination)))
         task.add_done_callback(self._lookups.discard)
 
     async def _lookup_and_send(self, data: bytes, destination: Address) -> None:
@@ -173,41 +184,55 @@ class UdpTransport:
         self._resolved[host] = address
         self._sendto(data, (address, port))
 
-    def _read_ready(self) -> None:
-        assert self._sock is not None
-        for _ in range(_READS_PER_WAKEUP):
-            try:
-                data, source = self._sock.recvfrom(_MAX_DATAGRAM)
-            except BlockingIOError:
-                return
-            except OSError:
-                # A pending ICMP error is reported as the result of a read.
-                self._drain_errors()
-                continue
-            self._user.received(data, (source[0], source[1]))
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._user.received(data, (addr[0], addr[1]))
 
-    def _drain_errors(self) -> None:
-        assert self._sock is not None
+    def error_received(self, exc: Exception) -> None:
+        # A read or a send failed: because an ICMP error is queued, or the send on its own.
+        sending, self._sending = self._sending, None
+        if self._drain_errors():
+            if sending is not None and self._endpoint is not None:
+                # The kernel failed this send to report an earlier datagram's error: the
+                # error is drained, so send it again (once: `sending` is cleared).
+                self._endpoint.sendto(*sending)
+        elif sending is not None:
+            cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._user.transport_error(sending[1], f"send failed: {cause}")
+
+    def _drain_errors(self) -> int:
+        """Report every queued ICMP error to the user; how many there were."""
+        if self._sock is None:
+            return 0
+        drained = 0
         while True:
             try:
                 _data, ancillary, _flags, destination = self._sock.recvmsg(
                     1, 1024, socket.MSG_ERRQUEUE
                 )
             except OSError:  # EAGAIN: the queue is empty
-                return
+                return drained
+            drained += 1
             cause = icmp_cause(ancillary)
             if cause is not None and destination:
                 log.info("%s from %s:%d", cause, destination[0], destination[1])
                 self._user.transport_error((destination[0], destination[1]), cause)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        endpoint = self._endpoint
+        if endpoint is None or not endpoint.is_closing():
+            return  # the end of an endpoint that close() let go
+        # The loop gave up on the socket: fail what waits on it; the next ensure_open
+        # (before each call) opens a new one.
+        self._endpoint = self._sock = None
+        log.warning("UDP socket lost: %s", exc or "closed")
+        self._user.transport_error(None, "UDP socket lost")
+
     def close(self) -> None:
         for task in self._lookups:
             task.cancel()
-        if self._sock is not None:
-            assert self._loop is not None
-            self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
+        if self._endpoint is not None:
+            endpoint, self._endpoint, self._sock = self._endpoint, None, None
+            endpoint.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,15 +269,15 @@ class _Connection(asyncio.Protocol):
         return self._transport is not None and not self._transport.is_closing()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, but not always an asyncio.Transport subclass: uvloop's is not.
+        self._transport = cast(asyncio.Transport, transport)
         host, port = transport.get_extra_info("peername")[:2]
         self.peer = (host, port)
         if self.accepted:
             self._idle = Timer("TCP idle", asyncio.get_running_loop(), self._idle_expired)
             self._touch()
         if not self._owner._connection_made(self):
-            transport.abort()
+            self._transport.abort()
 
     def data_received(self, data: bytes) -> None:
         self._touch()
