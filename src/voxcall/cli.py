@@ -165,9 +165,13 @@ def serve(
             _fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc}")
     if demo:
         _print_demo(_ensure_demo(services.store, services.voices), host, port)
+    # uvloop, named rather than uvicorn's "auto", which falls back to asyncio without a word:
+    # the SIP and RTP code is tested on both, and this is the loop users run.
+    import uvloop
+
     if role == "worker":
         freeze_startup_objects()
-        asyncio.run(_work_until_signalled(services))
+        uvloop.run(_work_until_signalled(services))
         return
 
     import uvicorn
@@ -184,6 +188,7 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=int(grace) + 5,
         http=guarded_http(header_timeout, max_connections),
+        loop="uvloop",
     )
 
 

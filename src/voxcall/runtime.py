@@ -105,6 +105,8 @@ async def _sweep_voices(voices: VoiceService) -> None:
 @contextlib.asynccontextmanager
 async def worker(services: Services) -> AsyncIterator[None]:
     """Dispatch calls and deliver webhooks while the block runs; stop them cleanly after."""
+    loop = type(asyncio.get_running_loop())
+    logging.getLogger("voxcall").info("event loop %s.%s", loop.__module__, loop.__qualname__)
     tasks = [
         asyncio.create_task(services.scheduler.run()),
         asyncio.create_task(services.webhooks.run()),

@@ -172,3 +172,15 @@ def test_batch_tts_and_otp_end_to_end(server: Server, data: Path) -> None:
     assert final[otp.json()["result"]["id"]]["status"] == "NORMAL"
     campaign = client.get(f"/api/v2/voice/campaign/{calls[0]['campaignId']}").json()["result"]
     assert [c["status"] for c in campaign] == statuses
+
+
+def test_the_worker_role_runs_uvloop(data: Path) -> None:
+    # `--role worker` runs no uvicorn: cli.py starts the loop itself, the same one.
+    voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default")
+    worker = Server(data, speed=SPEED, role="worker")
+    worker.start()
+    try:
+        assert "event loop uvloop.Loop" in worker.log()
+        assert worker.terminate() == 0, worker.log()
+    finally:
+        worker.stop()

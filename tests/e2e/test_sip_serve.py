@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.audio.samples import speech_wav
+from tests.audio.samples import encode, speech_wav, tone
 from tests.e2e.server import Server, voxcall, voxcall_json
 from tests.peers.net import free_ports
 from tests.peers.sipp import SippFactory
@@ -55,5 +56,48 @@ def test_a_real_sip_call_through_the_api(tmp_path: Path, sipp_uas: SippFactory) 
             assert call["price"] == -call["billSec"] * 10.0  # 600 a minute, 1 s steps
         assert uas.wait() == 0, uas.diagnostics()
         assert "s3cret-pass" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_a_trunk_that_restarts_under_serve(tmp_path: Path, sipp_uas: SippFactory) -> None:
+    # SIPp answers one call and exits: the trunk is down until a new SIPp takes its port.
+    uas = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"})
+    data = tmp_path / "data"
+    low = free_ports(16)
+    voxcall_json(
+        data, "dialer", "add", "trunk1", "--driver", "sip", "--trunk", uas.trunk,
+        "--local-ip", "127.0.0.1", "--rtp-ports", f"{low}-{low + 15}", "--default",
+    )  # fmt: skip
+    project = voxcall_json(data, "project", "create", "acme", "--balance", "1000")
+    server = Server(data, speed=1)
+    server.start()
+    try:
+        client = server.client(project["token"])
+        audio = encode(tone(1.5, 440.0, rate=8000, channels=1), 8000, 1, "wav")
+        voice = client.post("/api/v2/file/voice", files={"file": ("m.wav", audio)}).json()
+
+        def final_call() -> dict[str, Any]:
+            body = {"phoneNumber": "09121234567", "voiceId": voice["result"]["id"]}
+            call_id = client.post("/api/v2/voice/single", json=body).json()["result"]["id"]
+            deadline = time.monotonic() + 45  # past Timer B's 32 s: a deaf dialer ends too
+            while time.monotonic() < deadline:
+                call: dict[str, Any] = client.get(f"/api/v2/voice/status/{call_id}").json()
+                if call["result"]["status"] != "WAITING":
+                    return call["result"]
+                time.sleep(0.1)
+            raise AssertionError(f"call {call_id} still WAITING\n{server.log()}")
+
+        assert final_call()["status"] == "NORMAL", server.log()
+        assert uas.wait() == 0, uas.diagnostics()
+        outage = final_call()
+        assert (outage["status"], outage["attempts"]) == ("ERROR", 1), server.log()
+        assert "ICMP port unreachable" in server.log()
+        restarted = sipp_uas("uas_answer.xml", variables={"hangup_s": "0"}, port=uas.port)
+        after = final_call()
+        assert (after["status"], after["billSec"]) == ("NORMAL", 2), server.log()  # 1.5 s of voice
+        assert restarted.wait() == 0, restarted.diagnostics()
+        # The loop users run, named in cli.py: uvicorn's "auto" would fall back silently.
+        assert "event loop uvloop.Loop" in server.log()
     finally:
         server.stop()
