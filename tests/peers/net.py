@@ -7,6 +7,8 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -33,6 +35,15 @@ def free_ports(count: int = 1) -> int:
         if all(_port_is_free(p) for p in range(base, base + count)):
             return base
     raise RuntimeError(f"no {count} consecutive free ports on {HOST}")
+
+
+@contextmanager
+def udp_socket() -> Iterator[socket.socket]:
+    """A non-blocking UDP socket on a free port of 127.0.0.1, closed at the end."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        sock.setblocking(False)
+        yield sock
 
 
 def _bound(port: int, table: str) -> bool:

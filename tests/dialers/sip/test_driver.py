@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.peers.dialing import dial_request, running_dialer
-from tests.peers.net import HOST, free_ports
+from tests.peers.net import HOST, free_ports, udp_socket
 from tests.peers.voices import tone
 from voxcall.dialers.base import AttemptResult
 from voxcall.dialers.sip.config import SipTrunkConfig
@@ -21,9 +21,7 @@ from voxcall.dialers.sip.timers import TimerValues
 @pytest.fixture
 def silent_trunk() -> Iterator[socket.socket]:
     """A UDP socket that receives and never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        sock.setblocking(False)
+    with udp_socket() as sock:
         yield sock
 
 

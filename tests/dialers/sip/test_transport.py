@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers.net import HOST, free_ports
+from tests.peers.net import HOST, free_ports, udp_socket
 from voxcall.dialers.sip.message import SipRequest, SipResponse, StreamFramer, Via
 from voxcall.dialers.sip.timers import TimerValues
 from voxcall.dialers.sip.transaction import Address
@@ -54,10 +54,13 @@ async def udp() -> AsyncIterator[tuple[UdpTransport, Recorder]]:
 
 @pytest.fixture
 def peer() -> Iterator[socket.socket]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        sock.settimeout(TIMEOUT)
+    with udp_socket() as sock:
         yield sock
+
+
+async def receive(sock: socket.socket) -> bytes:
+    async with asyncio.timeout(TIMEOUT):
+        return await asyncio.get_running_loop().sock_recv(sock, 65536)
 
 
 async def test_udp_icmp_errors_come_up_and_the_socket_is_read_on(
@@ -90,7 +93,7 @@ async def test_udp_an_icmp_error_reported_on_a_later_send_loses_nothing(
     closed = (HOST, free_ports(1))
     transport.send(b"to nobody", closed)
     transport.send(b"to the peer", peer.getsockname())
-    assert await asyncio.to_thread(peer.recv, 65536) == b"to the peer"
+    assert await receive(peer) == b"to the peer"
     async with asyncio.timeout(TIMEOUT):
         assert await recorder.errors.get() == (closed, "ICMP port unreachable")
     assert recorder.errors.empty()
