@@ -108,6 +108,25 @@ async def test_udp_a_send_that_fails_fails_its_destination(
     assert recorder.errors.get_nowait() == (broadcast, "send failed: Permission denied")
 
 
+@pytest.mark.parametrize(
+    ("destination", "cause"),
+    [
+        (("2001:db8::1", 5060), "send failed: 2001:db8::1 is not an IPv4 address"),
+        (("127.0.0.1", 70000), "send failed: port 70000 is not in 1-65535"),
+        (("127.0.0.1", 0), "send failed: port 0 is not in 1-65535"),
+    ],
+)
+async def test_udp_a_destination_our_socket_cannot_reach_fails_alone(
+    udp: tuple[UdpTransport, Recorder], peer: socket.socket, destination: Address, cause: str
+) -> None:
+    # The same on both loops, and the socket stays open for other destinations.
+    transport, recorder = udp
+    transport.send(b"ACK", destination)
+    assert recorder.errors.get_nowait() == (destination, cause)
+    transport.send(b"BYE", peer.getsockname())
+    assert await receive(peer) == b"BYE"
+
+
 async def test_udp_send_after_close_fails_its_destination(
     udp: tuple[UdpTransport, Recorder],
 ) -> None:

@@ -91,6 +91,18 @@ def icmp_cause(ancillary: list[tuple[int, int, bytes]]) -> str | None:
     return None
 
 
+def _unreachable(destination: Address) -> str | None:
+    """Why our IPv4 socket cannot send to `destination` (an IP literal), or None. Checked
+    before the loop sees it, which the loops do not agree on: uvloop raises ValueError for an
+    IPv6 host and sends to port 70000 as 4464; asyncio closes the whole socket on the port."""
+    host, port = destination
+    if ipaddress.ip_address(host).version != 4:
+        return f"{host} is not an IPv4 address"
+    if not 0 < port < 65536:
+        return f"port {port} is not in 1-65535"
+    return None
+
+
 class UdpTransport(asyncio.DatagramProtocol):
     """One UDP socket, read and written through the loop's datagram endpoint.
 
@@ -159,6 +171,10 @@ class UdpTransport(asyncio.DatagramProtocol):
     def _sendto(self, data: bytes, destination: Address) -> None:
         if self._endpoint is None:
             self._user.transport_error(destination, "UDP transport is closed")
+            return
+        problem = _unreachable(destination)
+        if problem is not None:
+            self._user.transport_error(destination, f"send failed: {problem}")
             return
         # A send that fails calls error_received before sendto returns, on both loops; a
         # full send buffer is not a failure: the endpoint queues the datagram.
