@@ -112,11 +112,20 @@ def read_pcap(path: Path) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8
     return np.array(times, dtype=np.float64), packets[:, skip:]
 
 
-def stream_stats(path: Path, *, expected: int, ptime: float = 0.020) -> StreamStats:
-    """Per-stream packet counts and gap jitter; `expected`: packets in a whole stream."""
+def stream_stats(
+    path: Path,
+    *,
+    expected: int,
+    ptime: float = 0.020,
+    started_before: float | None = None,
+    window: tuple[float, float] | None = None,
+) -> StreamStats:
+    """Per-stream packet counts and gap jitter; `expected`: packets in a whole stream.
+
+    `started_before` (epoch seconds): only the streams whose first packet arrived before;
+    `window`: only the gaps that end inside it (the counts still cover whole streams).
+    """
     times, ip = read_pcap(path)
-    if len(times) == 0:
-        return StreamStats(0, 0, 0, 0, 0, 0, *(4 * [float("nan")]))
     ihl = (ip[:, 0] & 0x0F).astype(np.int64) * 4
     rows = np.arange(len(ip))
 
@@ -134,8 +143,17 @@ def stream_stats(path: Path, *, expected: int, ptime: float = 0.020) -> StreamSt
     key = (source_port << 32) | ssrc
     order = np.lexsort((times, key))
     key, times, timestamp = key[order], times[order], timestamp[order]
+    if started_before is not None:
+        _, first = np.unique(key, return_index=True)
+        early = np.repeat(times[first] < started_before, np.diff(np.append(first, len(key))))
+        key, times, timestamp = key[early], times[early], timestamp[early]
+    if len(times) == 0:
+        return StreamStats(0, 0, 0, 0, 0, 0, *(4 * [float("nan")]))
     same = key[1:] == key[:-1]
-    gaps = np.diff(times)[same]
+    in_window = same
+    if window is not None:
+        in_window = same & (times[1:] >= window[0]) & (times[1:] < window[1])
+    gaps = np.diff(times)[in_window]
     jitter_ms = np.abs(gaps - ptime) * 1000
     # Timestamps, not sequence numbers: voxcall numbers only what it sent, so a packet it
     # skipped (a late loop, a full buffer) shows only as a jump in the media clock.

@@ -21,13 +21,23 @@ Then the call setup rate: voxcall dials `--setup-rates` calls/s for 4 s each (1 
 a rate is sustained when the answers keep up (>= 95 %), every call is right and the setup
 time (INVITE to 200, of which the UAS waits 0.5 s) stays under 1.5 s at p99.
 
+Last, media under load (`--busy-only` runs only this): `--busy-calls` calls (200) playing
+a long voice are measured (jitter at the receiver, dumpcap) for `--busy-seconds` (8) while
+the same process and event loop set up `--busy-rate` (200) new calls/s and serve a real
+voxcall API (uvicorn on this loop, as `voxcall serve`; API only, so the calls it accepts
+stay queued) driven by wrk at its capacity (16 connections, closed loop, POST
+/voice/single). It uses only SipDialer's and the app's public interfaces, so it runs
+against another voxcall checkout too: PYTHONPATH=<checkout>/src:. python -m bench.sip_media.
+
     python -m bench.sip_media [--calls 100,500,1000,2000] [--rate 200] [--profile DIR]
+    python -m bench.sip_media --busy-only [--busy-calls 200] [--busy-rate 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import re
@@ -42,11 +52,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import uvicorn
 import uvloop
 
 from bench.common import (
     HOST,
     cpu_seconds,
+    free_port,
     free_udp_block,
     header,
     percentile,
@@ -59,15 +71,32 @@ from bench.common import (
     verdict,
 )
 from bench.rtp_capture import Capture, StreamStats, stream_stats
+from voxcall.api.app import create_app
+from voxcall.audio.wav import wav_bytes
+from voxcall.cli import _dialer_config
+from voxcall.config import Settings
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
+from voxcall.dialers.sip.call import CallSettings
 from voxcall.dialers.sip.config import SipTrunkConfig
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.g711 import pcm_to_ulaw
+from voxcall.runtime import Services, build_services, freeze_startup_objects
+from voxcall.tokens import new_token
 
 SCENARIOS = Path(__file__).with_name("sipp")
 VOICE_SECONDS = 20.0
 PTIME = 0.020
-PACKETS = round(VOICE_SECONDS / PTIME)
+# Silence voxcall sends after the voice, before its BYE (none before fef6ae9): read so that
+# this benchmark also runs against older checkouts.
+BYE_TAIL = getattr(CallSettings, "bye_tail", 0.0)
+
+
+def packets(seconds: float) -> int:
+    """The packets of a whole stream playing a voice of `seconds` (the last one padded)."""
+    return math.ceil(round((seconds + BYE_TAIL) * Voice8k.SAMPLE_RATE) / (PTIME * 8000))
+
+
+PACKETS = packets(VOICE_SECONDS)
 SUCCESSFUL = re.compile(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)")
 NUMBER = "09121234567"
 UAS_ANSWER_DELAY = 0.5  # uas_answer.xml pauses this long before its 200
@@ -75,6 +104,9 @@ TARGET_N = 1000
 TARGET_JITTER_MS = 2.0
 TARGET_CPU_RATIO = 3.0
 TARGET_SETUP = 100.0
+TARGET_BUSY_P99_MS = 5.0
+TARGET_BUSY_MAX_MS = 20.0
+WRK_LUA = Path(__file__).with_name("post_single.lua")
 
 
 def voice(seconds: float) -> Voice8k:
@@ -173,6 +205,35 @@ def right(outcome: AttemptOutcome, seconds: float) -> bool:
     )
 
 
+async def started_dialer(trunk_port: int, calls: int) -> SipDialer:
+    """A SipDialer to the UAS with RTP ports for `calls` calls at once."""
+    low = free_udp_block(2 * calls + 64)
+    config = SipTrunkConfig.from_options(
+        {
+            "trunk": f"sip:{HOST}:{trunk_port}",
+            "codecs": "PCMA,PCMU",
+            "local_ip": HOST,
+            "rtp_ports": f"{low}-{low + 2 * calls + 63}",
+        }
+    )
+    dialer = SipDialer(config)
+    await dialer.start()
+    return dialer
+
+
+async def dial_at_rate(
+    dialer: SipDialer, calls: int, rate: float, audio: Voice8k
+) -> list[asyncio.Task[AttemptOutcome]]:
+    """Start `calls` dials at `rate`/s on a fixed schedule; returns their tasks."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks = []
+    for i in range(calls):
+        await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+        tasks.append(asyncio.create_task(dialer.dial(dial_request(audio))))
+    return tasks
+
+
 async def place_calls(
     trunk_port: int,
     calls: int,
@@ -185,24 +246,11 @@ async def place_calls(
     """Dial `calls` calls at `rate`/s through one SipDialer; returns the outcomes and, over
     `window` (seconds after the first INVITE), this process's CPU, the window's length and
     the calls up at its start and end."""
-    low = free_udp_block(2 * calls + 64)
-    config = SipTrunkConfig.from_options(
-        {
-            "trunk": f"sip:{HOST}:{trunk_port}",
-            "codecs": "PCMA,PCMU",
-            "local_ip": HOST,
-            "rtp_ports": f"{low}-{low + 2 * calls + 63}",
-        }
-    )
-    dialer = SipDialer(config)
-    await dialer.start()
+    dialer = await started_dialer(trunk_port, calls)
     loop = asyncio.get_running_loop()
     try:
         start = loop.time()
-        tasks = []
-        for i in range(calls):
-            await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
-            tasks.append(asyncio.create_task(dialer.dial(dial_request(audio))))
+        tasks = await dial_at_rate(dialer, calls, rate, audio)
         cpu, wall, up = 0.0, 0.0, (-1, -1)
         if window is not None:
             await asyncio.sleep(max(0.0, start + window[0] - loop.time()))
@@ -309,20 +357,168 @@ def setup_run(runner: asyncio.Runner, work: Path, offered: float) -> SetupRun:
     )
 
 
+@dataclass
+class BusyRun:
+    """Streams already playing, measured while new calls are set up and the API is loaded."""
+
+    established: int
+    stats: StreamStats  # of the established streams, gaps inside the load window
+    capture_dropped: int
+    established_right: int
+    seconds: float  # the load window
+    new_offered: float  # calls/s
+    new_calls: int
+    new_right: int
+    new_setup_p99: float
+    api_requests: int
+    api_errors: int
+    api_p99_ms: float
+
+    @property
+    def holds(self) -> bool:
+        return (
+            self.stats.jitter_p99_ms <= TARGET_BUSY_P99_MS
+            and self.stats.jitter_max_ms <= TARGET_BUSY_MAX_MS
+            and self.established_right == self.established == self.stats.whole
+        )
+
+
+def voxcall_api(work: Path) -> tuple[Services, uvicorn.Server, int, str, str]:
+    """A voxcall app (the API only: calls stay queued) for uvicorn to serve on this loop, as
+    `voxcall serve` does; returns its services, the server, its port, a token, a voice id."""
+    services = build_services(Settings.load(work / "data"))
+    store = services.store
+    store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}, is_default=True))
+    project = store.create_project("bench", rate_limit=1_000_000, allowed_regions=["IR"])
+    token = new_token()
+    store.add_token(project.id, prefix=token.prefix, token_hash=token.token_hash)
+    pcm = voice(3.0).pcm
+    uploaded = services.voices.upload(project, wav_bytes(pcm), name="bench", filename="b.wav")
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(services, run_worker=False), host=HOST, port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    freeze_startup_objects()
+    return services, server, port, token.token, uploaded.id
+
+
+async def drive_api(port: int, token: str, voice_id: str, seconds: float) -> dict[str, float]:
+    """wrk, closed loop, 16 connections on POST /voice/single: the API at its capacity."""
+    env = dict(os.environ, BENCH_TOKEN=token, BENCH_VOICE=voice_id, BENCH_RATE="0")
+    args = ["wrk", "-t1", "-c16", f"-d{seconds:g}s", "--timeout", "5s", "-s", str(WRK_LUA)]
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        f"http://{HOST}:{port}/api/v2/voice/single",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    output = (await process.communicate())[0].decode()
+    line = next((x for x in output.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if process.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
+    summary: dict[str, float] = json.loads(line.removeprefix("BENCH_JSON "))
+    return summary
+
+
+async def busy_calls(
+    work: Path, trunk_port: int, established: int, rate: float, seconds: float
+) -> tuple[list[AttemptOutcome], list[AttemptOutcome], dict[str, float], tuple[float, float]]:
+    """`established` calls answered first; then, for `seconds`, new calls at `rate`/s and
+    wrk on the API, all on this loop. Returns both sets of outcomes, wrk's summary and the
+    load window (epoch seconds)."""
+    services, server, port, token, voice_id = voxcall_api(work)
+    serving = asyncio.create_task(server.serve())
+    # New calls live about 2 s each (answer, 1 s voice, BYE): 3 s worth of ports is plenty.
+    dialer = await started_dialer(trunk_port, established + round(3 * rate))
+    try:
+        long_voice = voice(busy_voice_seconds(established, rate, seconds))
+        first = await dial_at_rate(dialer, established, rate, long_voice)
+        await asyncio.sleep(UAS_ANSWER_DELAY + 1)  # every established call answered
+        if not server.started:
+            raise RuntimeError("uvicorn has not started")
+        window = (time.time(), time.time() + seconds)
+        api = asyncio.create_task(drive_api(port, token, voice_id, seconds))
+        new = await dial_at_rate(dialer, round(rate * seconds), rate, voice(1.0))
+        summary = await api
+        new_outcomes = await asyncio.gather(*new)
+        first_outcomes = await asyncio.gather(*first)
+        async with asyncio.timeout(10):
+            await dialer.wait_idle()
+    finally:
+        await dialer.close()
+        server.should_exit = True
+        await serving
+        services.store.close()
+    return first_outcomes, new_outcomes, summary, window
+
+
+def busy_voice_seconds(established: int, rate: float, seconds: float) -> float:
+    """Long enough for the established calls to play through the whole load window."""
+    return established / rate + UAS_ANSWER_DELAY + 1 + seconds + 2
+
+
+def busy_run(
+    runner: asyncio.Runner, work: Path, established: int, rate: float, seconds: float
+) -> BusyRun:
+    with uas(work, "busy") as (port, media):
+        capture = Capture(media, work / "busy.pcap")
+        try:
+            first, new, summary, window = runner.run(
+                busy_calls(work, port, established, rate, seconds)
+            )
+        finally:
+            _, dropped = capture.stop()
+    length = busy_voice_seconds(established, rate, seconds)
+    stats = stream_stats(
+        capture.path,
+        expected=packets(length),
+        ptime=PTIME,
+        started_before=window[0],
+        window=window,
+    )
+    capture.path.unlink()
+    setups = [o.answered_at - o.started_at for o in new if o.answered_at is not None]
+    errors = ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    return BusyRun(
+        established=established,
+        stats=stats,
+        capture_dropped=dropped,
+        established_right=sum(right(o, length) for o in first),
+        seconds=seconds,
+        new_offered=rate,
+        new_calls=len(new),
+        new_right=sum(right(o, 1.0) for o in new),
+        new_setup_p99=percentile(setups, 99),
+        api_requests=int(summary["requests"]),
+        api_errors=sum(int(summary[k]) for k in errors),
+        api_p99_ms=summary["p99_us"] / 1000,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", default="100,500,1000,2000", help="simultaneous calls")
     parser.add_argument("--rate", type=float, default=200.0, help="calls/s while ramping up")
     parser.add_argument("--setup-rates", default="100,200,400", help="calls/s offered")
     parser.add_argument("--profile", type=Path, help="py-spy voxcall at each N here")
+    parser.add_argument(
+        "--busy-calls", type=int, default=200, help="calls playing while others are set up"
+    )
+    parser.add_argument("--busy-rate", type=float, default=200.0, help="new calls/s meanwhile")
+    parser.add_argument("--busy-seconds", type=float, default=8.0, help="how long")
+    parser.add_argument("--busy-only", action="store_true", help="only that scenario")
     args = parser.parse_args()
     require("sipp", "dumpcap")
-    levels = [int(n) for n in args.calls.split(",")]
+    levels = [] if args.busy_only else [int(n) for n in args.calls.split(",")]
+    setup_rates = [] if args.busy_only else [float(r) for r in args.setup_rates.split(",")]
     if any(n / args.rate + UAS_ANSWER_DELAY + 3 > VOICE_SECONDS for n in levels):
         parser.error("--rate too low: every call must be up before the first one ends")
     # One RTP socket per call, besides SIP and the capture.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * max(levels) + 256)), hard))
+    most = max([*levels, args.busy_calls + round(3 * args.busy_rate)])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * most + 256)), hard))
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     results: list[tuple[Level, Level]] = []
@@ -344,9 +540,12 @@ def main() -> None:
                 f"{100 * base.cpu_share:.0f}% CPU, jitter p99 {base.stats.jitter_p99_ms:.2f} ms",
                 flush=True,
             )
-        for offered in (float(r) for r in args.setup_rates.split(",")):
+        for offered in setup_rates:
             setups.append(setup_run(runner, work, offered))
-    report(args, results, setups)
+        busy = busy_run(runner, work, args.busy_calls, args.busy_rate, args.busy_seconds)
+    if results or setups:
+        report(args, results, setups)
+    report_busy(busy)
 
 
 def report(
@@ -476,6 +675,75 @@ def report(
             if out.exists():
                 print(f"\nProfile of voxcall, N={vx.calls} (py-spy, {out}):\n")
                 print(profile_summary(out))
+
+
+def report_busy(busy: BusyRun) -> None:
+    print(
+        header(
+            "SIP media: established streams while calls are set up and the API is loaded",
+            "python -m bench.sip_media --busy-only",
+        )
+    )
+    s = busy.stats
+    print(
+        f"{busy.established} calls playing (20 ms G.711 packets into a SIPp UAS), measured for "
+        f"{busy.seconds:g} s while the same voxcall process and event loop set up "
+        f"{busy.new_offered:g} new calls/s (1 s voices) and answer wrk (16 connections, closed "
+        "loop) on POST /api/v2/voice/single. Jitter: |gap - 20 ms| at the receiver, over the "
+        "gaps of the established streams inside the load window.\n"
+    )
+    print(
+        table(
+            [
+                "established right",
+                "whole streams",
+                "pkts/stream",
+                "missing",
+                "jitter p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "max ms",
+                "capture drops",
+                "new calls right",
+                "setup p99 ms",
+                "API requests/s",
+                "API p99 ms",
+                "API errors",
+            ],
+            [
+                [
+                    f"{busy.established_right}/{busy.established}",
+                    f"{s.whole}/{s.streams}",
+                    f"{s.per_stream_min}-{s.per_stream_max}",
+                    s.missing,
+                    s.jitter_p50_ms,
+                    s.jitter_p99_ms,
+                    s.jitter_p999_ms,
+                    s.jitter_max_ms,
+                    busy.capture_dropped,
+                    f"{busy.new_right}/{busy.new_calls}",
+                    1000 * busy.new_setup_p99,
+                    busy.api_requests / busy.seconds,
+                    busy.api_p99_ms,
+                    busy.api_errors,
+                ]
+            ],
+        )
+    )
+    print()
+    print(
+        table(
+            ["target", "measured", "wanted", "verdict"],
+            [
+                [
+                    "established streams under load: jitter p99, max",
+                    f"{s.jitter_p99_ms:.2f} ms, {s.jitter_max_ms:.2f} ms",
+                    f"<= {TARGET_BUSY_P99_MS:g} ms, <= {TARGET_BUSY_MAX_MS:g} ms, all right",
+                    verdict(busy.holds),
+                ]
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":
