@@ -367,11 +367,12 @@ class Scheduler:
 
 
 def _late(attempt_id: str, dial: asyncio.Task[AttemptOutcome]) -> None:
-    """What a driver reports after the watchdog ended its attempt: logged, never recorded."""
+    """What a driver reports after its attempt was recorded without it (the watchdog fired,
+    or voxcall stopped): logged, never recorded."""
     if dial.cancelled():
         return
     error = dial.exception()
     if error is not None:
-        log.warning("attempt %s: the dialer failed after the watchdog: %r", attempt_id, error)
+        log.warning("attempt %s: the dialer failed after it was recorded: %r", attempt_id, error)
     else:
         log.warning("attempt %s: late outcome ignored: %s", attempt_id, dial.result())
