@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import tempfile
 import threading
@@ -157,7 +158,7 @@ class Run:
     cpu: float = float("nan")  # CPU seconds of the sending process
 
     def row(self) -> list[object]:
-        ms = [1000 * v for v in self.latencies]
+        ms = [1000 * v for v in self.all_latencies()]
         return [
             self.scenario,
             self.who,
@@ -169,9 +170,13 @@ class Run:
             self.cpu,
         ]
 
+    def all_latencies(self) -> list[float]:
+        """An event that never arrived (within --cap) counts as infinitely late."""
+        return self.latencies + [math.inf] * (self.expected - len(self.latencies))
+
     @property
     def p99(self) -> float:
-        return percentile(self.latencies, 99)
+        return percentile(self.all_latencies(), 99)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +356,8 @@ def report(args: argparse.Namespace, runs: list[tuple[Run, Run, float]]) -> None
     print(
         f"{args.calls:,} final calls per scenario, a receiver answering in "
         f'{1000 * args.delay:g} ms; "one hangs": {args.projects} projects, the first one\'s '
-        "receiver never answers, figures of the other ones.\n"
+        "receiver never answers, figures of the other ones. inf: not delivered within "
+        f"--cap ({args.cap:g} s).\n"
     )
     rows: list[list[object]] = []
     for vx, base, spread in runs:

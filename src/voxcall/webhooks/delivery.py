@@ -162,7 +162,8 @@ class WebhookDeliverer:
         )
         self._lanes: dict[str, _Lane] = {}  # by project: in flight, or used lately
         self._lanes_swept = 0.0  # loop.time() of the last sweep of idle lanes
-        self._held: set[str] = set()
+        self._held: set[str] = set()  # events sent or being recorded here
+        self._sending = 0  # requests in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._more_due = False
@@ -237,7 +238,7 @@ class WebhookDeliverer:
     # -- leasing --------------------------------------------------------------------
 
     async def _lease_round(self) -> None:
-        limit = self.concurrency - len(self._held)
+        limit = self.concurrency - self._sending
         if limit <= 0:
             self._more_due = True
             return
@@ -268,6 +269,7 @@ class WebhookDeliverer:
             if lane is None:
                 lane = self._lanes[delivery.project_id] = _Lane(self.per_project)
             lane.in_flight += 1
+            self._sending += 1
             self._held.add(delivery.id)
             task = asyncio.create_task(self._run_one(delivery, lane))
             self._tasks.add(task)
@@ -283,14 +285,25 @@ class WebhookDeliverer:
                 del self._lanes[project]
 
     async def _run_one(self, delivery: WebhookDelivery, lane: _Lane) -> None:
-        delivered = False
         try:
-            delivered = await self._deliver(delivery)
+            outcome = await self._send_on(lane, delivery)
+            if outcome is not None:
+                await self._record(outcome)
+        finally:
+            self._held.discard(delivery.id)
+
+    async def _send_on(self, lane: _Lane, delivery: WebhookDelivery) -> WebhookOutcome | None:
+        """Send it; its slot and its lane's are free again as soon as the exchange ends,
+        while its outcome waits for the next write."""
+        outcome = None
+        try:
+            outcome = await self._deliver(delivery)
         except Exception:
             # The boundary: nothing may kill the loop. The event is re-sent after its lease.
             log.exception("delivery of webhook event %s failed", delivery.id)
         finally:
-            self._held.discard(delivery.id)
+            self._sending -= 1
+            delivered = outcome is not None and outcome.error is None
             lane.limit = (
                 min(lane.limit + 1, self.per_project_max) if delivered else self.per_project
             )
@@ -300,11 +313,12 @@ class WebhookDeliverer:
                 del self._lanes[delivery.project_id]  # nothing learnt to keep
             if self._more_due and not self._stopping:
                 self._wake.set()
+        return outcome
 
     # -- one delivery ---------------------------------------------------------------
 
-    async def _deliver(self, delivery: WebhookDelivery) -> bool:
-        """Send it and record the outcome; True if the receiver answered 2xx."""
+    async def _deliver(self, delivery: WebhookDelivery) -> WebhookOutcome:
+        """Send it: how it went, and when to try again if it failed."""
         body = delivery.payload.encode()
         headers = {
             "Content-Type": "application/json",
@@ -328,8 +342,7 @@ class WebhookDeliverer:
         if error is None:
             self.metrics.webhook_tried("delivered")
             log.debug("webhook event %s delivered to project %s", delivery.id, delivery.project_id)
-            await self._record(WebhookOutcome(delivery.id, now))
-            return True
+            return WebhookOutcome(delivery.id, now)
         retry_at = next_attempt(
             delivery.attempts,
             delivery.created_at,
@@ -356,8 +369,7 @@ class WebhookDeliverer:
                 error,
                 retry_at - now,
             )
-        await self._record(WebhookOutcome(delivery.id, now, error, retry_at))
-        return False
+        return WebhookOutcome(delivery.id, now, error, retry_at)
 
     async def _record(self, outcome: WebhookOutcome) -> None:
         """Queue the outcome for the next write and wait for that write. One write at a time
