@@ -127,6 +127,20 @@ async def test_udp_a_destination_our_socket_cannot_reach_fails_alone(
     assert await receive(peer) == b"BYE"
 
 
+async def test_udp_a_socket_the_loop_gives_up_on_fails_all_and_opens_again(
+    udp: tuple[UdpTransport, Recorder], peer: socket.socket
+) -> None:
+    transport, recorder = udp
+    assert transport._endpoint is not None
+    transport._endpoint.abort()  # what a loop does on a fatal error
+    async with asyncio.timeout(TIMEOUT):
+        assert await recorder.errors.get() == (None, "UDP socket lost")
+    await transport.ensure_open()  # as the next call does
+    peer.sendto(b"again", transport.local_address)
+    async with asyncio.timeout(TIMEOUT):
+        assert await recorder.datagrams.get() == (b"again", peer.getsockname())
+
+
 async def test_udp_send_after_close_fails_its_destination(
     udp: tuple[UdpTransport, Recorder],
 ) -> None:
