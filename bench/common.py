@@ -7,6 +7,7 @@ the machine; wall-clock figures (rates, latencies) are not, and say so in BENCHM
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import os
@@ -141,6 +142,15 @@ def wait_tcp(port: int, process: subprocess.Popen[bytes], *, timeout: float = 20
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {HOST}:{port} after {timeout} s")
+
+
+def add_serve_option(parser: argparse.ArgumentParser) -> None:
+    """--serve: how a benchmark starts voxcall, so that a patched build can be compared."""
+    parser.add_argument(
+        "--serve",
+        default="{venv}/voxcall serve --data {data} --port {port} --grace 1",
+        help="how to start voxcall (to compare a patched build); {venv} {data} {port} filled in",
+    )
 
 
 def require(*tools: str) -> None:

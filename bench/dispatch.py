@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from bench.common import (
     VENV_BIN,
     CpuWindow,
+    add_serve_option,
     free_port,
     header,
     profile_summary,
@@ -243,11 +244,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="queued calls per run")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds at most per run")
     parser.add_argument("--profile", type=Path, help="py-spy voxcall's runs here")
-    parser.add_argument(
-        "--serve",
-        default="{venv}/voxcall serve --data {data} --port {port} --grace 1",
-        help="how to start voxcall (to compare a patched build); {venv} {data} {port} filled in",
-    )
+    add_serve_option(parser)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     runs: list[tuple[Run, Run]] = []

@@ -38,6 +38,7 @@ from bench.common import (
     HOST,
     VENV_BIN,
     CpuWindow,
+    add_serve_option,
     free_port,
     header,
     percentile,
@@ -316,11 +317,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.01, help="receiver's answer, s")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds at most per run")
     parser.add_argument("--profile", type=Path, help="py-spy voxcall's runs here")
-    parser.add_argument(
-        "--serve",
-        default="{venv}/voxcall serve --data {data} --port {port} --grace 1",
-        help="how to start voxcall (to compare a patched build); {venv} {data} {port} filled in",
-    )
+    add_serve_option(parser)
     args = parser.parse_args()
     scenarios = [
         Scenario("burst", 1, args.calls, hanging=False),

@@ -884,41 +884,22 @@ class Store:
 
     def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
         """Record how attempts ended, all in one transaction (one commit)."""
-        events = t.webhook_events
-        by_id = events.c.id == bindparam("b_id")
-        delivered = [{"b_id": o.event_id, "b_at": o.at} for o in outcomes if o.error is None]
-        retried = [
-            {"b_id": o.event_id, "b_error": o.error[:300], "b_retry": o.retry_at}
-            for o in outcomes
-            if o.error is not None and o.retry_at is not None
-        ]
-        given_up = [
-            {"b_id": o.event_id, "b_error": o.error[:300], "b_at": o.at}
-            for o in outcomes
-            if o.error is not None and o.retry_at is None
-        ]
+        delivered, retried, given_up = [], [], []
+        for o in outcomes:
+            if o.error is None:
+                delivered.append({"b_id": o.event_id, "b_at": o.at})
+            elif o.retry_at is None:
+                given_up.append({"b_id": o.event_id, "b_error": o.error[:300], "b_at": o.at})
+            else:
+                retried.append({"b_id": o.event_id, "b_error": o.error[:300], "b_at": o.retry_at})
         with self._write() as conn:
-            if delivered:
-                conn.execute(
-                    update(events)
-                    .where(by_id)
-                    .values(delivered_at=bindparam("b_at"), last_error=""),
-                    delivered,
-                )
-            if retried:
-                conn.execute(
-                    update(events)
-                    .where(by_id)
-                    .values(last_error=bindparam("b_error"), next_attempt_at=bindparam("b_retry")),
-                    retried,
-                )
-            if given_up:
-                conn.execute(
-                    update(events)
-                    .where(by_id)
-                    .values(last_error=bindparam("b_error"), failed_at=bindparam("b_at")),
-                    given_up,
-                )
+            for statement, rows in (
+                (_WEBHOOK_DELIVERED, delivered),
+                (_WEBHOOK_RETRY, retried),
+                (_WEBHOOK_GIVEN_UP, given_up),
+            ):
+                if rows:
+                    conn.execute(statement, rows)
 
     def webhook_events(self, project_id: str) -> list[Mapping[str, Any]]:
         with self._read() as conn:
@@ -1065,6 +1046,15 @@ _RESERVE = (
     .values(reserved_milli=t.projects.c.reserved_milli + bindparam("b_amount"))
 )
 _INSERT_CALLS = insert(t.calls)
+# How a webhook attempt ended; b_at is when it was delivered, given up, or is to be retried.
+_WEBHOOK_OUTCOME = update(t.webhook_events).where(t.webhook_events.c.id == bindparam("b_id"))
+_WEBHOOK_DELIVERED = _WEBHOOK_OUTCOME.values(delivered_at=bindparam("b_at"), last_error="")
+_WEBHOOK_RETRY = _WEBHOOK_OUTCOME.values(
+    last_error=bindparam("b_error"), next_attempt_at=bindparam("b_at")
+)
+_WEBHOOK_GIVEN_UP = _WEBHOOK_OUTCOME.values(
+    last_error=bindparam("b_error"), failed_at=bindparam("b_at")
+)
 _END_ATTEMPT = (
     update(t.attempts)
     .where(t.attempts.c.id == bindparam("b_id"))
