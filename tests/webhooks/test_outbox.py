@@ -3,7 +3,13 @@ now, and outcomes are recorded many at a time."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
+import uuid
+from contextlib import closing
+from pathlib import Path
+
+from sqlalchemy import event
 
 from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
 from voxcall.store.records import CallStatus, WebhookOutcome
@@ -80,3 +86,42 @@ def test_outcomes_are_recorded_together(any_store: Store) -> None:
     # Due again: b at its retry, d once its lease ran out; a and c never again.
     again = any_store.lease_webhooks(now + 61, limit=9, lease=30.0, per_project=9)
     assert {x.id for x in again} == {b.id, d.id}
+
+
+def _pending(db: Path, project_id: str, count: int, due: float) -> None:
+    """`count` events waiting for a first attempt, written directly (no calls behind them)."""
+    with closing(sqlite3.connect(db)) as raw, raw:  # foreign keys are off on a raw connection
+        raw.executemany(
+            "INSERT INTO webhook_events (id, project_id, call_id, payload, created_at,"
+            " next_attempt_at, attempts, delivered_at, failed_at, last_error)"
+            " VALUES (?, ?, ?, '{}', ?, ?, 0, NULL, NULL, '')",
+            ((uuid.uuid4().hex, project_id, uuid.uuid4().hex, due, due) for _ in range(count)),
+        )
+
+
+def test_a_lease_costs_the_same_whatever_the_backlog(tmp_path: Path) -> None:
+    """Counted in SQLite virtual-machine steps (not time): a lease over 20,000 due events
+    does about what one over 200 does, since it seeks each project's oldest events."""
+    db = tmp_path / "db.sqlite"
+    store = Store.open(f"sqlite:///{db}", create=True)
+    try:
+        big, _ = webhook_project(store, "big", URL)
+        small, _ = webhook_project(store, "small", URL)
+        steps = [0]
+
+        def count(connection: sqlite3.Connection, _: object) -> None:
+            connection.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1) or 0, 1)
+
+        store.engine.dispose()
+        event.listen(store.engine, "connect", count)
+        cost = []
+        for backlog in (200, 20_000):
+            _pending(db, big.id, backlog, time.time() - 60)
+            _pending(db, small.id, 5, time.time() - 30)
+            steps[0] = 0
+            leased = store.lease_webhooks(time.time(), limit=32, lease=30.0, per_project=16)
+            cost.append(steps[0])
+            assert sorted(d.project_id for d in leased) == sorted([big.id] * 16 + [small.id] * 5)
+        assert cost[1] < 2 * cost[0]
+    finally:
+        store.close()

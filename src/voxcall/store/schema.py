@@ -214,6 +214,14 @@ webhook_events = Table(
     Column("failed_at", Float, nullable=True),  # gave up after the retry window
     Column("last_error", String(300), nullable=False),
     Index("ix_webhook_events_due", "delivered_at", "failed_at", "next_attempt_at"),
+    # Each project's oldest pending events, for the lease (one seek per project).
+    Index(
+        "ix_webhook_events_lane",
+        "project_id",
+        "next_attempt_at",
+        sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+    ),
 )
 
 # Idempotency-Key: the first response to a (project, key), kept 24 h.

@@ -23,13 +23,12 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
-    case,
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -811,36 +810,34 @@ class Store:
         caller can send everything taken at once. The lease hides them from other
         deliverers until it runs out (a crash mid-delivery means a later re-send)."""
         events = t.webhook_events
+        room = room or {}
         with self._write() as conn:
-            ranked = (
-                select(
-                    events.c.id,
-                    events.c.project_id,
-                    func.row_number()
-                    .over(
-                        partition_by=events.c.project_id,
-                        order_by=(events.c.next_attempt_at, events.c.id),
-                    )
-                    .label("rank"),
-                )
+            # The projects whose oldest pending event is due, oldest first: the first `limit`
+            # of them hold the `limit` oldest events any lease may take.
+            lanes = sorted(
+                (oldest, project)
+                for project, oldest in conn.execute(_OLDEST_PENDING).all()
+                if oldest is not None and oldest <= now and room.get(project, per_project) > 0
+            )[:limit]
+            if not lanes:
+                return []
+            firsts = [
+                select(events.c.id)
                 .where(
+                    events.c.project_id == project,
                     events.c.delivered_at.is_(None),
                     events.c.failed_at.is_(None),
                     events.c.next_attempt_at <= now,
-                    # events of a project whose webhook was cleared wait for a new one
-                    events.c.project_id.in_(
-                        select(t.projects.c.id).where(t.projects.c.webhook_url.is_not(None))
-                    ),
                 )
-                .subquery("ranked")
-            )
-            allowed: ColumnElement[int] = literal(per_project)
-            if room:
-                allowed = case(room, value=ranked.c.project_id, else_=per_project)
+                .order_by(events.c.next_attempt_at)
+                .limit(room.get(project, per_project))
+                .subquery()
+                for _, project in lanes
+            ]
+            candidates = union_all(*(select(first.c.id) for first in firsts)).subquery()
             due = (
                 select(events.c.id)
-                # PostgreSQL locks no rows of a window query: the window picks, this locks.
-                .where(events.c.id.in_(select(ranked.c.id).where(ranked.c.rank <= allowed)))
+                .where(events.c.id.in_(select(candidates.c.id)))
                 .order_by(events.c.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -1046,6 +1043,18 @@ _RESERVE = (
     .values(reserved_milli=t.projects.c.reserved_milli + bindparam("b_amount"))
 )
 _INSERT_CALLS = insert(t.calls)
+# Each project with a webhook, and the next_attempt_at of its oldest pending event (a seek in
+# ix_webhook_events_lane), or NULL.
+_OLDEST_PENDING = select(
+    t.projects.c.id,
+    select(func.min(t.webhook_events.c.next_attempt_at))
+    .where(
+        t.webhook_events.c.project_id == t.projects.c.id,
+        t.webhook_events.c.delivered_at.is_(None),
+        t.webhook_events.c.failed_at.is_(None),
+    )
+    .scalar_subquery(),
+).where(t.projects.c.webhook_url.is_not(None))
 # How a webhook attempt ended; b_at is when it was delivered, given up, or is to be retried.
 _WEBHOOK_OUTCOME = update(t.webhook_events).where(t.webhook_events.c.id == bindparam("b_id"))
 _WEBHOOK_DELIVERED = _WEBHOOK_OUTCOME.values(delivered_at=bindparam("b_at"), last_error="")
