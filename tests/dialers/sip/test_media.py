@@ -23,6 +23,7 @@ import pytest
 
 from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
 from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, RtpPortPool, silence_byte
+from voxcall.dialers.sip.media_process import MediaProcess
 from voxcall.dialers.sip.rtp import RtpPacket
 
 PTIME = 0.020
@@ -690,38 +691,53 @@ def test_streams_past_a_full_burst_go_between_the_phases() -> None:
     assert 0 <= extra < 20
 
 
-Redirect = Callable[[asyncio.Future[PlaybackReport], tuple[str, int] | None], Awaitable[None]]
+@dataclass
+class Player:
+    """A pacer as a call uses it: `play` on the loop, `redirect` from where the test says."""
+
+    play: Callable[[socket.socket, tuple[str, int], bytes, int], asyncio.Future[PlaybackReport]]
+    redirect: Callable[[asyncio.Future[PlaybackReport], tuple[str, int] | None], Awaitable[None]]
 
 
-@pytest.fixture(params=["on the loop", "from another thread"])
-def redirect(request: pytest.FixtureRequest, pacer: RtpPacer) -> Redirect:
-    """`pacer.redirect`, called on the caller's loop or from a thread of its own."""
+@pytest.fixture(params=["pacer on the loop", "pacer from another thread", "media process"])
+async def player(request: pytest.FixtureRequest, pacer: RtpPacer) -> AsyncIterator[Player]:
+    """The in-process pacer, redirected on the caller's loop or from another thread, or the
+    pacer in a process of its own."""
+    if request.param == "media process":
+        media = MediaProcess()
+        await media.start()
 
-    async def on_the_loop(
+        async def redirect_media(
+            playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
+        ) -> None:
+            media.redirect(playback, remote)
+
+        yield Player(media.play, redirect_media)
+        media.close()
+        return
+
+    async def redirect(
         playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
     ) -> None:
-        pacer.redirect(playback, remote)
+        if request.param == "pacer on the loop":
+            pacer.redirect(playback, remote)
+        else:
+            await asyncio.to_thread(pacer.redirect, playback, remote)
 
-    async def from_another_thread(
-        playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
-    ) -> None:
-        await asyncio.to_thread(pacer.redirect, playback, remote)
-
-    return on_the_loop if request.param == "on the loop" else from_another_thread
+    yield Player(pacer.play, redirect)
 
 
 async def test_redirect_moves_the_rest_of_the_stream(
-    pacer: RtpPacer,
-    redirect: Redirect,
+    player: Player,
     receiver: tuple[Receiver, tuple[str, int]],
     other_receiver: tuple[Receiver, tuple[str, int]],
     udp: Callable[[], socket.socket],
 ) -> None:
     (first, address), (second, other_address) = receiver, other_receiver
     payload = pcm_to_ulaw(tone(1.0))  # 50 packets
-    future = pacer.play(udp(), address, payload, 0)
+    future = player.play(udp(), address, payload, 0)
     await asyncio.sleep(0.3)
-    await redirect(future, other_address)
+    await player.redirect(future, other_address)
     report = await ended(future)
     await settle()
 
@@ -733,21 +749,20 @@ async def test_redirect_moves_the_rest_of_the_stream(
 
 
 async def test_hold_drops_what_falls_due_and_resume_runs_on(
-    pacer: RtpPacer,
-    redirect: Redirect,
+    player: Player,
     receiver: tuple[Receiver, tuple[str, int]],
     udp: Callable[[], socket.socket],
 ) -> None:
     protocol, address = receiver
     payload = pcm_to_ulaw(tone(1.0))  # 50 packets
-    future = pacer.play(udp(), address, payload, 0)
+    future = player.play(udp(), address, payload, 0)
     await asyncio.sleep(0.2)
-    await redirect(future, None)
+    await player.redirect(future, None)
     await settle()
     before_hold = len(protocol.arrivals)
     await asyncio.sleep(0.3)
     assert len(protocol.arrivals) == before_hold  # nothing sent on hold
-    await redirect(future, address)
+    await player.redirect(future, address)
     report = await ended(future)
     await settle()
 

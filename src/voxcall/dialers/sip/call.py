@@ -33,7 +33,7 @@ from voxcall.dialers.sip.dialog import (
 )
 from voxcall.dialers.sip.digest import authorization, authorize, select_challenge
 from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
-from voxcall.dialers.sip.media import SAMPLE_RATE, PlaybackReport, RtpPacer, RtpPortPool
+from voxcall.dialers.sip.media import SAMPLE_RATE, Pacer, PlaybackReport, RtpPortPool
 from voxcall.dialers.sip.message import SipRequest, SipResponse
 from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
 from voxcall.dialers.sip.sdp import (
@@ -132,7 +132,7 @@ class Call:
         self,
         ua: UserAgent,
         settings: CallSettings,
-        pacer: RtpPacer,
+        pacer: Pacer,
         ports: RtpPortPool,
         request: DialRequest,
     ) -> None:

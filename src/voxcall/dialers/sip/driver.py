@@ -16,7 +16,8 @@ import time
 from voxcall.dialers.base import AttemptOutcome, DialRequest
 from voxcall.dialers.sip.call import Call, CallSettings
 from voxcall.dialers.sip.config import SipTrunkConfig
-from voxcall.dialers.sip.media import RtpPacer, RtpPortPool
+from voxcall.dialers.sip.media import RtpPortPool
+from voxcall.dialers.sip.media_process import MediaProcess
 from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
 from voxcall.dialers.sip.timers import TimerValues
 from voxcall.dialers.sip.transaction import Address
@@ -59,7 +60,7 @@ class SipDialer:
         self._close_grace = close_grace  # how long close() lets hung-up calls finish
         self._ua: UserAgent | None = None
         self._settings: CallSettings | None = None
-        self._pacer = RtpPacer()
+        self._pacer = MediaProcess()
         self._ports: RtpPortPool | None = None
         self._calls: set[Call] = set()
 
@@ -97,6 +98,7 @@ class SipDialer:
         await ua.transport.ensure_open()
         self._ua = ua
         self._ports = RtpPortPool(local_ip, *config.rtp_ports)
+        await self._pacer.start()
         from_user = config.caller_id or config.username or "voxcall"
         self._settings = CallSettings(
             destination=(trunk_ip, port),

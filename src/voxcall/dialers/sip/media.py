@@ -6,7 +6,9 @@ already playing saw gaps of tens of milliseconds while new calls were being set 
 hands a stream over and returns a future of the caller's loop, resolved from the pacer's
 thread with `call_soon_threadsafe`; `redirect` and `stop` take effect at once, from any
 thread. The caller owns the RTP socket: the pacer sends on it from `play` until the stream
-has ended (its future resolved) or `stop` returned; then the caller may close it.
+has ended (its future resolved) or `stop` returned; then the caller may close it. A thread
+still shares the GIL with a busy caller, so SipDialer runs this pacer in a process of its
+own (media_process.py).
 
 Packet n of a stream is due at `start + n * ptime` on the pacer loop's clock, so lateness
 never accumulates. One `loop.call_at` timer serves all the streams and each tick sends what
@@ -36,6 +38,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from voxcall.dialers.sip.g711 import ALAW_SILENCE, ULAW_SILENCE
 from voxcall.dialers.sip.rtp import pack_header, uint16_add, uint32_add
@@ -133,6 +136,20 @@ class PlaybackReport:
     packets_held: int = 0
 
 
+class Pacer(Protocol):
+    """What a call needs of a pacer: `RtpPacer`, or the one in a process of its own."""
+
+    def play(
+        self, sock: socket.socket, remote: tuple[str, int], payload: bytes, payload_type: int
+    ) -> asyncio.Future[PlaybackReport]: ...
+
+    def redirect(
+        self, playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
+    ) -> None: ...
+
+    def stop(self, playback: asyncio.Future[PlaybackReport]) -> None: ...
+
+
 @dataclass(eq=False, slots=True)
 class _Stream:
     sock: socket.socket
@@ -213,10 +230,7 @@ class RtpPacer:
         it to `redirect` to move or hold it. A send error (the peer refused, the socket was
         closed) ends it with that exception.
         """
-        silence = silence_byte(payload_type)
-        _check_remote(remote)
-        if sock.getblocking():
-            raise ValueError("RTP socket must be non-blocking: a full send buffer would stall")
+        silence = check_play(sock, remote, payload_type)
         future: asyncio.Future[PlaybackReport] = asyncio.get_running_loop().create_future()
         if not payload:
             future.set_result(PlaybackReport(0, 0, 0.0))
@@ -254,7 +268,7 @@ class RtpPacer:
         Nothing happens to a stream that has ended.
         """
         if remote is not None:
-            _check_remote(remote)
+            check_remote(remote)
         with self._lock:
             stream = self._streams.get(playback)
             if stream is None:
@@ -460,7 +474,16 @@ def _call_on_loop_of(
         pass  # its loop is closed: nobody is waiting for the stream any more
 
 
-def _check_remote(remote: tuple[str, int]) -> None:
+def check_play(sock: socket.socket, remote: tuple[str, int], payload_type: int) -> int:
+    """Refuse what `play` cannot send; returns the payload type's silence byte."""
+    silence = silence_byte(payload_type)
+    check_remote(remote)
+    if sock.getblocking():
+        raise ValueError("RTP socket must be non-blocking: a full send buffer would stall")
+    return silence
+
+
+def check_remote(remote: tuple[str, int]) -> None:
     # sendto() with a host name would resolve it, blocking the loop, on every packet.
     host, port = remote
     try:

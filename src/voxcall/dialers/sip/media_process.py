@@ -1,0 +1,287 @@
+"""The RTP pacer in a process of its own, so that nothing the main process does delays a packet.
+
+A pacer thread is not enough: under load the main thread holds the GIL (and loses its CPU
+while holding it), and the pacer thread waits for it. bench/sip_media.py --busy-only
+measured the gaps of 200 playing streams while 200 calls/s were set up and the API ran at
+capacity: p99 |gap - 20 ms| 20 ms on the caller's loop, 31 to 35 ms with a pacer thread
+(whatever sys.setswitchinterval), and see BENCHMARKS.md for this process.
+
+`MediaProcess` has the pacer's interface. `play` hands the child a duplicate of the call's
+RTP socket and the payload (in a memfd) over a Unix socket; the child runs an `RtpPacer`
+and sends each stream's report back, which resolves the future on the caller's loop. The
+caller keeps owning its socket and may close it at once after `stop`: the child's duplicate
+is the child's, closed when the stream ends there (until then the port stays bound, and the
+port pool skips a busy port). When the parent goes, the child reads end-of-file and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, check_play, check_remote
+
+log = logging.getLogger("voxcall.sip")
+
+_MESSAGE = 4096  # the largest control message, either way
+READY_TIMEOUT = 10.0  # seconds the child may take to start
+
+
+def _child_gone_error() -> OSError:
+    return OSError("RTP media process exited")
+
+
+class MediaProcess:
+    """An `RtpPacer` in a child process, from `start` to `close`."""
+
+    def __init__(self) -> None:
+        self._control: socket.socket | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._streams: dict[int, asyncio.Future[PlaybackReport]] = {}
+        self._ids: dict[asyncio.Future[PlaybackReport], int] = {}
+        self._next_id = 0
+        self._closed = False
+
+    @property
+    def active_streams(self) -> int:
+        return len(self._streams)
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, once started."""
+        return self._child.pid if self._child is not None else None
+
+    def play(
+        self, sock: socket.socket, remote: tuple[str, int], payload: bytes, payload_type: int
+    ) -> asyncio.Future[PlaybackReport]:
+        """As `RtpPacer.play`, on the loop that started the child."""
+        check_play(sock, remote, payload_type)
+        loop = asyncio.get_running_loop()
+        if self._closed:
+            raise RuntimeError("RtpPacer is closed")
+        if self._loop is not loop:
+            raise RuntimeError("MediaProcess is not started on this event loop")
+        future: asyncio.Future[PlaybackReport] = loop.create_future()
+        if not payload:
+            future.set_result(PlaybackReport(0, 0, 0.0))
+            return future
+        stream_id = self._next_id
+        self._next_id += 1
+        memfd = os.memfd_create("voxcall-rtp-payload")
+        try:
+            os.write(memfd, payload)
+            sent = self._send(
+                {"op": "play", "id": stream_id, "remote": remote, "pt": payload_type},
+                [sock.fileno(), memfd],
+            )
+        finally:
+            os.close(memfd)
+        if not sent:
+            future.set_exception(_child_gone_error())
+            return future
+        self._streams[stream_id] = future
+        self._ids[future] = stream_id
+        future.add_done_callback(self.stop)  # a cancelled future stops its stream
+        return future
+
+    def redirect(
+        self, playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
+    ) -> None:
+        """As `RtpPacer.redirect`."""
+        if remote is not None:
+            check_remote(remote)
+        stream_id = self._ids.get(playback)
+        if stream_id is None:
+            if playback.done():
+                return
+            raise ValueError("not a stream of this RtpPacer")
+        self._send({"op": "redirect", "id": stream_id, "remote": remote})
+
+    def stop(self, playback: asyncio.Future[PlaybackReport]) -> None:
+        """End a stream now, cancelling its future. The child stops using its duplicate of
+        the socket at once; the caller may close its own."""
+        stream_id = self._ids.pop(playback, None)
+        if stream_id is not None:
+            del self._streams[stream_id]
+            self._send({"op": "stop", "id": stream_id})
+        playback.cancel()
+
+    def close(self) -> None:
+        """Cancel every stream and end the child (it exits when its control socket closes)."""
+        self._closed = True
+        for future in list(self._streams.values()):
+            future.cancel()
+        self._streams.clear()
+        self._ids.clear()
+        if self._control is not None:
+            assert self._loop is not None
+            self._loop.remove_reader(self._control)
+            self._control.close()
+            self._control = None
+        if self._child is not None:
+            try:
+                self._child.wait(5)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
+
+    async def start(self) -> None:
+        """Start the child and wait until it is ready (it imports what the pacer needs)."""
+        loop = asyncio.get_running_loop()
+        ours = self._spawn()
+        self._control, self._loop = ours, loop
+        self._ready = loop.create_future()
+        loop.add_reader(ours, self._on_reports)
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await self._ready
+        except TimeoutError:
+            self.close()
+            raise RuntimeError(f"RTP media process not ready after {READY_TIMEOUT:g} s") from None
+
+    def _spawn(self) -> socket.socket:
+        """Fork and exec the child (a few milliseconds); returns our end of its socket."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "voxcall.dialers.sip.media_process", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        ours.setblocking(False)
+        return ours
+
+    def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
+        """Send a command to the child; False if it is gone (then every stream has failed).
+
+        Small messages into a buffer the child drains as they come: this never waits in
+        practice, and a child that stopped reading is a failure, not something to wait for.
+        """
+        if self._control is None:
+            return False
+        try:
+            socket.send_fds(self._control, [json.dumps(message).encode()], fds or [])
+        except OSError as exc:
+            log.error("RTP media process: cannot send to it: %s", exc)
+            self._child_gone()
+            return False
+        return True
+
+    def _on_reports(self) -> None:
+        assert self._control is not None
+        while self._control is not None:
+            try:
+                data = self._control.recv(_MESSAGE)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # reset: it died with our commands unread
+                log.error("RTP media process: %s", exc)
+                data = b""
+            if not data:
+                self._child_gone()
+                return
+            report = json.loads(data)
+            if "ready" in report:
+                assert self._ready is not None
+                self._ready.set_result(None)
+                continue
+            future = self._streams.pop(report["id"], None)
+            if future is None:
+                continue  # stopped meanwhile
+            del self._ids[future]
+            if "errno" in report:
+                future.set_exception(OSError(report["errno"], report["error"]))
+            else:
+                future.set_result(PlaybackReport(**report["report"]))
+
+    def _child_gone(self) -> None:
+        """The child exited: every stream ends with that error, and nothing more plays."""
+        assert self._control is not None and self._loop is not None
+        self._loop.remove_reader(self._control)
+        self._control.close()
+        self._control = None
+        self._closed = True
+        for future in self._streams.values():
+            future.set_exception(_child_gone_error())
+        self._streams.clear()
+        self._ids.clear()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(_child_gone_error())
+
+
+# -- the child ------------------------------------------------------------------------------
+
+
+async def _serve(control: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    pacer = RtpPacer()
+    playing: dict[int, tuple[asyncio.Future[PlaybackReport], socket.socket]] = {}
+    ended = loop.create_future()
+
+    def report(stream_id: int, future: asyncio.Future[PlaybackReport]) -> None:
+        _, sock = playing.pop(stream_id)
+        sock.close()
+        if future.cancelled():
+            return
+        error = future.exception()
+        if isinstance(error, OSError):
+            message: dict[str, Any] = {"id": stream_id, "errno": error.errno, "error": str(error)}
+        else:
+            result = future.result()
+            message = {"id": stream_id, "report": dataclasses.asdict(result)}
+        control.send(json.dumps(message).encode())
+
+    def on_message() -> None:
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(control, _MESSAGE, 2)
+            except BlockingIOError:
+                return
+            if not data:
+                if not ended.done():
+                    ended.set_result(None)
+                return
+            command = json.loads(data)
+            stream_id = command["id"]
+            if command["op"] == "play":
+                sock = socket.socket(fileno=fds[0])
+                sock.setblocking(False)  # O_NONBLOCK is set; the object must know it too
+                # The memfd's file offset is shared with the parent, which wrote it: pread.
+                payload = os.pread(fds[1], os.fstat(fds[1]).st_size, 0)
+                os.close(fds[1])
+                future = pacer.play(sock, tuple(command["remote"]), payload, command["pt"])
+                playing[stream_id] = (future, sock)
+                future.add_done_callback(functools.partial(report, stream_id))
+            elif command["op"] == "redirect" and stream_id in playing:
+                remote = command["remote"]
+                pacer.redirect(playing[stream_id][0], tuple(remote) if remote else None)
+            elif command["op"] == "stop" and stream_id in playing:
+                pacer.stop(playing[stream_id][0])
+
+    control.setblocking(False)
+    loop.add_reader(control, on_message)
+    control.send(json.dumps({"ready": True}).encode())
+    try:
+        await ended
+    finally:
+        loop.remove_reader(control)
+        pacer.close()
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    asyncio.run(_serve(control))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The pacer in a child process: the same streams as in-process, over real UDP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tests.dialers.sip.test_media import (
+    Receiver,
+    check_stream,
+    ended,
+    receiver,
+    settle,
+    tone,
+    udp,
+)
+from voxcall.dialers.sip.g711 import pcm_to_ulaw
+from voxcall.dialers.sip.media import PlaybackReport
+from voxcall.dialers.sip.media_process import MediaProcess
+
+__all__ = ["receiver", "udp"]  # fixtures, shared with test_media
+
+
+@pytest.fixture
+async def media() -> AsyncIterator[MediaProcess]:
+    media = MediaProcess()
+    await media.start()
+    yield media
+    media.close()
+
+
+async def test_stream_is_complete_and_resolves_on_the_callers_loop(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(0.5, extra_bytes=74))  # 25 packets + 37 bytes
+    future = media.play(udp(), address, payload, 0)
+    assert media.pid is not None and media.pid != os.getpid()
+    assert future.get_loop() is asyncio.get_running_loop()
+    report = await ended(future)
+    await settle()
+    check_stream(protocol.arrivals, payload, 0)
+    assert (report.packets_sent, report.packets_skipped, report.packets_held) == (26, 0, 0)
+    assert 26 * 0.020 * 0.85 < report.duration < 26 * 0.020 * 1.15
+    assert media.active_streams == 0
+
+
+async def test_a_stalled_caller_loop_does_not_delay_the_stream(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    _, address = receiver
+    future = media.play(udp(), address, pcm_to_ulaw(tone(0.6)), 0)  # 30 packets
+    await asyncio.sleep(0.1)
+    # Block the caller's loop, as call set-up or a slow request would: on one loop the pacer
+    # was 12 packets late and skipped them.
+    asyncio.get_running_loop().call_soon(time.sleep, 0.25)
+    report = await ended(future)
+    assert (report.packets_sent, report.packets_skipped) == (30, 0)
+
+
+async def test_redirect_checks_its_arguments(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    _, address = receiver
+    future = media.play(udp(), address, b"\xff" * 160, 0)
+    with pytest.raises(ValueError, match=r"^RTP destination 'localhost' is not an IP address$"):
+        media.redirect(future, ("localhost", 4000))
+    assert (await ended(future)).packets_sent == 1
+    media.redirect(future, address)  # it has ended: nothing to do
+    stranger: asyncio.Future[PlaybackReport] = asyncio.get_running_loop().create_future()
+    with pytest.raises(ValueError, match=r"^not a stream of this RtpPacer$"):
+        media.redirect(stranger, address)
+
+
+async def test_stop_ends_the_stream_and_the_child_lets_go_of_the_port(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+) -> None:
+    protocol, address = receiver
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    future = media.play(sock, address, pcm_to_ulaw(tone(2.0)), 0)
+    await asyncio.sleep(0.2)
+    media.stop(future)
+    sock.close()  # the caller's own socket: closed at once, as Call does
+    assert future.cancelled()
+    assert media.active_streams == 0
+    await settle()
+    received = len(protocol.arrivals)
+    assert 3 <= received < 100
+    await asyncio.sleep(0.1)
+    assert len(protocol.arrivals) == received
+    # The child closed its duplicate: the port can be bound again.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(("127.0.0.1", port))
+
+
+async def test_a_send_error_ends_the_stream_with_it(
+    media: MediaProcess, udp: Callable[[], socket.socket]
+) -> None:
+    dead = udp()
+    dead_address = dead.getsockname()
+    dead.close()
+    refused = udp()
+    refused.connect(dead_address)  # Linux reports ICMP errors to connected UDP sockets
+    with pytest.raises(ConnectionRefusedError) as info:
+        await ended(media.play(refused, dead_address, pcm_to_ulaw(tone(0.4)), 0))
+    assert info.value.errno == errno.ECONNREFUSED
+
+
+async def test_close_cancels_the_streams_and_ends_the_child(
+    receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+) -> None:
+    protocol, address = receiver
+    media = MediaProcess()
+    await media.start()
+    futures = [media.play(udp(), address, pcm_to_ulaw(tone(1.0)), 0) for _ in range(3)]
+    await asyncio.sleep(0.1)
+    media.close()
+    assert all(future.cancelled() for future in futures)
+    assert media._child is not None and media._child.returncode == 0  # exited, reaped
+    await settle()
+    received = len(protocol.arrivals)
+    await asyncio.sleep(0.06)
+    assert len(protocol.arrivals) == received
+    with pytest.raises(RuntimeError, match=r"^RtpPacer is closed$"):
+        media.play(udp(), address, b"\xff" * 160, 0)
+    media.close()  # a second close has nothing left to do
+
+
+async def test_a_dead_child_fails_its_streams(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    _, address = receiver
+    future = media.play(udp(), address, pcm_to_ulaw(tone(2.0)), 0)
+    await asyncio.sleep(0.1)
+    assert media._child is not None
+    media._child.kill()
+    with pytest.raises(OSError, match=r"^RTP media process exited$"):
+        await ended(future)
+    with pytest.raises(RuntimeError, match=r"^RtpPacer is closed$"):
+        media.play(udp(), address, b"\xff" * 160, 0)
+
+
+async def test_play_checks_its_arguments_before_starting_anything(
+    media: MediaProcess, udp: Callable[[], socket.socket]
+) -> None:
+    with pytest.raises(ValueError, match=r"^payload type 18 is not G.711"):
+        media.play(udp(), ("127.0.0.1", 4000), b"\xff" * 160, 18)
+    with pytest.raises(ValueError, match=r"^RTP destination port 0 is not in 1-65535$"):
+        media.play(udp(), ("127.0.0.1", 0), b"\xff" * 160, 0)
+    future = media.play(udp(), ("127.0.0.1", 4000), b"", 0)
+    assert await future == PlaybackReport(0, 0, 0.0)
