@@ -45,6 +45,7 @@ async def test_closing_the_dialer_mid_playback_ends_the_media_process(
     async with running_dialer(uas.trunk) as dialer:
         child = dialer._pacer._child
         assert child is not None and child.poll() is None  # started with the dialer
+        assert dialer.media_pid == child.pid
         playing = asyncio.Event()
         play = dialer._pacer.play
 

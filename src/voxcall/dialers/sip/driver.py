@@ -77,6 +77,11 @@ class SipDialer:
         return 0 if self._ports is None else self._ports.in_use
 
     @property
+    def media_pid(self) -> int | None:
+        """The process that sends the calls' RTP (after `start`), for accounting its CPU."""
+        return self._pacer.pid
+
+    @property
     def active_calls(self) -> int:
         """Calls not yet ended, including hung-up ones whose BYE or CANCEL is still out."""
         return len(self._calls)
