@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -167,3 +168,20 @@ async def test_play_checks_its_arguments_before_starting_anything(
         media.play(udp(), ("127.0.0.1", 0), b"\xff" * 160, 0)
     future = media.play(udp(), ("127.0.0.1", 4000), b"", 0)
     assert await future == PlaybackReport(0, 0, 0.0)
+
+
+async def test_the_child_outlives_a_ctrl_c_to_the_process_group(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    # Ctrl-C in a terminal signals the whole group; the parent then lets live calls finish,
+    # so the child must play on until the parent closes it.
+    _, address = receiver
+    future = media.play(udp(), address, pcm_to_ulaw(tone(0.6)), 0)
+    assert media.pid is not None
+    await asyncio.sleep(0.1)
+    os.kill(media.pid, signal.SIGINT)
+    os.kill(media.pid, signal.SIGTERM)
+    report = await ended(future)
+    assert report.packets_sent == 30

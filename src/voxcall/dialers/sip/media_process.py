@@ -23,6 +23,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -280,6 +281,10 @@ async def _serve(control: socket.socket) -> None:
 
 
 def main() -> None:
+    # Ctrl-C or a SIGTERM to the process group must not end the media of calls the parent
+    # lets finish: the child ends when the parent closes its socket (or dies).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     control = socket.socket(fileno=int(sys.argv[1]))
     asyncio.run(_serve(control))
 
