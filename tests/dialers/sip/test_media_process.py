@@ -185,3 +185,39 @@ async def test_the_child_outlives_a_ctrl_c_to_the_process_group(
     os.kill(media.pid, signal.SIGTERM)
     report = await ended(future)
     assert report.packets_sent == 30
+
+
+async def test_commands_wait_while_the_child_is_behind(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    # The control socket holds few unread messages (made fewer here): 30 plays to a stopped
+    # child must wait in the parent, in order, and all play once it runs again.
+    protocol, address = receiver
+    assert media.pid is not None and media._channel is not None
+    media._channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the minimum
+    os.kill(media.pid, signal.SIGSTOP)
+    try:
+        futures = [media.play(udp(), address, b"\xff" * 320, 0) for _ in range(30)]
+        assert media._channel._backlog
+    finally:
+        os.kill(media.pid, signal.SIGCONT)
+    reports = await ended(asyncio.gather(*futures))
+    assert [report.packets_sent for report in reports] == [2] * 30
+    await settle()
+    assert len(protocol.arrivals) == 60
+
+
+async def test_reports_wait_while_the_callers_loop_is_behind(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    # 400 one-packet streams all end while the caller's loop is blocked: the child must keep
+    # the reports the socket cannot hold, not lose them (their calls would never end).
+    _, address = receiver
+    futures = [media.play(udp(), address, b"\xff" * 160, 0) for _ in range(400)]
+    asyncio.get_running_loop().call_soon(time.sleep, 1.0)
+    reports = await ended(asyncio.gather(*futures))
+    assert [report.packets_sent for report in reports] == [1] * 400

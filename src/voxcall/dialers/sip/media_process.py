@@ -18,6 +18,7 @@ port pool skips a busy port). When the parent goes, the child reads end-of-file 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import functools
 import json
@@ -27,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, check_play, check_remote
@@ -45,7 +47,7 @@ class MediaProcess:
     """An `RtpPacer` in a child process, from `start` to `close`."""
 
     def __init__(self) -> None:
-        self._control: socket.socket | None = None
+        self._channel: _Channel | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -84,7 +86,7 @@ class MediaProcess:
             os.write(memfd, payload)
             sent = self._send(
                 {"op": "play", "id": stream_id, "remote": remote, "pt": payload_type},
-                [sock.fileno(), memfd],
+                (sock.fileno(), memfd),
             )
         finally:
             os.close(memfd)
@@ -125,11 +127,11 @@ class MediaProcess:
             future.cancel()
         self._streams.clear()
         self._ids.clear()
-        if self._control is not None:
+        if self._channel is not None:
             assert self._loop is not None
-            self._loop.remove_reader(self._control)
-            self._control.close()
-            self._control = None
+            self._loop.remove_reader(self._channel.sock)
+            self._channel.close()
+            self._channel = None
         if self._child is not None:
             try:
                 self._child.wait(5)
@@ -141,7 +143,7 @@ class MediaProcess:
         """Start the child and wait until it is ready (it imports what the pacer needs)."""
         loop = asyncio.get_running_loop()
         ours = self._spawn()
-        self._control, self._loop = ours, loop
+        self._channel, self._loop = _Channel(ours, loop, self._cannot_send), loop
         self._ready = loop.create_future()
         loop.add_reader(ours, self._on_reports)
         try:
@@ -160,30 +162,22 @@ class MediaProcess:
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
             )
-        ours.setblocking(False)
         return ours
 
-    def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
-        """Send a command to the child; False if it is gone (then every stream has failed).
+    def _send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> bool:
+        """Send a command to the child; False if it is gone (then every stream has failed)."""
+        if self._channel is not None:
+            self._channel.send(message, fds)
+        return self._channel is not None
 
-        Small messages into a buffer the child drains as they come: this never waits in
-        practice, and a child that stopped reading is a failure, not something to wait for.
-        """
-        if self._control is None:
-            return False
-        try:
-            socket.send_fds(self._control, [json.dumps(message).encode()], fds or [])
-        except OSError as exc:
-            log.error("RTP media process: cannot send to it: %s", exc)
-            self._child_gone()
-            return False
-        return True
+    def _cannot_send(self, error: OSError) -> None:
+        log.error("RTP media process: cannot send to it: %s", error)
+        self._child_gone()
 
     def _on_reports(self) -> None:
-        assert self._control is not None
-        while self._control is not None:
+        while self._channel is not None:
             try:
-                data = self._control.recv(_MESSAGE)
+                data = self._channel.sock.recv(_MESSAGE)
             except BlockingIOError:
                 return
             except OSError as exc:  # reset: it died with our commands unread
@@ -208,10 +202,10 @@ class MediaProcess:
 
     def _child_gone(self) -> None:
         """The child exited: every stream ends with that error, and nothing more plays."""
-        assert self._control is not None and self._loop is not None
-        self._loop.remove_reader(self._control)
-        self._control.close()
-        self._control = None
+        assert self._channel is not None and self._loop is not None
+        self._loop.remove_reader(self._channel.sock)
+        self._channel.close()
+        self._channel = None
         self._closed = True
         for future in self._streams.values():
             future.set_exception(_child_gone_error())
@@ -221,14 +215,77 @@ class MediaProcess:
             self._ready.set_exception(_child_gone_error())
 
 
+class _Channel:
+    """One end of the control socket: JSON messages, with descriptors, sent in order.
+
+    A Unix datagram socket holds only a few unread messages (net.unix.max_dgram_qlen, often
+    10): while the other end is behind, messages wait here, with copies of their descriptors
+    (their owners may close them meanwhile), and go as it reads. Neither end ever blocks.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        loop: asyncio.AbstractEventLoop,
+        broken: Callable[[OSError], None],
+    ) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self._loop = loop
+        self._broken = broken
+        self._backlog: collections.deque[tuple[bytes, list[int]]] = collections.deque()
+
+    def send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
+        data = json.dumps(message).encode()
+        if not self._backlog:
+            try:
+                socket.send_fds(self.sock, [data], list(fds))
+                return
+            except BlockingIOError:
+                self._loop.add_writer(self.sock, self._flush)
+            except OSError as exc:
+                self._broken(exc)
+                return
+        self._backlog.append((data, [os.dup(fd) for fd in fds]))
+
+    def _flush(self) -> None:
+        while self._backlog:
+            data, fds = self._backlog[0]
+            try:
+                socket.send_fds(self.sock, [data], fds)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._broken(exc)
+                return
+            self._backlog.popleft()
+            for fd in fds:
+                os.close(fd)
+        self._loop.remove_writer(self.sock)
+
+    def close(self) -> None:
+        self._loop.remove_writer(self.sock)
+        for _, fds in self._backlog:
+            for fd in fds:
+                os.close(fd)
+        self._backlog.clear()
+        self.sock.close()
+
+
 # -- the child ------------------------------------------------------------------------------
 
 
 async def _serve(control: socket.socket) -> None:
     loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def parent_gone(error: OSError | None = None) -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    channel = _Channel(control, loop, parent_gone)
     pacer = RtpPacer()
     playing: dict[int, tuple[asyncio.Future[PlaybackReport], socket.socket]] = {}
-    ended = loop.create_future()
 
     def report(stream_id: int, future: asyncio.Future[PlaybackReport]) -> None:
         _, sock = playing.pop(stream_id)
@@ -241,7 +298,7 @@ async def _serve(control: socket.socket) -> None:
         else:
             result = future.result()
             message = {"id": stream_id, "report": dataclasses.asdict(result)}
-        control.send(json.dumps(message).encode())
+        channel.send(message)
 
     def on_message() -> None:
         while True:
@@ -249,9 +306,10 @@ async def _serve(control: socket.socket) -> None:
                 data, fds, _, _ = socket.recv_fds(control, _MESSAGE, 2)
             except BlockingIOError:
                 return
+            except OSError:  # reset: the parent died
+                data = b""
             if not data:
-                if not ended.done():
-                    ended.set_result(None)
+                parent_gone()
                 return
             command = json.loads(data)
             stream_id = command["id"]
@@ -270,14 +328,14 @@ async def _serve(control: socket.socket) -> None:
             elif command["op"] == "stop" and stream_id in playing:
                 pacer.stop(playing[stream_id][0])
 
-    control.setblocking(False)
     loop.add_reader(control, on_message)
-    control.send(json.dumps({"ready": True}).encode())
+    channel.send({"ready": True})
     try:
         await ended
     finally:
         loop.remove_reader(control)
         pacer.close()
+        channel.close()
 
 
 def main() -> None:
