@@ -3,8 +3,8 @@
 A pacer thread is not enough: under load the main thread holds the GIL (and loses its CPU
 while holding it), and the pacer thread waits for it. bench/sip_media.py --busy-only
 measured the gaps of 200 playing streams while 200 calls/s were set up and the API ran at
-capacity: p99 |gap - 20 ms| 19 to 20 ms with the pacer on the caller's loop, 59 ms with a
-pacer thread (sys.setswitchinterval did not help), 1.5 ms in this process, max 4.6 ms
+capacity: p99 |gap - 20 ms| 19 to 20 ms with the pacer on the caller's loop, 59 to 65 ms
+with a pacer thread (sys.setswitchinterval did not help), 1.5 to 4.3 ms in this process
 (BENCHMARKS.md, 3b).
 
 `MediaProcess` has the pacer's interface. `play` hands the child a duplicate of the call's
