@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from tests.webhooks.outbox import (
     BILL_SEC,
@@ -173,20 +174,28 @@ def test_the_default_schedule_covers_a_day_and_an_hour_long_outage() -> None:
     ("exc", "expected"),
     [
         (TimeoutError(), "timeout after 1.5 s"),
-        (httpx.ReadTimeout("timed out"), "timeout after 1.5 s"),
-        (httpx.ConnectTimeout("timed out"), "timeout after 1.5 s"),
+        (aiohttp.ServerTimeoutError("Timeout on reading data from socket"), "timeout after 1.5 s"),
+        (aiohttp.ConnectionTimeoutError("Connection timeout"), "timeout after 1.5 s"),
         (
-            httpx.ConnectError("[Errno 111] Connection refused"),
-            "connection failed: [Errno 111] Connection refused",
+            aiohttp.ClientConnectorError(
+                ConnectionKey("127.0.0.1", 1, False, True, None, None, None),
+                ConnectionRefusedError(111, "Connect call failed"),
+            ),
+            "connection failed: Cannot connect to host 127.0.0.1:1 ssl:default "
+            "[Connect call failed]",
         ),
-        (httpx.RemoteProtocolError("Server disconnected"), "bad response: Server disconnected"),
+        (aiohttp.ServerDisconnectedError(), "bad response: Server disconnected"),
         (
-            httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."),
-            "unsupported URL: Request URL has an unsupported protocol 'ftp://'.",
+            aiohttp.NonHttpUrlClientError("ftp://example.com/hook"),
+            "unsupported URL: ftp://example.com/hook",
         ),
-        (httpx.InvalidURL("Invalid port: 'x'"), "invalid URL: Invalid port: 'x'"),
-        (httpx.ReadError(""), "network error"),
-        (httpx.DecodingError("bad gzip"), "HTTP error: bad gzip"),
+        (aiohttp.InvalidURL("http://h:x/"), "invalid URL: http://h:x/"),
+        (aiohttp.ClientOSError(), "network error"),
+        (
+            aiohttp.ClientPayloadError("Response payload is not completed"),
+            "bad response: Response payload is not completed",
+        ),
+        (aiohttp.ClientError("bad gzip"), "HTTP error: bad gzip"),
     ],
 )
 def test_failures_are_described_in_one_place(exc: Exception, expected: str) -> None:
@@ -394,6 +403,42 @@ async def test_gives_up_after_the_window(store: Store, receiver: Receiver) -> No
     # Given up only once the next retry (at most 0.055 s later) would pass the window.
     assert event["failed_at"] > event["created_at"] + 0.5 - 0.06
     assert all(r.status == 500 for r in receiver.received())
+
+
+async def test_an_answer_trickled_past_the_timeout_is_a_timeout(store: Store) -> None:
+    """The timeout bounds the whole request: a receiver sending its answer one byte at a time,
+    each in time, still holds the request no longer than the timeout."""
+
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not reader.at_eof():  # until the deliverer hangs up
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    project, _ = webhook_project(store, "p", f"http://127.0.0.1:{port}/hook")
+    final_calls(store, project, [CallStatus.NORMAL])
+    try:
+        async with running(_deliverer(store, timeout=0.5, backoff_base=10.0, backoff_cap=10.0)):
+            await eventually(lambda: outbox_events(store, project)[0]["last_error"] != "")
+    finally:
+        server.close()
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+    (event,) = outbox_events(store, project)
+    assert (event["last_error"], event["delivered_at"]) == ("timeout after 0.5 s", None)
 
 
 async def test_redirects_are_not_followed(store: Store) -> None:
