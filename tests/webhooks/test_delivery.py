@@ -441,6 +441,20 @@ async def test_an_answer_trickled_past_the_timeout_is_a_timeout(store: Store) ->
     assert (event["last_error"], event["delivered_at"]) == ("timeout after 0.5 s", None)
 
 
+async def test_a_proxy_from_the_environment_is_used(
+    store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", receiver.url.removesuffix("/hook"))
+    project, _ = webhook_project(store, "p", "http://receiver.invalid/hook")
+    final_calls(store, project, [CallStatus.NORMAL])
+    async with running(_deliverer(store)):
+        await eventually(_all_delivered(store, project))
+    (request,) = receiver.received()
+    assert request.path == "http://receiver.invalid/hook"  # the absolute form, to a proxy
+
+
 async def test_redirects_are_not_followed(store: Store) -> None:
     with Receiver(status=307, reply_headers={"Location": "/elsewhere"}) as receiver:
         project, _ = webhook_project(store, "p", receiver.url)
