@@ -334,6 +334,20 @@ async def test_a_hanging_receiver_does_not_delay_another_projects_burst(
     assert {e["attempts"] for e in outbox_events(any_store, b)} == {1}
 
 
+async def test_events_that_came_while_their_lane_was_full_follow_at_once(store: Store) -> None:
+    """A round that finds a lane full leases nothing for it; the lane's next free slot must
+    start a round, rather than its waiting events the poll interval (here a minute)."""
+    with Receiver(delay=0.3) as receiver:
+        project, _ = webhook_project(store, "p", receiver.url)
+        final_calls(store, project, [CallStatus.NORMAL] * 2)
+        deliverer = _deliverer(store, poll_interval=60.0, per_project=2, per_project_max=2)
+        async with running(deliverer):
+            await eventually(lambda: len(receiver.received()) == 2)  # the lane is full
+            final_calls(store, project, [CallStatus.NORMAL] * 2)
+            deliverer.wake()  # as the scheduler does: a round that finds no room
+            await eventually(_all_delivered(store, project), within=5.0)
+
+
 async def test_a_receiver_that_keeps_up_is_sent_more_at_once(store: Store) -> None:
     """A lane starts at per_project requests at once and grows by one per 2xx answer up to
     per_project_max; a receiver that fails stays at per_project."""

@@ -269,12 +269,15 @@ class WebhookDeliverer:
                 room=room,
             )
         )
-        # More may be due if the limit or a lane's room, not the events, ended the lease.
+        # More may be due if the limit or a lane's room, not the events, ended the lease: a
+        # lane that had no room at all included, since its events were not even looked at.
         taken: dict[str, int] = {}
         for delivery in leased:
             taken[delivery.project_id] = taken.get(delivery.project_id, 0) + 1
-        self._more_due = len(leased) == limit or any(
-            n == room.get(project, self.per_project) for project, n in taken.items()
+        self._more_due = (
+            len(leased) == limit
+            or any(taken.get(project, 0) >= n for project, n in room.items())
+            or any(n == self.per_project for project, n in taken.items() if project not in room)
         )
         for delivery in leased:
             if delivery.id in self._held:
