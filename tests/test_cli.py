@@ -173,7 +173,12 @@ def test_storage_quota(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("VOXCALL_ATTEMPT_WATCHDOG", "soon"), ("VOXCALL_ATTEMPT_WATCHDOG", "0")],
+    [
+        ("VOXCALL_ATTEMPT_WATCHDOG", "soon"),
+        ("VOXCALL_ATTEMPT_WATCHDOG", "0"),
+        ("VOXCALL_WORKER_LEASE", "-30"),
+        ("VOXCALL_WORKER_LEASE", "half a minute"),
+    ],
 )
 def test_a_bad_environment_variable_is_named(
     tmp_path: Path,

@@ -48,7 +48,7 @@ class Settings:
             database_url=url or f"sqlite:///{folder / 'voxcall.db'}",
             sandbox_speed=_positive("VOXCALL_SANDBOX_SPEED", "1"),
             embedded=not url,
-            worker_lease=float(os.environ.get("VOXCALL_WORKER_LEASE", "30")),
+            worker_lease=_positive("VOXCALL_WORKER_LEASE", "30"),
             audio_workers=int(workers),
             attempt_watchdog=_positive("VOXCALL_ATTEMPT_WATCHDOG", str(ATTEMPT_WATCHDOG)),
             db_timeout=_positive("VOXCALL_DB_TIMEOUT", str(DB_TIMEOUT)),
