@@ -21,11 +21,11 @@ from hypothesis.stateful import (
 from tests.billing.invariants import check_money
 from voxcall.billing.money import Tariff, parse_toman
 from voxcall.calls.errors import InsufficientBalance
-from voxcall.calls.policy import decide
 from voxcall.calls.service import CallOptions, CallService
+from voxcall.calls.settlement import attempt_record, settle
 from voxcall.cli import _dialer_config
-from voxcall.dialers.base import AttemptResult
-from voxcall.store.records import AttemptRecord, ClaimedAttempt, Project, Voice
+from voxcall.dialers.base import AttemptOutcome, AttemptResult
+from voxcall.store.records import ClaimedAttempt, Project, Voice
 from voxcall.store.store import InsufficientFunds, Store
 
 DIALERS = {
@@ -105,29 +105,14 @@ class Ledger(RuleBasedStateMachine):
     )
     def finish(self, pick: int, result: AttemptResult, bill_sec: int) -> None:
         claim = self.live.pop(pick % len(self.live))
-        answered = result is AttemptResult.ANSWERED
-        decision = decide(
-            result,
-            attempts_made=claim.number,
-            retry_count=claim.call.retry_count,
-            retry_interval=0,
-            ended_at=self.now,
+        # Seconds whatever the result: an attempt may be answered, then fail.
+        outcome = AttemptOutcome(
+            result, claim.started_at, self.now, answered_at=self.now, bill_sec=bill_sec
         )
-        tariff = DIALERS[claim.dialer_id]
-        self.store.finish_attempt(
-            claim.call.id,
-            AttemptRecord(
-                attempt_id=claim.attempt_id,
-                result=result.name,
-                answered_at=self.now if answered else None,
-                ended_at=self.now,
-                bill_sec=bill_sec if answered else 0,
-                cause="",
-                call_status=decision.status,
-                next_attempt_at=decision.retry_at,
-                price_milli=tariff.price(bill_sec) if answered else 0,
-            ),
+        settlement = settle(
+            outcome, claim, DIALERS[claim.dialer_id], dialer_retry_interval=0, now=self.now
         )
+        self.store.finish_attempt(claim.call.id, attempt_record(claim, outcome, settlement))
 
     @precondition(lambda self: self.calls)
     @rule(pick=st.integers(0, 100))

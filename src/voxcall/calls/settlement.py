@@ -1,0 +1,76 @@
+"""Settlement of one attempt: what its outcome makes of its call, and what the call costs.
+
+The one place that decides both: whether the call is retried (by `policy.decide`, the retry
+rule) and, when it is final, whether it is billed and its price (by the dialer's tariff).
+The store only writes what this returns. A pure function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from voxcall.billing.money import Tariff
+from voxcall.calls.policy import decide
+from voxcall.dialers.base import AttemptOutcome
+from voxcall.store.records import AttemptRecord, CallStatus, ClaimedAttempt
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """`status` WAITING with the time the next attempt is due, or final. A billed call
+    carries its billSec and price; every other one bills 0 seconds and costs nothing."""
+
+    status: CallStatus
+    retry_at: float | None = None
+    bill_sec: int = 0
+    price_milli: int = 0
+
+    @property
+    def billed(self) -> bool:
+        # Only NORMAL is billed: the answered seconds of an attempt that failed (answered,
+        # then an error) stay in its attempt's record, for the operator.
+        return self.status is CallStatus.NORMAL
+
+
+def settle(
+    outcome: AttemptOutcome,
+    claim: ClaimedAttempt,
+    tariff: Tariff,
+    *,
+    dialer_retry_interval: float,
+    now: float,
+) -> Settlement:
+    """What `outcome`, the end of `claim`'s attempt on a dialer of `tariff`, means.
+
+    A retry is due the call's own retry interval, else the dialer's, after `now`.
+    """
+    call = claim.call
+    decision = decide(
+        outcome.result,
+        attempts_made=claim.number,
+        retry_count=call.retry_count,
+        retry_interval=call.retry_interval or dialer_retry_interval,
+        ended_at=now,
+    )
+    unbilled = Settlement(decision.status, decision.retry_at)
+    if not unbilled.billed:
+        return unbilled
+    return replace(unbilled, bill_sec=outcome.bill_sec, price_milli=tariff.price(outcome.bill_sec))
+
+
+def attempt_record(
+    claim: ClaimedAttempt, outcome: AttemptOutcome, settlement: Settlement
+) -> AttemptRecord:
+    """What the store writes for the attempt and its call: the outcome as the dialer told
+    it, and the call as `settlement` leaves it."""
+    return AttemptRecord(
+        attempt_id=claim.attempt_id,
+        result=outcome.result.name,
+        answered_at=outcome.answered_at,
+        ended_at=outcome.ended_at,
+        bill_sec=outcome.bill_sec,
+        cause=outcome.cause,
+        call_status=settlement.status,
+        next_attempt_at=settlement.retry_at,
+        price_milli=settlement.price_milli,
+    )
