@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
+from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, parse_phone
 
 MOBILE = PhoneNumber(national="09121234567", e164="+989121234567")
 LETTERS = "may hold only digits and a leading '+' (no letters, no extension)"
@@ -52,6 +52,15 @@ def test_refused(raw: str, reason: str) -> None:
 def test_allowed_regions_widen_the_reach() -> None:
     number = parse_phone("+14155552671", allowed_regions=("IR", "US"))
     assert number.e164 == "+14155552671"
+    assert parse_phone("+14155552671", allowed_regions=None).e164 == "+14155552671"
+
+
+def test_a_country_not_allowed_is_told_apart_from_an_invalid_number() -> None:
+    with pytest.raises(NumberNotAllowed):
+        parse_phone("+14155552671")
+    with pytest.raises(InvalidPhoneNumber) as info:
+        parse_phone("0912")
+    assert not isinstance(info.value, NumberNotAllowed)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,10 @@ class InvalidPhoneNumber(ValueError):
     pass
 
 
+class NumberNotAllowed(InvalidPhoneNumber):
+    """A valid number of a country the project may not call."""
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     national: str  # "09121234567"
@@ -28,9 +32,10 @@ class PhoneNumber:
 
 
 def parse_phone(
-    raw: str, *, region: str = "IR", allowed_regions: Collection[str] = ("IR",)
+    raw: str, *, region: str = "IR", allowed_regions: Collection[str] | None = ("IR",)
 ) -> PhoneNumber:
-    """Parse `raw` in `region`; the number must be valid and in one of `allowed_regions`."""
+    """Parse `raw` in `region`; the number must be valid and in one of `allowed_regions`
+    (None: any country)."""
     text = _ascii_digits(_SEPARATORS.sub("", raw))
     if not text or len(text) > 20:
         raise InvalidPhoneNumber("not a phone number")
@@ -45,8 +50,8 @@ def parse_phone(
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber("not a valid number")
     number_region = phonenumbers.region_code_for_number(number)
-    if number_region not in allowed_regions:
-        raise InvalidPhoneNumber(f"calls to {number_region} are not allowed for this project")
+    if allowed_regions is not None and number_region not in allowed_regions:
+        raise NumberNotAllowed(f"calls to {number_region} are not allowed for this project")
     national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return PhoneNumber(
         national=re.sub(r"\D", "", national),
