@@ -15,8 +15,8 @@ from tests.audio.samples import encode, tone
 from voxcall.api.app import create_app
 from voxcall.cli import _dialer_config
 from voxcall.config import Settings
+from voxcall.domain.projects import Project
 from voxcall.runtime import Services, build_services
-from voxcall.store.records import Project
 from voxcall.tokens import new_token
 
 # Real peers (SIPp, baresip, kamailio, PostgreSQL) started on 127.0.0.1 by fixtures.

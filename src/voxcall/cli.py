@@ -20,11 +20,13 @@ from typing import Annotated, Any, NoReturn
 import phonenumbers
 import typer
 
-from voxcall.billing.money import FREE, Tariff, parse_toman, toman
+from voxcall.billing.money import parse_toman, toman
 from voxcall.config import DataFolderMismatch, Settings
 from voxcall.dialers.registry import DRIVERS
+from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.money import FREE, LedgerEntry, Tariff
+from voxcall.domain.projects import Project
 from voxcall.store.migrate import NotMigrated
-from voxcall.store.records import DialerConfig, LedgerEntry, Project
 from voxcall.store.store import Conflict, Store, StoreUnavailable
 from voxcall.tokens import PREFIX_LENGTH, hash_token, new_token
 

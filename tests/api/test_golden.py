@@ -27,8 +27,9 @@ from tests.audio.samples import encode, tone
 from tests.conftest import Tenant
 from tests.webhooks.receiver import Received, Receiver
 from voxcall.api.app import create_app
-from voxcall.billing.money import Tariff, parse_toman
+from voxcall.billing.money import parse_toman
 from voxcall.cli import _dialer_config
+from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 from voxcall.webhooks.signing import Signature, sign
 

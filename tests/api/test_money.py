@@ -14,8 +14,9 @@ from tests.audio.samples import encode, tone
 from tests.billing.invariants import check_money
 from tests.conftest import Tenant
 from voxcall.api.app import create_app
-from voxcall.billing.money import Tariff, parse_toman
+from voxcall.billing.money import parse_toman
 from voxcall.cli import _dialer_config
+from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 
 

@@ -14,9 +14,10 @@ from tests.api.test_calls import upload
 from tests.audio.samples import encode, square_flac, tone
 from tests.conftest import Tenant
 from voxcall.audio import tts
-from voxcall.billing.money import Tariff, parse_toman
+from voxcall.billing.money import parse_toman
 from voxcall.calls.service import ORPHAN_AGE
 from voxcall.cli import _dialer_config
+from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 
 

@@ -19,13 +19,16 @@ from hypothesis.stateful import (
 )
 
 from tests.billing.invariants import check_money
-from voxcall.billing.money import Tariff, parse_toman
+from voxcall.billing.money import parse_toman
 from voxcall.calls.errors import InsufficientBalance
 from voxcall.calls.service import CallOptions, CallService
 from voxcall.calls.settlement import attempt_record, settle
 from voxcall.cli import _dialer_config
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
-from voxcall.store.records import ClaimedAttempt, Project, Voice
+from voxcall.domain.calls import ClaimedAttempt
+from voxcall.domain.money import Tariff
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 from voxcall.store.store import InsufficientFunds, Store
 
 DIALERS = {

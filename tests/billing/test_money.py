@@ -1,7 +1,8 @@
 import pytest
 
-from voxcall.billing.money import Tariff, parse_toman, toman
+from voxcall.billing.money import parse_toman, toman
 from voxcall.billing.reservation import max_price
+from voxcall.domain.money import Tariff
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ from typing import ClassVar
 from voxcall.audio.wav import wav_bytes
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest
 from voxcall.dialers.sandbox import SandboxDialer
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 from voxcall.runtime import Services
-from voxcall.store.records import Project, Voice
 
 
 def silent_voice(services: Services, project: Project, seconds: float) -> str:

@@ -19,15 +19,15 @@ import pytest
 from tests.calls.dialers import Stuck, silent_voice
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
-from voxcall.billing.money import Tariff
 from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.service import CallOptions
 from voxcall.cli import _dialer_config
 from voxcall.dialers.base import Dialer
 from voxcall.dialers.sip.driver import SipDialer, SipTrunkConfig
 from voxcall.dialers.sip.timers import TimerValues
+from voxcall.domain.calls import AttemptState, Phase
+from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
-from voxcall.store.records import Phase
 
 pytestmark = pytest.mark.peers
 
@@ -112,7 +112,7 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
         assert call.status.name in fault.statuses, (name, call.status, call.cause)
         assert fault.cause in call.cause, (name, call.cause)  # the SIP dialer ended it
         (attempt,) = services.store.attempts_of(call.id)
-        assert attempt["state"] == "done", name
+        assert attempt["state"] == AttemptState.DONE.value, name
     assert services.store.busy_channels() == {}
     assert services.store.backlog().dialing_calls == 0
     after = services.store.get_project(project.id)

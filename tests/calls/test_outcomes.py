@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from voxcall.calls.outcomes import OutcomeWriter
-from voxcall.store.records import AttemptRecord, CallStatus
+from voxcall.domain.calls import AttemptRecord, CallStatus
 from voxcall.store.store import StoreUnavailable
 
 

@@ -2,7 +2,7 @@ import pytest
 
 from voxcall.calls.policy import RetryDecision, decide
 from voxcall.dialers.base import AttemptResult
-from voxcall.store.records import CallStatus
+from voxcall.domain.calls import CallStatus
 
 R = AttemptResult
 

@@ -13,7 +13,6 @@ import pytest
 from tests.calls.dialers import Stuck, silent_voice
 from tests.store.windows import most_in_any_window
 from voxcall.api.schemas import call_json
-from voxcall.billing.money import Tariff
 from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallOptions
@@ -21,6 +20,8 @@ from voxcall.cli import _dialer_config
 from voxcall.config import Settings
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, Dialer, DialRequest, Voice8k
 from voxcall.dialers.sandbox import SandboxDialer
+from voxcall.domain.calls import AttemptState
+from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 from voxcall.store.store import Store
 
@@ -224,7 +225,11 @@ async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
     assert final is not None
     assert (final.status.name, final.cause) == ("ERROR", "watchdog: no outcome after 1.8 s")
     (attempt,) = services.store.attempts_of(call.id)
-    assert (attempt["result"], attempt["state"], attempt["bill_sec"]) == ("ERROR", "done", 0)
+    assert (attempt["result"], attempt["state"], attempt["bill_sec"]) == (
+        "ERROR",
+        AttemptState.DONE.value,
+        0,
+    )
     assert Stuck.hung_up == [attempt["id"]]  # the dialer was told to hang up
     assert services.store.busy_channels().get("stuck", 0) == 0
     after = services.store.get_project(project.id)

@@ -1,9 +1,10 @@
 import pytest
 
-from voxcall.billing.money import Tariff, parse_toman
+from voxcall.billing.money import parse_toman
 from voxcall.calls.settlement import Settlement, attempt_record, settle
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
-from voxcall.store.records import Call, CallStatus, ClaimedAttempt, Phase
+from voxcall.domain.calls import Call, CallStatus, ClaimedAttempt, Phase
+from voxcall.domain.money import Tariff
 
 R = AttemptResult
 # 600 Toman a minute in 30 s increments, 5 Toman to connect: 40 s cost 5 + 2 x 300 Toman.

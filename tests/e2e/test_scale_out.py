@@ -12,6 +12,7 @@ import pytest
 
 from tests.audio.samples import encode, tone
 from tests.e2e.server import Server, voxcall, voxcall_json
+from voxcall.domain.calls import AttemptState
 from voxcall.store.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.peers]
@@ -86,7 +87,7 @@ def test_two_apis_two_workers_one_killed(
     attempts = 0
     for rows in rows_by_call.values():
         assert len(rows) == 1, rows  # retryCount 0: never attempted twice
-        assert rows[0]["state"] in ("done", "unknown")
+        assert rows[0]["state"] in (AttemptState.DONE.value, AttemptState.UNKNOWN.value)
         attempts += 1
 
     # The trunk's own records: never more than 5 calls at once, across both workers.

@@ -7,8 +7,9 @@ import contextlib
 import time
 import uuid
 
+from voxcall.domain.calls import NewCall
+from voxcall.domain.voices import Voice
 from voxcall.store.notify import listen
-from voxcall.store.records import NewCall, Voice
 from voxcall.store.store import Store
 
 

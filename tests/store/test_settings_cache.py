@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from voxcall.cli import _dialer_config
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 from voxcall.store import settings_cache
-from voxcall.store.records import Project, Voice
 from voxcall.store.settings_cache import SettingsCache
 
 ACME = Project("p1", "acme", 10, None, ("IR",), 0)

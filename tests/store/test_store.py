@@ -19,8 +19,9 @@ from sqlalchemy import event, select
 
 from tests.store.windows import most_in_any_window
 from voxcall.cli import _dialer_config
+from voxcall.domain.calls import AttemptRecord, CallStatus, NewCall, Phase
+from voxcall.domain.voices import Voice
 from voxcall.store import schema
-from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Phase, Voice
 from voxcall.store.settings_cache import StaleSettings
 from voxcall.store.store import (
     Conflict,

@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from voxcall.store.records import AttemptRecord, CallStatus, NewCall, Project, Voice
+from voxcall.domain.calls import AttemptRecord, CallStatus, NewCall
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 from voxcall.store.store import Store
 from voxcall.webhooks.signing import new_secret
 

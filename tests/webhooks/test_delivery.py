@@ -29,12 +29,9 @@ from tests.webhooks.outbox import (
     webhook_project,
 )
 from tests.webhooks.receiver import Received, Receiver
-from voxcall.store.records import (
-    CallStatus,
-    Project,
-    WebhookDelivery,
-    WebhookOutcome,
-)
+from voxcall.domain.calls import CallStatus
+from voxcall.domain.projects import Project
+from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.store.store import Store, StoreUnavailable
 from voxcall.webhooks.delivery import (
     USER_AGENT,

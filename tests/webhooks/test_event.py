@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 from voxcall.billing.money import parse_toman
-from voxcall.store.records import Call, CallStatus, Phase
+from voxcall.domain.calls import Call, CallStatus, Phase
 from voxcall.webhooks.event import event_body
 
 NORMAL = Call(

@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import event
 
 from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
-from voxcall.store.records import CallStatus, WebhookOutcome
+from voxcall.domain.calls import CallStatus
+from voxcall.domain.webhooks import WebhookOutcome
 from voxcall.store.store import Store
 
 URL = "http://127.0.0.1:9/hook"  # never called: these tests only lease

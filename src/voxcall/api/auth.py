@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from voxcall.api.throttle import TokenBucket
-from voxcall.store.records import Project
+from voxcall.domain.projects import Project
 from voxcall.tokens import hash_token
 
 

@@ -30,7 +30,9 @@ from voxcall.api.schemas import (
 )
 from voxcall.calls.errors import RequestRefused
 from voxcall.calls.service import CallOptions, Idempotency, Speech
-from voxcall.store.records import Call, Project, Voice
+from voxcall.domain.calls import Call
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 from voxcall.store.settings_cache import StaleSettings
 
 router = APIRouter(prefix="/api/v2/voice", tags=["voice"])

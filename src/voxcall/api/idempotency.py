@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.errors import ApiError, client_error_response
 from voxcall.calls.errors import RequestRefused
-from voxcall.store.records import Project
+from voxcall.domain.projects import Project
 
 HEADER = "idempotency-key"
 WAIT_FOR_FIRST = 30.0  # seconds a repeat waits for the first request to finish

@@ -22,7 +22,9 @@ from voxcall.audio.otp import MAX_DIGITS
 from voxcall.audio.tts import LANGUAGES, MAX_TEXT
 from voxcall.billing.money import toman
 from voxcall.calls.service import DEFAULT_TIME_TO_LIVE, CallOptions, ServerInfo
-from voxcall.store.records import Call, CallStatus, Project, Voice
+from voxcall.domain.calls import Call, CallStatus
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 
 _DIGITS = re.compile(r"[0-9]+")
 

@@ -6,8 +6,6 @@ and product is integer arithmetic.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 MILLI = 1000
@@ -30,23 +28,3 @@ def parse_toman(text: str | float | int) -> int:
 def toman(milli: int) -> float:
     """For JSON: the nearest float to an exact amount (34200 -> 34.2)."""
     return float(Decimal(milli) / MILLI)
-
-
-@dataclass(frozen=True, slots=True)
-class Tariff:
-    price_per_minute: int  # milli-Toman per 60 s
-    billing_increment: int = 60  # seconds
-    connect_fee: int = 0  # milli-Toman per answered call
-    # Reserved, never billed: the billSec a call may run past its voice on this trunk
-    # (signalling between the 200 OK and the BYE); the operator's margin of api.md §5.
-    reserve_margin: int = 1  # seconds
-
-    def price(self, bill_sec: int) -> int:
-        """What an answered call of `bill_sec` costs: at least one increment, rounded up to
-        whole increments, and to a whole milli-Toman."""
-        increments = max(1, math.ceil(bill_sec / self.billing_increment))
-        seconds = increments * self.billing_increment
-        return self.connect_fee + -(-seconds * self.price_per_minute // 60)
-
-
-FREE = Tariff(price_per_minute=0)

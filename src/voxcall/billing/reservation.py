@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from voxcall.billing.money import Tariff
+from voxcall.domain.money import Tariff
 
 
 def max_price(voice_duration: float, tariffs: Sequence[Tariff]) -> int:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from voxcall.store.records import AttemptRecord
+from voxcall.domain.calls import AttemptRecord
 from voxcall.store.store import Store, StoreUnavailable
 
 log = logging.getLogger("voxcall.scheduler")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voxcall.dialers.base import AttemptResult
-from voxcall.store.records import CallStatus
+from voxcall.domain.calls import CallStatus
 
 _FINAL_STATUS = {
     AttemptResult.ANSWERED: CallStatus.NORMAL,

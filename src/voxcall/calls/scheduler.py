@@ -36,9 +36,10 @@ from voxcall.dialers.base import (
     Voice8k,
 )
 from voxcall.dialers.registry import build_dialer
+from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
+from voxcall.domain.dialers import DialerConfig
 from voxcall.metrics import Metrics
 from voxcall.store.files import VoiceFiles
-from voxcall.store.records import AttemptRecord, CallStatus, ClaimedAttempt, DialerConfig
 from voxcall.store.store import Store, StoreUnavailable, cps_budget
 
 log = logging.getLogger("voxcall.scheduler")

@@ -32,8 +32,11 @@ from voxcall.calls.errors import (
     VoiceInUse,
 )
 from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
+from voxcall.domain.calls import Call, NewCall
+from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 from voxcall.store.files import VoiceFiles
-from voxcall.store.records import Call, DialerConfig, NewCall, Project, Voice
 from voxcall.store.store import InsufficientFunds, StorageQuotaExceeded, Store
 
 DEFAULT_TIME_TO_LIVE = 14400

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from voxcall.billing.money import Tariff
 from voxcall.calls.policy import decide
 from voxcall.dialers.base import AttemptOutcome
-from voxcall.store.records import AttemptRecord, CallStatus, ClaimedAttempt
+from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
+from voxcall.domain.money import Tariff
 
 
 @dataclass(frozen=True, slots=True)

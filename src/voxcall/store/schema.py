@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 
-from voxcall.store.records import DEFAULT_STORAGE_QUOTA
+from voxcall.domain.projects import DEFAULT_STORAGE_QUOTA
 
 metadata = MetaData()
 

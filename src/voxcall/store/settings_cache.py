@@ -18,7 +18,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from voxcall.store.records import DialerConfig, Project, Voice
+from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
 
 K = TypeVar("K")
 V = TypeVar("V")

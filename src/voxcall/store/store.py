@@ -34,28 +34,28 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from voxcall.billing.money import Tariff, toman
+from voxcall.billing.money import toman
+from voxcall.domain.calls import (
+    AttemptRecord,
+    AttemptState,
+    Backlog,
+    Call,
+    CallStatus,
+    ClaimedAttempt,
+    NewCall,
+    Phase,
+)
+from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.idempotency import IdempotentReplay
+from voxcall.domain.money import LedgerEntry, Tariff
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
+from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.store import migrate
 from voxcall.store import schema as t
 from voxcall.store.database import DB_TIMEOUT, READ_ONLY, make_engine, set_lock_wait
 from voxcall.store.group_commit import GroupCommit
 from voxcall.store.notify import announce
-from voxcall.store.records import (
-    AttemptRecord,
-    Backlog,
-    Call,
-    CallStatus,
-    ClaimedAttempt,
-    DialerConfig,
-    IdempotentReplay,
-    LedgerEntry,
-    NewCall,
-    Phase,
-    Project,
-    Voice,
-    WebhookDelivery,
-    WebhookOutcome,
-)
 from voxcall.store.settings_cache import SettingsCache, StaleSettings
 
 
@@ -357,7 +357,7 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(
                 select(t.attempts.c.dialer_id, func.count())
-                .where(t.attempts.c.state == "dialing")
+                .where(t.attempts.c.state == AttemptState.DIALING.value)
                 .group_by(t.attempts.c.dialer_id)
             ).all()
         return {dialer_id: count for dialer_id, count in rows}
@@ -633,7 +633,8 @@ class Store:
                 return []
             busy = conn.execute(
                 select(func.count()).where(
-                    t.attempts.c.dialer_id == dialer.id, t.attempts.c.state == "dialing"
+                    t.attempts.c.dialer_id == dialer.id,
+                    t.attempts.c.state == AttemptState.DIALING.value,
                 )
             ).scalar_one()
             window, per_window = cps_budget(row.cps)
@@ -698,7 +699,7 @@ class Store:
                         "number": a.number,
                         "dialer_id": dialer_id,
                         "worker_id": worker_id,
-                        "state": "dialing",
+                        "state": AttemptState.DIALING.value,
                         "result": None,
                         "started_at": now,
                         "answered_at": None,
@@ -738,7 +739,9 @@ class Store:
         Their calls are final: the callee may have been reached, so they are never re-dialled.
         """
         with self._write() as conn:
-            return _abandon(conn, t.attempts.c.state == "dialing", "voxcall stopped")
+            return _abandon(
+                conn, t.attempts.c.state == AttemptState.DIALING.value, "voxcall stopped"
+            )
 
     # -- workers --------------------------------------------------------------------
 
@@ -776,7 +779,10 @@ class Store:
             if dead:
                 closed = _abandon(
                     conn,
-                    and_(t.attempts.c.state == "dialing", t.attempts.c.worker_id.in_(dead)),
+                    and_(
+                        t.attempts.c.state == AttemptState.DIALING.value,
+                        t.attempts.c.worker_id.in_(dead),
+                    ),
                     "its worker stopped answering",
                 )
                 conn.execute(t.workers.delete().where(t.workers.c.id.in_(dead)))
@@ -1068,7 +1074,7 @@ _END_ATTEMPT = (
     update(t.attempts)
     .where(t.attempts.c.id == bindparam("b_id"))
     .values(
-        state="done",
+        state=AttemptState.DONE.value,
         result=bindparam("b_result"),
         answered_at=bindparam("b_answered_at"),
         ended_at=bindparam("b_ended_at"),
@@ -1125,7 +1131,7 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
             select(t.attempts.c.id)
             .where(
                 t.attempts.c.id.in_([record.attempt_id for _, record in outcomes]),
-                t.attempts.c.state == "dialing",
+                t.attempts.c.state == AttemptState.DIALING.value,
             )
             .with_for_update()
         )
@@ -1189,7 +1195,9 @@ def _abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
     conn.execute(
         update(t.attempts)
         .where(attempts)
-        .values(state="unknown", result="UNKNOWN", ended_at=time.time(), cause=cause)
+        .values(
+            state=AttemptState.UNKNOWN.value, result="UNKNOWN", ended_at=time.time(), cause=cause
+        )
     )
     return _close(
         conn,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.metrics import Metrics
-from voxcall.store.records import WebhookDelivery, WebhookOutcome
 from voxcall.store.store import Store, StoreUnavailable
 from voxcall.webhooks.signing import sign
 

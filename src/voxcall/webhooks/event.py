@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from voxcall.billing.money import toman
-from voxcall.store.records import Call
+from voxcall.domain.calls import Call
 
 
 def event_body(call: Call) -> bytes:

@@ -24,7 +24,7 @@ from voxcall.dialers.base import AttemptOutcome, AttemptResult
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.g711 import ULAW_SILENCE
 from voxcall.dialers.sip.rtp import RtpPacket
-from voxcall.store.records import CallStatus
+from voxcall.domain.calls import CallStatus
 
 pytestmark = pytest.mark.peers
 

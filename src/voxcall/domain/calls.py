@@ -1,11 +1,10 @@
-"""Rows as small frozen dataclasses: what the store hands to the layers above it."""
+"""A call request and its attempts: statuses, where a call is in the queue, and the values
+the call queue hands to the scheduler and takes back from it."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
-from voxcall.billing.money import FREE, Tariff
 
 
 class CallStatus(enum.Enum):
@@ -36,55 +35,13 @@ class Phase(enum.Enum):
     FINAL = "final"
 
 
-# What a project's voice files may take on disk unless the operator sets otherwise.
-DEFAULT_STORAGE_QUOTA = 500 * 1024 * 1024
+class AttemptState(enum.Enum):
+    """Where an attempt is: live on a channel, ended with a known result, or ended without
+    one (its worker died or stopped before the dialer reported)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    id: str
-    name: str
-    rate_limit: int
-    default_dialer_id: str | None
-    allowed_regions: tuple[str, ...]
-    created_at: int
-    balance_milli: int = 0
-    reserved_milli: int = 0
-    webhook_url: str | None = None
-    storage_quota: int = DEFAULT_STORAGE_QUOTA  # bytes of voice files
-
-    @property
-    def available_milli(self) -> int:
-        return self.balance_milli - self.reserved_milli
-
-
-@dataclass(frozen=True, slots=True)
-class DialerConfig:
-    id: str
-    name: str
-    driver: str
-    options: dict[str, object]
-    channels: int
-    cps: float
-    retry_interval: int
-    ring_timeout: int
-    enabled: bool
-    is_default: bool
-    tariff: Tariff = FREE
-
-
-@dataclass(frozen=True, slots=True)
-class Voice:
-    id: str
-    project_id: str
-    name: str
-    format: str
-    size: int
-    duration: float
-    created_at: int
-    kind: str = "upload"  # upload | tts | otp
-    source_hash: str | None = None
-    stored_bytes: int = 0  # both its files on disk: what counts against the storage quota
+    DIALING = "dialing"
+    DONE = "done"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,51 +110,6 @@ class AttemptRecord:
     call_status: CallStatus  # WAITING when the call will be retried
     next_attempt_at: float | None  # set when call_status is WAITING
     price_milli: int = 0  # what the attempt costs; debited when the call ends NORMAL
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    id: str
-    kind: str  # topup | debit | adjustment
-    amount_milli: int
-    balance_after_milli: int
-    call_id: str | None
-    note: str
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookDelivery:
-    """An outbox event leased for one delivery attempt."""
-
-    id: str
-    project_id: str
-    call_id: str
-    payload: str
-    url: str
-    secret: str
-    attempts: int  # including this one
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookOutcome:
-    """How one delivery attempt ended: delivered (no error), to be tried again at
-    `retry_at`, or given up (an error and no `retry_at`)."""
-
-    event_id: str
-    at: float
-    error: str | None = None
-    retry_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotentReplay:
-    """What an Idempotency-Key already stands for."""
-
-    state: str  # new | pending | done | conflict
-    status_code: int | None = None
-    response: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
