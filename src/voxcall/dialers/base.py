@@ -33,6 +33,54 @@ class Voice8k:
         return len(self.pcm) / 2 / self.SAMPLE_RATE
 
 
+class MachineDetection(enum.Enum):
+    """Answering-machine detection of an attempt (api.md §11 `machineDetection`)."""
+
+    OFF = "off"
+    DETECT = "detect"  # report who answered; the message starts at answer
+    VOICEMAIL = "voicemail"  # on a machine, play the message after its greeting or beep
+    HUMANS_ONLY = "humansOnly"  # on a machine, hang up without playing
+
+
+class AnsweredBy(enum.Enum):
+    """Who answered, as machine detection decided it."""
+
+    HUMAN = "human"
+    MACHINE = "machine"
+    UNKNOWN = "unknown"  # not decided within the detector's bound
+
+
+KEYS = "0123456789*#ABCD"  # the sixteen DTMF keys, in RFC 4733 event-code order
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """Key presses to collect during and after the message (api.md §11 `gather`).
+
+    The first key pressed while the message plays stops it (barge-in), except `repeat_key`,
+    which restarts it (at most MAX_REPEATS times). After the message the call stays up until
+    `max_digits` keys, `finish_on_key` or `timeout` seconds without one.
+    """
+
+    max_digits: int
+    timeout: float = 5.0
+    finish_on_key: str | None = None
+    repeat_key: str | None = None
+
+    MAX_REPEATS = 3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_digits <= 16:
+            raise ValueError(f"max_digits: must be between 1 and 16, got {self.max_digits}")
+        if not 1 <= self.timeout <= 30:
+            raise ValueError(f"timeout: must be between 1 and 30 seconds, got {self.timeout}")
+        for name, key in (("finish_on_key", self.finish_on_key), ("repeat_key", self.repeat_key)):
+            if key is not None and (len(key) != 1 or key not in KEYS):
+                raise ValueError(f"{name}: must be one of {KEYS}, got {key!r}")
+        if self.finish_on_key is not None and self.finish_on_key == self.repeat_key:
+            raise ValueError("repeat_key: must differ from finish_on_key")
+
+
 @dataclass(frozen=True, slots=True)
 class DialRequest:
     """One attempt to place: who to call, what to play, how long to let it ring."""
@@ -43,6 +91,8 @@ class DialRequest:
     voice: Voice8k
     ring_timeout: float  # seconds
     attempt_number: int = 1  # 1 for the first attempt of a call request
+    gather: Gather | None = None  # None: no key presses are collected
+    machine_detection: MachineDetection = MachineDetection.OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +105,8 @@ class AttemptOutcome:
     answered_at: float | None = None
     bill_sec: int = 0  # whole seconds from answer to hang-up, rounded up
     cause: str = ""  # e.g. "486 Busy Here", "Timer B", "sandbox: busy"
+    digits: str = ""  # the keys the callee pressed (with `gather`), in order
+    answered_by: AnsweredBy | None = None  # None when machine detection was off
 
 
 class Dialer(Protocol):

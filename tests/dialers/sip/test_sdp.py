@@ -91,14 +91,39 @@ def test_parse_captured_baresip_answer() -> None:
     ("name", "offered", "expected"),
     [
         # The answer's order decides, not ours.
-        ("sdp_baresip_answer_pcmu_pcma.sdp", [PCMA, PCMU], MediaTarget("127.0.0.1", 25142, PCMU)),
-        ("sdp_baresip_answer_pcmu_pcma.sdp", [PCMA], MediaTarget("127.0.0.1", 25142, PCMA)),
-        ("sdp_baresip_answer_pcma.sdp", [PCMU, PCMA], MediaTarget("127.0.0.1", 25176, PCMA)),
+        (
+            "sdp_baresip_answer_pcmu_pcma.sdp",
+            [PCMA, PCMU],
+            MediaTarget("127.0.0.1", 25142, PCMU, event_payload_type=101),
+        ),
+        (
+            "sdp_baresip_answer_pcmu_pcma.sdp",
+            [PCMA],
+            MediaTarget("127.0.0.1", 25142, PCMA, event_payload_type=101),
+        ),
+        (
+            "sdp_baresip_answer_pcma.sdp",
+            [PCMU, PCMA],
+            MediaTarget("127.0.0.1", 25176, PCMA, event_payload_type=101),
+        ),
+        # SIPp's answer takes no telephone-events.
         ("sdp_sipp_answer.sdp", [PCMU, PCMA], MediaTarget("127.0.0.1", 25000, PCMU)),
-        ("sdp_asterisk_answer.sdp", [PCMU, PCMA], MediaTarget("203.0.113.10", 14838, PCMA)),
-        ("sdp_freeswitch_answer.sdp", [PCMU], MediaTarget("198.51.100.7", 21578, PCMU)),
+        (
+            "sdp_asterisk_answer.sdp",
+            [PCMU, PCMA],
+            MediaTarget("203.0.113.10", 14838, PCMA, event_payload_type=101),
+        ),
+        (
+            "sdp_freeswitch_answer.sdp",
+            [PCMU],
+            MediaTarget("198.51.100.7", 21578, PCMU, event_payload_type=101),
+        ),
         # The media-level c= wins over the session-level one.
-        ("sdp_gateway_media_level_c.sdp", [PCMA], MediaTarget("192.0.2.50", 16384, PCMA)),
+        (
+            "sdp_gateway_media_level_c.sdp",
+            [PCMA],
+            MediaTarget("192.0.2.50", 16384, PCMA, event_payload_type=101),
+        ),
     ],
 )
 def test_negotiate_fixtures(name: str, offered: list[Codec], expected: MediaTarget) -> None:
@@ -132,6 +157,22 @@ def test_static_payload_types_need_no_rtpmap() -> None:
 def test_dynamic_payload_type_is_matched_by_rtpmap_name() -> None:
     answer = sdp(*HEAD, "m=audio 4000 RTP/AVP 96 0", "a=rtpmap:96 pcma/8000/1")
     assert negotiate(answer, [PCMU, PCMA]) == MediaTarget("192.0.2.9", 4000, Codec(96, "PCMA"))
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # The answer's own payload type for telephone-events, whatever ours was (101).
+        (("m=audio 4000 RTP/AVP 8 96", "a=rtpmap:96 telephone-event/8000"), 96),
+        # Events at another clock rate are not the ones we offered.
+        (("m=audio 4000 RTP/AVP 8 97", "a=rtpmap:97 telephone-event/16000"), None),
+        (("m=audio 4000 RTP/AVP 8",), None),
+    ],
+)
+def test_negotiate_reads_the_answers_telephone_event_payload_type(
+    lines: tuple[str, ...], expected: int | None
+) -> None:
+    assert negotiate(sdp(*HEAD, *lines), [PCMA]).event_payload_type == expected
 
 
 def test_rtpmap_overrides_static_meaning_and_clock_rate_must_match() -> None:

@@ -87,9 +87,14 @@ def pcm_to_ulaw(pcm: bytes) -> bytes:
     return _ULAW_ENCODE[_sample_patterns(pcm)].tobytes()
 
 
+def ulaw_to_samples(data: bytes) -> npt.NDArray[np.int16]:
+    """Decode mu-law to 16-bit samples."""
+    return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
 def ulaw_to_pcm(data: bytes) -> bytes:
     """Decode mu-law to signed 16-bit little-endian PCM."""
-    return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return ulaw_to_samples(data).tobytes()
 
 
 def pcm_to_alaw(pcm: bytes) -> bytes:
@@ -97,6 +102,11 @@ def pcm_to_alaw(pcm: bytes) -> bytes:
     return _ALAW_ENCODE[_sample_patterns(pcm)].tobytes()
 
 
+def alaw_to_samples(data: bytes) -> npt.NDArray[np.int16]:
+    """Decode A-law to 16-bit samples."""
+    return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
 def alaw_to_pcm(data: bytes) -> bytes:
     """Decode A-law to signed 16-bit little-endian PCM."""
-    return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return alaw_to_samples(data).tobytes()

@@ -10,9 +10,15 @@ with a pacer thread (sys.setswitchinterval did not help), 1.5 to 4.3 ms in this 
 `MediaProcess` has the pacer's interface. `play` hands the child a duplicate of the call's
 RTP socket and the payload (in a memfd) over a Unix socket; the child runs an `RtpPacer`
 and sends each stream's report back, which resolves the future on the caller's loop. The
-caller keeps owning its socket and may close it at once after `stop`: the child's duplicate
-is the child's, closed when the stream ends there (until then the port stays bound, and the
-port pool skips a busy port). When the parent goes, the child reads end-of-file and exits.
+callee's RTP is read there too: `listen` hands the child another duplicate of the socket and
+the names of the listeners to run over it (inbound.py, listeners.py); their events come back
+to `on_event`. The caller keeps owning its socket and may close it at once after `stop` or
+`unlisten`: the child's duplicates are the child's, closed when the stream or the listening
+ends there (until then the port stays bound, and the port pool skips a busy port). When the
+parent goes, the child reads end-of-file and exits.
+
+The receiver runs on the child's main loop, the pacer on a thread of its own: listeners
+must be quick (numpy over a packet), or the pacer's thread waits for the GIL.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from voxcall.dialers.sip.inbound import InboundFormat, InboundMedia, MediaEvent, RtpReceiver
+from voxcall.dialers.sip.listeners import ListenerSpec, build_listeners, check_spec
 from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, check_play, check_remote
 
 log = logging.getLogger("voxcall.sip")
@@ -44,7 +52,7 @@ def _child_gone_error() -> OSError:
 
 
 class MediaProcess:
-    """An `RtpPacer` in a child process, from `start` to `close`."""
+    """An `RtpPacer` and an `RtpReceiver` in a child process, from `start` to `close`."""
 
     def __init__(self) -> None:
         self._channel: _Channel | None = None
@@ -53,6 +61,7 @@ class MediaProcess:
         self._ready: asyncio.Future[None] | None = None
         self._streams: dict[int, asyncio.Future[PlaybackReport]] = {}
         self._ids: dict[asyncio.Future[PlaybackReport], int] = {}
+        self._listening: dict[int, Callable[[MediaEvent], None]] = {}
         self._next_id = 0
         self._closed = False
 
@@ -120,6 +129,35 @@ class MediaProcess:
             self._send({"op": "stop", "id": stream_id})
         playback.cancel()
 
+    def listen(
+        self,
+        sock: socket.socket,
+        media_format: InboundFormat,
+        listeners: ListenerSpec,
+        on_event: Callable[[MediaEvent], None],
+    ) -> int:
+        """As `listeners.Receiver.listen`: the child reads a duplicate of `sock`, runs the
+        listeners there and sends their events back."""
+        check_spec(listeners)
+        if self._closed:
+            raise RuntimeError("RtpPacer is closed")
+        handle = self._next_id
+        self._next_id += 1
+        command = {
+            "op": "listen",
+            "id": handle,
+            "format": media_format.to_json(),
+            "listeners": {name: dict(settings) for name, settings in listeners.items()},
+        }
+        if self._send(command, (sock.fileno(),)):
+            self._listening[handle] = on_event
+        return handle
+
+    def unlisten(self, handle: int) -> None:
+        """As `listeners.Receiver.unlisten`: the child closes its duplicate of the socket."""
+        if self._listening.pop(handle, None) is not None:
+            self._send({"op": "unlisten", "id": handle})
+
     def close(self) -> None:
         """Cancel every stream and end the child (it exits when its control socket closes)."""
         self._closed = True
@@ -127,6 +165,7 @@ class MediaProcess:
             future.cancel()
         self._streams.clear()
         self._ids.clear()
+        self._listening.clear()
         if self._channel is not None:
             assert self._loop is not None
             self._loop.remove_reader(self._channel.sock)
@@ -187,6 +226,11 @@ class MediaProcess:
                 self._child_gone()
                 return
             report = json.loads(data)
+            if "event" in report:
+                on_event = self._listening.get(report["listen"])
+                if on_event is not None:  # else: unlistened meanwhile
+                    on_event(MediaEvent.from_json(report["event"]))
+                continue
             if "ready" in report:
                 assert self._ready is not None
                 self._ready.set_result(None)
@@ -211,6 +255,7 @@ class MediaProcess:
             future.set_exception(_child_gone_error())
         self._streams.clear()
         self._ids.clear()
+        self._listening.clear()
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(_child_gone_error())
 
@@ -285,7 +330,12 @@ async def _serve(control: socket.socket) -> None:
 
     channel = _Channel(control, loop, parent_gone)
     pacer = RtpPacer()
+    receiver = RtpReceiver(loop)
     playing: dict[int, tuple[asyncio.Future[PlaybackReport], socket.socket]] = {}
+    listening: dict[int, socket.socket] = {}
+
+    def send_event(handle: int, event: MediaEvent) -> None:
+        channel.send({"listen": handle, "event": event.to_json()})
 
     def report(stream_id: int, future: asyncio.Future[PlaybackReport]) -> None:
         _, sock = playing.pop(stream_id)
@@ -327,6 +377,16 @@ async def _serve(control: socket.socket) -> None:
                 pacer.redirect(playing[stream_id][0], tuple(remote) if remote else None)
             elif command["op"] == "stop" and stream_id in playing:
                 pacer.stop(playing[stream_id][0])
+            elif command["op"] == "listen":
+                sock = socket.socket(fileno=fds[0])
+                media = InboundMedia(
+                    InboundFormat.from_json(command["format"]),
+                    build_listeners(command["listeners"]),
+                )
+                listening[stream_id] = sock
+                receiver.listen(sock, media, functools.partial(send_event, stream_id))
+            elif command["op"] == "unlisten" and stream_id in listening:
+                receiver.unlisten(listening.pop(stream_id))
 
     loop.add_reader(control, on_message)
     channel.send({"ready": True})
@@ -334,6 +394,7 @@ async def _serve(control: socket.socket) -> None:
         await ended
     finally:
         loop.remove_reader(control)
+        receiver.close()
         pacer.close()
         channel.close()
 

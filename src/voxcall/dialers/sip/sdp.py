@@ -210,6 +210,8 @@ class MediaTarget:
     port: int
     codec: Codec
     direction: str = "sendrecv"  # the stream's direction as the far end describes it
+    # The payload type of the far end's telephone-events (RFC 4733) at 8 kHz, if it took them.
+    event_payload_type: int | None = None
 
     @property
     def destination(self) -> tuple[str, int] | None:
@@ -290,7 +292,7 @@ def negotiate(answer: str, offered: Sequence[Codec]) -> MediaTarget:
     """Read an SDP answer to our offer: the first active audio stream, its address (the
     media-level c= wins over the session-level one), its direction and the first of its
     payload types, in the answer's order, that we offered. telephone-event never counts as
-    the codec."""
+    the codec; its payload type in the answer (at 8000 Hz) is the one key presses come in."""
     return _read(answer, offered, role="answer")
 
 
@@ -313,14 +315,24 @@ def _read(description: str, offered: Sequence[Codec], *, role: str) -> MediaTarg
     _check_media_address(connection.address, role)
     direction = _direction(media.attributes) or _direction(session.attributes) or "sendrecv"
 
-    for codec in media.codecs():
+    codecs = media.codecs()
+    events = next(
+        (
+            codec.payload_type
+            for codec in codecs
+            if codec.name.lower() == TELEPHONE_EVENT.name
+            and codec.clock_rate == TELEPHONE_EVENT.clock_rate
+        ),
+        None,
+    )
+    for codec in codecs:
         if codec.name.lower() == TELEPHONE_EVENT.name:
             continue
         for ours in offered:
             if codec.name.lower() == ours.name.lower() and codec.clock_rate == ours.clock_rate:
                 # The answer's payload type: it says what the answerer expects to receive.
                 chosen = Codec(codec.payload_type, ours.name, ours.clock_rate)
-                return MediaTarget(connection.address, media.port, chosen, direction)
+                return MediaTarget(connection.address, media.port, chosen, direction, events)
     answered = " ".join(media.formats)
     names = ", ".join(codec.name for codec in offered)
     raise NoCommonCodec(f"the {role}'s payload types {answered} match none of {names}")

@@ -1,0 +1,171 @@
+"""The callee's media as it arrives: RTP in; decoded audio and telephone-events to listeners.
+
+This is where the detectors that watch a call (key presses, answering-machine detection)
+meet the callee. `InboundMedia` turns each datagram of the call's RTP into 8 kHz samples (the
+negotiated G.711 law, decoded) or a telephone-event (RFC 4733) and hands it to the call's
+`MediaListener`s, which answer with `MediaEvent`s for the call. `RtpReceiver` reads the
+sockets of listening calls on one event loop.
+
+Both run in the process that receives the RTP: SipDialer's media process
+(media_process.py), which sends the events back to the call as small JSON messages. So a
+listener is built in that process from its name and JSON settings (listeners.py), never
+handed over as an object; and a listener must be quick, since it runs between the packets
+the pacer sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from voxcall.dialers.sip.g711 import alaw_to_samples, ulaw_to_samples
+from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.dialers.sip.sdp import PCMA, PCMU
+from voxcall.dialers.sip.telephone_event import TelephoneEvent
+
+log = logging.getLogger("voxcall.sip")
+
+MAX_DATAGRAM = 2048  # larger than any G.711 or telephone-event packet
+READS_PER_WAKEUP = 32  # datagrams read from one socket before other sockets get a turn
+
+_DECODERS: dict[str, Callable[[bytes], npt.NDArray[np.int16]]] = {
+    PCMU.name: ulaw_to_samples,
+    PCMA.name: alaw_to_samples,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaEvent:
+    """What a listener tells the call: e.g. kind "key", value "5". `at` is seconds since
+    the call began listening, on the receiving process's clock."""
+
+    kind: str
+    value: str
+    at: float
+    detail: str = ""  # e.g. which carrier brought a key: "rfc4733", "inband"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "at": self.at, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MediaEvent:
+        return cls(str(data["kind"]), str(data["value"]), float(data["at"]), str(data["detail"]))
+
+
+class MediaListener:
+    """Watches one call's incoming media. Each method returns the events it gives rise to
+    (usually none). The audio comes in the packets' sizes (20 ms, 160 samples, as we ask
+    in the offer) and order of arrival; a gap (loss, silence suppression) is not filled."""
+
+    def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
+        return ()
+
+    def telephone_event(
+        self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
+    ) -> Sequence[MediaEvent]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFormat:
+    """What the SDP answer says the callee sends: the G.711 law and its payload type, and
+    the payload type of telephone-events (None if it did not accept them)."""
+
+    codec: str  # "PCMU" or "PCMA"
+    payload_type: int
+    event_payload_type: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.codec not in _DECODERS:
+            raise ValueError(f"cannot decode {self.codec}: only PCMU and PCMA")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"codec": self.codec, "pt": self.payload_type, "events": self.event_payload_type}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InboundFormat:
+        events = data["events"]
+        return cls(str(data["codec"]), int(data["pt"]), None if events is None else int(events))
+
+
+class InboundMedia:
+    """One call's received RTP, datagram by datagram, through its listeners."""
+
+    def __init__(self, media_format: InboundFormat, listeners: Sequence[MediaListener]) -> None:
+        self.format = media_format
+        self.listeners = tuple(listeners)
+        self._decode = _DECODERS[media_format.codec]
+
+    def received(self, data: bytes, at: float) -> list[MediaEvent]:
+        """The events one datagram gives rise to. ValueError if it is not RTP; packets of
+        other payload types (comfort noise, another codec) are ignored."""
+        packet = RtpPacket.parse(data)
+        events: list[MediaEvent] = []
+        if packet.payload_type == self.format.payload_type:
+            samples = self._decode(packet.payload)
+            for listener in self.listeners:
+                events.extend(listener.audio(samples, at))
+        elif packet.payload_type == self.format.event_payload_type:
+            event = TelephoneEvent.parse(packet.payload)
+            for listener in self.listeners:
+                events.extend(listener.telephone_event(event, packet.ssrc, packet.timestamp, at))
+        return events
+
+
+class RtpReceiver:
+    """Reads the RTP sockets of listening calls on `loop`. `listen` takes a socket until
+    `unlisten` (or `close`) closes it; the events of its datagrams go to `report`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._calls: dict[socket.socket, tuple[InboundMedia, float]] = {}
+
+    @property
+    def listening(self) -> int:
+        return len(self._calls)
+
+    def listen(
+        self,
+        sock: socket.socket,
+        media: InboundMedia,
+        report: Callable[[MediaEvent], None],
+    ) -> None:
+        sock.setblocking(False)
+        self._calls[sock] = (media, self._loop.time())
+        self._loop.add_reader(sock, self._readable, sock, report)
+
+    def unlisten(self, sock: socket.socket) -> None:
+        """Stop reading `sock` and close it."""
+        if self._calls.pop(sock, None) is not None:
+            self._loop.remove_reader(sock)
+        sock.close()
+
+    def close(self) -> None:
+        for sock in list(self._calls):
+            self.unlisten(sock)
+
+    def _readable(self, sock: socket.socket, report: Callable[[MediaEvent], None]) -> None:
+        media, started = self._calls[sock]
+        at = self._loop.time() - started
+        for _ in range(READS_PER_WAKEUP):
+            try:
+                data = sock.recv(MAX_DATAGRAM)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # an ICMP error for what we sent: not the callee's media
+                log.debug("RTP socket %s: %s", sock.getsockname(), exc)
+                continue
+            try:
+                events = media.received(data, at)
+            except ValueError as exc:  # the one boundary: a bad packet is dropped
+                log.debug("dropped a datagram on %s: %s", sock.getsockname(), exc)
+                continue
+            for event in events:
+                report(event)

@@ -1,0 +1,30 @@
+"""The key-press listener: DTMF keys from the callee's RTP, as `MediaEvent`s of kind "key".
+
+Keys come as RFC 4733 telephone-events, each press counted once (telephone_event.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from voxcall.dialers.sip.inbound import MediaEvent, MediaListener
+from voxcall.dialers.sip.telephone_event import KeyPressEvents, TelephoneEvent
+
+KEY = "key"  # the kind of the events this listener sends
+RFC4733 = "rfc4733"
+
+
+class KeyPressListener(MediaListener):
+    def __init__(self) -> None:
+        self._events = KeyPressEvents()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> KeyPressListener:
+        return cls()
+
+    def telephone_event(
+        self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
+    ) -> Sequence[MediaEvent]:
+        key = self._events.packet(ssrc, timestamp, event)
+        return () if key is None else (MediaEvent(KEY, key, at, RFC4733),)

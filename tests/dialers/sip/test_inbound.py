@@ -1,0 +1,140 @@
+"""The callee's media reaching listeners: datagram by datagram, and through the media process
+over real UDP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from tests.dialers.sip.test_media import tone, udp
+from tests.peers.pcap import udp_payloads
+from voxcall.dialers.sip.g711 import alaw_to_samples, pcm_to_alaw
+from voxcall.dialers.sip.inbound import InboundFormat, InboundMedia, MediaEvent, MediaListener
+from voxcall.dialers.sip.keys import KeyPressListener
+from voxcall.dialers.sip.listeners import build_listeners
+from voxcall.dialers.sip.media_process import MediaProcess
+from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.dialers.sip.telephone_event import TelephoneEvent
+
+__all__ = ["udp"]  # a fixture, shared with test_media
+
+DATA = Path(__file__).parent / "data"
+PCMA_101 = InboundFormat("PCMA", 8, 101)
+
+
+def star_press() -> list[bytes]:
+    """The ten datagrams of one press of * (a capture SIPp ships)."""
+    return [payload for _, payload in udp_payloads(DATA / "dtmf_2833_star.pcap")]
+
+
+def audio_packets(pcm: bytes, payload_type: int = 8) -> list[bytes]:
+    alaw = pcm_to_alaw(pcm)
+    return [
+        RtpPacket(payload_type, n, 160 * n, 1234, alaw[160 * n : 160 * (n + 1)]).serialize()
+        for n in range(len(alaw) // 160)
+    ]
+
+
+class Recorder(MediaListener):
+    def __init__(self) -> None:
+        self.frames: list[npt.NDArray[np.int16]] = []
+        self.events: list[tuple[TelephoneEvent, int, int]] = []
+
+    def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
+        self.frames.append(samples)
+        return (MediaEvent("frame", str(len(samples)), at),)
+
+    def telephone_event(
+        self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
+    ) -> Sequence[MediaEvent]:
+        self.events.append((event, ssrc, timestamp))
+        return ()
+
+
+def test_audio_is_decoded_in_the_negotiated_law() -> None:
+    recorder = Recorder()
+    media = InboundMedia(PCMA_101, [recorder])
+    pcm = tone(0.06)
+    events = [event for packet in audio_packets(pcm) for event in media.received(packet, 0.5)]
+    assert events == [MediaEvent("frame", "160", 0.5)] * 3
+    assert np.array_equal(np.concatenate(recorder.frames), alaw_to_samples(pcm_to_alaw(pcm)))
+
+
+def test_telephone_events_reach_listeners_and_other_payload_types_do_not() -> None:
+    recorder = Recorder()
+    media = InboundMedia(PCMA_101, [recorder, KeyPressListener()])
+    comfort_noise = RtpPacket(13, 1, 1, 1234, b"\x40").serialize()
+    pcmu = audio_packets(tone(0.02), payload_type=0)[0]  # not the negotiated law
+    events = [media.received(packet, 1.25) for packet in [*star_press(), comfort_noise, pcmu]]
+    assert [event for found in events for event in found] == [
+        MediaEvent("key", "*", 1.25, "rfc4733")
+    ]
+    assert len(recorder.events) == 10
+    assert recorder.frames == []
+
+
+def test_telephone_events_are_ignored_when_the_answer_did_not_take_them() -> None:
+    media = InboundMedia(InboundFormat("PCMA", 8), [KeyPressListener()])
+    assert [media.received(packet, 0.0) for packet in star_press()] == [[]] * 10
+
+
+def test_what_is_not_rtp_is_refused() -> None:
+    media = InboundMedia(PCMA_101, [KeyPressListener()])
+    with pytest.raises(ValueError, match=r"^RTP packet is 3 bytes"):
+        media.received(b"\x80\x08\x00", 0.0)
+    with pytest.raises(ValueError, match=r"^telephone-event payload is 1 bytes"):
+        media.received(RtpPacket(101, 1, 1, 1, b"\x01").serialize(), 0.0)
+
+
+def test_formats_and_events_cross_as_json() -> None:
+    assert InboundFormat.from_json(PCMA_101.to_json()) == PCMA_101
+    event = MediaEvent("key", "#", 2.5, "inband")
+    assert MediaEvent.from_json(event.to_json()) == event
+    with pytest.raises(ValueError, match=r"^cannot decode G722: only PCMU and PCMA$"):
+        InboundFormat("G722", 9)
+
+
+def test_unknown_listeners_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^unknown media listener 'radio' \(known: keys"):
+        build_listeners({"keys": {}, "radio": {}})
+
+
+@pytest.fixture
+async def media() -> AsyncIterator[MediaProcess]:
+    media = MediaProcess()
+    await media.start()
+    yield media
+    media.close()
+
+
+async def test_the_media_process_listens_and_reports_keys(
+    media: MediaProcess, udp: Callable[[], socket.socket]
+) -> None:
+    call_socket, callee = udp(), udp()
+    events: asyncio.Queue[MediaEvent] = asyncio.Queue()
+    handle = media.listen(call_socket, PCMA_101, {"keys": {}}, events.put_nowait)
+    address = call_socket.getsockname()
+    for datagram in [b"not rtp", *audio_packets(tone(0.1)), *star_press()]:
+        callee.sendto(datagram, address)  # a few datagrams on loopback: never blocks
+    event = await asyncio.wait_for(events.get(), timeout=10)
+    assert (event.kind, event.value, event.detail) == ("key", "*", "rfc4733")
+    assert event.at >= 0
+
+    media.unlisten(handle)
+    for datagram in star_press():  # a second press (a new timestamp), which nobody reads
+        callee.sendto(datagram[:4] + b"\xff\xff\xff\xff" + datagram[8:], address)
+    await asyncio.sleep(0.2)
+    assert events.empty()
+
+
+async def test_unknown_listeners_are_refused_before_the_child_sees_them(
+    media: MediaProcess, udp: Callable[[], socket.socket]
+) -> None:
+    with pytest.raises(ValueError, match=r"^unknown media listener 'radio'"):
+        media.listen(udp(), PCMA_101, {"radio": {}}, print)
