@@ -9,7 +9,7 @@ PYTHON := .venv/bin/python
 BENCH_PACKAGES := wrk tshark sip-tester
 OUT := bench/last-run.md
 
-.PHONY: bench bench-tools bench-intake bench-dispatch bench-media bench-webhooks
+.PHONY: bench bench-tools bench-intake bench-dispatch bench-media bench-webhooks bench-amd
 
 bench: bench-tools
 	@uptime
@@ -31,6 +31,10 @@ bench-media: bench-tools
 
 bench-webhooks: bench-tools
 	$(PYTHON) -m bench.webhooks
+
+# Answering-machine detection on a generated corpus (espeak-ng): about 30 s.
+bench-amd: bench-tools
+	$(PYTHON) -m bench.amd
 
 # Idempotent: installs only what is missing (Debian packages, the venv), like scripts/bootstrap.
 # tshark's package asks whether non-root users may capture: answered "no" beforehand.
