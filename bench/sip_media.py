@@ -74,7 +74,7 @@ from bench.common import (
 from bench.rtp_capture import Capture, StreamStats, stream_stats
 from voxcall.api.app import create_app
 from voxcall.audio.wav import wav_bytes
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
 from voxcall.dialers.sip.call import CallSettings
@@ -397,7 +397,7 @@ def voxcall_api(work: Path) -> tuple[Services, uvicorn.Server, int, str, str]:
     `voxcall serve` does; returns its services, the server, its port, a token, a voice id."""
     services = build_services(Settings.load(work / "data"))
     store = services.store
-    store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}, is_default=True))
+    store.add_dialer(new_dialer("sandbox", "sandbox", "Sandbox", {}, is_default=True))
     project = store.create_project("bench", rate_limit=1_000_000, allowed_regions=["IR"])
     token = new_token()
     store.add_token(project.id, prefix=token.prefix, token_hash=token.token_hash)

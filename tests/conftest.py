@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.audio.samples import encode, tone
 from voxcall.api.app import create_app
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services, build_services
@@ -55,7 +55,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
     services = build_services(settings)
-    services.store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}, is_default=True))
+    services.store.add_dialer(new_dialer("sandbox", "sandbox", "Sandbox", {}, is_default=True))
     yield services
     services.store.close()
 

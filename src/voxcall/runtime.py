@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voxcall.api.auth import RateLimiter
+from voxcall.calls.accounts import AccountService
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService, VoiceService
 from voxcall.config import Settings
@@ -35,6 +36,7 @@ class Services:
     settings: Settings
     store: Store
     calls: CallService
+    accounts: AccountService
     voices: VoiceService
     scheduler: Scheduler
     webhooks: WebhookDeliverer
@@ -69,6 +71,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         store=store,
         calls=CallService(store, on_new_calls=scheduler.wake),
+        accounts=AccountService(store),
         voices=VoiceService(store, voice_files),
         scheduler=scheduler,
         webhooks=webhooks,

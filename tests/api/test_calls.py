@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.calls.test_numbers import LETTERS
 from tests.conftest import Tenant, make_tenant
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.runtime import Services
 
 
@@ -196,7 +196,7 @@ def test_invalid_voice(
 def test_invalid_server(
     client: TestClient, tenant: Tenant, services: Services, voice_id: str
 ) -> None:
-    services.store.add_dialer(_dialer_config("off", "sandbox", "Off", {}))
+    services.store.add_dialer(new_dialer("off", "sandbox", "Off", {}))
     services.store.set_dialer_enabled("off", False)
     for server in ("nope", "off"):
         body = {"phoneNumber": "09121234567", "voiceId": voice_id, "serverId": server}

@@ -20,7 +20,7 @@ from tests.conftest import Tenant, make_tenant
 from voxcall.api.app import create_app
 from voxcall.audio.decode import DecodedVoice
 from voxcall.calls import service
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.runtime import Services, build_services
 
@@ -168,7 +168,7 @@ async def test_uploads_decode_on_a_bounded_pool_while_others_answer(
     for any other request.)"""
     services = build_services(dataclasses.replace(settings, audio_workers=2))
     try:
-        services.store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}))
+        services.store.add_dialer(new_dialer("sandbox", "sandbox", "Sandbox", {}))
         tenant = make_tenant(services, "acme")
         gate = threading.Event()
         lock = threading.Lock()

@@ -28,7 +28,7 @@ from tests.conftest import Tenant
 from tests.webhooks.receiver import Received, Receiver
 from voxcall.api.app import create_app
 from voxcall.billing.money import parse_toman
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 from voxcall.webhooks.signing import Signature, sign
@@ -112,7 +112,7 @@ def live_client(services: Services, tenant: Tenant, receiver: Receiver) -> Itera
     services.store.set_dialer_enabled("sandbox", False)
     tariff = Tariff(parse_toman("600"), billing_increment=30)
     services.store.add_dialer(
-        _dialer_config("tehran", "sandbox", "Tehran", {}, tariff=tariff, is_default=True)
+        new_dialer("tehran", "sandbox", "Tehran", {}, tariff=tariff, is_default=True)
     )
     services.store.credit(tenant.project.id, parse_toman("10000"), kind="topup", note="t")
     services.store.set_webhook(tenant.project.id, receiver.url, SECRET)

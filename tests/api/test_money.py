@@ -15,7 +15,7 @@ from tests.billing.invariants import check_money
 from tests.conftest import Tenant
 from voxcall.api.app import create_app
 from voxcall.billing.money import parse_toman
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 
@@ -25,7 +25,7 @@ def priced(services: Services) -> Services:
     """Issue 4's example: 600 Toman a minute in 30-second increments."""
     services.store.set_dialer_enabled("sandbox", False)
     tariff = Tariff(parse_toman("600"), billing_increment=30)
-    services.store.add_dialer(_dialer_config("tehran", "sandbox", "Tehran", {}, tariff=tariff))
+    services.store.add_dialer(new_dialer("tehran", "sandbox", "Tehran", {}, tariff=tariff))
     return services
 
 

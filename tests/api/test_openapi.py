@@ -25,8 +25,8 @@ from voxcall.api.app import create_app
 from voxcall.api.errors import _REFUSALS
 from voxcall.api.openapi import STATUS
 from voxcall.api.schemas import digits_between
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
-from voxcall.cli import _dialer_config
 from voxcall.config import Settings
 from voxcall.runtime import build_services
 
@@ -62,7 +62,7 @@ def _remove_data() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def tenant() -> Tenant:
     """A project with a token, and a dialer."""
-    _SERVICES.store.add_dialer(_dialer_config("sandbox", "sandbox", "Sandbox", {}, is_default=True))
+    _SERVICES.store.add_dialer(new_dialer("sandbox", "sandbox", "Sandbox", {}, is_default=True))
     return make_tenant(_SERVICES, "acme")
 
 

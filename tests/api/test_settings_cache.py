@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_calls import upload
 from tests.conftest import Tenant
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.runtime import Services
 from voxcall.store.store import Store
 from voxcall.tokens import token_prefix
@@ -77,7 +77,7 @@ def test_a_deleted_voice_is_refused_at_once(
 def test_an_enabled_dialer_is_usable_at_once(
     client: TestClient, tenant: Tenant, warm: str, services: Services
 ) -> None:
-    services.store.add_dialer(_dialer_config("late", "sandbox", "Late", {}))
+    services.store.add_dialer(new_dialer("late", "sandbox", "Late", {}))
     assert call(client, tenant, warm, serverId="late").status_code == 200
     assert services.store.set_dialer_enabled("late", False)
     refused = call(client, tenant, warm, serverId="late")

@@ -15,8 +15,8 @@ from tests.audio.samples import encode, square_flac, tone
 from tests.conftest import Tenant
 from voxcall.audio import tts
 from voxcall.billing.money import parse_toman
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import ORPHAN_AGE
-from voxcall.cli import _dialer_config
 from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 
@@ -184,7 +184,7 @@ def priced(services: Services) -> Services:
     300 Toman, 600 once its voice passes 29 s (the 1 s margin makes 30)."""
     services.store.set_dialer_enabled("sandbox", False)
     tariff = Tariff(parse_toman("600"), billing_increment=30)
-    services.store.add_dialer(_dialer_config("tehran", "sandbox", "Tehran", {}, tariff=tariff))
+    services.store.add_dialer(new_dialer("tehran", "sandbox", "Tehran", {}, tariff=tariff))
     return services
 
 

@@ -20,10 +20,10 @@ from hypothesis.stateful import (
 
 from tests.billing.invariants import check_money
 from voxcall.billing.money import parse_toman
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.errors import InsufficientBalance
 from voxcall.calls.service import CallOptions, CallService
 from voxcall.calls.settlement import attempt_record, settle
-from voxcall.cli import _dialer_config
 from voxcall.dialers.base import AttemptOutcome, AttemptResult
 from voxcall.domain.calls import ClaimedAttempt
 from voxcall.domain.money import Tariff
@@ -53,7 +53,7 @@ class Ledger(RuleBasedStateMachine):
     def setup(self) -> None:
         for dialer_id, tariff in DIALERS.items():
             self.store.add_dialer(
-                _dialer_config(dialer_id, "sandbox", dialer_id, {}, channels=3, tariff=tariff)
+                new_dialer(dialer_id, "sandbox", dialer_id, {}, channels=3, tariff=tariff)
             )
         for name in ("a", "b"):
             project = self.store.create_project(name, rate_limit=10, allowed_regions=["IR"])

@@ -20,8 +20,8 @@ from tests.calls.dialers import Stuck, silent_voice
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
 from voxcall.calls import scheduler as scheduler_module
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
-from voxcall.cli import _dialer_config
 from voxcall.dialers.base import Dialer
 from voxcall.dialers.sip.driver import SipDialer, SipTrunkConfig
 from voxcall.dialers.sip.timers import TimerValues
@@ -80,9 +80,9 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
         low = free_ports(8)
         options = {"trunk": peers[name].trunk, "local_ip": HOST, "rtp_ports": f"{low}-{low + 7}"}
         services.store.add_dialer(
-            _dialer_config(name, "sip", name, options, channels=1, ring_timeout=1, tariff=TARIFF)
+            new_dialer(name, "sip", name, options, channels=1, ring_timeout=1, tariff=TARIFF)
         )
-    services.store.add_dialer(_dialer_config("hung", "sandbox", "hung", {}, ring_timeout=1))
+    services.store.add_dialer(new_dialer("hung", "sandbox", "hung", {}, ring_timeout=1))
     services.scheduler.watchdog = 5.0  # the hung attempt ends at 1 s ring + 0.5 s voice + 5 s
     project = services.store.create_project("p", rate_limit=100, allowed_regions=["IR"])
     services.store.credit(project.id, 1_000_000, kind="topup", note="")

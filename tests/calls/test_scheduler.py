@@ -14,9 +14,9 @@ from tests.calls.dialers import Stuck, silent_voice
 from tests.store.windows import most_in_any_window
 from voxcall.api.schemas import call_json
 from voxcall.calls import scheduler as scheduler_module
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallOptions
-from voxcall.cli import _dialer_config
 from voxcall.config import Settings
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, Dialer, DialRequest, Voice8k
 from voxcall.dialers.sandbox import SandboxDialer
@@ -82,7 +82,7 @@ async def _run_until_final(services: Services, seconds: float) -> None:
 
 
 async def test_channel_limit_holds(services: Services) -> None:
-    services.store.add_dialer(_dialer_config("narrow", "sandbox", "N", {}, channels=3, cps=1000))
+    services.store.add_dialer(new_dialer("narrow", "sandbox", "N", {}, channels=3, cps=1000))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     voice = silent_voice(services, project, 1.0)
     services.calls.place(project, ["09121234567"] * 12, voice, CallOptions(server_id="narrow"))
@@ -95,7 +95,7 @@ async def test_calls_per_second_limit_holds(services: Services, settings: Settin
     """Two schedulers on one database (as two worker processes): together they start at most
     `cps` attempts in any one second, from the first call on. (Which of them claims when is
     up to their polls; tests/store forces claims of two stores to interleave.)"""
-    services.store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=5))
+    services.store.add_dialer(new_dialer("slow", "sandbox", "S", {}, channels=50, cps=5))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     voice = silent_voice(services, project, 0.5)
     calls = services.calls.place(
@@ -126,7 +126,7 @@ async def test_the_next_calls_per_second_window_is_not_left_to_the_poll(
 ) -> None:
     """When the window reopens, the scheduler claims at once: with the fallback poll 3 s
     away, 15 calls at 5 per second start within about 2 s (left to the poll: 6 s)."""
-    services.store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=5))
+    services.store.add_dialer(new_dialer("slow", "sandbox", "S", {}, channels=50, cps=5))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     voice = silent_voice(services, project, 0.2)
     calls = services.calls.place(
@@ -140,8 +140,8 @@ async def test_the_next_calls_per_second_window_is_not_left_to_the_poll(
 
 async def test_unpinned_calls_go_to_the_least_loaded_dialer(services: Services) -> None:
     services.store.set_dialer_enabled("sandbox", False)
-    services.store.add_dialer(_dialer_config("a", "sandbox", "A", {}, channels=2, cps=1000))
-    services.store.add_dialer(_dialer_config("b", "sandbox", "B", {}, channels=2, cps=1000))
+    services.store.add_dialer(new_dialer("a", "sandbox", "A", {}, channels=2, cps=1000))
+    services.store.add_dialer(new_dialer("b", "sandbox", "B", {}, channels=2, cps=1000))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     voice = silent_voice(services, project, 1.0)
     calls = services.calls.place(project, ["09121234567"] * 4, voice, CallOptions())
@@ -152,7 +152,7 @@ async def test_unpinned_calls_go_to_the_least_loaded_dialer(services: Services) 
 
 
 async def test_project_default_dialer_wins(services: Services) -> None:
-    services.store.add_dialer(_dialer_config("mine", "sandbox", "M", {}, channels=2))
+    services.store.add_dialer(new_dialer("mine", "sandbox", "M", {}, channels=2))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     services.store.update_project(project.id, default_dialer_id="mine")
     project = services.store.project_by_name("p")
@@ -172,7 +172,7 @@ async def test_project_default_dialer_wins(services: Services) -> None:
 async def test_time_to_live_expires_waiting_calls(services: Services) -> None:
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     voice = silent_voice(services, project, 0.2)
-    services.store.add_dialer(_dialer_config("down", "sandbox", "D", {}, channels=1))
+    services.store.add_dialer(new_dialer("down", "sandbox", "D", {}, channels=1))
     options = CallOptions(server_id="down", time_to_live=1)
     (call,) = services.calls.place(project, ["09121234567"], voice, options)
     services.store.set_dialer_enabled("down", False)  # the dialer goes down: nothing places it
@@ -209,7 +209,7 @@ async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
     Stuck.hung_up = []
     _use_dialer(monkeypatch, lambda speed: Stuck(speed=speed))
     tariff = Tariff(price_per_minute=600_000, billing_increment=1)
-    config = _dialer_config("stuck", "sandbox", "S", {}, ring_timeout=1, tariff=tariff)
+    config = new_dialer("stuck", "sandbox", "S", {}, ring_timeout=1, tariff=tariff)
     services.store.add_dialer(config)
     services.scheduler.watchdog = 0.5
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])

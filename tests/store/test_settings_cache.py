@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store import settings_cache
@@ -30,7 +30,7 @@ def test_a_newer_version_drops_everything_older() -> None:
     cache = SettingsCache()
     cache.keep_project(3, "h", ACME)
     cache.keep_voice(3, VOICE)
-    dialer = _dialer_config("d", "sandbox", "d", {})
+    dialer = new_dialer("d", "sandbox", "d", {})
     cache.keep_dialers(4, [dialer])
     assert cache.project("h") is None
     assert cache.voice("p1", "v1", 4) is None

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.store.windows import most_in_any_window
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import AttemptRecord, CallStatus, NewCall, Phase
 from voxcall.domain.voices import Voice
 from voxcall.store import schema
@@ -35,7 +35,7 @@ from voxcall.store.store import (
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     store = Store.open(store_url, create=True)
-    store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=2))
+    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=2))
     yield store
     store.close()
 
@@ -182,7 +182,7 @@ def test_recovery_makes_live_attempts_unknown_and_keeps_queued(store: Store) -> 
 
 
 def test_pinned_calls_wait_for_their_dialer(store: Store) -> None:
-    store.add_dialer(_dialer_config("d2", "sandbox", "D2", {}, channels=5))
+    store.add_dialer(new_dialer("d2", "sandbox", "D2", {}, channels=5))
     _queue(store, 2, dialer_id="d2")
     d1 = store.get_dialer("d1")
     d2 = store.get_dialer("d2")
@@ -196,7 +196,7 @@ def test_unique_names(store: Store) -> None:
     with pytest.raises(Conflict):
         store.create_project("dup", rate_limit=1, allowed_regions=["IR"])
     with pytest.raises(Conflict):
-        store.add_dialer(_dialer_config("d1", "sandbox", "again", {}))
+        store.add_dialer(new_dialer("d1", "sandbox", "again", {}))
 
 
 def test_unreachable_database_is_unavailable(tmp_path: Path) -> None:
@@ -284,7 +284,7 @@ def test_a_dead_workers_attempts_become_unknown(store: Store) -> None:
 
 def test_concurrent_claims_never_exceed_the_channels(store: Store) -> None:
     _queue(store, 40)
-    store.add_dialer(_dialer_config("wide", "sandbox", "W", {}, channels=7, cps=1000))
+    store.add_dialer(new_dialer("wide", "sandbox", "W", {}, channels=7, cps=1000))
     dialer = store.get_dialer("wide")
     assert dialer is not None
     with ThreadPoolExecutor(8) as pool:
@@ -297,7 +297,7 @@ def test_concurrent_claims_never_exceed_the_channels(store: Store) -> None:
 def test_calls_per_second_hold_in_every_window_from_the_first(store: Store) -> None:
     """No burst on top of the rate: the first second starts `cps` calls, not 2 x cps."""
     _queue(store, 20)
-    store.add_dialer(_dialer_config("slow", "sandbox", "S", {}, channels=50, cps=4))
+    store.add_dialer(new_dialer("slow", "sandbox", "S", {}, channels=50, cps=4))
     dialer = store.get_dialer("slow")
     assert dialer is not None
     now = time.time()
@@ -312,7 +312,7 @@ def test_a_fractional_calls_per_second_rounds_down(
     store: Store, cps: float, window: float, per_window: int
 ) -> None:
     _queue(store, 10)
-    store.add_dialer(_dialer_config("f", "sandbox", "F", {}, channels=50, cps=cps))
+    store.add_dialer(new_dialer("f", "sandbox", "F", {}, channels=50, cps=cps))
     dialer = store.get_dialer("f")
     assert dialer is not None
     now = time.time()
@@ -328,7 +328,7 @@ def test_calls_per_second_hold_across_workers_sharing_the_database(
     slightly skewed clock: every one-second window of the recorded start times holds at most
     `cps` attempts."""
     _queue(store, 200)
-    store.add_dialer(_dialer_config("shared", "sandbox", "S", {}, channels=500, cps=7))
+    store.add_dialer(new_dialer("shared", "sandbox", "S", {}, channels=500, cps=7))
     other = Store.open(store_url)
     start = time.time()
     in_step = threading.Barrier(4)  # every round, both stores claim at once

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from voxcall.cli import _dialer_config
+from voxcall.calls.dialers import new_dialer
 from voxcall.store.store import Store
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", create=True)
-    store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=100, cps=1000.0))
+    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=100, cps=1000.0))
     yield store
     store.close()
 
@@ -26,6 +26,6 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     store = Store.open(url, create=True)
-    store.add_dialer(_dialer_config("d1", "sandbox", "D1", {}, channels=1000, cps=1000.0))
+    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=1000, cps=1000.0))
     yield store
     store.close()

@@ -270,5 +270,5 @@ async def servers(request: Request, project: ProjectDep) -> dict[str, Any]:
 @account_router.get("/balance", **operation(Balance, "NotFound"))
 async def balance(request: Request, project: ProjectDep) -> dict[str, Any]:
     """(ext) The project's balance, what open calls hold of it, and what is left."""
-    current = await run_in_threadpool(request.app.state.services.calls.account, project)
+    current = await run_in_threadpool(request.app.state.services.accounts.balance, project)
     return ok(balance_json(current))

@@ -53,3 +53,12 @@ class SpeechUnavailable(RequestRefused):
 
 class OverStorageQuota(RequestRefused):
     """The project's voice files would pass its storage quota."""
+
+
+class AdminRefused(Exception):
+    """What an operator's change to projects, tokens, dialers or money is refused for (the
+    CLI prints `message`; the API never raises it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

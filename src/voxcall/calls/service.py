@@ -18,6 +18,7 @@ from voxcall.audio.tts import TtsError, TtsUnavailable, synthesize, tts_key
 from voxcall.audio.wav import read_wav_pcm, wav_bytes
 from voxcall.billing.money import toman
 from voxcall.billing.reservation import max_price
+from voxcall.calls.accounts import AccountService
 from voxcall.calls.errors import (
     FileTooLarge,
     InsufficientBalance,
@@ -89,6 +90,7 @@ def _is_id(value: str) -> bool:
 class CallService:
     def __init__(self, store: Store, *, on_new_calls: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self.accounts = AccountService(store)
         self.on_new_calls = on_new_calls
 
     def check(
@@ -104,7 +106,7 @@ class CallService:
         their numbers, their dialer or a balance that cannot cover even `voice_seconds`."""
         numbers = _parse_numbers(project, phone_numbers, batch)
         _, candidates = self._route(project, options.server_id, None)
-        current = self.account(project)
+        current = self.accounts.balance(project)
         needed = len(numbers) * max_price(voice_seconds, [d.tariff for d in candidates])
         if needed > current.available_milli:
             raise _insufficient(needed, len(numbers))
@@ -217,13 +219,6 @@ class CallService:
         if call is None:
             raise NotFound("id: no such call")
         return call
-
-    def account(self, project: Project) -> Project:
-        """The project as it is now, with its balance and reservations."""
-        current = self.store.get_project(project.id)
-        if current is None:
-            raise NotFound("project: no longer exists")
-        return current
 
     def servers(self, project: Project) -> list[ServerInfo]:
         busy = self.store.busy_channels()

@@ -1,0 +1,47 @@
+"""The `voxcall` command: serve, and manage projects and dialers (also while `serve` runs)."""
+
+# Each command group is a module of plain functions; this module names them and runs them.
+# A refusal of the services ends a command with `error: <why>` and exit code 1.
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from voxcall.calls.errors import AdminRefused
+from voxcall.cli import db, dialers, money, projects, serve, tokens, webhooks
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.command()(serve.serve)
+
+project_app = typer.Typer(no_args_is_help=True, help="API projects and their tokens.")
+project_app.command("create")(projects.create)
+project_app.command("list")(projects.list_)
+project_app.command("token")(tokens.issue)
+project_app.command("revoke-token")(tokens.revoke)
+project_app.command("topup")(money.topup)
+project_app.command("statement")(money.statement)
+project_app.command("webhook")(webhooks.webhook)
+project_app.command("update")(projects.update)
+app.add_typer(project_app, name="project")
+
+dialer_app = typer.Typer(no_args_is_help=True, help="Dialer servers (trunks).")
+dialer_app.command("add")(dialers.add)
+dialer_app.command("update")(dialers.update)
+dialer_app.command("list")(dialers.list_)
+dialer_app.command("disable")(dialers.disable)
+dialer_app.command("enable")(dialers.enable)
+app.add_typer(dialer_app, name="dialer")
+
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+db_app.command("upgrade")(db.upgrade)
+app.add_typer(db_app, name="db")
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        app(args=args if args is not None else sys.argv[1:], prog_name="voxcall")
+    except AdminRefused as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,96 @@
+"""`voxcall project create | list | update`: API projects and their settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import phonenumbers
+import typer
+
+from voxcall.billing.money import toman
+from voxcall.cli.common import DataOption, JsonOption, fail, open_admin, parse_amount
+from voxcall.domain.projects import Project
+
+MIB = 2**20
+
+
+def create(
+    name: str,
+    data: DataOption = None,
+    balance: Annotated[str | None, typer.Option(help="Opening balance in Toman.")] = None,
+    rate_limit: Annotated[int, typer.Option(help="Requests per second.", min=1)] = 100,
+    json_out: JsonOption = False,
+) -> None:
+    """Create a project and print its first API token (shown once)."""
+    opening = parse_amount("--balance", balance) if balance is not None else 0
+    admin = open_admin(data)
+    project = admin.projects.create(name, rate_limit=rate_limit, opening_milli=opening)
+    token = admin.projects.issue_token(project)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {"id": project.id, "name": project.name, "token": token, "balance": toman(opening)}
+            )
+        )
+    else:
+        typer.echo(f"project {project.name} ({project.id})\ntoken: {token}")
+
+
+def _project_json(project: Project) -> dict[str, object]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "rateLimit": project.rate_limit,
+        "defaultDialer": project.default_dialer_id,
+        "storageQuotaMiB": project.storage_quota // MIB,
+    }
+
+
+def list_(data: DataOption = None, json_out: JsonOption = False) -> None:
+    """List projects."""
+    projects = open_admin(data).projects.list()
+    if json_out:
+        typer.echo(json.dumps([_project_json(p) for p in projects]))
+        return
+    for p in projects:
+        typer.echo(
+            f"{p.name}\t{p.id}\trate-limit={p.rate_limit}\tdialer={p.default_dialer_id or '-'}"
+            f"\tstorage-quota={p.storage_quota // MIB}MiB"
+        )
+
+
+def _regions(text: str) -> list[str]:
+    """`--allowed-countries`: ISO codes separated by commas, in any case."""
+    regions = [r.strip().upper() for r in text.split(",") if r.strip()]
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if not regions or unknown:
+        fail(f"--allowed-countries: not ISO country codes: {', '.join(unknown) or '(none)'}")
+    return regions
+
+
+def update(
+    name: str,
+    data: DataOption = None,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per second.", min=1)] = None,
+    default_dialer: Annotated[
+        str | None, typer.Option(help="Dialer for calls without serverId ('' clears it).")
+    ] = None,
+    allowed_countries: Annotated[
+        str | None, typer.Option(help="Countries it may call, e.g. IR or IR,AE (ISO codes).")
+    ] = None,
+    storage_quota: Annotated[
+        int | None,
+        typer.Option(help="MiB its voice files may take (default 500).", min=1, max=2**20),
+    ] = None,
+) -> None:
+    """Change a project's settings."""
+    projects = open_admin(data).projects
+    projects.update(
+        projects.named(name),
+        rate_limit=rate_limit,
+        default_dialer=default_dialer,
+        allowed_regions=None if allowed_countries is None else _regions(allowed_countries),
+        storage_quota=None if storage_quota is None else storage_quota * MIB,
+    )
+    typer.echo(f"project {name} updated")
