@@ -5,7 +5,15 @@ the national number:
 
     0001  busy                       0004  answered, the callee hangs up after 1 s
     0002  rings until the ring timeout 0005  busy on the first attempt, answered later
-    0003  the trunk rejects it
+    0003  the trunk rejects it         0008  a voicemail: a long greeting, then a beep
+
+With machine detection on (`DialRequest.machine_detection`), 0008 is found to be a machine
+MACHINE_DECISION s after the answer, and its greeting ends with a beep GREETING_END s after
+the answer; any other number that answers is a person who says a short "hello", found to be
+human HUMAN_DECISION s after the answer. Each mode then acts as a SIP call would: `detect`
+plays at once, `voicemail` after the beep (a person: after the decision), `humansOnly` hangs
+up on the machine (NO_ANSWER, billed for its seconds) or plays to the person after the
+decision; the call is not hung up before the decision.
 
 `speed` makes every wait N times shorter; reported times and billSec stay at real scale.
 `cdr_file`, when set, receives one JSON line as each attempt starts and ends: the call detail
@@ -20,11 +28,20 @@ import math
 import os
 import time
 
-from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest
+from voxcall.dialers.base import (
+    AnsweredBy,
+    AttemptOutcome,
+    AttemptResult,
+    DialRequest,
+    MachineDetection,
+)
 
 RING_SECONDS = 2.0
 CALLEE_HANGUP_SECONDS = 1.0
 REJECT_SECONDS = 0.1
+MACHINE_DECISION = 1.9  # 0.3 s before the greeting, then 1.5 s of it and a frame
+GREETING_END = 7.5  # a 6.5 s greeting, 0.4 s of pause, a 0.6 s beep
+HUMAN_DECISION = 1.7  # "hello" after 0.5 s, 0.4 s long, then 0.8 s of silence
 
 
 class SandboxDialer:
@@ -99,16 +116,45 @@ class SandboxDialer:
 
         await self._wait(RING_SECONDS)
         answered = started + RING_SECONDS
+        mode = request.machine_detection
+        answered_by = _who_answers(scenario, mode)
+        result = AttemptResult.ANSWERED
         if scenario == "0004":
             talk, cause = CALLEE_HANGUP_SECONDS, "callee hung up"
-        else:
+            if answered_by is not None:
+                answered_by = AnsweredBy.UNKNOWN  # gone before the decision
+        elif answered_by is None:
             talk, cause = request.voice.duration, "voice played"
+        else:
+            decided = MACHINE_DECISION if answered_by is AnsweredBy.MACHINE else HUMAN_DECISION
+            if answered_by is AnsweredBy.MACHINE and mode is MachineDetection.HUMANS_ONLY:
+                result, talk, cause = AttemptResult.NO_ANSWER, decided, "machine (long greeting)"
+            else:
+                # Not hung up before the decision, even after a shorter message.
+                talk = max(_message_start(answered_by, mode) + request.voice.duration, decided)
+                cause = "voice played"
         await self._wait(talk)
         return AttemptOutcome(
-            AttemptResult.ANSWERED,
+            result,
             started,
             answered + talk,
             answered_at=answered,
             bill_sec=math.ceil(talk),
             cause=cause,
+            answered_by=answered_by,
         )
+
+
+def _who_answers(scenario: str, mode: MachineDetection) -> AnsweredBy | None:
+    if mode is MachineDetection.OFF:
+        return None
+    return AnsweredBy.MACHINE if scenario == "0008" else AnsweredBy.HUMAN
+
+
+def _message_start(answered_by: AnsweredBy, mode: MachineDetection) -> float:
+    """Seconds from the answer to the message, as a SIP call with detection would play it."""
+    if mode is MachineDetection.DETECT:
+        return 0.0
+    if answered_by is AnsweredBy.MACHINE:  # voicemail: after the beep
+        return GREETING_END
+    return HUMAN_DECISION

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voxcall.audio.amd import AmdSettings
 from voxcall.dialers.sip.config import SipTrunkConfig, Trunk
 from voxcall.dialers.sip.driver import source_address
 from voxcall.dialers.sip.sdp import PCMA, PCMU
@@ -111,3 +112,28 @@ def test_source_address_is_the_route_to_the_trunk() -> None:
 def test_local_port_from_the_cli_as_text() -> None:
     assert SipTrunkConfig.from_options({**FULL, "local_port": "5090"}).local_port == 5090
     assert SipTrunkConfig.from_options({"trunk": "sip:10.0.0.1"}).local_port is None
+
+
+def test_machine_detection_thresholds_are_options_kept_only_when_changed() -> None:
+    config = SipTrunkConfig.from_options({"trunk": "sip:10.0.0.1"})
+    assert config.amd == AmdSettings() and "amd" not in config.to_options()
+    tuned = SipTrunkConfig.from_options(
+        {"trunk": "sip:10.0.0.1", "amd": {"greeting_ms": 2000, "silence_threshold_dbfs": -45}}
+    )
+    assert (tuned.amd.greeting_ms, tuned.amd.silence_threshold_dbfs) == (2000, -45)
+    assert tuned.to_options()["amd"] == {"greeting_ms": 2000, "silence_threshold_dbfs": -45}
+    assert SipTrunkConfig.from_options(tuned.to_options()) == tuned
+
+
+@pytest.mark.parametrize(
+    ("amd", "message"),
+    [
+        ("fast", "amd: expected thresholds like"),
+        ({"greeting": 1500}, "amd: unknown threshold.s.: greeting"),
+        ({"greeting_ms": "1500"}, "amd greeting_ms: expected a whole number, got '1500'"),
+        ({"total_analysis_ms": 9000}, "amd total_analysis_ms: at most 5000"),
+    ],
+)
+def test_machine_detection_thresholds_are_checked(amd: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SipTrunkConfig.from_options({"trunk": "sip:10.0.0.1", "amd": amd})

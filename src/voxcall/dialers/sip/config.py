@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from voxcall.audio.amd import AmdSettings
 from voxcall.dialers.sip.message import SipUri
 from voxcall.dialers.sip.sdp import PCMA, PCMU, Codec, codec_by_name
 
@@ -23,6 +25,7 @@ _OPTIONS = frozenset(
         "local_port",
         "rtp_ports",
         "bye_tail",
+        "amd",
     }
 )
 MAX_BYE_TAIL_MS = 5000  # a longer silence only adds to the bill
@@ -124,6 +127,20 @@ def _codecs(value: object) -> tuple[Codec, ...]:
     return codecs
 
 
+def _amd(value: object) -> AmdSettings:
+    """Answering-machine detection thresholds: {"greeting_ms": 1500, ...}, the rest default."""
+    if not isinstance(value, Mapping):
+        raise ValueError('amd: expected thresholds like {"greeting_ms": 1500}')
+    names = {f.name for f in dataclasses.fields(AmdSettings)}
+    unknown = set(value) - names
+    if unknown:
+        raise ValueError(f"amd: unknown threshold(s): {', '.join(sorted(unknown))}")
+    for name, threshold in value.items():
+        if isinstance(threshold, bool) or not isinstance(threshold, int):
+            raise ValueError(f"amd {name}: expected a whole number, got {threshold!r}")
+    return AmdSettings(**value)
+
+
 def _rtp_ports(value: object) -> tuple[int, int]:
     if isinstance(value, str):
         match = _PORT_RANGE.fullmatch(value)
@@ -161,6 +178,8 @@ class SipTrunkConfig:
     # Milliseconds of silence sent after the voice, before the BYE: the callee's jitter
     # buffer plays out the last syllable.
     bye_tail_ms: int = 250
+    # Answering-machine detection, for calls that ask for it (api.md §11).
+    amd: AmdSettings = field(default_factory=AmdSettings)
 
     def __post_init__(self) -> None:
         _parse_trunk(self.trunk)
@@ -216,6 +235,7 @@ class SipTrunkConfig:
                 _rtp_ports(options["rtp_ports"]) if options.get("rtp_ports") else defaults.rtp_ports
             ),
             bye_tail_ms=_optional_int(options, "bye_tail", defaults.bye_tail_ms),
+            amd=_amd(options["amd"]) if options.get("amd") else defaults.amd,
         )
 
     def to_options(self) -> dict[str, object]:
@@ -231,4 +251,16 @@ class SipTrunkConfig:
             "local_port": self.local_port,
             "rtp_ports": f"{self.rtp_ports[0]}-{self.rtp_ports[1]}",
             "bye_tail": self.bye_tail_ms,
+            # Only what an operator changed, and only then: the defaults may improve.
+            **({"amd": changed} if (changed := _changed_thresholds(self.amd)) else {}),
         }
+
+
+def _changed_thresholds(settings: AmdSettings) -> dict[str, int]:
+    """The thresholds that differ from the defaults."""
+    defaults = AmdSettings()
+    return {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(settings)
+        if getattr(settings, f.name) != getattr(defaults, f.name)
+    }

@@ -12,11 +12,13 @@ from typing import Any, Protocol
 
 from voxcall.dialers.sip.inbound import InboundFormat, MediaEvent, MediaListener
 from voxcall.dialers.sip.keys import KeyPressListener
+from voxcall.dialers.sip.machine import MachineListener
 
 ListenerSpec = Mapping[str, Mapping[str, Any]]  # listener name -> its settings
 
 FACTORIES: dict[str, Callable[[Mapping[str, Any]], MediaListener]] = {
     "keys": KeyPressListener.from_settings,
+    "amd": MachineListener.from_settings,
 }
 
 
