@@ -2,7 +2,7 @@ import pytest
 
 from voxcall.billing.money import parse_toman
 from voxcall.calls.settlement import Settlement, attempt_record, settle
-from voxcall.dialers.base import AttemptOutcome, AttemptResult
+from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult
 from voxcall.domain.calls import Call, CallStatus, ClaimedAttempt, Phase
 from voxcall.domain.money import Tariff
 
@@ -109,3 +109,29 @@ def test_the_record_keeps_the_attempts_seconds_and_the_calls_settlement() -> Non
         None,
         0,
     )
+
+
+def _machine_hang_up(number: int, retry_count: int = 2) -> Settlement:
+    # humansOnly hung up on a voicemail 4 s after the answer (api.md §11).
+    outcome = AttemptOutcome(
+        R.NO_ANSWER, NOW - 60, NOW, NOW - 4, bill_sec=4, answered_by=AnsweredBy.MACHINE
+    )
+    claim = _claim(number=number, retry_count=retry_count)
+    return settle(outcome, claim, TARIFF, dialer_retry_interval=60, now=NOW)
+
+
+def test_a_machine_hung_up_on_is_retried_like_no_answer() -> None:
+    assert _machine_hang_up(number=1) == Settlement(CallStatus.WAITING, NOW + 60)
+
+
+def test_a_machine_hung_up_on_is_final_as_no_answer_and_billed_for_its_seconds() -> None:
+    settlement = _machine_hang_up(number=3)
+    assert settlement == Settlement(CallStatus.NO_ANSWER, None, 4, TARIFF.price(4))
+    assert settlement.billed
+
+
+def test_a_no_answer_without_a_machine_stays_free() -> None:
+    outcome = AttemptOutcome(R.NO_ANSWER, NOW - 60, NOW, answered_by=AnsweredBy.HUMAN)
+    claim = _claim(number=3)
+    settlement = settle(outcome, claim, TARIFF, dialer_retry_interval=60, now=NOW)
+    assert settlement == Settlement(CallStatus.NO_ANSWER) and not settlement.billed

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from voxcall.calls.policy import decide
-from voxcall.dialers.base import AttemptOutcome
+from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult
 from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
 from voxcall.domain.money import Tariff
 
@@ -27,9 +27,10 @@ class Settlement:
 
     @property
     def billed(self) -> bool:
-        # Only NORMAL is billed: the answered seconds of an attempt that failed (answered,
-        # then an error) stay in its attempt's record, for the operator.
-        return self.status is CallStatus.NORMAL
+        # Only NORMAL is billed, and a final NO_ANSWER that hung up on a machine (below):
+        # the answered seconds of an attempt that failed (answered, then an error) stay in
+        # its attempt's record, for the operator.
+        return self.status is CallStatus.NORMAL or self.bill_sec > 0
 
 
 def settle(
@@ -53,9 +54,20 @@ def settle(
         ended_at=now,
     )
     unbilled = Settlement(decision.status, decision.retry_at)
-    if not unbilled.billed:
+    if not (unbilled.billed or _hung_up_on_a_machine(outcome, decision.status)):
         return unbilled
     return replace(unbilled, bill_sec=outcome.bill_sec, price_milli=tariff.price(outcome.bill_sec))
+
+
+def _hung_up_on_a_machine(outcome: AttemptOutcome, status: CallStatus) -> bool:
+    """A final NO_ANSWER whose attempt `humansOnly` hung up on a machine (api.md §11): the
+    carrier bills the operator for its answered seconds, so the call is billed for them."""
+    return (
+        status is CallStatus.NO_ANSWER
+        and outcome.result is AttemptResult.NO_ANSWER
+        and outcome.answered_by is AnsweredBy.MACHINE
+        and outcome.answered_at is not None
+    )
 
 
 def attempt_record(
