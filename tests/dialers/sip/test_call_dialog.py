@@ -14,7 +14,8 @@ from voxcall.dialers.sip.dialog import (
     response_to,
     tag_of,
 )
-from voxcall.dialers.sip.message import SipRequest, SipResponse, Via, parse_message
+from voxcall.dialers.sip.header_values import Via
+from voxcall.dialers.sip.message import SipRequest, SipResponse, parse_message
 
 CAPTURES = Path(__file__).with_name("data") / "sipp"
 VIA = "SIP/2.0/UDP 127.0.0.1:5099;rport;branch=z9hG4bKnext"

@@ -26,8 +26,9 @@ from voxcall.dialers.base import AttemptResult
 from voxcall.dialers.sip.call import TRANSITIONS, Call, CallSettings, CallState, IllegalTransition
 from voxcall.dialers.sip.dialog import tag_of
 from voxcall.dialers.sip.digest import DigestChallenge
+from voxcall.dialers.sip.header_values import Via
 from voxcall.dialers.sip.media import RtpPacer, RtpPortPool
-from voxcall.dialers.sip.message import SipRequest, SipResponse, Via, parse_message
+from voxcall.dialers.sip.message import SipRequest, SipResponse, parse_message
 from voxcall.dialers.sip.rtp import RtpPacket
 from voxcall.dialers.sip.sdp import PCMA, PCMU, SessionDescription
 from voxcall.dialers.sip.timers import TimerValues

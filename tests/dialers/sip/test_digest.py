@@ -24,7 +24,8 @@ from voxcall.dialers.sip.digest import (
     authorize,
     select_challenge,
 )
-from voxcall.dialers.sip.message import Headers, SipRequest, SipResponse, parse_message
+from voxcall.dialers.sip.headers import Headers
+from voxcall.dialers.sip.message import SipRequest, SipResponse, parse_message
 
 DATA = Path(__file__).parent / "data"
 

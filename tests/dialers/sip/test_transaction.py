@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from voxcall.dialers.sip.message import (
-    NameAddress,
-    SipRequest,
-    SipResponse,
-    SipUri,
-    Via,
-    parse_message,
-)
+from voxcall.dialers.sip.header_values import NameAddress, Via
+from voxcall.dialers.sip.message import SipRequest, SipResponse, parse_message
 from voxcall.dialers.sip.timers import TimerValues
 from voxcall.dialers.sip.transaction import (
     TIMER_B_CAUSE,
@@ -28,6 +22,7 @@ from voxcall.dialers.sip.transaction import (
     TransactionLayer,
     ack_for_non_2xx,
 )
+from voxcall.dialers.sip.uri import SipUri
 
 CAPTURES = Path(__file__).with_name("data") / "sipp"
 TIMERS = TimerValues()  # T1 0.5 s, T2 4 s, T4 5 s

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.peers.net import HOST, free_ports, udp_socket
-from voxcall.dialers.sip.message import SipRequest, SipResponse, StreamFramer, Via
+from voxcall.dialers.sip.header_values import Via
+from voxcall.dialers.sip.message import SipRequest, SipResponse, StreamFramer
 from voxcall.dialers.sip.timers import TimerValues
 from voxcall.dialers.sip.transaction import Address
 from voxcall.dialers.sip.transport import TcpLimits, TcpTransport, TransportUser, UdpTransport

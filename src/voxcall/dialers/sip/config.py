@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from voxcall.audio.amd import AmdSettings
-from voxcall.dialers.sip.message import SipUri
 from voxcall.dialers.sip.sdp import PCMA, PCMU, Codec, codec_by_name
+from voxcall.dialers.sip.uri import SipUri
 
 TRANSPORTS = ("udp", "tcp")
 _OPTIONS = frozenset(

@@ -11,8 +11,11 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from voxcall.dialers.sip.message import Headers, NameAddress, SipRequest, SipResponse, SipUri
+from voxcall.dialers.sip.header_values import NameAddress
+from voxcall.dialers.sip.headers import Headers
+from voxcall.dialers.sip.message import SipRequest, SipResponse
 from voxcall.dialers.sip.transaction import BRANCH_COOKIE, Address
+from voxcall.dialers.sip.uri import SipUri
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
 USER_AGENT = "voxcall"

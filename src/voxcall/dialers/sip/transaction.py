@@ -20,7 +20,9 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from voxcall.dialers.sip.message import Headers, SipRequest, SipResponse, Via
+from voxcall.dialers.sip.header_values import Via
+from voxcall.dialers.sip.headers import Headers
+from voxcall.dialers.sip.message import SipRequest, SipResponse
 from voxcall.dialers.sip.timers import Timer, TimerValues
 
 log = logging.getLogger("voxcall.sip")
