@@ -19,7 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from voxcall.store.store import Store, StoreUnavailable
+from voxcall.store.database import StoreUnavailable
+from voxcall.store.store import Store
 
 log = logging.getLogger("voxcall.metrics")
 

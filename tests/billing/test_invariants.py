@@ -29,7 +29,8 @@ from voxcall.domain.calls import ClaimedAttempt
 from voxcall.domain.money import Tariff
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
-from voxcall.store.store import InsufficientFunds, Store
+from voxcall.store.projects import InsufficientFunds
+from voxcall.store.store import Store
 
 DIALERS = {
     "dear": Tariff(parse_toman("600"), 30),

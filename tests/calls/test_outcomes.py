@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from voxcall.calls.outcomes import OutcomeWriter
 from voxcall.domain.calls import AttemptRecord, CallStatus
-from voxcall.store.store import StoreUnavailable
+from voxcall.store.database import StoreUnavailable
 
 
 class SlowStore:

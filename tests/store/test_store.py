@@ -22,14 +22,11 @@ from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import AttemptRecord, CallStatus, NewCall, Phase
 from voxcall.domain.voices import Voice
 from voxcall.store import schema
+from voxcall.store.database import Conflict, StoreUnavailable
+from voxcall.store.projects import InsufficientFunds
 from voxcall.store.settings_cache import StaleSettings
-from voxcall.store.store import (
-    Conflict,
-    InsufficientFunds,
-    StorageQuotaExceeded,
-    Store,
-    StoreUnavailable,
-)
+from voxcall.store.store import Store
+from voxcall.store.voices import StorageQuotaExceeded
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from tests.webhooks.receiver import Received, Receiver
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.projects import Project
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
-from voxcall.store.store import Store, StoreUnavailable
+from voxcall.store.database import StoreUnavailable
+from voxcall.store.store import Store
 from voxcall.webhooks.delivery import (
     USER_AGENT,
     WebhookDeliverer,

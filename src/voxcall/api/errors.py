@@ -14,8 +14,8 @@ from starlette.routing import Match
 
 from voxcall.api.limits import BodyTooLarge
 from voxcall.calls import errors as refused
+from voxcall.store.database import StoreUnavailable
 from voxcall.store.files import DiskUnavailable
-from voxcall.store.store import StoreUnavailable
 
 log = logging.getLogger("voxcall.api")
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from voxcall.calls.errors import AdminRefused
 from voxcall.domain.dialers import DialerConfig
 from voxcall.domain.money import FREE, Tariff
-from voxcall.store.store import Conflict, Store
+from voxcall.store.database import Conflict
+from voxcall.store.store import Store
 
 
 def new_dialer(

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 
 from voxcall.domain.calls import AttemptRecord
-from voxcall.store.store import Store, StoreUnavailable
+from voxcall.store.database import StoreUnavailable
+from voxcall.store.store import Store
 
 log = logging.getLogger("voxcall.scheduler")
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from voxcall.calls.errors import AdminRefused
 from voxcall.domain.projects import Project
-from voxcall.store.store import Conflict, Store
+from voxcall.store.database import Conflict
+from voxcall.store.store import Store
 from voxcall.tokens import PREFIX_LENGTH, hash_token, new_token
 from voxcall.webhooks.signing import new_secret
 

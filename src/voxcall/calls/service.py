@@ -38,7 +38,9 @@ from voxcall.domain.dialers import DialerConfig
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store.files import VoiceFiles
-from voxcall.store.store import InsufficientFunds, StorageQuotaExceeded, Store
+from voxcall.store.projects import InsufficientFunds
+from voxcall.store.store import Store
+from voxcall.store.voices import StorageQuotaExceeded
 
 DEFAULT_TIME_TO_LIVE = 14400
 MAX_VOICE_BYTES = 10 * 1024 * 1024

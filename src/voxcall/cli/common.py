@@ -13,8 +13,9 @@ from voxcall.calls.accounts import AccountService
 from voxcall.calls.dialers import DialerService
 from voxcall.calls.projects import ProjectService
 from voxcall.config import DataFolderMismatch, Settings
+from voxcall.store.database import StoreUnavailable
 from voxcall.store.migrate import NotMigrated
-from voxcall.store.store import Store, StoreUnavailable
+from voxcall.store.store import Store
 
 DataOption = Annotated[
     Path | None,

@@ -16,8 +16,8 @@ from voxcall.calls.dialers import DialerService, new_dialer
 from voxcall.calls.projects import ProjectService
 from voxcall.cli.common import DataOption, fail, load_settings
 from voxcall.config import DataFolderMismatch
+from voxcall.store.database import StoreUnavailable
 from voxcall.store.migrate import NotMigrated
-from voxcall.store.store import StoreUnavailable
 
 if TYPE_CHECKING:  # the runtime is imported by `serve` only: other commands start faster
     from voxcall.runtime import Services

@@ -1,12 +1,26 @@
-"""Engine creation: SQLite tuned for a durable single-writer queue, or PostgreSQL."""
+"""The database layer every part of the store shares: the engine (SQLite tuned for a
+durable single-writer queue, or PostgreSQL), the mapping of its errors to `StoreUnavailable`
+and `Conflict`, one transaction per read or write, the group commit, and the settings version.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy import Connection, Engine, create_engine, event, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from voxcall.store import migrate
+from voxcall.store import schema as t
+from voxcall.store.group_commit import GroupCommit
+from voxcall.store.settings_cache import SettingsCache
 
 READ_ONLY = "voxcall_read_only"
 _LOCK_WAIT = "voxcall_lock_wait"  # the busy_timeout set on a SQLite connection, in ms
@@ -85,3 +99,167 @@ def _sqlite_engine(url: str, timeout: float) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or written; nothing was changed."""
+
+
+class Conflict(Exception):
+    """A uniqueness rule refused the write (a name or id already taken)."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Database:
+    """One database, and the transactions the store's aggregates run their statements in.
+
+    Each aggregate (projects, dialers, voices, the call queue, the webhook outbox,
+    idempotency) is a subclass; `voxcall.store.store.Store` is all of them over one engine.
+    """
+
+    def __init__(self, engine: Engine, *, timeout: float = DB_TIMEOUT) -> None:
+        self.engine = engine
+        # A write waits at most this long for the database; then it is StoreUnavailable and
+        # nothing of it is committed (a request answers 503, never a late 200).
+        self.timeout = timeout
+        self.clock: Callable[[], float] = time.monotonic
+        # SQLite has one writer. Left to itself, a waiting writer polls the lock with sleeps
+        # of up to 100 ms (busy_timeout); queueing on this lock instead wakes it at once.
+        self._one_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # PostgreSQL commits concurrent transactions together by itself; SQLite needs help.
+        self._group = (
+            GroupCommit(self._write, timeout, self._late, clock=lambda: self.clock())
+            if engine.dialect.name == "sqlite"
+            else None
+        )
+        self.settings = SettingsCache()
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._file = Path(database) if database and database != ":memory:" else None
+        self._opened_file: tuple[int, int] | None = None  # (device, inode) once opened
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = False, timeout: float = DB_TIMEOUT) -> Self:
+        """Open a database at the schema this voxcall needs.
+
+        `create` builds the schema in a database that has none yet (the embedded SQLite
+        default); an existing database must be at the head revision (`voxcall db upgrade`).
+        """
+        store = cls(make_engine(url, timeout), timeout=timeout)
+        try:
+            with store._guard():
+                if create and migrate.current_revision(store.engine) is None:
+                    migrate.upgrade(store.engine)
+                migrate.check(store.engine)
+            if store._file is not None:
+                store._opened_file = _file_identity(store._file)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"no database connection was free for {self.timeout:g} s"
+            ) from exc
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise  # a programming error, not an outage
+            raise StoreUnavailable(str(exc.orig)) from exc
+
+    def _late(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the database stayed busy for {self.timeout:g} s")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        deadline = self.clock() + self.timeout
+        with self._guard(), self._writer_lock(deadline), self.engine.connect() as conn:
+            if self._one_writer is not None:  # SQLite: what is left for its busy wait
+                set_lock_wait(conn, max(0.0, deadline - self.clock()))
+            with conn.begin():
+                yield conn
+                # Checked before COMMIT, never after: past the deadline the transaction is
+                # rolled back (503: nothing accepted); a commit once begun is answered as done.
+                if self.clock() > deadline:
+                    raise self._late()
+
+    @contextmanager
+    def _writer_lock(self, deadline: float) -> Iterator[None]:
+        if self._one_writer is None:
+            yield
+            return
+        wait = min(max(0.0, deadline - self.clock()), threading.TIMEOUT_MAX)
+        if not self._one_writer.acquire(timeout=wait):
+            raise self._late()
+        try:
+            yield
+        finally:
+            self._one_writer.release()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with (
+            self._guard(),
+            self.engine.connect().execution_options(**{READ_ONLY: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    def ping(self) -> None:
+        """Return if the database answers; StoreUnavailable if not, or if the SQLite file
+        opened at start is no longer the one at its path (removed, or replaced by a restore):
+        connections opened from now on would write to another database than the open ones."""
+        if self._file is not None and self._opened_file is not None:
+            try:
+                now = _file_identity(self._file)
+            except OSError as exc:
+                raise StoreUnavailable(f"{self._file}: {exc.strerror}; restart voxcall") from exc
+            if now != self._opened_file:
+                raise StoreUnavailable(
+                    f"{self._file} was replaced while voxcall ran; restart voxcall"
+                )
+        with self._read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+
+_SETTINGS_VERSION = select(t.settings_version.c.version)
+_SETTINGS_MEMO = "voxcall_settings_version"  # in Connection.info: (transaction, version)
+
+
+def current_settings_version(conn: Connection) -> int:
+    """The settings version, read once per transaction: a group commit writes many requests
+    in one, and nothing else can change the version while it holds the write lock."""
+    transaction = conn.get_transaction()
+    memo = conn.info.get(_SETTINGS_MEMO)
+    if memo is not None and memo[0] is transaction:
+        version: int = memo[1]
+        return version
+    version = conn.execute(_SETTINGS_VERSION).scalar_one()
+    conn.info[_SETTINGS_MEMO] = (transaction, version)
+    return version
+
+
+def settings_changed(conn: Connection) -> None:
+    """Inside the transaction of a change: cached settings are older than it from now on."""
+    conn.execute(update(t.settings_version).values(version=t.settings_version.c.version + 1))
+    conn.info.pop(_SETTINGS_MEMO, None)
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino

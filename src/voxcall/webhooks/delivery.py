@@ -29,7 +29,8 @@ import aiohttp
 
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.metrics import Metrics
-from voxcall.store.store import Store, StoreUnavailable
+from voxcall.store.database import StoreUnavailable
+from voxcall.store.store import Store
 from voxcall.webhooks.signing import sign
 
 log = logging.getLogger("voxcall.webhooks")

@@ -1,0 +1,583 @@
+"""The call queue: call requests and their attempts, from acceptance to their final status.
+
+Writers that change a call check its current phase in the WHERE clause, so a stale or
+duplicated update changes nothing instead of corrupting state."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
+
+from voxcall.billing.money import toman
+from voxcall.domain.calls import (
+    AttemptRecord,
+    AttemptState,
+    Backlog,
+    Call,
+    CallStatus,
+    ClaimedAttempt,
+    NewCall,
+    Phase,
+)
+from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.voices import Voice
+from voxcall.store import schema as t
+from voxcall.store.database import Database, current_settings_version, new_id
+from voxcall.store.idempotency import complete_idempotent_key
+from voxcall.store.notify import announce
+from voxcall.store.projects import InsufficientFunds, ledger_entry
+from voxcall.store.settings_cache import StaleSettings
+from voxcall.store.voices import insert_voice
+
+
+class CallQueue(Database):
+    """Call requests and their attempts: accepted, claimed by a worker, finished, expired,
+    recovered."""
+
+    def insert_calls(
+        self,
+        new_calls: Sequence[NewCall],
+        *,
+        idempotency: tuple[str, str, Callable[[list[Call]], str]] | None = None,
+        settings_version: int | None = None,
+        new_voice: Voice | None = None,
+    ) -> list[Call]:
+        """Store call requests, all or none, each due at once, and reserve what they may cost.
+
+        `new_voice`: a voice made for these calls (speech), stored in the same transaction, so
+        that a refused request leaves no voice behind.
+
+        The reservation is checked and taken by one conditional UPDATE, so concurrent requests
+        can never reserve more than the balance. `settings_version`: the version of the cached
+        settings the request was checked against; StaleSettings if they have changed since.
+        """
+        now = time.time()
+        rows = [
+            {
+                "id": c.id,
+                "project_id": c.project_id,
+                "campaign_id": c.campaign_id,
+                "campaign_index": index if c.campaign_id else None,
+                "voice_id": c.voice_id,
+                "national_number": c.national_number,
+                "e164": c.e164,
+                "dialer_id": c.dialer_id,
+                "status": CallStatus.WAITING.name,
+                "phase": Phase.QUEUED.value,
+                "retry_count": c.retry_count,
+                "retry_interval": c.retry_interval,
+                "request_date": c.request_date,
+                "expires_at": c.expires_at,
+                "next_attempt_at": now,
+                "execution_date": 0,
+                "attempts": 0,
+                "bill_sec": 0,
+                "price_milli": 0,
+                "reserved_milli": c.reserved_milli,
+                "cause": "",
+                "updated_at": now,
+            }
+            for index, c in enumerate(new_calls)
+        ]
+        needed: dict[str, int] = {}
+        for c in new_calls:
+            needed[c.project_id] = needed.get(c.project_id, 0) + c.reserved_milli
+
+        def work(conn: Connection) -> list[Call]:
+            if settings_version is not None and current_settings_version(conn) != settings_version:
+                raise StaleSettings
+            for project_id, amount in needed.items():
+                if amount == 0:
+                    continue
+                reserved = conn.execute(_RESERVE, {"b_id": project_id, "b_amount": amount})
+                if reserved.rowcount != 1:
+                    raise InsufficientFunds(amount)
+            if new_voice is not None:
+                insert_voice(conn, new_voice)
+            conn.execute(_INSERT_CALLS, rows)
+            announce(conn)
+            calls = [_call(r) for r in rows]
+            if idempotency is not None:
+                # The response is stored with the calls: a crash keeps both or neither.
+                project_id, key, respond = idempotency
+                complete_idempotent_key(conn, project_id, key, 200, respond(calls))
+            return calls
+
+        with self._guard():
+            if self._group is not None:
+                return self._group.run(work)
+            with self._write() as conn:
+                return work(conn)
+
+    def get_call(self, project_id: str, call_id: str) -> Call | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
+            ).first()
+        return _call(row._mapping) if row else None
+
+    def campaign_calls(self, project_id: str, campaign_id: str) -> list[Call]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.calls)
+                .where(t.calls.c.project_id == project_id, t.calls.c.campaign_id == campaign_id)
+                .order_by(t.calls.c.campaign_index)
+            ).all()
+        return [_call(r._mapping) for r in rows]
+
+    def cancel_call(self, project_id: str, call_id: str) -> Call | None:
+        """Expire a call whose next attempt has not started; a live or final call is unchanged."""
+        with self._write() as conn:
+            _close(
+                conn,
+                and_(
+                    t.calls.c.id == call_id,
+                    t.calls.c.project_id == project_id,
+                    t.calls.c.phase == Phase.QUEUED.value,
+                ),
+                _Ending(CallStatus.EXPIRED, "cancelled by the client"),
+            )
+            row = conn.execute(
+                select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
+            ).first()
+        return _call(row._mapping) if row else None
+
+    def claim_due(
+        self, dialer: DialerConfig, limit: int, now: float, *, worker_id: str | None = None
+    ) -> list[ClaimedAttempt]:
+        """Start up to `limit` due attempts on `dialer`, within its free channels and its
+        calls-per-second budget (`cps_budget`).
+
+        Both are read and spent inside the transaction that records the attempts, with the
+        dialer's row locked, so the limits hold for every worker sharing the database.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                select(t.dialers.c.channels, t.dialers.c.cps, t.dialers.c.enabled)
+                .where(t.dialers.c.id == dialer.id)
+                .with_for_update()
+            ).one()
+            if not row.enabled:
+                return []
+            busy = conn.execute(
+                select(func.count()).where(
+                    t.attempts.c.dialer_id == dialer.id,
+                    t.attempts.c.state == AttemptState.DIALING.value,
+                )
+            ).scalar_one()
+            window, per_window = cps_budget(row.cps)
+            # No upper bound: a worker whose `now` lags still counts what others started.
+            recent = conn.execute(
+                select(func.count()).where(
+                    t.attempts.c.dialer_id == dialer.id, t.attempts.c.started_at > now - window
+                )
+            ).scalar_one()
+            limit = min(limit, row.channels - busy, per_window - recent)
+            return self._claim(conn, dialer.id, limit, now, worker_id) if limit > 0 else []
+
+    def _claim(
+        self, conn: Connection, dialer_id: str, limit: int, now: float, worker_id: str | None
+    ) -> list[ClaimedAttempt]:
+        """Mark up to `limit` due calls as dialing and record their attempts (one statement
+        claims them: FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
+        # A CTE with a locking clause is evaluated once; an IN (subquery) may be re-run by
+        # PostgreSQL's planner, and with SKIP LOCKED each run finds other rows.
+        due = (
+            select(t.calls.c.id)
+            .where(
+                t.calls.c.phase == Phase.QUEUED.value,
+                t.calls.c.next_attempt_at <= now,
+                t.calls.c.expires_at > int(now),
+                or_(t.calls.c.dialer_id == dialer_id, t.calls.c.dialer_id.is_(None)),
+            )
+            .order_by(t.calls.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        rows = conn.execute(
+            update(t.calls)
+            .add_cte(due)
+            .where(t.calls.c.id == due.c.id, t.calls.c.phase == Phase.QUEUED.value)
+            .values(
+                phase=Phase.DIALING.value,
+                attempts=t.calls.c.attempts + 1,
+                execution_date=int(now),
+                updated_at=now,
+            )
+            .returning(*t.calls.c)
+        ).all()
+        claimed = [
+            ClaimedAttempt(
+                attempt_id=new_id(),
+                number=r._mapping["attempts"],
+                call=_call(r._mapping),
+                dialer_id=dialer_id,
+                started_at=now,
+            )
+            for r in rows
+        ]
+        if claimed:
+            conn.execute(
+                insert(t.attempts),
+                [
+                    {
+                        "id": a.attempt_id,
+                        "call_id": a.call.id,
+                        "number": a.number,
+                        "dialer_id": dialer_id,
+                        "worker_id": worker_id,
+                        "state": AttemptState.DIALING.value,
+                        "result": None,
+                        "started_at": now,
+                        "answered_at": None,
+                        "ended_at": None,
+                        "bill_sec": 0,
+                        "cause": "",
+                    }
+                    for a in claimed
+                ],
+            )
+        return claimed
+
+    def finish_attempt(self, call_id: str, record: AttemptRecord) -> bool:
+        """Record how an attempt ended and what its call becomes, in one transaction.
+
+        False when the attempt was no longer live (already recorded or declared UNKNOWN).
+        """
+        return self.finish_attempts([(call_id, record)])[0]
+
+    def finish_attempts(self, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:
+        """`finish_attempt` for many attempts in one transaction (one commit, one fsync)."""
+        with self._write() as conn:
+            return _finish(conn, outcomes)
+
+    def expire_due(self, now: float) -> int:
+        """Calls waiting for an attempt past their time to live become EXPIRED."""
+        with self._write() as conn:
+            return _close(
+                conn,
+                and_(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.expires_at <= int(now)),
+                _Ending(CallStatus.EXPIRED, "time to live passed"),
+            )
+
+    def recover_interrupted(self) -> int:
+        """At start-up of the only worker (SQLite): every live attempt is a dead process's.
+
+        Their calls are final: the callee may have been reached, so they are never re-dialled.
+        """
+        with self._write() as conn:
+            return abandon(
+                conn, t.attempts.c.state == AttemptState.DIALING.value, "voxcall stopped"
+            )
+
+    def attempts_of(self, call_id: str) -> list[Mapping[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.attempts)
+                .where(t.attempts.c.call_id == call_id)
+                .order_by(t.attempts.c.number)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def count_calls(self, *, project_id: str | None = None) -> dict[str, int]:
+        query = select(t.calls.c.status, func.count()).group_by(t.calls.c.status)
+        if project_id is not None:
+            query = query.where(and_(t.calls.c.project_id == project_id))
+        with self._read() as conn:
+            return {status: n for status, n in conn.execute(query).all()}
+
+    def backlog(self) -> Backlog:
+        """Calls queued and dialing, and webhook events waiting: counted from indexes."""
+        calls = select(func.count()).select_from(t.calls)
+        with self._read() as conn:
+            queued = conn.execute(calls.where(t.calls.c.phase == Phase.QUEUED.value)).scalar_one()
+            dialing = conn.execute(calls.where(t.calls.c.phase == Phase.DIALING.value)).scalar_one()
+            pending = conn.execute(
+                select(func.count()).where(
+                    t.webhook_events.c.delivered_at.is_(None),
+                    t.webhook_events.c.failed_at.is_(None),
+                )
+            ).scalar_one()
+        return Backlog(queued, dialing, pending)
+
+
+def cps_budget(cps: float) -> tuple[float, int]:
+    """A calls-per-second limit as (window seconds, attempts a window may start): claims at
+    `now` count the attempts started after `now - window`, so every window of that length,
+    however placed, holds at most that many (a sliding window: no burst on top of the rate).
+    A fractional limit rounds down to whole calls per second; below 1, one call per 1/cps s.
+    """
+    if cps >= 1:
+        return 1.0, math.floor(cps)
+    return 1.0 / cps, 1
+
+
+# Statements of the hot paths, built once: building a statement costs more than running it.
+# Those run with a list of parameter sets (executemany) take a whole batch in one call.
+# The reservation: taken only if the balance minus what is already reserved covers it.
+_RESERVE = (
+    update(t.projects)
+    .where(
+        t.projects.c.id == bindparam("b_id"),
+        t.projects.c.balance_milli - t.projects.c.reserved_milli >= bindparam("b_amount"),
+    )
+    .values(reserved_milli=t.projects.c.reserved_milli + bindparam("b_amount"))
+)
+_INSERT_CALLS = insert(t.calls)
+_END_ATTEMPT = (
+    update(t.attempts)
+    .where(t.attempts.c.id == bindparam("b_id"))
+    .values(
+        state=AttemptState.DONE.value,
+        result=bindparam("b_result"),
+        answered_at=bindparam("b_answered_at"),
+        ended_at=bindparam("b_ended_at"),
+        bill_sec=bindparam("b_bill_sec"),
+        cause=bindparam("b_cause"),
+    )
+)
+_REQUEUE_CALL = (
+    update(t.calls)
+    .where(t.calls.c.id == bindparam("b_id"), t.calls.c.phase == Phase.DIALING.value)
+    .values(
+        status=bindparam("b_status"),
+        phase=Phase.QUEUED.value,
+        cause=bindparam("b_cause"),
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_FINAL_CALL = (
+    update(t.calls)
+    .where(t.calls.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        phase=Phase.FINAL.value,
+        cause=bindparam("b_cause"),
+        bill_sec=bindparam("b_bill_sec"),
+        price_milli=bindparam("b_price_milli"),
+        reserved_milli=0,
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Ending:
+    """What a call becomes when it is closed. `bill_sec` counts only if it ends NORMAL."""
+
+    status: CallStatus
+    cause: str
+    bill_sec: int = 0
+    price_milli: int = 0
+
+
+def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:
+    """Record attempts' ends and their calls' next state, set-wise. An attempt that is no
+    longer live (recorded already, or declared UNKNOWN) is left alone: False."""
+    live = set(
+        conn.scalars(
+            select(t.attempts.c.id)
+            .where(
+                t.attempts.c.id.in_([record.attempt_id for _, record in outcomes]),
+                t.attempts.c.state == AttemptState.DIALING.value,
+            )
+            .with_for_update()
+        )
+    )
+    done = [(call_id, r) for call_id, r in outcomes if r.attempt_id in live]
+    if not done:
+        return [False] * len(outcomes)
+    conn.execute(
+        _END_ATTEMPT,
+        [
+            {
+                "b_id": r.attempt_id,
+                "b_result": r.result,
+                "b_answered_at": r.answered_at,
+                "b_ended_at": r.ended_at,
+                "b_bill_sec": r.bill_sec,
+                "b_cause": r.cause,
+            }
+            for _, r in done
+        ],
+    )
+    now = time.time()
+    requeued = [
+        {
+            "b_id": call_id,
+            "b_status": r.call_status.name,
+            "b_cause": r.cause,
+            "b_next_attempt_at": r.next_attempt_at,
+            "b_updated_at": now,
+        }
+        for call_id, r in done
+        if not r.call_status.is_final
+    ]
+    if requeued:
+        conn.execute(_REQUEUE_CALL, requeued)
+    endings = {
+        call_id: _Ending(
+            r.call_status,
+            r.cause,
+            bill_sec=r.bill_sec,
+            price_milli=r.price_milli if r.call_status is CallStatus.NORMAL else 0,
+        )
+        for call_id, r in done
+        if r.call_status.is_final
+    }
+    if endings:
+        _close(
+            conn,
+            and_(t.calls.c.id.in_(list(endings)), t.calls.c.phase == Phase.DIALING.value),
+            endings,
+        )
+    return [r.attempt_id in live for _, r in outcomes]
+
+
+def abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
+    """Live attempts whose process is gone become UNKNOWN, and so do their calls."""
+    cause = f"outcome unknown: {why} during the attempt"
+    call_ids = [r.call_id for r in conn.execute(select(t.attempts.c.call_id).where(attempts))]
+    if not call_ids:
+        return 0
+    conn.execute(
+        update(t.attempts)
+        .where(attempts)
+        .values(
+            state=AttemptState.UNKNOWN.value, result="UNKNOWN", ended_at=time.time(), cause=cause
+        )
+    )
+    return _close(
+        conn,
+        and_(t.calls.c.id.in_(call_ids), t.calls.c.phase == Phase.DIALING.value),
+        _Ending(CallStatus.UNKNOWN, cause),
+    )
+
+
+def _close(
+    conn: Connection, where: ColumnElement[bool], ending: _Ending | Mapping[str, _Ending]
+) -> int:
+    """Make the calls matching `where` final (each as `ending`, or as its entry in it): release
+    their reservations, debit the ledger for priced calls, queue their webhook events. The one
+    path by which every call ends."""
+    rows = conn.execute(
+        select(t.calls, t.projects.c.webhook_url)
+        .join(t.projects, t.projects.c.id == t.calls.c.project_id)
+        .where(where)
+        .with_for_update(of=t.calls)
+    ).all()
+    if not rows:
+        return 0
+    now = time.time()
+    finals: list[dict[str, Any]] = []
+    money: dict[str, list[tuple[str, int, int]]] = {}  # project -> (call, reserved, price)
+    events: list[dict[str, Any]] = []
+    for row in rows:
+        end = ending if isinstance(ending, _Ending) else ending[row.id]
+        # Never take more than was reserved at acceptance: that was the promised maximum.
+        price = min(end.price_milli, row.reserved_milli)
+        # Only a NORMAL call was billed: the answered seconds of an attempt that failed
+        # (answered, then an error) stay in its attempt's row, for the operator.
+        bill_sec = end.bill_sec if end.status is CallStatus.NORMAL else 0
+        finals.append(
+            {
+                "b_id": row.id,
+                "b_status": end.status.name,
+                "b_cause": end.cause,
+                "b_bill_sec": bill_sec,
+                "b_price_milli": price,
+                "b_updated_at": now,
+            }
+        )
+        if row.reserved_milli or price:
+            money.setdefault(row.project_id, []).append((row.id, row.reserved_milli, price))
+        if row.webhook_url:
+            events.append(_event(row, end.status, bill_sec, price, now))
+    conn.execute(_FINAL_CALL, finals)
+    ledger: list[dict[str, Any]] = []
+    for project_id, calls in money.items():
+        balance = conn.execute(
+            update(t.projects)
+            .where(t.projects.c.id == project_id)
+            .values(
+                reserved_milli=t.projects.c.reserved_milli - sum(c[1] for c in calls),
+                balance_milli=t.projects.c.balance_milli - sum(c[2] for c in calls),
+            )
+            .returning(t.projects.c.balance_milli)
+        ).scalar_one()
+        # One row per debit, each with the balance just after it, in order.
+        running = balance + sum(price for _, _, price in calls)
+        for call_id, _, price in calls:
+            if price:
+                running -= price
+                ledger.append(
+                    dataclasses.asdict(
+                        ledger_entry("debit", -price, running, "call", call_id=call_id)
+                    )
+                    | {"project_id": project_id}
+                )
+    if ledger:
+        conn.execute(insert(t.ledger), ledger)
+    if events:
+        conn.execute(insert(t.webhook_events), events)
+    return len(rows)
+
+
+def _event(row: Any, status: CallStatus, bill_sec: int, price: int, now: float) -> dict[str, Any]:
+    """The call's one webhook event (its project has a webhook: api.md §6)."""
+    payload = {
+        "requestId": row.id,
+        "campaignId": row.campaign_id,
+        "balanceSubtracted": toman(price),
+        "cause": status.name,
+        "statusCode": status.code,
+        "billSec": bill_sec,
+        "number": row.national_number,
+        "requestDate": row.request_date,
+        "executionDate": row.execution_date,
+    }
+    return {
+        "id": new_id(),
+        "project_id": row.project_id,
+        "call_id": row.id,
+        "payload": json.dumps(payload, separators=(",", ":")),
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "delivered_at": None,
+        "failed_at": None,
+        "last_error": "",
+    }
+
+
+def _call(m: Mapping[Any, Any]) -> Call:
+    return Call(
+        id=m["id"],
+        project_id=m["project_id"],
+        campaign_id=m["campaign_id"],
+        voice_id=m["voice_id"],
+        national_number=m["national_number"],
+        e164=m["e164"],
+        dialer_id=m["dialer_id"],
+        status=CallStatus[m["status"]],
+        phase=Phase(m["phase"]),
+        retry_count=m["retry_count"],
+        retry_interval=m["retry_interval"],
+        request_date=m["request_date"],
+        expires_at=m["expires_at"],
+        next_attempt_at=m["next_attempt_at"],
+        execution_date=m["execution_date"],
+        attempts=m["attempts"],
+        bill_sec=m["bill_sec"],
+        price_milli=m["price_milli"],
+        reserved_milli=m["reserved_milli"],
+        cause=m["cause"],
+    )
