@@ -24,8 +24,8 @@ from voxcall.audio.amd import (
     Decision,
     GreetingEnd,
     MachineDetector,
+    ToneFinder,
     Verdict,
-    tone_hz,
 )
 
 DEFAULTS = AmdSettings()
@@ -162,14 +162,14 @@ def test_a_tone_that_glides_is_not_a_beep() -> None:
 @pytest.mark.parametrize("hz", [400, 425, 1000, 1950])
 def test_tones_in_the_beep_band_are_found(hz: float) -> None:
     frame = tone(FRAME_MS / 1000, hz)[:FRAME_SAMPLES].astype(np.float32)
-    found = tone_hz(frame, DEFAULTS)
+    found = ToneFinder(DEFAULTS)(frame)
     assert found is not None and found == pytest.approx(hz, abs=15)
 
 
 @pytest.mark.parametrize("hz", [300, 2500])
 def test_tones_outside_the_beep_band_are_not(hz: float) -> None:
     frame = tone(FRAME_MS / 1000, hz)[:FRAME_SAMPLES].astype(np.float32)
-    assert tone_hz(frame, DEFAULTS) is None
+    assert ToneFinder(DEFAULTS)(frame) is None
 
 
 @pytest.mark.parametrize(
@@ -178,9 +178,9 @@ def test_tones_outside_the_beep_band_are_not(hz: float) -> None:
 )
 def test_speech_holds_no_beep(text: str, language: str) -> None:
     pcm = speech(text, language)
-    detector = BeepDetector(DEFAULTS)
+    detector, find_tone = BeepDetector(DEFAULTS), ToneFinder(DEFAULTS)
     frames = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
-    beeps = [detector.feed(tone_hz(f.astype(np.float32), DEFAULTS)) for f in frames]
+    beeps = [detector.feed(find_tone(f.astype(np.float32))) for f in frames]
     assert [b for b in beeps if b is not None] == []
 
 
