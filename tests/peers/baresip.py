@@ -6,6 +6,8 @@ so the factory takes it. Run one call per instance: recordings are named to the 
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import time
 import wave
@@ -26,6 +28,7 @@ class Baresip:
     port: int
     process: subprocess.Popen[bytes]
     workdir: Path
+    ctrl_port: int
 
     @property
     def trunk(self) -> str:
@@ -34,6 +37,26 @@ class Baresip:
     @property
     def log(self) -> Path:
         return self.workdir / "baresip.log"
+
+    def command(self, command: str, params: str = "") -> str:
+        """Run a menu command through ctrl_tcp (netstring JSON); returns its response text."""
+        body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
+        with socket.create_connection((HOST, self.ctrl_port), timeout=3) as ctrl:
+            ctrl.sendall(b"%d:%s," % (len(body), body))
+            received = b""
+            while b'"response"' not in received:  # events may come first
+                chunk = ctrl.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        return received.decode(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"baresip never logged {text!r}\n{tail(self.log)}")
+            time.sleep(0.02)
 
     def recording(self, timeout: float = 10.0) -> Path:
         """The WAV of what the callee heard, once its call has ended and the file is final."""
@@ -87,7 +110,7 @@ class BaresipFactory:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        callee = Baresip(user, port, process, workdir)
+        callee = Baresip(user, port, process, workdir, ctrl_port)
         self.started.append(callee)
         wait_options(process, port)
         return callee

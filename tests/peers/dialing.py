@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from tests.peers.net import free_ports
-from voxcall.dialers.base import DialRequest, Voice8k
+from voxcall.dialers.base import DialRequest, Gather, Voice8k
 from voxcall.dialers.sip.config import SipTrunkConfig
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.timers import TimerValues
@@ -47,7 +47,11 @@ async def running_dialer(
 
 
 def dial_request(
-    voice: Voice8k, *, ring_timeout: float = 10.0, number: str = NUMBER
+    voice: Voice8k,
+    *,
+    ring_timeout: float = 10.0,
+    number: str = NUMBER,
+    gather: Gather | None = None,
 ) -> DialRequest:
     return DialRequest(
         attempt_id=uuid.uuid4().hex,
@@ -55,4 +59,5 @@ def dial_request(
         e164="+98" + number.removeprefix("0"),
         voice=voice,
         ring_timeout=ring_timeout,
+        gather=gather,
     )

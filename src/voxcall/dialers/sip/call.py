@@ -16,11 +16,11 @@ import asyncio
 import enum
 import logging
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 
 from voxcall.dialers.base import AttemptOutcome, DialRequest
+from voxcall.dialers.sip.call_media import CallMedia, encode
 from voxcall.dialers.sip.dialog import (
     ALLOW,
     Dialog,
@@ -32,13 +32,15 @@ from voxcall.dialers.sip.dialog import (
     tag_of,
 )
 from voxcall.dialers.sip.digest import authorization, authorize, select_challenge
-from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
+from voxcall.dialers.sip.dtmf_info import is_key_press, parse_key_press
+from voxcall.dialers.sip.inbound import MediaEvent
+from voxcall.dialers.sip.interaction import Interaction
+from voxcall.dialers.sip.keys import KEY
+from voxcall.dialers.sip.listeners import Receiver
 from voxcall.dialers.sip.media import SAMPLE_RATE, Pacer, PlaybackReport, RtpPortPool
 from voxcall.dialers.sip.message import SipRequest, SipResponse
 from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
 from voxcall.dialers.sip.sdp import (
-    PCMA,
-    PCMU,
     Codec,
     MediaTarget,
     NoCommonCodec,
@@ -116,17 +118,9 @@ class CallSettings:
     bye_tail: float = 0.25
 
 
-def encode(pcm: bytes, codec: Codec) -> bytes:
-    """The whole voice in the negotiated G.711 law, encoded once per call."""
-    if codec.name == PCMU.name:
-        return pcm_to_ulaw(pcm)
-    if codec.name == PCMA.name:
-        return pcm_to_alaw(pcm)
-    raise ValueError(f"cannot encode {codec.name}: only PCMU and PCMA")
-
-
 class Call:
-    """One attempt: `start()` sends the INVITE, `outcome` resolves once its fate is known."""
+    """One attempt: `start()` sends the INVITE, `outcome` resolves once its fate is known.
+    What it plays and hears after the answer is its `Interaction`'s to decide (CallControl)."""
 
     def __init__(
         self,
@@ -135,6 +129,7 @@ class Call:
         pacer: Pacer,
         ports: RtpPortPool,
         request: DialRequest,
+        receiver: Receiver | None = None,
     ) -> None:
         self.call_id = new_call_id()
         self.state = CallState.NEW
@@ -148,8 +143,8 @@ class Call:
         self.closed: asyncio.Future[None] = loop.create_future()  # set when TERMINATED
         self._ua = ua
         self._settings = settings
-        self._pacer = pacer
-        self._ports = ports
+        self._media = CallMedia(pacer, ports, receiver)
+        self._interaction = Interaction(request.gather, self, loop)
         self.ring_timer = Timer("ring timeout", loop, self._ring_timeout_expired)
         # RFC 3261 §9.1: with no final response 64*T1 after the CANCEL, give the INVITE up.
         self.cancel_timer = Timer("final after CANCEL", loop, self._cancel_timer_expired)
@@ -166,11 +161,8 @@ class Call:
         self._cancel_sent = False
         self._dialog: Dialog | None = None
         self._ack: tuple[bytes, Address] | None = None
-        self._rtp: socket.socket | None = None
-        self._media: MediaTarget | None = None
         self._session_id = secrets.randbits(31)
         self._sdp_version = 1
-        self._playback: asyncio.Future[PlaybackReport] | None = None
         self._reinvite: ServerTransaction | None = None
 
     def __repr__(self) -> str:
@@ -197,7 +189,8 @@ class Call:
     ) -> None:
         """Settle the outcome (once) and move on."""
         self.ring_timer.cancel()
-        self._stop_media()
+        self._interaction.close()
+        self._media.close()
         if not self.outcome.done():
             code, reason = status or self._status or (None, "")
             record = CallRecord(
@@ -208,6 +201,7 @@ class Call:
                 reason=reason,
                 answered_at=self._answered_at,
                 detail=detail,
+                digits=self._interaction.digits,
             )
             outcome = attempt_outcome(record)
             log.info(
@@ -223,7 +217,8 @@ class Call:
     def _release(self) -> None:
         for timer in (self.ring_timer, self.cancel_timer):
             timer.cancel()
-        self._stop_media()
+        self._interaction.close()
+        self._media.close()
         self._pcm = None
         if self._ua.calls.get(self.call_id) is self:
             del self._ua.calls[self.call_id]
@@ -235,14 +230,12 @@ class Call:
     def start(self) -> None:
         self._started_at = time.time()
         try:
-            self._rtp = self._ports.open()
+            port = self._media.open()
         except (OSError, RuntimeError) as exc:
             self._finish(Ending.LOCAL_FAILURE, CallState.TERMINATED, detail=f"no RTP port: {exc}")
             return
         settings = self._settings
-        sdp = build_offer(
-            settings.media_ip, self._rtp.getsockname()[1], settings.codecs, self._session_id
-        )
+        sdp = build_offer(settings.media_ip, port, settings.codecs, self._session_id)
         request_uri = f"sip:{self.number}@{settings.request_host}"
         self._template = InviteTemplate(
             request_uri=request_uri,
@@ -342,28 +335,23 @@ class Call:
         if self.state is CallState.CANCELLING:
             self._hang_up(Ending.RING_TIMEOUT, "answered after CANCEL")
             return
-        assert self._rtp is not None
         try:
-            self._media = negotiate(response.body.decode("utf-8", "replace"), self._settings.codecs)
-            check_answer_destination(self._media, 6 if self._rtp.family == socket.AF_INET6 else 4)
+            target = negotiate(response.body.decode("utf-8", "replace"), self._settings.codecs)
+            check_answer_destination(target, self._media.ip_version)
             assert self._pcm is not None
             tail = bytes(2 * round(self._settings.bye_tail * SAMPLE_RATE))  # 16-bit silence
-            payload = encode(self._pcm + tail, self._media.codec)
+            payload = encode(self._pcm + tail, target.codec)
             self._pcm = None
         except ValueError as exc:
             log.info("call %s: unusable SDP answer: %s", self.call_id, exc)
             detail = "no common codec" if isinstance(exc, NoCommonCodec) else f"bad SDP: {exc}"
             self._hang_up(Ending.MEDIA_FAILURE, detail)
             return
-        self._playback = self._pacer.play(
-            self._rtp,
-            (self._media.address, self._media.port),
-            payload,
-            self._media.codec.payload_type,
-        )
-        self._playback.add_done_callback(self._playback_done)
+        self._media.connect(target, payload, self._playback_done)
         self.ring_timer.cancel()
         self._transition(CallState.CONFIRMED)
+        self._media.listen(self._interaction.listeners, self._media_event)
+        self._interaction.answered()
 
     def _dialog_for(self, response: SipResponse) -> tuple[Dialog, str | None]:
         """The dialog of a 2xx, and what makes it unusable (None if nothing does). Unusable,
@@ -407,7 +395,24 @@ class Call:
         report = playback.result()
         if report.packets_skipped:
             log.info("call %s: %d RTP packets skipped", self.call_id, report.packets_skipped)
-        self._hang_up(Ending.HANGUP, "voice played")
+        self._interaction.message_ended()
+
+    def _media_event(self, event: MediaEvent) -> None:
+        if self.state is CallState.CONFIRMED and event.kind == KEY:
+            log.info("call %s: key %s (%s)", self.call_id, event.value, event.detail)
+            self._interaction.key(event.value, event.detail, time.monotonic())
+
+    # -- CallControl: what the interaction asks -------------------------------------------------
+
+    def play_message(self) -> None:
+        self._media.play()
+
+    def stop_message(self) -> None:
+        self._media.stop_playing()
+
+    def end_call(self, detail: str) -> None:
+        if self.state is CallState.CONFIRMED:
+            self._hang_up(Ending.HANGUP, detail)
 
     def _hang_up(self, ending: Ending, detail: str) -> None:
         """BYE the dialog and settle the outcome; the call ends when the BYE is answered
@@ -462,13 +467,6 @@ class Call:
             challenge.reason,
         )
         return False
-
-    def _stop_media(self) -> None:
-        if self._playback is not None:
-            self._pacer.stop(self._playback)  # the pacer's thread lets go of the socket
-        if self._rtp is not None:
-            self._ports.release(self._rtp)
-            self._rtp = None
 
     # -- giving up before an answer --------------------------------------------------------------
 
@@ -541,7 +539,9 @@ class Call:
             response, target = self._answer_session(request)
             transaction.respond(response)
             if target is not None:
-                self._follow_media(target)
+                self._media.follow(target)
+        elif method == "INFO" and is_key_press(request.headers.get("Content-Type")):
+            self._info_key(request, transaction)
         elif method in ("OPTIONS", "INFO"):
             headers = [("Allow", ALLOW), ("Accept", "application/sdp")]
             transaction.respond(response_to(request, 200, "OK", headers=headers))
@@ -562,7 +562,8 @@ class Call:
         ]
         if request.method == "UPDATE" and not request.body:
             return response_to(request, 200, "OK", headers=headers), None
-        codecs = (self._media.codec,) if self._media is not None else self._settings.codecs
+        current = self._media.target
+        codecs = (current.codec,) if current is not None else self._settings.codecs
         target = None
         direction = "sendrecv"
         if request.body:
@@ -572,7 +573,7 @@ class Call:
                 log.info("call %s: refusing the %s offer: %s", self.call_id, request.method, exc)
                 return response_to(request, 488, "Not Acceptable Here"), None
             direction = answer_direction(target.direction)
-        port = self._rtp.getsockname()[1] if self._rtp is not None else 9  # 9: discard
+        port = self._media.port or 9  # 9: discard
         self._sdp_version += 1
         sdp = build_offer(
             self._settings.media_ip, port, codecs, self._session_id, self._sdp_version, direction
@@ -580,18 +581,18 @@ class Call:
         headers.append(("Content-Type", "application/sdp"))
         return response_to(request, 200, "OK", headers=headers, body=sdp.encode()), target
 
-    def _follow_media(self, target: MediaTarget) -> None:
-        """Send the rest of the voice where a re-INVITE moved the far end's media, or nothing
-        while it holds the call. The voice's clock runs on through a hold: the call still
-        ends when the voice would have, and what fell in the hold is not heard."""
-        if self._playback is None or self._playback.done():
-            return  # nothing playing (yet, or any more)
-        destination = target.destination
-        if destination is None:
-            log.info("call %s: on hold (%s)", self.call_id, target.direction)
-        else:
-            log.info("call %s: sending RTP to %s:%d", self.call_id, *destination)
-        self._pacer.redirect(self._playback, destination)
+    def _info_key(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        """A key press in an INFO (dtmf_info.py): 200, or 400 if its body carries no key."""
+        try:
+            key = parse_key_press(request.headers.get("Content-Type"), request.body)
+        except ValueError as exc:
+            transaction.respond(response_to(request, 400, "Bad Request"))
+            log.info("call %s: INFO without a key: %s", self.call_id, exc)
+            return
+        transaction.respond(response_to(request, 200, "OK"))
+        if self.state is CallState.CONFIRMED:
+            log.info("call %s: key %s (INFO)", self.call_id, key)
+            self._interaction.key(key, "info", time.monotonic())
 
     def ack_received(self, request: SipRequest) -> None:
         if self._reinvite is not None and self._reinvite.request.cseq[0] == request.cseq[0]:

@@ -128,7 +128,7 @@ class SipDialer:
             await self._ua.transport.ensure_open()
         except OSError as exc:
             return self._local_failure(started, Ending.UNREACHABLE, f"connect failed: {exc}")
-        call = Call(self._ua, self._settings, self._pacer, self._ports, request)
+        call = Call(self._ua, self._settings, self._pacer, self._ports, request, self._pacer)
         self._calls.add(call)
         call.closed.add_done_callback(lambda _: self._calls.discard(call))
         call.start()

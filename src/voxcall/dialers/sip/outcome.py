@@ -12,7 +12,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from voxcall.dialers.base import AttemptOutcome, AttemptResult
+from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult
 
 MAX_CAUSE = 120  # the store keeps 200 characters; a hostile reason phrase must not overflow it
 
@@ -41,6 +41,8 @@ class CallRecord:
     reason: str = ""  # its reason phrase
     answered_at: float | None = None  # when the 2xx arrived
     detail: str = ""  # "voice played", "callee hung up", "no common codec", "ICMP ..."
+    digits: str = ""  # the keys the callee pressed
+    answered_by: AnsweredBy | None = None  # None: machine detection was off
 
 
 # 603 Decline is the callee refusing the call, like 600 Busy Everywhere. A 487 we did not
@@ -111,4 +113,6 @@ def attempt_outcome(record: CallRecord) -> AttemptOutcome:
         answered_at=record.answered_at,
         bill_sec=bill_seconds(record.answered_at, record.ended_at),
         cause=_cause(record),
+        digits=record.digits,
+        answered_by=record.answered_by,
     )
