@@ -37,9 +37,8 @@ from voxcall.dialers.base import (
 )
 from voxcall.dialers.registry import build_dialer
 from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
-from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.metrics import Metrics
-from voxcall.store.call_queue import cps_budget
 from voxcall.store.database import StoreUnavailable
 from voxcall.store.files import VoiceFiles
 from voxcall.store.store import Store

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ from voxcall.domain.calls import (
     NewCall,
     Phase,
 )
-from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.domain.voices import Voice
 from voxcall.store import schema as t
 from voxcall.store.database import Database, current_settings_version, new_id
@@ -306,17 +305,6 @@ class CallQueue(Database):
                 )
             ).scalar_one()
         return Backlog(queued, dialing, pending)
-
-
-def cps_budget(cps: float) -> tuple[float, int]:
-    """A calls-per-second limit as (window seconds, attempts a window may start): claims at
-    `now` count the attempts started after `now - window`, so every window of that length,
-    however placed, holds at most that many (a sliding window: no burst on top of the rate).
-    A fractional limit rounds down to whole calls per second; below 1, one call per 1/cps s.
-    """
-    if cps >= 1:
-        return 1.0, math.floor(cps)
-    return 1.0 / cps, 1
 
 
 # Statements of the hot paths, built once: building a statement costs more than running it.
