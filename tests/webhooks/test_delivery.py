@@ -36,6 +36,7 @@ from voxcall.store.database import StoreUnavailable
 from voxcall.store.store import Store
 from voxcall.webhooks.delivery import (
     USER_AGENT,
+    Outbox,
     WebhookDeliverer,
     describe_failure,
     next_attempt,
@@ -83,7 +84,7 @@ async def running(deliverer: WebhookDeliverer) -> AsyncIterator[WebhookDeliverer
         await task
 
 
-def _deliverer(store: Store, **options: Any) -> WebhookDeliverer:
+def _deliverer(store: Outbox, **options: Any) -> WebhookDeliverer:
     settings: dict[str, Any] = {
         "poll_interval": 0.02,
         "timeout": 1.0,
@@ -374,15 +375,20 @@ async def test_a_connection_serves_many_deliveries(store: Store) -> None:
         assert 1 <= receiver.connections <= 4
 
 
-class _SlowDiskStore(Store):
-    """The real store, whose writes of outcomes take 0.1 s each, as on a busy disk."""
+class _SlowDiskOutbox:
+    """The real store's outbox, whose writes of outcomes take 0.1 s each, as on a busy disk."""
 
-    batches: list[int]
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batches: list[int] = []
+
+    def lease_webhooks(self, now: float, **options: Any) -> list[WebhookDelivery]:
+        return self.store.lease_webhooks(now, **options)
 
     def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
         self.batches.append(len(outcomes))
         time.sleep(0.1)
-        super().webhook_outcomes(outcomes)
+        self.store.webhook_outcomes(outcomes)
 
 
 async def test_outcomes_ended_together_are_written_together(
@@ -390,8 +396,7 @@ async def test_outcomes_ended_together_are_written_together(
 ) -> None:
     project, _ = webhook_project(store, "p", receiver.url)
     final_calls(store, project, [CallStatus.NORMAL] * 60)
-    slow = _SlowDiskStore(store.engine)
-    slow.batches = []
+    slow = _SlowDiskOutbox(store)
     async with running(_deliverer(slow, lease=30.0, timeout=5.0)):
         await eventually(_all_delivered(store, project), within=10.0)
     assert sum(slow.batches) == 60
@@ -540,16 +545,21 @@ async def test_wake_from_another_thread(store: Store, receiver: Receiver) -> Non
         await eventually(_all_delivered(store, project), within=2.0)  # not the 30 s poll
 
 
-class _FlakyStore(Store):
-    """The real store, whose database is unreachable for the first few lease rounds."""
+class _FlakyOutbox:
+    """The real store's outbox, whose database is unreachable for the first few lease rounds."""
 
-    outages = 3
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.outages = 3
 
     def lease_webhooks(self, now: float, **options: Any) -> list[WebhookDelivery]:
         if self.outages:
             self.outages -= 1
             raise StoreUnavailable("database is locked")
-        return super().lease_webhooks(now, **options)
+        return self.store.lease_webhooks(now, **options)
+
+    def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
+        self.store.webhook_outcomes(outcomes)
 
 
 async def test_the_loop_survives_an_unavailable_store(
@@ -557,7 +567,7 @@ async def test_the_loop_survives_an_unavailable_store(
 ) -> None:
     project, _ = webhook_project(store, "p", receiver.url)
     final_calls(store, project, [CallStatus.NORMAL])
-    flaky = _FlakyStore(store.engine)
+    flaky = _FlakyOutbox(store)
     with caplog.at_level(logging.ERROR, logger="voxcall.webhooks"):
         async with running(_deliverer(flaky, poll_interval=0.01)):
             await eventually(_all_delivered(store, project))

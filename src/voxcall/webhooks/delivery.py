@@ -23,14 +23,15 @@ import logging
 import random
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
-from voxcall.store.store import Store
 from voxcall.webhooks.signing import sign
 
 log = logging.getLogger("voxcall.webhooks")
@@ -47,6 +48,22 @@ ROUND_GAP = 0.01  # seconds between the starts of two lease rounds at least
 # An idle lane keeps its limit this long (seconds), so that a burst's lulls (a lane empty
 # between two rounds) do not set its limit back; a lane at `per_project` is not kept.
 LANE_MEMORY = 60.0
+
+
+class Outbox(Protocol):
+    """What the deliverer needs of the store: lease due events, record how they went."""
+
+    def lease_webhooks(
+        self,
+        now: float,
+        *,
+        limit: int,
+        lease: float,
+        per_project: int,
+        room: Mapping[str, int] | None = None,
+    ) -> list[WebhookDelivery]: ...
+
+    def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None: ...
 
 
 def next_attempt(
@@ -137,7 +154,7 @@ def _session(concurrency: int, timeout: float) -> aiohttp.ClientSession:
 class WebhookDeliverer:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         *,
         poll_interval: float = 0.5,
         lease: float = 30.0,
