@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from voxcall.api.auth import RateLimiter
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.scheduler import Scheduler
-from voxcall.calls.service import CallService, VoiceService
+from voxcall.calls.service import CallService
+from voxcall.calls.voices import VoiceService
 from voxcall.config import Settings
 from voxcall.metrics import Metrics
 from voxcall.store.files import VoiceFiles

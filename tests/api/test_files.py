@@ -19,7 +19,7 @@ from tests.audio.samples import FORMATS, encode, silence, speech_wav, square_fla
 from tests.conftest import Tenant, make_tenant
 from voxcall.api.app import create_app
 from voxcall.audio.decode import DecodedVoice
-from voxcall.calls import service
+from voxcall.calls import voices
 from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.runtime import Services, build_services
@@ -173,7 +173,7 @@ async def test_uploads_decode_on_a_bounded_pool_while_others_answer(
         gate = threading.Event()
         lock = threading.Lock()
         running, peak = [0], [0]
-        real_decode = service.decode_voice
+        real_decode = voices.decode_voice
 
         def gated_decode(data: bytes, **limits: float) -> DecodedVoice:
             with lock:
@@ -186,7 +186,7 @@ async def test_uploads_decode_on_a_bounded_pool_while_others_answer(
                 with lock:
                     running[0] -= 1
 
-        monkeypatch.setattr(service, "decode_voice", gated_decode)
+        monkeypatch.setattr(voices, "decode_voice", gated_decode)
         transport = httpx.ASGITransport(app=create_app(services, run_worker=False))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://voxcall", headers=tenant.headers, timeout=60

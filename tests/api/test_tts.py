@@ -16,7 +16,7 @@ from tests.conftest import Tenant
 from voxcall.audio import tts
 from voxcall.billing.money import parse_toman
 from voxcall.calls.dialers import new_dialer
-from voxcall.calls.service import ORPHAN_AGE
+from voxcall.calls.voices import ORPHAN_AGE
 from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 

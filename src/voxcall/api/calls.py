@@ -29,7 +29,8 @@ from voxcall.api.schemas import (
     server_json,
 )
 from voxcall.calls.errors import RequestRefused
-from voxcall.calls.service import CallOptions, Idempotency, Speech
+from voxcall.calls.service import CallOptions, Idempotency
+from voxcall.calls.voices import Speech
 from voxcall.domain.calls import Call
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice

@@ -19,7 +19,7 @@ from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import Speech, VoiceObject, VoiceUpload, voice_json
-from voxcall.calls.service import MAX_VOICE_BYTES
+from voxcall.calls.voices import MAX_VOICE_BYTES
 from voxcall.domain.projects import Project
 
 router = APIRouter(prefix="/api/v2/file", tags=["file"])

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voxcall.audio.wav import read_wav_pcm
-from voxcall.calls.outcomes import OutcomeWriter
+from voxcall.calls.outcome_writer import OutcomeWriter
 from voxcall.calls.policy import decide
 from voxcall.config import ATTEMPT_WATCHDOG
 from voxcall.dialers.base import (

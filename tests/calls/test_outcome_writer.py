@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from voxcall.calls.outcomes import OutcomeWriter
+from voxcall.calls.outcome_writer import OutcomeWriter
 from voxcall.domain.calls import AttemptRecord, CallStatus
 from voxcall.store.database import StoreUnavailable
 
