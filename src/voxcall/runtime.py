@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from voxcall.api.auth import RateLimiter
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService
@@ -41,7 +40,6 @@ class Services:
     voices: VoiceService
     scheduler: Scheduler
     webhooks: WebhookDeliverer
-    rate_limiter: RateLimiter
     metrics: Metrics
     # Decoding uploads and synthesizing speech: CPU work, off the event loop, bounded.
     audio: ThreadPoolExecutor
@@ -76,7 +74,6 @@ def build_services(settings: Settings) -> Services:
         voices=VoiceService(store, voice_files),
         scheduler=scheduler,
         webhooks=webhooks,
-        rate_limiter=RateLimiter(),
         metrics=metrics,
         audio=ThreadPoolExecutor(settings.audio_workers, thread_name_prefix="voxcall-audio"),
     )

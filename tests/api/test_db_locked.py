@@ -21,6 +21,7 @@ from tests.api.test_calls import place, upload
 from tests.audio.samples import speech_wav
 from tests.conftest import Tenant
 from voxcall.config import Settings
+from voxcall.runtime import Services
 from voxcall.store.store import Store
 
 TIMEOUT = 1.0  # the bound under test; the assertions allow it many times over (a busy box)
@@ -64,7 +65,7 @@ def locked(settings: Settings) -> Iterator[None]:
 
 
 def test_a_locked_database_answers_503_within_the_bound(
-    client: TestClient, tenant: Tenant, settings: Settings
+    client: TestClient, services: Services, tenant: Tenant, settings: Settings
 ) -> None:
     voice_id = upload(client, tenant, speech_wav("hello"), "hello.wav")
     body = {"phoneNumber": "09121234567", "voiceId": voice_id}
@@ -93,7 +94,6 @@ def test_a_locked_database_answers_503_within_the_bound(
     assert TIMEOUT * 0.5 <= waited < TIMEOUT + 5  # it waited, and not much longer
     assert refused_upload.status_code == 503, refused_upload.text
     # nothing was accepted: no call, no reservation, no second voice (nor its files)
-    services = client.app.state.services  # type: ignore[attr-defined]
     assert services.store.count_calls() == {}
     account = client.get("/api/v2/account/balance", headers=tenant.headers).json()["result"]
     assert account["reserved"] == 0

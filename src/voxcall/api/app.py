@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from voxcall.api import calls, errors, files, health
+from voxcall.api.deps import VoxcallApp
 from voxcall.api.limits import BodyLimit
 from voxcall.api.observe import RequestMetrics
-from voxcall.api.openapi import Api
+from voxcall.api.throttle import RateLimiter
 from voxcall.runtime import Services, worker
 
 
-def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
+def create_app(services: Services, *, run_worker: bool = True) -> VoxcallApp:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not run_worker:
@@ -23,7 +24,9 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
         async with worker(services):
             yield
 
-    app = Api(
+    app = VoxcallApp(
+        services,
+        RateLimiter(),
         title="voxcall",
         summary="Voice-message calls, wire-compatible with the Bitel REST API v2",
         lifespan=lifespan,
@@ -31,7 +34,6 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
         redoc_url=None,
         generate_unique_id_function=lambda route: route.name,  # operation ids: single, ...
     )
-    app.state.services = services
     app.include_router(calls.router)
     app.include_router(calls.account_router)
     app.include_router(files.router)

@@ -9,32 +9,13 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from voxcall.api.deps import RateLimiterDep, ServicesDep
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from voxcall.api.throttle import TokenBucket
+from voxcall.api.throttle import RateLimiter
 from voxcall.domain.projects import Project
+from voxcall.store.store import Store
 from voxcall.tokens import hash_token
-
-
-class RateLimiter:
-    """Requests per second per project, kept in this process."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def check(self, project: Project, now: float) -> None:
-        bucket = self._buckets.get(project.id)
-        if bucket is None or bucket.rate != project.rate_limit:
-            bucket = TokenBucket(rate=project.rate_limit, capacity=project.rate_limit)
-            self._buckets[project.id] = bucket
-        if not bucket.take(now):
-            retry_after = max(1, math.ceil(bucket.wait_time(now)))
-            raise ApiError(
-                429,
-                "TooManyRequests",
-                f"rate: over {project.rate_limit} requests per second",
-                headers={"Retry-After": str(retry_after)},
-            )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -52,9 +33,8 @@ def _token(request: Request) -> str:
     return token
 
 
-async def authenticate(request: Request) -> Project:
+async def authenticate(request: Request, store: Store) -> Project:
     """The token's project, read from the database; 401 if there is none."""
-    store = request.app.state.services.store
     project: Project | None = await run_in_threadpool(
         store.project_for_token, hash_token(_token(request))
     )
@@ -63,10 +43,24 @@ async def authenticate(request: Request) -> Project:
     return project
 
 
-async def current_project(request: Request) -> Project:
+def _admit(limiter: RateLimiter, project: Project) -> None:
+    """429 with Retry-After when the project is over its request rate."""
+    wait = limiter.wait(project, time.monotonic())
+    if wait is not None:
+        raise ApiError(
+            429,
+            "TooManyRequests",
+            f"rate: over {project.rate_limit} requests per second",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+
+async def current_project(
+    request: Request, services: ServicesDep, limiter: RateLimiterDep
+) -> Project:
     """FastAPI dependency: the authenticated, rate-checked project of this request."""
-    project = await authenticate(request)
-    request.app.state.services.rate_limiter.check(project, time.monotonic())
+    project = await authenticate(request, services.store)
+    _admit(limiter, project)
     return project
 
 
@@ -78,7 +72,9 @@ class Caller:
     settings_version: int | None = None
 
 
-async def current_caller(request: Request) -> Caller:
+async def current_caller(
+    request: Request, services: ServicesDep, limiter: RateLimiterDep
+) -> Caller:
     """FastAPI dependency for call requests: `current_project`, from the settings cache when
     it holds the token (no database read). Anything the cache could have got wrong is
     checked again from the database before the request is answered (`place_calls`).
@@ -86,14 +82,10 @@ async def current_caller(request: Request) -> Caller:
     A request with an Idempotency-Key is authenticated from the database at once: its key
     is claimed for the project before the calls are written.
     """
-    services = request.app.state.services
     cached = services.store.settings.project(hash_token(_token(request)))
     if cached is not None and IDEMPOTENCY_HEADER not in request.headers:
         project, version = cached
-        try:
-            services.rate_limiter.check(project, time.monotonic())
-        except ApiError:
-            pass  # the cached rate may be an old one: ask the database
-        else:
+        if limiter.wait(project, time.monotonic()) is None:
             return Caller(project, version)
-    return Caller(await current_project(request))
+        # Over the cached rate, which may be an old one: ask the database.
+    return Caller(await current_project(request, services, limiter))

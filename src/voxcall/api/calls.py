@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.auth import Caller, authenticate, current_caller, current_project
 from voxcall.api.body import M, read_json
+from voxcall.api.deps import ServicesDep
 from voxcall.api.idempotency import respond_once
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
@@ -34,6 +35,7 @@ from voxcall.calls.voices import Speech
 from voxcall.domain.calls import Call
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
+from voxcall.runtime import Services
 from voxcall.store.settings_cache import StaleSettings
 
 router = APIRouter(prefix="/api/v2/voice", tags=["voice"])
@@ -61,6 +63,7 @@ def _batch_result(calls: list[Call]) -> dict[str, Any]:
 
 async def place_calls(
     request: Request,
+    services: Services,
     caller: Caller,
     key: str | None,
     numbers: list[str],
@@ -80,7 +83,7 @@ async def place_calls(
             key,
             lambda calls: bytes(JSONResponse(shape(calls)).body).decode(),
         )
-    place = request.app.state.services.calls.place
+    place = services.calls.place
     try:
         calls = await run_in_threadpool(
             place,
@@ -98,7 +101,7 @@ async def place_calls(
             raise
         # The cached settings changed, or refused the request and may be out of date: decide
         # again from the database (a revoked token gets its 401 here).
-        project = await authenticate(request)
+        project = await authenticate(request, services.store)
         calls = await run_in_threadpool(
             place,
             project,
@@ -112,43 +115,58 @@ async def place_calls(
     return shape(calls)
 
 
-async def read_call(request: Request, caller: Caller, model: type[M]) -> M:
+async def read_call(request: Request, services: Services, caller: Caller, model: type[M]) -> M:
     """The request's body. A caller from the settings cache is confirmed before a malformed
     body is answered: a revoked token gets its 401 first, as it would without the cache."""
     try:
         return await read_json(request, model)
     except Exception:
         if caller.settings_version is not None:
-            await authenticate(request)
+            await authenticate(request, services.store)
         raise
 
 
 @router.post("/single", **operation(CallObject, *_PLACE, body=SingleCall, post=True, links=_CALL))
-async def single(request: Request, caller: CallerDep) -> Response:
+async def single(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
-        body = await read_call(request, caller, SingleCall)
+        body = await read_call(request, services, caller, SingleCall)
         return await place_calls(
-            request, caller, key, [body.phoneNumber], body.voiceId, body.options(), batch=False
+            request,
+            services,
+            caller,
+            key,
+            [body.phoneNumber],
+            body.voiceId,
+            body.options(),
+            batch=False,
         )
 
-    return await respond_once(request, caller.project, work)
+    return await respond_once(request, services.store, caller.project, work)
 
 
 @router.post(
     "/batch", **operation(list[CallObject], *_PLACE, body=BatchCall, post=True, links=_CAMPAIGN)
 )
-async def batch(request: Request, caller: CallerDep) -> Response:
+async def batch(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
-        body = await read_call(request, caller, BatchCall)
+        body = await read_call(request, services, caller, BatchCall)
         return await place_calls(
-            request, caller, key, body.phoneNumbers, body.voiceId, body.options(), batch=True
+            request,
+            services,
+            caller,
+            key,
+            body.phoneNumbers,
+            body.voiceId,
+            body.options(),
+            batch=True,
         )
 
-    return await respond_once(request, caller.project, work)
+    return await respond_once(request, services.store, caller.project, work)
 
 
 async def place_spoken(
     request: Request,
+    services: Services,
     project: Project,
     key: str | None,
     body: SingleTtsCall | BatchTtsCall | OtpCall,
@@ -157,7 +175,6 @@ async def place_spoken(
     """Speak (`speak`) only once the numbers, the dialer and the balance are accepted, then
     queue the calls that play it. New speech is stored with the calls: a refused request
     keeps none of it."""
-    services = request.app.state.services
     batch = isinstance(body, BatchTtsCall)
     numbers = body.phoneNumbers if isinstance(body, BatchTtsCall) else [body.phoneNumber]
     await run_in_threadpool(services.calls.check, project, numbers, body.options(), batch=batch)
@@ -167,10 +184,11 @@ async def place_spoken(
         services.voices.save_speech(speech)
         return speech
 
-    speech = await audio_work(request, speak_and_save)
+    speech = await audio_work(services.audio, speak_and_save)
     try:
         return await place_calls(
             request,
+            services,
             Caller(project),
             key,
             numbers,
@@ -187,21 +205,33 @@ async def place_spoken(
 
 
 async def _spoken_text(
-    request: Request, project: Project, key: str | None, model: type[SingleTtsCall | BatchTtsCall]
+    request: Request,
+    services: Services,
+    project: Project,
+    key: str | None,
+    model: type[SingleTtsCall | BatchTtsCall],
 ) -> dict[str, Any]:
     body = await read_json(request, model)
-    voices = request.app.state.services.voices
+    voices = services.voices
     return await place_spoken(
-        request, project, key, body, lambda: voices.spoken(project, body.text, body.language)
+        request,
+        services,
+        project,
+        key,
+        body,
+        lambda: voices.spoken(project, body.text, body.language),
     )
 
 
 @router.post(
     "/single/tts", **operation(CallObject, *_SPEAK, body=SingleTtsCall, post=True, links=_CALL)
 )
-async def single_tts(request: Request, project: ProjectDep) -> Response:
+async def single_tts(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
     return await respond_once(
-        request, project, lambda key: _spoken_text(request, project, key, SingleTtsCall)
+        request,
+        services.store,
+        project,
+        lambda key: _spoken_text(request, services, project, key, SingleTtsCall),
     )
 
 
@@ -209,9 +239,12 @@ async def single_tts(request: Request, project: ProjectDep) -> Response:
     "/batch/tts",
     **operation(list[CallObject], *_SPEAK, body=BatchTtsCall, post=True, links=_CAMPAIGN),
 )
-async def batch_tts(request: Request, project: ProjectDep) -> Response:
+async def batch_tts(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
     return await respond_once(
-        request, project, lambda key: _spoken_text(request, project, key, BatchTtsCall)
+        request,
+        services.store,
+        project,
+        lambda key: _spoken_text(request, services, project, key, BatchTtsCall),
     )
 
 
@@ -219,12 +252,13 @@ async def batch_tts(request: Request, project: ProjectDep) -> Response:
     "/otp",
     **operation(CallObject, *_PLACE, "StorageQuotaExceeded", body=OtpCall, post=True, links=_CALL),
 )
-async def otp(request: Request, project: ProjectDep) -> Response:
+async def otp(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
     async def work(key: str | None) -> dict[str, Any]:
         body = await read_json(request, OtpCall)
-        voices = request.app.state.services.voices
+        voices = services.voices
         return await place_spoken(
             request,
+            services,
             project,
             key,
             body,
@@ -237,39 +271,41 @@ async def otp(request: Request, project: ProjectDep) -> Response:
             ),
         )
 
-    return await respond_once(request, project, work)
+    return await respond_once(request, services.store, project, work)
 
 
 @router.get("/status/{call_id}", **operation(CallStatusObject, "NotFound"))
-async def status(request: Request, call_id: str, project: ProjectDep) -> dict[str, Any]:
-    call = await run_in_threadpool(request.app.state.services.calls.status, project, call_id)
+async def status(call_id: str, services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
+    call = await run_in_threadpool(services.calls.status, project, call_id)
     return ok(call_json(call, with_e164=True))
 
 
 @router.get("/campaign/{campaign_id}", **operation(list[CallStatusObject], "NotFound"))
-async def campaign(request: Request, campaign_id: str, project: ProjectDep) -> dict[str, Any]:
+async def campaign(campaign_id: str, services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
     """(ext) The calls of one batch, in request order."""
-    calls = await run_in_threadpool(request.app.state.services.calls.campaign, project, campaign_id)
+    calls = await run_in_threadpool(services.calls.campaign, project, campaign_id)
     return ok([call_json(c, with_e164=True) for c in calls])
 
 
 @router.post("/cancel/{call_id}", **operation(CallStatusObject, "NotFound", post=True))
-async def cancel(request: Request, call_id: str, project: ProjectDep) -> Response:
+async def cancel(
+    request: Request, call_id: str, services: ServicesDep, project: ProjectDep
+) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
-        call = await run_in_threadpool(request.app.state.services.calls.cancel, project, call_id)
+        call = await run_in_threadpool(services.calls.cancel, project, call_id)
         return ok(call_json(call, with_e164=True))
 
-    return await respond_once(request, project, work)
+    return await respond_once(request, services.store, project, work)
 
 
 @router.get("/servers", **operation(list[ServerObject]))
-async def servers(request: Request, project: ProjectDep) -> dict[str, Any]:
-    found = await run_in_threadpool(request.app.state.services.calls.servers, project)
+async def servers(services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
+    found = await run_in_threadpool(services.calls.servers, project)
     return ok([server_json(s) for s in found])
 
 
 @account_router.get("/balance", **operation(Balance, "NotFound"))
-async def balance(request: Request, project: ProjectDep) -> dict[str, Any]:
+async def balance(services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
     """(ext) The project's balance, what open calls hold of it, and what is left."""
-    current = await run_in_threadpool(request.app.state.services.accounts.balance, project)
+    current = await run_in_threadpool(services.accounts.balance, project)
     return ok(balance_json(current))

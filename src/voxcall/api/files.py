@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from voxcall.api.auth import current_project
 from voxcall.api.body import read_json
 from voxcall.api.calls import ok
+from voxcall.api.deps import ServicesDep
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
 from voxcall.api.limits import BodyTooLarge
@@ -21,6 +22,7 @@ from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import Speech, VoiceObject, VoiceUpload, voice_json
 from voxcall.calls.voices import MAX_VOICE_BYTES
 from voxcall.domain.projects import Project
+from voxcall.runtime import Services
 
 router = APIRouter(prefix="/api/v2/file", tags=["file"])
 ProjectDep = Annotated[Project, Depends(current_project)]
@@ -54,11 +56,13 @@ _AUDIO = {
         links=_VOICE,
     ),
 )
-async def upload(request: Request, project: ProjectDep) -> Response:
-    return await respond_once(request, project, lambda _: _upload(request, project))
+async def upload(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
+    return await respond_once(
+        request, services.store, project, lambda _: _upload(request, services, project)
+    )
 
 
-async def _upload(request: Request, project: Project) -> dict[str, Any]:
+async def _upload(request: Request, services: Services, project: Project) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(400, "InvalidRequest", "body: must be multipart/form-data")
     try:
@@ -76,8 +80,8 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
     finally:
         await form.close()
     voice = await audio_work(
-        request,
-        request.app.state.services.voices.upload,
+        services.audio,
+        services.voices.upload,
         project,
         data,
         name=name if isinstance(name, str) and name else None,
@@ -90,30 +94,30 @@ async def _upload(request: Request, project: Project) -> dict[str, Any]:
     "/tts",
     **operation(VoiceObject, "StorageQuotaExceeded", body=Speech, post=True, links=_VOICE),
 )
-async def tts(request: Request, project: ProjectDep) -> Response:
+async def tts(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         body = await read_json(request, Speech)
         voice = await audio_work(
-            request, request.app.state.services.voices.from_text, project, body.text, body.language
+            services.audio, services.voices.from_text, project, body.text, body.language
         )
         return ok(voice_json(voice))
 
-    return await respond_once(request, project, work)
+    return await respond_once(request, services.store, project, work)
 
 
 @router.get("/voice", **operation(list[VoiceObject]))
-async def list_voices(request: Request, project: ProjectDep) -> dict[str, Any]:
-    voices = await run_in_threadpool(request.app.state.services.voices.list, project)
+async def list_voices(services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
+    voices = await run_in_threadpool(services.voices.list, project)
     return ok([voice_json(v) for v in voices])
 
 
 @router.get("/voice/{voice_id}", **operation(None, "InvalidRequest", "NotFound", content=_AUDIO))
 async def download(
-    request: Request, voice_id: str, project: ProjectDep, format: Format = None
+    voice_id: str, services: ServicesDep, project: ProjectDep, format: Format = None
 ) -> FileResponse:
     if format not in (None, "wav", "original"):
         raise ApiError(400, "InvalidRequest", "format: must be 'original' or 'wav'")
-    service = request.app.state.services.voices
+    service = services.voices
     voice = await run_in_threadpool(service.get, project, voice_id)
     original = format == "original"
     path = await run_in_threadpool(service.audio_path, project, voice_id, original=original)
@@ -122,6 +126,6 @@ async def download(
 
 
 @router.delete("/voice/{voice_id}", **operation(None, "NotFound", "VoiceInUse"))
-async def delete(request: Request, voice_id: str, project: ProjectDep) -> dict[str, Any]:
-    await run_in_threadpool(request.app.state.services.voices.delete, project, voice_id)
+async def delete(voice_id: str, services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
+    await run_in_threadpool(services.voices.delete, project, voice_id)
     return ok(None)

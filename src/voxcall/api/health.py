@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from voxcall.api.deps import ServicesDep
 from voxcall.api.openapi import operation
 from voxcall.api.schemas import Health
 
@@ -17,8 +18,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", **operation(Health, auth=False))
-async def health(request: Request) -> dict[str, Any]:
-    services = request.app.state.services
+async def health(services: ServicesDep) -> dict[str, Any]:
     await run_in_threadpool(services.store.ping)
     await run_in_threadpool(services.voices.check_writable)
     return {"result": {"status": "ok"}, "error": None}

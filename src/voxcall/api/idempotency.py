@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.errors import ApiError, client_error_response
 from voxcall.calls.errors import RequestRefused
 from voxcall.domain.projects import Project
+from voxcall.store.store import Store
 
 HEADER = "idempotency-key"
 WAIT_FOR_FIRST = 30.0  # seconds a repeat waits for the first request to finish
@@ -41,12 +42,11 @@ def idempotency_key(request: Request) -> str | None:
 Work = Callable[[str | None], Awaitable[dict[str, Any]]]
 
 
-async def respond_once(request: Request, project: Project, work: Work) -> Response:
+async def respond_once(request: Request, store: Store, project: Project, work: Work) -> Response:
     """Run `work` (given the key, or None) unless this key already has a response."""
     key = idempotency_key(request)
     if key is None:
         return JSONResponse(await work(None))
-    store = request.app.state.services.store
     body = await request.body()
     digest = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
@@ -68,6 +68,7 @@ async def respond_once(request: Request, project: Project, work: Work) -> Respon
                 "Idempotency-Key: already used with a different request",
             )
         if replay.state == "done":
+            assert replay.status_code is not None  # a done key holds its response
             return Response(
                 replay.response, status_code=replay.status_code, media_type="application/json"
             )

@@ -1,8 +1,10 @@
-"""A token bucket: requests per second for a project."""
+"""Requests per second per project: a token bucket each, kept in this process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from voxcall.domain.projects import Project
 
 
 @dataclass(slots=True)
@@ -31,3 +33,20 @@ class TokenBucket:
         """Seconds until `n` tokens are there."""
         self._refill(now)
         return max(0.0, (n - self.tokens) / self.rate)
+
+
+class RateLimiter:
+    """A bucket per project, refilled at the project's rate (a changed rate starts afresh)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def wait(self, project: Project, now: float) -> float | None:
+        """None when the request may go now, else the seconds until it could."""
+        bucket = self._buckets.get(project.id)
+        if bucket is None or bucket.rate != project.rate_limit:
+            bucket = TokenBucket(rate=project.rate_limit, capacity=project.rate_limit)
+            self._buckets[project.id] = bucket
+        if bucket.take(now):
+            return None
+        return bucket.wait_time(now)
