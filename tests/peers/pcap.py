@@ -33,7 +33,7 @@ def udp_payloads(path: Path) -> list[tuple[float, bytes]]:
     return packets
 
 
-def write_udp_pcap(path: Path, datagrams: Iterable[tuple[float, bytes]]) -> None:
+def udp_pcap(datagrams: Iterable[tuple[float, bytes]]) -> bytes:
     """A pcap of `datagrams` (time, payload) from 10.0.0.1:6000 to 10.0.0.2:6000 (SIPp
     replaces the addresses by the call's)."""
     out = [_GLOBAL.pack(_MAGIC, 2, 4, 0, 0, 65535, _ETHERNET)]
@@ -56,4 +56,4 @@ def write_udp_pcap(path: Path, datagrams: Iterable[tuple[float, bytes]]) -> None
         seconds = int(at)
         out.append(_RECORD.pack(seconds, round((at - seconds) * 1e6), len(frame), len(frame)))
         out.append(frame)
-    path.write_bytes(b"".join(out))
+    return b"".join(out)

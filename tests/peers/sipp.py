@@ -69,8 +69,12 @@ class SippFactory:
         transport: str = "udp",
         port: int | None = None,
         extra: Sequence[str] = (),
+        files: Mapping[str, bytes] | None = None,
     ) -> SippUas:
         """Start `scenario` on `port` (default: a free one) and wait until it listens.
+
+        `files`: written into SIPp's working folder first, e.g. the pcap a scenario replays
+        (SIPp reads it when it loads the scenario).
 
         `extra`: more SIPp arguments, e.g. a remote host (and `-cid_str`) for a scenario that
         sends the first request, which SIPp over TCP sends on a connection of its own."""
@@ -78,6 +82,8 @@ class SippFactory:
         media_port = free_ports(4)  # SIPp binds -mp and -mp+2
         workdir = self.workdir / f"sipp-{len(self.started)}-{Path(scenario).stem}"
         workdir.mkdir(parents=True)
+        for name, content in (files or {}).items():
+            (workdir / name).write_bytes(content)
         args = [
             "sipp",
             *("-sf", str(SCENARIOS / scenario)),

@@ -22,7 +22,7 @@ import pytest
 from tests.peers.dialing import dial_request
 from tests.peers.net import free_ports
 from tests.peers.voices import tone
-from voxcall.dialers.base import AttemptResult
+from voxcall.dialers.base import AttemptResult, Gather
 from voxcall.dialers.sip.call import TRANSITIONS, Call, CallSettings, CallState, IllegalTransition
 from voxcall.dialers.sip.dialog import tag_of
 from voxcall.dialers.sip.digest import DigestChallenge
@@ -109,8 +109,10 @@ class Harness:
     pacer: RtpPacer
     settings: CallSettings
 
-    def call(self, seconds: float = 5.0, ring_timeout: float = 30.0) -> Call:
-        request = dial_request(tone(seconds), ring_timeout=ring_timeout)
+    def call(
+        self, seconds: float = 5.0, ring_timeout: float = 30.0, gather: Gather | None = None
+    ) -> Call:
+        request = dial_request(tone(seconds), ring_timeout=ring_timeout, gather=gather)
         call = Call(self.far.ua, self.settings, self.pacer, self.ports, request)
         call.start()
         return call
@@ -292,6 +294,32 @@ async def test_requests_from_the_callee(harness: Harness) -> None:
     assert (outcome.result, outcome.cause) == (AttemptResult.ANSWERED, "200 OK; callee hung up")
     assert call.state is CallState.TERMINATED
     assert harness.ports.in_use == 0
+
+
+async def test_key_presses_by_info(harness: Harness) -> None:
+    call = harness.call(gather=Gather(max_digits=2))
+    far = harness.far
+    invite = far.requests("INVITE")[0]
+    ok = far.reply(invite, "answer-3-in-200.sip", to_tag="callee")
+
+    def info(cseq: int, content_type: str, body: str) -> bytes:
+        return (
+            f"INFO sip:voxcall@127.0.0.1:5099 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKinfo{cseq}\r\n"
+            f"From: {ok.headers.get('To')}\r\nTo: {invite.headers.get('From')}\r\n"
+            f"Call-ID: {invite.call_id}\r\nCSeq: {cseq} INFO\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+        ).encode()
+
+    far.send(info(1, "application/dtmf-relay", "Signal=9\r\nDuration=160\r\n"))
+    far.send(info(2, "application/dtmf-relay", "Duration=160\r\n"))  # no key in it
+    far.send(info(3, "application/media_control+xml", "<media_control/>"))  # not a key
+    assert state_of(call) is CallState.CONFIRMED
+    far.send(info(4, "application/dtmf", "*"))
+    assert [r.status_code for r in far.responses()] == [200, 400, 200, 200]
+    outcome = call.outcome.result()
+    assert (outcome.digits, outcome.cause) == ("9*", "200 OK; max digits")
+    assert far.requests("BYE")
 
 
 async def test_sha256_challenge_with_qop_auth(harness: Harness) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from tests.audio.dtmf_signals import key_tone, pause
 from tests.dialers.sip.test_media import tone, udp
 from tests.peers.pcap import udp_payloads
 from voxcall.dialers.sip.g711 import alaw_to_samples, pcm_to_alaw
@@ -77,6 +78,19 @@ def test_telephone_events_reach_listeners_and_other_payload_types_do_not() -> No
     ]
     assert len(recorder.events) == 10
     assert recorder.frames == []
+
+
+def test_key_tones_in_the_audio_are_keys() -> None:
+    media = InboundMedia(PCMA_101, [KeyPressListener()])
+    signal = np.concatenate(
+        [pause(40), key_tone("8", 80), pause(100), key_tone("#", 80), pause(60)]
+    )
+    pcm = np.clip(signal, -32768, 32767).astype("<i2").tobytes()
+    events = [event for packet in audio_packets(pcm) for event in media.received(packet, 0.25)]
+    assert events == [
+        MediaEvent("key", "8", 0.25, "inband"),
+        MediaEvent("key", "#", 0.25, "inband"),
+    ]
 
 
 def test_telephone_events_are_ignored_when_the_answer_did_not_take_them() -> None:

@@ -1,6 +1,8 @@
 """The key-press listener: DTMF keys from the callee's RTP, as `MediaEvent`s of kind "key".
 
-Keys come as RFC 4733 telephone-events, each press counted once (telephone_event.py).
+Keys come as RFC 4733 telephone-events, each press counted once (telephone_event.py), and
+as tones in the audio (voxcall.audio.dtmf). A trunk that sends events may leave the tones
+in the audio as well: the call counts such a press once (interaction.py).
 """
 
 from __future__ import annotations
@@ -8,20 +10,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from voxcall.audio.dtmf import DtmfDetector
 from voxcall.dialers.sip.inbound import MediaEvent, MediaListener
 from voxcall.dialers.sip.telephone_event import KeyPressEvents, TelephoneEvent
 
 KEY = "key"  # the kind of the events this listener sends
-RFC4733 = "rfc4733"
+RFC4733 = "rfc4733"  # the carriers, in the events' detail
+INBAND = "inband"
 
 
 class KeyPressListener(MediaListener):
     def __init__(self) -> None:
         self._events = KeyPressEvents()
+        self._tones = DtmfDetector()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> KeyPressListener:
         return cls()
+
+    def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
+        return [MediaEvent(KEY, key, at, INBAND) for key in self._tones.feed(samples)]
 
     def telephone_event(
         self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
