@@ -6,6 +6,12 @@ the national number:
     0001  busy                       0004  answered, the callee hangs up after 1 s
     0002  rings until the ring timeout 0005  busy on the first attempt, answered later
     0003  the trunk rejects it         0008  a voicemail: a long greeting, then a beep
+    0006  presses 1 a second into the message
+    0007  presses * a second into the message, then 2 a second later
+
+Keys count only for a call with `gather` (api.md §11), as they would in a SIP call: a key
+stops the message, the repeat key restarts it, and the call waits for more keys until
+`max_digits`, the finish key or the timeout.
 
 With machine detection on (`DialRequest.machine_detection`), 0008 is found to be a machine
 MACHINE_DECISION s after the answer, and its greeting ends with a beep GREETING_END s after
@@ -33,6 +39,7 @@ from voxcall.dialers.base import (
     AttemptOutcome,
     AttemptResult,
     DialRequest,
+    Gather,
     MachineDetection,
 )
 
@@ -42,6 +49,8 @@ REJECT_SECONDS = 0.1
 MACHINE_DECISION = 1.9  # 0.3 s before the greeting, then 1.5 s of it and a frame
 GREETING_END = 7.5  # a 6.5 s greeting, 0.4 s of pause, a 0.6 s beep
 HUMAN_DECISION = 1.7  # "hello" after 0.5 s, 0.4 s long, then 0.8 s of silence
+# The keys the callee presses, by scenario: (seconds after the message starts, key).
+PRESSES = {"0006": ((1.0, "1"),), "0007": ((1.0, "*"), (2.0, "2"))}
 
 
 class SandboxDialer:
@@ -119,20 +128,21 @@ class SandboxDialer:
         mode = request.machine_detection
         answered_by = _who_answers(scenario, mode)
         result = AttemptResult.ANSWERED
+        digits = ""
         if scenario == "0004":
             talk, cause = CALLEE_HANGUP_SECONDS, "callee hung up"
             if answered_by is not None:
                 answered_by = AnsweredBy.UNKNOWN  # gone before the decision
         elif answered_by is None:
-            talk, cause = request.voice.duration, "voice played"
+            talk, cause, digits = _message(request, scenario)
         else:
             decided = MACHINE_DECISION if answered_by is AnsweredBy.MACHINE else HUMAN_DECISION
             if answered_by is AnsweredBy.MACHINE and mode is MachineDetection.HUMANS_ONLY:
                 result, talk, cause = AttemptResult.NO_ANSWER, decided, "machine (long greeting)"
             else:
                 # Not hung up before the decision, even after a shorter message.
-                talk = max(_message_start(answered_by, mode) + request.voice.duration, decided)
-                cause = "voice played"
+                message, cause, digits = _message(request, scenario)
+                talk = max(_message_start(answered_by, mode) + message, decided)
         await self._wait(talk)
         return AttemptOutcome(
             result,
@@ -141,8 +151,40 @@ class SandboxDialer:
             answered_at=answered,
             bill_sec=math.ceil(talk),
             cause=cause,
+            digits=digits,
             answered_by=answered_by,
         )
+
+
+def _message(request: DialRequest, scenario: str) -> tuple[float, str, str]:
+    """Seconds from the start of the message to the hang-up, why, and the digits."""
+    if request.gather is None:
+        return request.voice.duration, "voice played", ""
+    return gathered(request.voice.duration, request.gather, PRESSES.get(scenario, ()))
+
+
+def gathered(
+    message: float, gather: Gather, presses: tuple[tuple[float, str], ...]
+) -> tuple[float, str, str]:
+    """How a call with `gather` goes when the callee presses keys at the given seconds
+    after the message starts: seconds to the hang-up, why, and the digits."""
+    wait_until = message + gather.timeout  # the hang-up, unless a key comes first
+    digits, repeats = "", 0
+    for at, key in presses:
+        if at >= wait_until:
+            break
+        if key == gather.repeat_key:
+            if repeats < Gather.MAX_REPEATS:
+                repeats += 1
+                wait_until = at + message + gather.timeout
+            continue
+        if key == gather.finish_on_key:
+            return at, "finish key", digits
+        digits += key
+        if len(digits) >= gather.max_digits:
+            return at, "max digits", digits
+        wait_until = at + gather.timeout
+    return wait_until, "gather timeout", digits
 
 
 def _who_answers(scenario: str, mode: MachineDetection) -> AnsweredBy | None:
