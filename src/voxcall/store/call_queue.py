@@ -58,31 +58,7 @@ class CallQueue(Database):
         """
         now = time.time()
         rows = [
-            {
-                "id": c.id,
-                "project_id": c.project_id,
-                "campaign_id": c.campaign_id,
-                "campaign_index": index if c.campaign_id else None,
-                "voice_id": c.voice_id,
-                "national_number": c.national_number,
-                "e164": c.e164,
-                "dialer_id": c.dialer_id,
-                "status": CallStatus.WAITING.name,
-                "phase": Phase.QUEUED.value,
-                "retry_count": c.retry_count,
-                "retry_interval": c.retry_interval,
-                "request_date": c.request_date,
-                "expires_at": c.expires_at,
-                "next_attempt_at": now,
-                "execution_date": 0,
-                "attempts": 0,
-                "bill_sec": 0,
-                "price_milli": 0,
-                "reserved_milli": c.reserved_milli,
-                "cause": "",
-                "updated_at": now,
-            }
-            for index, c in enumerate(new_calls)
+            call_row(c, index if c.campaign_id else None, now) for index, c in enumerate(new_calls)
         ]
         needed: dict[str, int] = {}
         for c in new_calls:
@@ -101,7 +77,7 @@ class CallQueue(Database):
                 insert_voice(conn, new_voice)
             conn.execute(_INSERT_CALLS, rows)
             announce(conn)
-            calls = [_call(r) for r in rows]
+            calls = [call_from_row(r) for r in rows]
             if idempotency is not None:
                 # The response is stored with the calls: a crash keeps both or neither.
                 project_id, key, respond = idempotency
@@ -119,7 +95,7 @@ class CallQueue(Database):
             row = conn.execute(
                 select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
             ).first()
-        return _call(row._mapping) if row else None
+        return call_from_row(row._mapping) if row else None
 
     def campaign_calls(self, project_id: str, campaign_id: str) -> list[Call]:
         with self._read() as conn:
@@ -128,24 +104,20 @@ class CallQueue(Database):
                 .where(t.calls.c.project_id == project_id, t.calls.c.campaign_id == campaign_id)
                 .order_by(t.calls.c.campaign_index)
             ).all()
-        return [_call(r._mapping) for r in rows]
+        return [call_from_row(r._mapping) for r in rows]
 
     def cancel_call(self, project_id: str, call_id: str) -> Call | None:
         """Expire a call whose next attempt has not started; a live or final call is unchanged."""
         with self._write() as conn:
-            _close(
+            expire_queued(
                 conn,
-                and_(
-                    t.calls.c.id == call_id,
-                    t.calls.c.project_id == project_id,
-                    t.calls.c.phase == Phase.QUEUED.value,
-                ),
-                _Ending(CallStatus.EXPIRED, "cancelled by the client"),
+                and_(t.calls.c.id == call_id, t.calls.c.project_id == project_id),
+                "cancelled by the client",
             )
             row = conn.execute(
                 select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
             ).first()
-        return _call(row._mapping) if row else None
+        return call_from_row(row._mapping) if row else None
 
     def claim_due(
         self, dialer: DialerConfig, limit: int, now: float, *, worker_id: str | None = None
@@ -216,7 +188,7 @@ class CallQueue(Database):
             ClaimedAttempt(
                 attempt_id=new_id(),
                 number=r._mapping["attempts"],
-                call=_call(r._mapping),
+                call=call_from_row(r._mapping),
                 dialer_id=dialer_id,
                 started_at=now,
             )
@@ -260,11 +232,7 @@ class CallQueue(Database):
     def expire_due(self, now: float) -> int:
         """Calls waiting for an attempt past their time to live become EXPIRED."""
         with self._write() as conn:
-            return _close(
-                conn,
-                and_(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.expires_at <= int(now)),
-                _Ending(CallStatus.EXPIRED, "time to live passed"),
-            )
+            return expire_queued(conn, t.calls.c.expires_at <= int(now), "time to live passed")
 
     def recover_interrupted(self) -> int:
         """At start-up of the only worker (SQLite): every live attempt is a dead process's.
@@ -430,6 +398,44 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
     return [r.attempt_id in live for _, r in outcomes]
 
 
+def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, Any]:
+    """The row of a call request as accepted: queued, due at once. `campaign_index`: its
+    position in its batch or campaign list."""
+    return {
+        "id": c.id,
+        "project_id": c.project_id,
+        "campaign_id": c.campaign_id,
+        "campaign_index": campaign_index,
+        "voice_id": c.voice_id,
+        "national_number": c.national_number,
+        "e164": c.e164,
+        "dialer_id": c.dialer_id,
+        "status": CallStatus.WAITING.name,
+        "phase": Phase.QUEUED.value,
+        "retry_count": c.retry_count,
+        "retry_interval": c.retry_interval,
+        "request_date": c.request_date,
+        "expires_at": c.expires_at,
+        "next_attempt_at": now,
+        "execution_date": 0,
+        "attempts": 0,
+        "bill_sec": 0,
+        "price_milli": 0,
+        "reserved_milli": c.reserved_milli,
+        "cause": "",
+        "updated_at": now,
+    }
+
+
+def expire_queued(conn: Connection, where: ColumnElement[bool], cause: str) -> int:
+    """The calls matching `where` that wait for their next attempt become EXPIRED."""
+    return _close(
+        conn,
+        and_(where, t.calls.c.phase == Phase.QUEUED.value),
+        _Ending(CallStatus.EXPIRED, cause),
+    )
+
+
 def abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
     """Live attempts whose process is gone become UNKNOWN, and so do their calls."""
     cause = f"outcome unknown: {why} during the attempt"
@@ -546,7 +552,7 @@ def _event(row: Any, status: CallStatus, bill_sec: int, price: int, now: float) 
     }
 
 
-def _call(m: Mapping[Any, Any]) -> Call:
+def call_from_row(m: Mapping[Any, Any]) -> Call:
     return Call(
         id=m["id"],
         project_id=m["project_id"],

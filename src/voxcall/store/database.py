@@ -186,8 +186,10 @@ class Database:
         return StoreUnavailable(f"the database stayed busy for {self.timeout:g} s")
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        deadline = self.clock() + self.timeout
+    def _write(self, *, timeout: float | None = None) -> Iterator[Connection]:
+        """A write transaction that must reach its commit within `timeout` seconds (the
+        store's own timeout unless the caller knows its work takes longer)."""
+        deadline = self.clock() + (self.timeout if timeout is None else timeout)
         with self._guard(), self._writer_lock(deadline), self.engine.connect() as conn:
             if self._one_writer is not None:  # SQLite: what is left for its busy wait
                 set_lock_wait(conn, max(0.0, deadline - self.clock()))

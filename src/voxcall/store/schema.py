@@ -142,6 +142,9 @@ calls = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_calls_due", "phase", "next_attempt_at"),
     Index("ix_calls_project", "project_id", "request_date"),
+    # a campaign's calls in list order (keyset pages), and those not final yet (its release)
+    Index("ix_calls_campaign_order", "campaign_id", "campaign_index"),
+    Index("ix_calls_campaign_phase", "campaign_id", "phase"),
 )
 
 attempts = Table(
@@ -246,4 +249,52 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
+)
+
+# Campaigns (api.md §8). `seq` keys its list: a million rows repeat an integer, not an id.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("voice_id", String(32), ForeignKey("voices.id"), nullable=False),
+    Column("dialer_id", String(32), nullable=True),
+    Column("retry_count", Integer, nullable=False),
+    Column("retry_interval", Integer, nullable=True),
+    Column("start_at", BigInteger, nullable=False),
+    Column("end_at", BigInteger, nullable=False),
+    Column("window", Text, nullable=True),  # JSON (§10); NULL: the project's default
+    Column("max_channels", Integer, nullable=True),
+    Column("calls_per_minute", Integer, nullable=True),
+    Column("reservation_milli", BigInteger, nullable=False),  # per call, taken at release
+    Column("state", String(12), nullable=False),  # active | paused | cancelled
+    Column("total", Integer, nullable=False),
+    # The list's first `released` numbers are in the call queue: moved there, and this
+    # count raised, in one transaction, so no number is ever released twice.
+    Column("released", Integer, nullable=False),
+    Column("next_release_at", Float, nullable=False),  # callsPerMinute pacing
+    Column("no_balance", Boolean, nullable=False),
+    Column("skipped", Text, nullable=False),  # JSON {invalid, notAllowed, ...}
+    Column("rejected", Text, nullable=False),  # JSON [{line, value, reason}], first 100
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Index("ix_campaigns_project", "project_id", "seq"),
+    # the campaigns the releaser looks at
+    Index("ix_campaigns_open", "finished_at", "state"),
+)
+
+# A campaign's numbers in list order, stored in bulk at import; `position` from 0.
+campaign_numbers = Table(
+    "campaign_numbers",
+    metadata,
+    Column("campaign_seq", BigInteger, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("line", Integer, nullable=False),  # of the uploaded file (JSON: index + 1)
+    Column("national_number", String(32), nullable=False),
+    Column("e164", String(32), nullable=False),
 )

@@ -7,6 +7,7 @@ transaction of one of them. The layers above take the narrower part they need.
 from __future__ import annotations
 
 from voxcall.store.call_queue import CallQueue
+from voxcall.store.campaigns import Campaigns
 from voxcall.store.dialers import Dialers
 from voxcall.store.idempotency import Idempotency
 from voxcall.store.projects import Projects
@@ -15,6 +16,6 @@ from voxcall.store.webhook_outbox import WebhookOutbox
 from voxcall.store.workers import Workers
 
 
-class Store(Projects, Dialers, Voices, CallQueue, Workers, WebhookOutbox, Idempotency):
-    """Projects, dialers, voices, the call queue, workers, the webhook outbox and
-    idempotency keys, in one database (`Store.open`)."""
+class Store(Projects, Dialers, Voices, CallQueue, Campaigns, Workers, WebhookOutbox, Idempotency):
+    """Projects, dialers, voices, the call queue, campaigns, workers, the webhook outbox
+    and idempotency keys, in one database (`Store.open`)."""

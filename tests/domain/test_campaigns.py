@@ -1,0 +1,66 @@
+"""The campaign's status and the release plan, as pure rules."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from voxcall.domain.campaigns import (
+    Campaign,
+    CampaignPolicy,
+    CampaignState,
+    CampaignStatus,
+    Skips,
+    release_plan,
+)
+
+_POLICY = CampaignPolicy("v", None, 1, None, 100, 1000, None, None, None, 0)
+_CAMPAIGN = Campaign(
+    "c", "p", "n", _POLICY, CampaignState.ACTIVE, 10, 0, False, Skips(), (), 0, None, None
+)
+
+
+def test_status_by_precedence() -> None:
+    assert _CAMPAIGN.status(50) is CampaignStatus.SCHEDULED
+    assert _CAMPAIGN.status(150) is CampaignStatus.RUNNING
+    assert _CAMPAIGN.status(150, window_open=False) is CampaignStatus.OUTSIDE_WINDOW
+    short = dataclasses.replace(_CAMPAIGN, no_balance=True)
+    assert short.status(150, window_open=False) is CampaignStatus.NO_BALANCE
+    paused = dataclasses.replace(short, state=CampaignState.PAUSED)
+    assert paused.status(50) is CampaignStatus.PAUSED
+    done = dataclasses.replace(paused, finished_at=200)
+    assert done.status(300) is CampaignStatus.DONE
+    cancelled = dataclasses.replace(done, state=CampaignState.CANCELLED)
+    assert cancelled.status(300) is CampaignStatus.CANCELLED
+
+
+def test_release_fills_the_channels_left() -> None:
+    plan = release_plan(
+        waiting=100, in_flight=7, channel_cap=10, calls_per_minute=None, next_release_at=0, now=5
+    )
+    assert (plan.count, plan.next_release_at(plan.count)) == (3, 0)
+    full = release_plan(
+        waiting=100, in_flight=12, channel_cap=10, calls_per_minute=None, next_release_at=0, now=5
+    )
+    assert full.count == 0
+    last = release_plan(
+        waiting=2, in_flight=0, channel_cap=10, calls_per_minute=None, next_release_at=0, now=5
+    )
+    assert last.count == 2
+
+
+def test_calls_per_minute_is_a_bucket_of_at_most_a_minute() -> None:
+    def plan(next_release_at: float, now: float) -> tuple[int, float]:
+        p = release_plan(
+            waiting=1000,
+            in_flight=0,
+            channel_cap=1000,
+            calls_per_minute=30,
+            next_release_at=next_release_at,
+            now=now,
+        )
+        return p.count, p.next_release_at(p.count)
+
+    assert plan(0, 10_000) == (30, 10_000)  # idle for hours: one minute's worth
+    assert plan(10_000, 10_001) == (0, 10_000)
+    assert plan(10_000, 10_004.5) == (2, 10_004)
+    assert plan(10_100, 10_050) == (0, 10_100)  # spent ahead: wait
