@@ -33,7 +33,7 @@ def _record(i: int) -> AttemptRecord:
 
 async def test_outcomes_that_end_together_share_a_transaction() -> None:
     store = SlowStore()
-    writer = OutcomeWriter(store, giving_up=lambda _: False)  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, giving_up=lambda _: False)
     await asyncio.gather(*(writer.write(f"c{i}", _record(i)) for i in range(100)))
     committed = [c for batch in store.transactions for c in batch]
     assert sorted(committed) == sorted(f"c{i}" for i in range(100))
@@ -42,7 +42,7 @@ async def test_outcomes_that_end_together_share_a_transaction() -> None:
 
 async def test_a_cancelled_caller_still_gets_its_outcome_written() -> None:
     store = SlowStore()
-    writer = OutcomeWriter(store, giving_up=lambda _: False)  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, giving_up=lambda _: False)
     task = asyncio.create_task(writer.write("c1", _record(1)))
     await asyncio.sleep(0.001)
     task.cancel()
@@ -52,6 +52,6 @@ async def test_a_cancelled_caller_still_gets_its_outcome_written() -> None:
 
 async def test_retries_while_the_store_is_down() -> None:
     store = SlowStore(failures=2)
-    writer = OutcomeWriter(store, giving_up=lambda _: False)  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, giving_up=lambda _: False)
     await writer.write("c1", _record(1))
     assert store.transactions == [["c1"]]

@@ -4,7 +4,7 @@ alone, a failed commit fails every unit of its group, and a unit out of time wri
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,7 +37,7 @@ class Late(Exception):
     pass
 
 
-def insert_then(n: int, fail: bool) -> object:
+def insert_then(n: int, fail: bool) -> Callable[[Connection], int]:
     def work(conn: Connection) -> int:
         conn.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n})
         conn.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n + 1000})
@@ -64,7 +64,7 @@ def test_concurrent_units_share_commits_and_fail_alone(engine: Engine) -> None:
 
     def client(n: int) -> None:
         try:
-            results[n] = group.run(insert_then(n, fail=n % 3 == 0))  # type: ignore[arg-type]
+            results[n] = group.run(insert_then(n, fail=n % 3 == 0))
         except Boom as exc:
             results[n] = exc
 
@@ -89,7 +89,7 @@ def test_a_failed_commit_fails_the_whole_group(engine: Engine) -> None:
 
     group = GroupCommit(transaction, 30.0, Late)
     with pytest.raises(OSError, match="disk full"):
-        group.run(insert_then(1, fail=False))  # type: ignore[arg-type]
+        group.run(insert_then(1, fail=False))
     assert rows(engine) == []
 
 
@@ -114,11 +114,11 @@ def test_a_unit_queued_past_its_deadline_leaves_and_writes_nothing(engine: Engin
     assert holding.wait(30)
     try:
         with pytest.raises(Late):
-            group.run(insert_then(1, fail=False))  # type: ignore[arg-type]
+            group.run(insert_then(1, fail=False))
     finally:
         hold.set()
         leader.join(30)
-    assert group.run(insert_then(5, fail=False)) == 5  # type: ignore[arg-type]
+    assert group.run(insert_then(5, fail=False)) == 5
     assert rows(engine) == [5, 1005]
 
 
@@ -133,5 +133,5 @@ def test_a_unit_whose_group_starts_after_its_deadline_is_not_run(engine: Engine)
 
     group = GroupCommit(transaction, 5.0, Late, clock=lambda: now[0])
     with pytest.raises(Late):
-        group.run(insert_then(1, fail=False))  # type: ignore[arg-type]
+        group.run(insert_then(1, fail=False))
     assert rows(engine) == []

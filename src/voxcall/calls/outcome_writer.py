@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from voxcall.domain.calls import AttemptRecord
 from voxcall.store.database import StoreUnavailable
-from voxcall.store.store import Store
 
 log = logging.getLogger("voxcall.scheduler")
 
 
+class OutcomeStore(Protocol):
+    """What the writer needs of the store: record many attempts' ends in one transaction."""
+
+    def finish_attempts(self, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]: ...
+
+
 class OutcomeWriter:
-    def __init__(self, store: Store, *, giving_up: Callable[[float], bool]) -> None:
+    def __init__(self, store: OutcomeStore, *, giving_up: Callable[[float], bool]) -> None:
         self.store = store
         # Asked with the current back-off: True ends the retries (at shutdown). The attempt
         # stays live in the store then, and the next start declares it UNKNOWN.

@@ -23,9 +23,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from voxcall.audio.wav import read_wav_pcm
-from voxcall.calls.outcome_writer import OutcomeWriter
+from voxcall.calls.outcome_writer import OutcomeStore, OutcomeWriter
 from voxcall.calls.policy import decide
 from voxcall.config import ATTEMPT_WATCHDOG
 from voxcall.dialers.base import (
@@ -41,7 +42,6 @@ from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
 from voxcall.store.files import VoiceFiles
-from voxcall.store.store import Store
 
 log = logging.getLogger("voxcall.scheduler")
 
@@ -50,6 +50,32 @@ CLAIM_BATCH = 200  # attempts claimed by one transaction at most
 MIN_ROUND = 0.01  # seconds: the shortest dispatch round
 EXPIRY_INTERVAL = 1.0  # seconds between sweeps for calls past their time to live
 HANG_UP_GRACE = 5.0  # seconds a stopping worker waits for cancelled dials to hang up
+
+
+class DispatchStore(OutcomeStore, Protocol):
+    """What the scheduler needs of the store: its worker's lease, the enabled dialers and
+    their busy channels, claiming and expiring due calls, and (through its outcome writer)
+    recording how attempts ended."""
+
+    def recover_interrupted(self) -> int: ...
+
+    def register_worker(self, worker_id: str, *, host: str, pid: int, now: float) -> None: ...
+
+    def heartbeat(self, worker_id: str, now: float) -> bool: ...
+
+    def unregister_worker(self, worker_id: str) -> None: ...
+
+    def reap_dead_workers(self, now: float, lease: float) -> int: ...
+
+    def expire_due(self, now: float) -> int: ...
+
+    def list_dialers(self, *, enabled_only: bool = False) -> list[DialerConfig]: ...
+
+    def busy_channels(self) -> dict[str, int]: ...
+
+    def claim_due(
+        self, dialer: DialerConfig, limit: int, now: float, *, worker_id: str | None = None
+    ) -> list[ClaimedAttempt]: ...
 
 
 @dataclass(slots=True)
@@ -63,7 +89,7 @@ class _Trunk:
 class Scheduler:
     def __init__(
         self,
-        store: Store,
+        store: DispatchStore,
         files: VoiceFiles,
         *,
         sandbox_speed: float = 1.0,
