@@ -116,8 +116,8 @@ def new_id() -> str:
 class Database:
     """One database, and the transactions the store's aggregates run their statements in.
 
-    Each aggregate (projects, dialers, voices, the call queue, the webhook outbox,
-    idempotency) is a subclass; `voxcall.store.store.Store` is all of them over one engine.
+    Each aggregate of the store (projects, dialers, voices, the call queue, ...) is a
+    subclass; `voxcall.store.store.Store` is all of them over one engine.
     """
 
     def __init__(self, engine: Engine, *, timeout: float = DB_TIMEOUT) -> None:
