@@ -1,9 +1,16 @@
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, parse_phone
+from voxcall.calls.numbers import (
+    InvalidPhoneNumber,
+    NumberNotAllowed,
+    PhoneNumber,
+    _full_parse,
+    _iranian_shortcut,
+    parse_phone,
+)
 
 MOBILE = PhoneNumber(national="09121234567", e164="+989121234567")
 LETTERS = "may hold only digits and a leading '+' (no letters, no extension)"
@@ -41,6 +48,7 @@ def test_landline() -> None:
         ("091212345678999", "not a valid number"),
         ("1" * 40, "not a phone number"),
         ("+14155552671", "calls to US are not allowed for this project"),
+        ("98 00 912 123 4567", "not a valid number"),  # libphonenumber drops the 00
     ],
 )
 def test_refused(raw: str, reason: str) -> None:
@@ -132,3 +140,25 @@ def test_accepted_digits_are_the_dialled_digits(raw: str) -> None:
     prefixes = ("", "0", "98", "0098", "980", "00980")
     assert sent in {prefix + significant for prefix in prefixes}
     assert phonenumbers.is_valid_number(phonenumbers.parse(number.e164))
+
+
+_SIGNIFICANT = st.one_of(
+    st.from_regex(r"9[0-9]{9}", fullmatch=True),  # mobiles, and what only looks like one
+    st.from_regex(r"[1-8][0-9]{9}", fullmatch=True),  # landlines
+    st.from_regex(r"[0-9]{6,12}", fullmatch=True),
+)
+
+
+@settings(max_examples=2000)
+@given(st.sampled_from(["", "0", "98", "+98", "0098", "+", "00", "980"]), _SIGNIFICANT)
+def test_the_iranian_shortcut_gives_what_libphonenumber_gives(prefix: str, digits: str) -> None:
+    text = prefix + digits
+    try:
+        expected: object = _full_parse(text, "IR")
+    except InvalidPhoneNumber as exc:
+        expected = str(exc)
+    try:
+        found: object = _iranian_shortcut(text)
+    except InvalidPhoneNumber as exc:
+        found = str(exc)
+    assert found == expected

@@ -43,22 +43,64 @@ def parse_phone(
         raise InvalidPhoneNumber(
             "may hold only digits and a leading '+' (no letters, no extension)"
         )
+    number_region, number = _iranian_shortcut(text) if region == "IR" else _full_parse(text, region)
+    if allowed_regions is not None and number_region not in allowed_regions:
+        raise NumberNotAllowed(f"calls to {number_region} are not allowed for this project")
+    return number
+
+
+# The forms nearly every Iranian number comes in ("0912...", "912...", "+98912...",
+# "98912...", "0098912...") spell its ten significant digits outright. Checking those
+# against the metadata directly gives what the full parse gives (a test holds the two
+# equal), at a fraction of its cost: a list of a million numbers is read in seconds.
+_IRANIAN_FORMS = re.compile(r"(?:\+98|0098|98(?=[0-9]{10}$)|0)?([1-9][0-9]{9})")
+
+
+def _iranian_shortcut(text: str) -> tuple[str | None, PhoneNumber]:
+    form = _IRANIAN_FORMS.fullmatch(text)
+    if form:
+        significant = form[1]
+        number = phonenumbers.PhoneNumber(country_code=98, national_number=int(significant))
+        if phonenumbers.is_valid_number(number):
+            return "IR", PhoneNumber(national=f"0{significant}", e164=f"+98{significant}")
+    return _full_parse(text, "IR")
+
+
+def _full_parse(text: str, region: str) -> tuple[str | None, PhoneNumber]:
+    """The number's region and its forms, by libphonenumber."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_valid_number(number) or not _spelled_out(text, number):
         raise InvalidPhoneNumber("not a valid number")
-    number_region = phonenumbers.region_code_for_number(number)
-    if allowed_regions is not None and number_region not in allowed_regions:
-        raise NumberNotAllowed(f"calls to {number_region} are not allowed for this project")
     national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return PhoneNumber(
+    return phonenumbers.region_code_for_number(number), PhoneNumber(
         national=re.sub(r"\D", "", national),
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
     )
 
 
+def _spelled_out(text: str, number: phonenumbers.PhoneNumber) -> bool:
+    """Whether `text` is the number's significant digits after nothing but an international
+    prefix (00), its country code and its trunk prefix (0), each optional. libphonenumber
+    also drops digits it cannot place ("98 00 912..."), and then dials another number."""
+    significant = phonenumbers.national_significant_number(number)
+    country_code = number.country_code or 0  # always set once parsed; typed optional
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = (metadata.national_prefix if metadata else None) or ""
+    country = str(country_code)
+    spellings = {
+        idd + code + prefix + significant
+        for idd, code in (("", ""), ("", country), ("00", country))
+        for prefix in ("", trunk)
+    }
+    return text.removeprefix("+") in spellings
+
+
 def _ascii_digits(text: str) -> str:
     """Persian, Arabic-Indic and full-width digits as ASCII ones (phones type them so)."""
+    if text.isascii():
+        return text
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
