@@ -77,8 +77,7 @@ from voxcall.audio.wav import wav_bytes
 from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
-from voxcall.dialers.sip.call import CallSettings
-from voxcall.dialers.sip.config import SipTrunkConfig
+from voxcall.dialers.sip.config import CallSettings, SipTrunkConfig
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.g711 import pcm_to_ulaw
 from voxcall.runtime import Services, build_services, freeze_startup_objects

@@ -84,7 +84,9 @@ class BaresipFactory:
     workdir: Path
     started: list[Baresip] = field(default_factory=list)
 
-    def __call__(self, user: str) -> Baresip:
+    def __call__(self, user: str, *, source: Path | None = None) -> Baresip:
+        """A callee answering as `user`; it echoes what it hears, or with `source` (an 8 kHz
+        mono 16-bit WAV) says that file from the answer on."""
         port, ctrl_port, rtp_low = free_ports(1), free_ports(1), free_ports(40)
         workdir = self.workdir / f"baresip-{len(self.started)}"
         (workdir / "rec").mkdir(parents=True)  # snd_path must exist
@@ -100,6 +102,10 @@ class BaresipFactory:
             text = (TEMPLATES / name).read_text()
             for token, value in tokens.items():
                 text = text.replace(token, value)
+            if source is not None:
+                text = text.replace(
+                    "audio_source\t\taubridge,echo", f"audio_source\t\taufile,{source}"
+                )
             (workdir / name).write_text(text)
         (workdir / "contacts").write_text("")
         with open(workdir / "baresip.log", "wb") as log:

@@ -23,7 +23,8 @@ from tests.peers.dialing import dial_request
 from tests.peers.net import free_ports
 from tests.peers.voices import tone
 from voxcall.dialers.base import AttemptResult, Gather
-from voxcall.dialers.sip.call import TRANSITIONS, Call, CallSettings, CallState, IllegalTransition
+from voxcall.dialers.sip.call import TRANSITIONS, Call, CallState, IllegalTransition
+from voxcall.dialers.sip.config import CallSettings
 from voxcall.dialers.sip.dialog import tag_of
 from voxcall.dialers.sip.digest import DigestChallenge
 from voxcall.dialers.sip.header_values import Via

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxcall.dialers.base import AttemptResult
+from voxcall.dialers.base import AnsweredBy, AttemptResult
 from voxcall.dialers.sip.outcome import (
     MAX_CAUSE,
     CallRecord,
@@ -185,3 +185,20 @@ def test_hostile_reason_phrase_is_clipped() -> None:
     assert outcome.result is ERROR
     assert len(outcome.cause) == MAX_CAUSE
     assert outcome.cause.startswith("500 xxx")
+
+
+def test_a_machine_hung_up_on_is_no_answer_with_its_seconds() -> None:
+    record = CallRecord(
+        Ending.MACHINE,
+        T0,
+        T0 + 5.5,
+        200,
+        "OK",
+        answered_at=T0 + 2,
+        detail="machine (long greeting (1520 ms))",
+        answered_by=AnsweredBy.MACHINE,
+    )
+    outcome = attempt_outcome(record)
+    assert outcome.result is AttemptResult.NO_ANSWER
+    assert (outcome.bill_sec, outcome.answered_by) == (4, AnsweredBy.MACHINE)
+    assert outcome.cause == "200 OK; machine (long greeting (1520 ms))"

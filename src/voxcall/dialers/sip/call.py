@@ -17,10 +17,10 @@ import enum
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
 
 from voxcall.dialers.base import AttemptOutcome, DialRequest
 from voxcall.dialers.sip.call_media import CallMedia, encode
+from voxcall.dialers.sip.config import CallSettings
 from voxcall.dialers.sip.dialog import (
     ALLOW,
     Dialog,
@@ -37,11 +37,11 @@ from voxcall.dialers.sip.inbound import MediaEvent
 from voxcall.dialers.sip.interaction import Interaction
 from voxcall.dialers.sip.keys import KEY
 from voxcall.dialers.sip.listeners import Receiver
+from voxcall.dialers.sip.machine import ANSWERED_BY, GREETING_END, MachineDetectionFlow
 from voxcall.dialers.sip.media import SAMPLE_RATE, Pacer, PlaybackReport, RtpPortPool
 from voxcall.dialers.sip.message import SipRequest, SipResponse
 from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
 from voxcall.dialers.sip.sdp import (
-    Codec,
     MediaTarget,
     NoCommonCodec,
     answer_direction,
@@ -99,25 +99,6 @@ class IllegalTransition(RuntimeError):
     """A move the TRANSITIONS table does not allow: a bug, never the far end's doing."""
 
 
-@dataclass(frozen=True)
-class CallSettings:
-    """What every call of one dialer shares."""
-
-    destination: Address  # the trunk's address: where out-of-dialog requests go
-    request_host: str  # "host" or "host:port", as the Request-URI and To carry it
-    from_address: str  # our From without tag: '"Caller" <sip:user@domain>'
-    contact_user: str
-    media_ip: str  # our address in the SDP
-    codecs: tuple[Codec, ...]
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    # Seconds of silence sent after the voice, before the BYE, so that the callee's jitter
-    # buffer plays out the last syllable instead of the BYE cutting it off. Sent, not just
-    # waited: a jitter buffer driven by arriving packets (baresip's) releases its last
-    # frames only when more packets push them out.
-    bye_tail: float = 0.25
-
-
 class Call:
     """One attempt: `start()` sends the INVITE, `outcome` resolves once its fate is known.
     What it plays and hears after the answer is its `Interaction`'s to decide (CallControl)."""
@@ -145,6 +126,14 @@ class Call:
         self._settings = settings
         self._media = CallMedia(pacer, ports, receiver)
         self._interaction = Interaction(request.gather, self, loop)
+        self._machine = MachineDetectionFlow(
+            request.machine_detection,
+            settings.amd,
+            loop,
+            start_message=self._interaction.answered,
+            hang_up=lambda detail: self._hang_up(Ending.MACHINE, detail),
+            call_id=self.call_id,
+        )
         self.ring_timer = Timer("ring timeout", loop, self._ring_timeout_expired)
         # RFC 3261 §9.1: with no final response 64*T1 after the CANCEL, give the INVITE up.
         self.cancel_timer = Timer("final after CANCEL", loop, self._cancel_timer_expired)
@@ -190,6 +179,7 @@ class Call:
         """Settle the outcome (once) and move on."""
         self.ring_timer.cancel()
         self._interaction.close()
+        self._machine.close()
         self._media.close()
         if not self.outcome.done():
             code, reason = status or self._status or (None, "")
@@ -202,6 +192,7 @@ class Call:
                 answered_at=self._answered_at,
                 detail=detail,
                 digits=self._interaction.digits,
+                answered_by=self._machine.outcome,
             )
             outcome = attempt_outcome(record)
             log.info(
@@ -218,6 +209,7 @@ class Call:
         for timer in (self.ring_timer, self.cancel_timer):
             timer.cancel()
         self._interaction.close()
+        self._machine.close()
         self._media.close()
         self._pcm = None
         if self._ua.calls.get(self.call_id) is self:
@@ -350,8 +342,10 @@ class Call:
         self._media.connect(target, payload, self._playback_done)
         self.ring_timer.cancel()
         self._transition(CallState.CONFIRMED)
-        self._media.listen(self._interaction.listeners, self._media_event)
-        self._interaction.answered()
+        self._media.listen(
+            {**self._interaction.listeners, **self._machine.listeners}, self._media_event
+        )
+        self._machine.answered()  # it starts the interaction when the message may begin
 
     def _dialog_for(self, response: SipResponse) -> tuple[Dialog, str | None]:
         """The dialog of a 2xx, and what makes it unusable (None if nothing does). Unusable,
@@ -401,6 +395,8 @@ class Call:
         if self.state is CallState.CONFIRMED and event.kind == KEY:
             log.info("call %s: key %s (%s)", self.call_id, event.value, event.detail)
             self._interaction.key(event.value, event.detail, time.monotonic())
+        elif self.state is CallState.CONFIRMED and event.kind in (ANSWERED_BY, GREETING_END):
+            self._machine.event(event)
 
     # -- CallControl: what the interaction asks -------------------------------------------------
 
@@ -412,7 +408,8 @@ class Call:
 
     def end_call(self, detail: str) -> None:
         if self.state is CallState.CONFIRMED:
-            self._hang_up(Ending.HANGUP, detail)
+            if not self._machine.hold_hang_up(lambda: self.end_call(detail)):
+                self._hang_up(Ending.HANGUP, detail)
 
     def _hang_up(self, ending: Ending, detail: str) -> None:
         """BYE the dialog and settle the outcome; the call ends when the BYE is answered

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from voxcall.audio.amd import AmdSettings
 from voxcall.dialers.sip.sdp import PCMA, PCMU, Codec, codec_by_name
+from voxcall.dialers.sip.transaction import Address
 from voxcall.dialers.sip.uri import SipUri
 
 TRANSPORTS = ("udp", "tcp")
@@ -264,3 +265,23 @@ def _changed_thresholds(settings: AmdSettings) -> dict[str, int]:
         for f in dataclasses.fields(settings)
         if getattr(settings, f.name) != getattr(defaults, f.name)
     }
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """What every call of one dialer shares."""
+
+    destination: Address  # the trunk's address: where out-of-dialog requests go
+    request_host: str  # "host" or "host:port", as the Request-URI and To carry it
+    from_address: str  # our From without tag: '"Caller" <sip:user@domain>'
+    contact_user: str
+    media_ip: str  # our address in the SDP
+    codecs: tuple[Codec, ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # Seconds of silence sent after the voice, before the BYE, so that the callee's jitter
+    # buffer plays out the last syllable instead of the BYE cutting it off. Sent, not just
+    # waited: a jitter buffer driven by arriving packets (baresip's) releases its last
+    # frames only when more packets push them out.
+    bye_tail: float = 0.25
+    amd: AmdSettings = field(default_factory=AmdSettings)  # for calls that ask for it

@@ -14,8 +14,8 @@ import socket
 import time
 
 from voxcall.dialers.base import AttemptOutcome, DialRequest
-from voxcall.dialers.sip.call import Call, CallSettings
-from voxcall.dialers.sip.config import SipTrunkConfig
+from voxcall.dialers.sip.call import Call
+from voxcall.dialers.sip.config import CallSettings, SipTrunkConfig
 from voxcall.dialers.sip.media import RtpPortPool
 from voxcall.dialers.sip.media_process import MediaProcess
 from voxcall.dialers.sip.outcome import CallRecord, Ending, attempt_outcome
@@ -115,6 +115,7 @@ class SipDialer:
             username=config.username,
             password=config.password,
             bye_tail=config.bye_tail_ms / 1000,
+            amd=config.amd,
         )
         log.info("sip dialer started: trunk %s, %r", trunk, config)
 

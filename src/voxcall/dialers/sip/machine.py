@@ -82,8 +82,10 @@ class MachineDetectionFlow:
         *,
         start_message: Callable[[], None],
         hang_up: Callable[[str], None],
+        call_id: str = "",
     ) -> None:
         self.mode = mode
+        self._call_id = call_id  # for the log
         self.answered_by: AnsweredBy | None = None
         self.reason = ""
         self._settings = settings
@@ -103,6 +105,13 @@ class MachineDetectionFlow:
         return {"amd": listener_settings(self._settings, self.mode)}
 
     @property
+    def outcome(self) -> AnsweredBy | None:
+        """What the attempt reports: None with detection off, unknown if it ended first."""
+        if self.mode is MachineDetection.OFF:
+            return None
+        return self.answered_by or AnsweredBy.UNKNOWN
+
+    @property
     def deciding(self) -> bool:
         return self.mode is not MachineDetection.OFF and self.answered_by is None
 
@@ -119,7 +128,7 @@ class MachineDetectionFlow:
         if event.kind == ANSWERED_BY and self.answered_by is None:
             self._decided(AnsweredBy(event.value), event.detail)
         elif event.kind == GREETING_END:
-            log.info("machine greeting ended: %s (%s)", event.value, event.detail)
+            log.info("call %s: greeting ended: %s (%s)", self._call_id, event.value, event.detail)
             self.greeting_timer.cancel()
             self._message()
 
@@ -141,7 +150,7 @@ class MachineDetectionFlow:
     def _decided(self, answered_by: AnsweredBy, reason: str) -> None:
         self.answered_by, self.reason = answered_by, reason
         self.decision_timer.cancel()
-        log.info("answered by %s: %s", answered_by.value, reason)
+        log.info("call %s: answered by %s: %s", self._call_id, answered_by.value, reason)
         machine = answered_by is AnsweredBy.MACHINE
         if self.mode is MachineDetection.HUMANS_ONLY and machine:
             self.close()
@@ -157,11 +166,11 @@ class MachineDetectionFlow:
             held()
 
     def _decision_overdue(self) -> None:
-        log.info("machine detection: no decision in time (no audio?)")
+        log.info("call %s: machine detection: no decision in time (no audio?)", self._call_id)
         self._decided(AnsweredBy.UNKNOWN, "no audio")
 
     def _greeting_overdue(self) -> None:
-        log.info("machine greeting: no end heard in time")
+        log.info("call %s: machine greeting: no end heard in time", self._call_id)
         self._message()
 
     def _message(self) -> None:

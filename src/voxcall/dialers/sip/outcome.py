@@ -28,6 +28,7 @@ class Ending(enum.Enum):
     MEDIA_FAILURE = "media failure"  # answered, but the SDP answer was unusable: ACK, then BYE
     BAD_ANSWER = "bad answer"  # a 2xx whose Contact or Record-Route is unusable: ACK, then BYE
     LOCAL_FAILURE = "local failure"  # we could not place the call (e.g. no free RTP port)
+    MACHINE = "machine"  # answered by a machine, and hung up on (machineDetection humansOnly)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def _status_text(record: CallRecord) -> str:
 
 def _cause(record: CallRecord) -> str:
     status = _status_text(record)
-    if record.ending is Ending.HANGUP:
+    if record.ending in (Ending.HANGUP, Ending.MACHINE):
         text = f"{status}; {record.detail}" if record.detail else status
     elif record.ending is Ending.REJECTED:
         text = status
@@ -87,7 +88,7 @@ def _cause(record: CallRecord) -> str:
 def _result(record: CallRecord) -> AttemptResult:
     if record.ending is Ending.HANGUP:
         return AttemptResult.ANSWERED
-    if record.ending is Ending.RING_TIMEOUT:
+    if record.ending in (Ending.RING_TIMEOUT, Ending.MACHINE):
         return AttemptResult.NO_ANSWER
     if record.ending is Ending.REJECTED and record.status is not None:
         if record.status in _BUSY:
@@ -101,10 +102,11 @@ def attempt_outcome(record: CallRecord) -> AttemptOutcome:
     """Classify one finished call.
 
     2xx then BYE -> ANSWERED; 486, 600, 603 -> BUSY; 480, a far-end 408 or 487, our CANCEL
-    at the ring timeout (487, or a 200 that crossed the CANCEL and was hung up at once) ->
-    NO_ANSWER; 403, 404, 484, 503, any other final failure, Timer B, ICMP errors, a failed
-    send, a 2xx with an unusable Contact, Record-Route or SDP answer -> ERROR. bill_sec
-    counts whenever a 2xx arrived, since the trunk bills it.
+    at the ring timeout (487, or a 200 that crossed the CANCEL and was hung up at once), a
+    machine that machine detection hung up on -> NO_ANSWER; 403, 404, 484, 503, any other
+    final failure, Timer B, ICMP errors, a failed send, a 2xx with an unusable Contact,
+    Record-Route or SDP answer -> ERROR. bill_sec counts whenever a 2xx arrived, since the
+    trunk bills it.
     """
     return AttemptOutcome(
         result=_result(record),
