@@ -20,7 +20,7 @@ from voxcall.dialers.sip.inbound import InboundFormat, InboundMedia, MediaEvent,
 from voxcall.dialers.sip.keys import KeyPressListener
 from voxcall.dialers.sip.listeners import build_listeners
 from voxcall.dialers.sip.media_process import MediaProcess
-from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.dialers.sip.rtp import RtpExtension, RtpPacket
 from voxcall.dialers.sip.telephone_event import TelephoneEvent
 
 __all__ = ["udp"]  # a fixture, shared with test_media
@@ -65,6 +65,17 @@ def test_audio_is_decoded_in_the_negotiated_law() -> None:
     events = [event for packet in audio_packets(pcm) for event in media.received(packet, 0.5)]
     assert events == [MediaEvent("frame", "160", 0.5)] * 3
     assert np.array_equal(np.concatenate(recorder.frames), alaw_to_samples(pcm_to_alaw(pcm)))
+
+
+def test_packets_with_csrc_extension_and_padding() -> None:
+    recorder = Recorder()
+    media = InboundMedia(PCMA_101, [recorder])
+    payload = pcm_to_alaw(tone(0.02))
+    packet = RtpPacket(
+        8, 1, 160, 1234, payload, csrc=[7, 8], extension=RtpExtension(0xBEDE, bytes(4)), padding=4
+    )
+    assert media.received(packet.serialize(), 0.0) == [MediaEvent("frame", "160", 0.0)]
+    assert np.array_equal(recorder.frames[0], alaw_to_samples(payload))
 
 
 def test_telephone_events_reach_listeners_and_other_payload_types_do_not() -> None:

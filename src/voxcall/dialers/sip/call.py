@@ -124,7 +124,7 @@ class Call:
         self.closed: asyncio.Future[None] = loop.create_future()  # set when TERMINATED
         self._ua = ua
         self._settings = settings
-        self._media = CallMedia(pacer, ports, receiver)
+        self._media = CallMedia(pacer, ports, receiver, self.call_id)
         self._interaction = Interaction(request.gather, self, loop)
         self._machine = MachineDetectionFlow(
             request.machine_detection,

@@ -34,7 +34,10 @@ def encode(pcm: bytes, codec: Codec) -> bytes:
 class CallMedia:
     """From `open` (a port for the offer) to `close` (everything stopped, the port freed)."""
 
-    def __init__(self, pacer: Pacer, ports: RtpPortPool, receiver: Receiver | None) -> None:
+    def __init__(
+        self, pacer: Pacer, ports: RtpPortPool, receiver: Receiver | None, call_id: str
+    ) -> None:
+        self._call_id = call_id  # for the log
         self._pacer = pacer
         self._ports = ports
         self._receiver = receiver
@@ -98,9 +101,9 @@ class CallMedia:
         if self._playback is None or self._playback.done():
             return  # nothing playing (yet, or any more)
         if self._destination is None:
-            log.info("on hold (%s)", target.direction)
+            log.info("call %s: on hold (%s)", self._call_id, target.direction)
         else:
-            log.info("sending RTP to %s:%d", *self._destination)
+            log.info("call %s: sending RTP to %s:%d", self._call_id, *self._destination)
         self._pacer.redirect(self._playback, self._destination)
 
     def listen(self, listeners: ListenerSpec, on_event: Callable[[MediaEvent], None]) -> None:

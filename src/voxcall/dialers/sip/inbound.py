@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +27,14 @@ import numpy as np
 import numpy.typing as npt
 
 from voxcall.dialers.sip.g711 import alaw_to_samples, ulaw_to_samples
-from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.dialers.sip.rtp import RTP_HEADER_LENGTH, RTP_VERSION, RtpPacket
 from voxcall.dialers.sip.sdp import PCMA, PCMU
 from voxcall.dialers.sip.telephone_event import TelephoneEvent
 
 log = logging.getLogger("voxcall.sip")
 
+_PLAIN_HEADER = RTP_VERSION << 6  # the first byte without padding, extension or CSRC
+_HEADER = struct.Struct("!xBxxII")  # marker and payload type, timestamp, SSRC
 MAX_DATAGRAM = 2048  # larger than any G.711 or telephone-event packet
 READS_PER_WAKEUP = 32  # datagrams read from one socket before other sockets get a turn
 
@@ -106,16 +109,23 @@ class InboundMedia:
     def received(self, data: bytes, at: float) -> list[MediaEvent]:
         """The events one datagram gives rise to. ValueError if it is not RTP; packets of
         other payload types (comfort noise, another codec) are ignored."""
-        packet = RtpPacket.parse(data)
+        if len(data) > RTP_HEADER_LENGTH and data[0] == _PLAIN_HEADER:
+            # No padding, extension or CSRC, as nearly every packet: no need for a whole parse.
+            marker_type, timestamp, ssrc = _HEADER.unpack_from(data)
+            payload_type, payload = marker_type & 0x7F, data[RTP_HEADER_LENGTH:]
+        else:
+            packet = RtpPacket.parse(data)
+            payload_type, timestamp, ssrc = packet.payload_type, packet.timestamp, packet.ssrc
+            payload = packet.payload
         events: list[MediaEvent] = []
-        if packet.payload_type == self.format.payload_type:
-            samples = self._decode(packet.payload)
+        if payload_type == self.format.payload_type:
+            samples = self._decode(payload)
             for listener in self.listeners:
                 events.extend(listener.audio(samples, at))
-        elif packet.payload_type == self.format.event_payload_type:
-            event = TelephoneEvent.parse(packet.payload)
+        elif payload_type == self.format.event_payload_type:
+            event = TelephoneEvent.parse(payload)
             for listener in self.listeners:
-                events.extend(listener.telephone_event(event, packet.ssrc, packet.timestamp, at))
+                events.extend(listener.telephone_event(event, ssrc, timestamp, at))
         return events
 
 
