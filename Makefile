@@ -32,7 +32,8 @@ bench-media: bench-tools
 bench-webhooks: bench-tools
 	$(PYTHON) -m bench.webhooks
 
-# Answering-machine detection on a generated corpus (espeak-ng): about 30 s.
+# Answering-machine detection on a generated corpus (espeak-ng), and 20 of its files in real
+# calls to baresip: about a minute.
 bench-amd: bench-tools
 	$(PYTHON) -m bench.amd
 
