@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -20,6 +21,7 @@ from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService
 from voxcall.calls.voices import VoiceService
 from voxcall.config import Settings
+from voxcall.dialers.registry import build_dialer
 from voxcall.metrics import Metrics
 from voxcall.store.files import VoiceFiles
 from voxcall.store.notify import listen
@@ -59,7 +61,7 @@ def build_services(settings: Settings) -> Services:
     scheduler = Scheduler(
         store,
         voice_files,
-        sandbox_speed=settings.sandbox_speed,
+        build_dialer=functools.partial(build_dialer, sandbox_speed=settings.sandbox_speed),
         single_node=store.engine.dialect.name == "sqlite",
         lease=settings.worker_lease,
         watchdog=settings.attempt_watchdog,

@@ -19,7 +19,6 @@ import pytest
 from tests.calls.dialers import Stuck, silent_voice
 from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory, SippUas
-from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
 from voxcall.dialers.base import Dialer
@@ -70,9 +69,9 @@ FAULTS = {
 
 
 async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
-    services: Services, sipp_uas: SippFactory, monkeypatch: pytest.MonkeyPatch
+    services: Services, sipp_uas: SippFactory
 ) -> None:
-    _use_dialer_with_fast_timers(monkeypatch)
+    _use_dialer_with_fast_timers(services)
     Stuck.hung_up = []
     peers: dict[str, SippUas] = {}
     for name, fault in FAULTS.items():
@@ -122,10 +121,12 @@ async def test_every_call_ends_and_frees_its_channel_whatever_step_fails(
         assert code == FAULTS[name].sipp_exit, (name, uas.diagnostics())
 
 
-def _use_dialer_with_fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
-    def build(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
+def _use_dialer_with_fast_timers(services: Services) -> None:
+    speed = services.settings.sandbox_speed
+
+    def build(driver: str, options: Mapping[str, object]) -> Dialer:
         if driver == "sandbox":
-            return Stuck(speed=sandbox_speed)
+            return Stuck(speed=speed)
         return SipDialer(SipTrunkConfig.from_options(options), timers=FAST)
 
-    monkeypatch.setattr(scheduler_module, "build_dialer", build)
+    services.scheduler.build_dialer = build

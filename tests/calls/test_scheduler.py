@@ -13,7 +13,6 @@ import pytest
 from tests.calls.dialers import Stuck, silent_voice
 from tests.store.windows import most_in_any_window
 from voxcall.api.schemas import call_json
-from voxcall.calls import scheduler as scheduler_module
 from voxcall.calls.dialers import new_dialer
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallOptions
@@ -55,20 +54,21 @@ class AnsweredThenFailed(SandboxDialer):
         )
 
 
-def _use_dialer(monkeypatch: pytest.MonkeyPatch, dialer: Callable[[float], Dialer]) -> None:
+def _use_dialer(services: Services, dialer: Callable[[float], Dialer]) -> None:
     """Every dialer the scheduler builds is `dialer(sandbox_speed)`."""
+    speed = services.settings.sandbox_speed
 
-    def build(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
-        return dialer(sandbox_speed)
+    def build(driver: str, options: Mapping[str, object]) -> Dialer:
+        return dialer(speed)
 
-    monkeypatch.setattr(scheduler_module, "build_dialer", build)
+    services.scheduler.build_dialer = build
 
 
 @pytest.fixture(autouse=True)
-def recording(monkeypatch: pytest.MonkeyPatch) -> None:
+def recording(services: Services) -> None:
     RecordingSandbox.live = RecordingSandbox.most_live = 0
     RecordingSandbox.numbers = []
-    _use_dialer(monkeypatch, lambda speed: RecordingSandbox(speed=speed))
+    _use_dialer(services, lambda speed: RecordingSandbox(speed=speed))
 
 
 async def _run_until_final(services: Services, seconds: float) -> None:
@@ -102,7 +102,12 @@ async def test_calls_per_second_limit_holds(services: Services, settings: Settin
         project, ["09121234567"] * 15, voice, CallOptions(server_id="slow")
     )
     other_store = Store.open(settings.database_url)
-    other = Scheduler(other_store, services.voices.files, sandbox_speed=100.0, single_node=False)
+    other = Scheduler(
+        other_store,
+        services.voices.files,
+        build_dialer=services.scheduler.build_dialer,
+        single_node=False,
+    )
     services.scheduler.single_node = False  # neither may take the other's calls for a crash's
     task = asyncio.create_task(other.run())
     try:
@@ -184,10 +189,8 @@ async def test_time_to_live_expires_waiting_calls(services: Services) -> None:
     assert RecordingSandbox.numbers == []
 
 
-async def test_a_failed_answered_attempt_bills_nothing(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _use_dialer(monkeypatch, lambda speed: AnsweredThenFailed(speed=speed))
+async def test_a_failed_answered_attempt_bills_nothing(services: Services) -> None:
+    _use_dialer(services, lambda speed: AnsweredThenFailed(speed=speed))
     project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR"])
     services.store.set_webhook(project.id, "http://127.0.0.1:9/hook", "whsec_x")
     voice = silent_voice(services, project, 1.0)
@@ -204,10 +207,10 @@ async def test_a_failed_answered_attempt_bills_nothing(
 
 
 async def test_the_watchdog_ends_an_attempt_its_dialer_never_ends(
-    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     Stuck.hung_up = []
-    _use_dialer(monkeypatch, lambda speed: Stuck(speed=speed))
+    _use_dialer(services, lambda speed: Stuck(speed=speed))
     tariff = Tariff(price_per_minute=600_000, billing_increment=1)
     config = new_dialer("stuck", "sandbox", "S", {}, ring_timeout=1, tariff=tariff)
     services.store.add_dialer(config)

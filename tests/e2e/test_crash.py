@@ -22,9 +22,9 @@ SPEED = 4.0
 
 def test_kill_9_loses_nothing_and_dials_nobody_twice(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    # retry interval 40 s / SPEED = 10 s: busy calls sit in their retry wait at the kill
+    # a retry interval of 10 s: busy calls sit in their retry wait at the kill
     voxcall(data, "dialer", "add", "sandbox", "--driver", "sandbox", "--default",
-            "--channels", "3", "--retry-interval", "40",
+            "--channels", "3", "--retry-interval", "10",
             "--price-per-minute", "600", "--billing-increment", "30")  # fmt: skip
     project = voxcall_json(data, "project", "create", "acme", "--balance", "1000000")
     headers = {"Authorization": f"Bearer {project['token']}"}

@@ -36,7 +36,7 @@ from voxcall.dialers.base import (
     DialRequest,
     Voice8k,
 )
-from voxcall.dialers.registry import build_dialer
+from voxcall.dialers.registry import DialerFactory
 from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
 from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.metrics import Metrics
@@ -92,7 +92,7 @@ class Scheduler:
         store: DispatchStore,
         files: VoiceFiles,
         *,
-        sandbox_speed: float = 1.0,
+        build_dialer: DialerFactory,
         poll_interval: float = 0.25,
         shutdown_grace: float = 30.0,
         single_node: bool = True,
@@ -103,7 +103,7 @@ class Scheduler:
     ) -> None:
         self.store = store
         self.files = files
-        self.sandbox_speed = sandbox_speed
+        self.build_dialer = build_dialer
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
         # single_node (SQLite): no other worker can exist, so every live attempt found at
@@ -272,7 +272,7 @@ class Scheduler:
         if trunk is not None and trunk.key == key:
             return trunk
         try:
-            dialer = build_dialer(config.driver, config.options, sandbox_speed=self.sandbox_speed)
+            dialer = self.build_dialer(config.driver, config.options)
             await dialer.start()
         except Exception:
             log.exception("dialer %s cannot start; its calls wait", config.id)
@@ -306,7 +306,7 @@ class Scheduler:
             outcome = AttemptOutcome(
                 AttemptResult.ERROR, claim.started_at, time.time(), cause=f"dialer failure: {exc}"
             )
-        interval = (call.retry_interval or config.retry_interval) / self.sandbox_speed
+        interval = call.retry_interval or config.retry_interval
         decision = decide(
             outcome.result,
             attempts_made=claim.number,

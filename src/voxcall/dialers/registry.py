@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from voxcall.dialers.base import Dialer
 from voxcall.dialers.sandbox import SandboxDialer
 
 DRIVERS = ("sandbox", "sip")
+
+# What the scheduler is given to start a dialer's driver: (driver, options) -> Dialer.
+DialerFactory = Callable[[str, Mapping[str, object]], Dialer]
 
 
 def build_dialer(driver: str, options: Mapping[str, object], *, sandbox_speed: float) -> Dialer:
