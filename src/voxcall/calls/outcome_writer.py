@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from voxcall.backoff import Backoff, retry
 from voxcall.domain.calls import AttemptRecord
 from voxcall.store.database import StoreUnavailable
 
@@ -50,20 +51,24 @@ class OutcomeWriter:
             self._flusher = None
 
     async def _commit(self, batch: list[tuple[str, AttemptRecord, asyncio.Future[None]]]) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await asyncio.to_thread(
-                    self.store.finish_attempts, [(call_id, record) for call_id, record, _ in batch]
-                )
-                break
-            except StoreUnavailable as exc:
-                if self.giving_up(delay):
-                    log.error("giving up recording %d outcome(s) at shutdown", len(batch))
-                    break
-                log.error("cannot record %d outcome(s) yet: %s", len(batch), exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        outcomes = [(call_id, record) for call_id, record, _ in batch]
+
+        def keep_trying(error: Exception, wait: float) -> bool:
+            if self.giving_up(wait):
+                log.error("giving up recording %d outcome(s) at shutdown", len(batch))
+                return False
+            log.error("cannot record %d outcome(s) yet: %s", len(batch), error)
+            return True
+
+        try:
+            await retry(
+                lambda: asyncio.to_thread(self.store.finish_attempts, outcomes),
+                Backoff(first=0.1, cap=5.0),
+                transient=StoreUnavailable,
+                keep_trying=keep_trying,
+            )
+        except StoreUnavailable:
+            pass  # given up: see `giving_up`
         for *_, future in batch:
             if not future.done():
                 future.set_result(None)

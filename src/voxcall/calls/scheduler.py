@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from voxcall.audio.wav import read_wav_pcm
+from voxcall.backoff import Backoff, retry
 from voxcall.calls.outcome_writer import OutcomeStore, OutcomeWriter
 from voxcall.calls.policy import decide
 from voxcall.config import ATTEMPT_WATCHDOG
@@ -189,22 +190,23 @@ class Scheduler:
     # -- the worker's lease ---------------------------------------------------------
 
     async def _register(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await asyncio.to_thread(
-                    self.store.register_worker,
-                    self.worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    now=time.time(),
-                )
-                self._next_heartbeat = time.monotonic() + self.lease / 6
-                return
-            except StoreUnavailable as exc:
-                log.error("cannot register this worker yet: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        def keep_trying(error: Exception, wait: float) -> bool:
+            log.error("cannot register this worker yet: %s", error)
+            return True
+
+        await retry(
+            lambda: asyncio.to_thread(
+                self.store.register_worker,
+                self.worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                now=time.time(),
+            ),
+            Backoff(first=0.1, cap=5.0),
+            transient=StoreUnavailable,
+            keep_trying=keep_trying,
+        )
+        self._next_heartbeat = time.monotonic() + self.lease / 6
 
     async def _keep_lease(self) -> None:
         """Heartbeat, and close the attempts of workers whose lease has lapsed."""

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import aiohttp
 
+from voxcall.backoff import Backoff
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
@@ -207,7 +208,7 @@ class WebhookDeliverer:
         (unrecorded, so re-sent once the leases run out), as a crash would."""
         self._loop = loop = asyncio.get_running_loop()
         self._client = self._client or _session(self.concurrency, self.timeout)
-        store_failures = 0
+        store_down = Backoff(first=self.poll_interval * 2, cap=STORE_RETRY_CAP)
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -215,10 +216,9 @@ class WebhookDeliverer:
                 pause = self.poll_interval
                 try:
                     await self._lease_round()
-                    store_failures = 0
+                    store_down.succeeded()
                 except StoreUnavailable as exc:
-                    store_failures += 1
-                    pause = min(STORE_RETRY_CAP, self.poll_interval * 2**store_failures)
+                    pause = store_down.failed()
                     log.error("store unavailable, webhook leasing paused %.1f s: %s", pause, exc)
                 except Exception:
                     log.exception("webhook lease round failed")
