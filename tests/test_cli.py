@@ -222,3 +222,33 @@ def test_bye_tail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, data, "dialer", "add", "s1", "--driver", "sandbox")[0] == 0
     code, _, err = run(capsys, data, "dialer", "update", "s1", "--bye-tail", "100")
     assert (code, err.strip()) == (1, "error: --bye-tail: only for --driver sip")
+
+
+def test_console_accounts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    data = tmp_path / "data"
+    assert run(capsys, data, "project", "create", "acme")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pass\n"))
+    assert (
+        run(capsys, data, "admin", "add", "root", "--password-stdin")[1] == "operator root added\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("an0ther-pass\n"))
+    code, out, _ = run(
+        capsys, data, "user", "add", "acme", "ann@example.com", "--role", "owner",
+        "--password-stdin",
+    )  # fmt: skip
+    assert (code, out) == (0, "user ann@example.com (owner) added to project acme\n")
+    assert run(capsys, data, "admin", "list")[1] == "root\n"
+    code, out, _ = run(capsys, data, "user", "list", "--json")
+    assert json.loads(out) == [{"email": "ann@example.com", "project": "acme", "role": "owner"}]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, data, "admin", "add", "other", "--password-stdin")
+    assert (code, err.strip()) == (1, "error: password: at least 8 characters")
+    assert run(capsys, data, "user", "remove", "ann@example.com")[0] == 0
+    assert run(capsys, data, "admin", "remove", "root")[0] == 0
+    assert run(capsys, data, "user", "list")[1] == ""
+    code, _, err = run(capsys, data, "admin", "remove", "root")
+    assert (code, err.strip()) == (1, "error: no operator named 'root'")

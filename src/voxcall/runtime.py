@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService
+from voxcall.calls.users import UserService
 from voxcall.calls.voices import VoiceService
 from voxcall.config import Settings
 from voxcall.dialers.registry import build_dialer
@@ -40,6 +41,7 @@ class Services:
     calls: CallService
     accounts: AccountService
     voices: VoiceService
+    users: UserService
     scheduler: Scheduler
     webhooks: WebhookDeliverer
     metrics: Metrics
@@ -74,6 +76,7 @@ def build_services(settings: Settings) -> Services:
         calls=CallService(store, on_new_calls=scheduler.wake),
         accounts=AccountService(store),
         voices=VoiceService(store, voice_files),
+        users=UserService(store),
         scheduler=scheduler,
         webhooks=webhooks,
         metrics=metrics,

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from voxcall.calls.errors import AdminRefused
-from voxcall.cli import db, dialers, money, projects, serve, tokens, webhooks
+from voxcall.cli import db, dialers, money, projects, serve, tokens, users, webhooks
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.command()(serve.serve)
@@ -33,6 +33,18 @@ dialer_app.command("list")(dialers.list_)
 dialer_app.command("disable")(dialers.disable)
 dialer_app.command("enable")(dialers.enable)
 app.add_typer(dialer_app, name="dialer")
+
+admin_app = typer.Typer(no_args_is_help=True, help="Operator accounts of the console.")
+admin_app.command("add")(users.add_operator)
+admin_app.command("list")(users.list_operators)
+admin_app.command("remove")(users.remove_operator)
+app.add_typer(admin_app, name="admin")
+
+user_app = typer.Typer(no_args_is_help=True, help="Project users of the console.")
+user_app.command("add")(users.add_user)
+user_app.command("list")(users.list_users)
+user_app.command("remove")(users.remove_user)
+app.add_typer(user_app, name="user")
 
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 db_app.command("upgrade")(db.upgrade)

@@ -12,6 +12,7 @@ from voxcall.billing.money import parse_toman
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.dialers import DialerService
 from voxcall.calls.projects import ProjectService
+from voxcall.calls.users import UserService
 from voxcall.config import DataFolderMismatch, Settings
 from voxcall.store.database import StoreUnavailable
 from voxcall.store.migrate import NotMigrated
@@ -56,11 +57,14 @@ class Admin:
     projects: ProjectService
     dialers: DialerService
     accounts: AccountService
+    users: UserService
 
 
 def open_admin(data: Path | None) -> Admin:
     store = _open_store(data)
-    return Admin(ProjectService(store), DialerService(store), AccountService(store))
+    return Admin(
+        ProjectService(store), DialerService(store), AccountService(store), UserService(store)
+    )
 
 
 def parse_amount(flag: str, text: str) -> int:

@@ -298,3 +298,36 @@ campaign_numbers = Table(
     Column("national_number", String(32), nullable=False),
     Column("e164", String(32), nullable=False),
 )
+
+# Console sign-ins (console.md): operators, project users and their sessions. Passwords are
+# Argon2id hashes; a session row is keyed by the hash of its cookie's token.
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+project_users = Table(
+    "project_users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False, index=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(8), nullable=False),  # owner | member
+    Column("created_at", BigInteger, nullable=False),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the cookie's token
+    Column("operator_id", String(32), ForeignKey("operators.id"), nullable=True, index=True),
+    Column("user_id", String(32), ForeignKey("project_users.id"), nullable=True, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+)

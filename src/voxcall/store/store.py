@@ -11,11 +11,22 @@ from voxcall.store.campaigns import Campaigns
 from voxcall.store.dialers import Dialers
 from voxcall.store.idempotency import Idempotency
 from voxcall.store.projects import Projects
+from voxcall.store.users import Users
 from voxcall.store.voices import Voices
 from voxcall.store.webhook_outbox import WebhookOutbox
 from voxcall.store.workers import Workers
 
 
-class Store(Projects, Dialers, Voices, CallQueue, Campaigns, Workers, WebhookOutbox, Idempotency):
-    """Projects, dialers, voices, the call queue, campaigns, workers, the webhook outbox
-    and idempotency keys, in one database (`Store.open`)."""
+class Store(
+    Projects,
+    Dialers,
+    Voices,
+    CallQueue,
+    Campaigns,
+    Workers,
+    WebhookOutbox,
+    Idempotency,
+    Users,
+):
+    """Projects, dialers, voices, the call queue, campaigns, workers, the webhook outbox,
+    idempotency keys and console sign-ins, in one database (`Store.open`)."""
