@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voxcall.calls.accounts import AccountService
+from voxcall.calls.campaigns import CampaignService
+from voxcall.calls.releaser import CampaignReleaser
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService
 from voxcall.calls.users import UserService
@@ -39,10 +41,12 @@ class Services:
     settings: Settings
     store: Store
     calls: CallService
+    campaigns: CampaignService
     accounts: AccountService
     voices: VoiceService
     users: UserService
     scheduler: Scheduler
+    releaser: CampaignReleaser
     webhooks: WebhookDeliverer
     metrics: Metrics
     # Decoding uploads and synthesizing speech: CPU work, off the event loop, bounded.
@@ -60,6 +64,12 @@ def build_services(settings: Settings) -> Services:
         backoff_base=float(os.environ.get("VOXCALL_WEBHOOK_BACKOFF", "2")),
         metrics=metrics,
     )
+    releaser = CampaignReleaser(store)
+
+    def call_final() -> None:
+        webhooks.wake()
+        releaser.wake()  # a campaign's channel may be free for its next number
+
     scheduler = Scheduler(
         store,
         voice_files,
@@ -67,17 +77,22 @@ def build_services(settings: Settings) -> Services:
         single_node=store.engine.dialect.name == "sqlite",
         lease=settings.worker_lease,
         watchdog=settings.attempt_watchdog,
-        on_call_final=webhooks.wake,
+        on_call_final=call_final,
         metrics=metrics,
     )
+    releaser.on_released = scheduler.wake
+    calls = CallService(store, on_new_calls=scheduler.wake)
+    voices = VoiceService(store, voice_files)
     return Services(
         settings=settings,
         store=store,
-        calls=CallService(store, on_new_calls=scheduler.wake),
+        calls=calls,
+        campaigns=CampaignService(store, calls, on_new_campaign=releaser.wake),
         accounts=AccountService(store),
-        voices=VoiceService(store, voice_files),
+        voices=voices,
         users=UserService(store),
         scheduler=scheduler,
+        releaser=releaser,
         webhooks=webhooks,
         metrics=metrics,
         audio=ThreadPoolExecutor(settings.audio_workers, thread_name_prefix="voxcall-audio"),
@@ -110,12 +125,14 @@ async def _sweep_voices(voices: VoiceService) -> None:
 
 @contextlib.asynccontextmanager
 async def worker(services: Services) -> AsyncIterator[None]:
-    """Dispatch calls and deliver webhooks while the block runs; stop them cleanly after."""
+    """Release campaigns' numbers, dispatch calls and deliver webhooks while the block runs;
+    stop them cleanly after."""
     loop = type(asyncio.get_running_loop())
     logging.getLogger("voxcall").info("event loop %s.%s", loop.__module__, loop.__qualname__)
     tasks = [
         asyncio.create_task(services.scheduler.run()),
         asyncio.create_task(services.webhooks.run()),
+        asyncio.create_task(services.releaser.run()),
     ]
     sweeper = asyncio.create_task(_sweep_voices(services.voices))
     listener = None
@@ -124,6 +141,7 @@ async def worker(services: Services) -> AsyncIterator[None]:
         def wake() -> None:
             services.scheduler.wake()
             services.webhooks.wake()
+            services.releaser.wake()
 
         listener = asyncio.create_task(listen(services.settings.database_url, wake))
     try:
@@ -136,6 +154,7 @@ async def worker(services: Services) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        services.releaser.stop()
         await services.scheduler.stop()
         await services.webhooks.stop()
         await asyncio.gather(*tasks)

@@ -282,8 +282,9 @@ async def status(call_id: str, services: ServicesDep, project: ProjectDep) -> di
 
 @router.get("/campaign/{campaign_id}", **operation(list[CallStatusObject], "NotFound"))
 async def campaign(campaign_id: str, services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
-    """(ext) The calls of one batch, in request order."""
-    calls = await run_in_threadpool(services.calls.campaign, project, campaign_id)
+    """(ext) The calls of one batch in request order, or a campaign's first 1,000 in list
+    order."""
+    calls = await run_in_threadpool(services.campaigns.first_calls, project, campaign_id)
     return ok([call_json(c, with_e164=True) for c in calls])
 
 

@@ -9,6 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 JSON_LIMIT = 1024 * 1024
 UPLOAD_LIMIT = 10 * 1024 * 1024 + 64 * 1024  # the file limit plus multipart framing
 UPLOAD_PATH = "/api/v2/file/voice"
+LIST_LIMIT = 50 * 1024 * 1024 + 64 * 1024  # a campaign's list (api.md §8), multipart
+LIST_PATH = "/api/v2/campaign"
 
 
 def _too_large(limit: int) -> bytes:
@@ -31,7 +33,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = UPLOAD_LIMIT if scope["path"] == UPLOAD_PATH else JSON_LIMIT
+        limit = _limit(scope)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _send_413(send, limit)
@@ -60,6 +62,16 @@ class BodyLimit:
         except BodyTooLarge:
             if not started:
                 await _send_413(send, limit)
+
+
+def _limit(scope: Scope) -> int:
+    if scope["path"] == UPLOAD_PATH:
+        return UPLOAD_LIMIT
+    if scope["path"] == LIST_PATH:
+        for name, value in scope["headers"]:
+            if name == b"content-type" and value.startswith(b"multipart/form-data"):
+                return LIST_LIMIT
+    return JSON_LIMIT
 
 
 class BodyTooLarge(Exception):

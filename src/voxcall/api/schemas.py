@@ -67,7 +67,7 @@ def _same_width(low: str, high: str) -> list[str]:
     return patterns
 
 
-def _between(low: int, high: int) -> Any:
+def between(low: int, high: int) -> Any:
     def check(value: int) -> int:
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
@@ -99,10 +99,10 @@ class CallFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    retryCount: Annotated[Number, *_between(0, 5)] = 1
+    retryCount: Annotated[Number, *between(0, 5)] = 1
     serverId: str | None = None
-    retryInterval: Annotated[Number, *_between(10, 86400)] | None = None
-    timeToLive: Annotated[Number, *_between(60, 604800)] = DEFAULT_TIME_TO_LIVE
+    retryInterval: Annotated[Number, *between(10, 86400)] | None = None
+    timeToLive: Annotated[Number, *between(60, 604800)] = DEFAULT_TIME_TO_LIVE
 
     def options(self) -> CallOptions:
         return CallOptions(
@@ -155,7 +155,7 @@ class OtpCall(CallFields):
     # The digits: a string, so that leading zeros survive.
     text: Annotated[str, Field(json_schema_extra={"pattern": f"^[0-9]{{1,{MAX_DIGITS}}}$"})]
     voiceId: str | None = None
-    repeatCount: Annotated[Number, *_between(1, 5)] = 2
+    repeatCount: Annotated[Number, *between(1, 5)] = 2
     language: Language = "fa"
 
 

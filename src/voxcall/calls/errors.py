@@ -35,6 +35,10 @@ class NotFound(RequestRefused):
     pass
 
 
+class InvalidList(RequestRefused):
+    """A campaign's list or times that cannot make a campaign (api.md §8)."""
+
+
 class VoiceInUse(RequestRefused):
     pass
 

@@ -73,7 +73,7 @@ class CallService:
         """Refuse, before any speech is made for them, calls that `place` would refuse for
         their numbers, their dialer or a balance that cannot cover even `voice_seconds`."""
         numbers = _parse_numbers(project, phone_numbers, batch)
-        _, candidates = self._route(project, options.server_id, None)
+        _, candidates = self.route(project, options.server_id, None)
         current = self.accounts.balance(project)
         needed = len(numbers) * max_price(voice_seconds, [d.tariff for d in candidates])
         if needed > current.available_milli:
@@ -104,7 +104,7 @@ class CallService:
         voice = new_voice or self._voice(project.id, voice_id, settings_version)
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
-        dialer_id, candidates = self._route(project, options.server_id, settings_version)
+        dialer_id, candidates = self.route(project, options.server_id, settings_version)
         reservation = max_price(voice.duration, [d.tariff for d in candidates])
         now = int(time.time())
         campaign_id = uuid.uuid4().hex if batch else None
@@ -146,7 +146,7 @@ class CallService:
             cached = self.store.settings.voice(project_id, voice_id, settings_version)
         return cached or self.store.get_voice(project_id, voice_id)
 
-    def _route(
+    def route(
         self, project: Project, server_id: str | None, settings_version: int | None
     ) -> tuple[str | None, list[DialerConfig]]:
         """The dialer a new call must use (None: the least-loaded enabled one takes it), and

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from voxcall.calls.errors import AdminRefused
-from voxcall.cli import db, dialers, money, projects, serve, tokens, users, webhooks
+from voxcall.cli import campaigns, db, dialers, money, projects, serve, tokens, users, webhooks
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.command()(serve.serve)
@@ -45,6 +45,15 @@ user_app.command("add")(users.add_user)
 user_app.command("list")(users.list_users)
 user_app.command("remove")(users.remove_user)
 app.add_typer(user_app, name="user")
+
+campaign_app = typer.Typer(no_args_is_help=True, help="Projects' campaigns (lists of calls).")
+campaign_app.command("create")(campaigns.create)
+campaign_app.command("list")(campaigns.list_)
+campaign_app.command("show")(campaigns.show)
+campaign_app.command("pause")(campaigns.pause)
+campaign_app.command("resume")(campaigns.resume)
+campaign_app.command("cancel")(campaigns.cancel)
+app.add_typer(campaign_app, name="campaign")
 
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 db_app.command("upgrade")(db.upgrade)

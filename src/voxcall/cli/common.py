@@ -10,8 +10,10 @@ import typer
 
 from voxcall.billing.money import parse_toman
 from voxcall.calls.accounts import AccountService
+from voxcall.calls.campaigns import CampaignService
 from voxcall.calls.dialers import DialerService
 from voxcall.calls.projects import ProjectService
+from voxcall.calls.service import CallService
 from voxcall.calls.users import UserService
 from voxcall.config import DataFolderMismatch, Settings
 from voxcall.store.database import StoreUnavailable
@@ -58,12 +60,17 @@ class Admin:
     dialers: DialerService
     accounts: AccountService
     users: UserService
+    campaigns: CampaignService
 
 
 def open_admin(data: Path | None) -> Admin:
     store = _open_store(data)
     return Admin(
-        ProjectService(store), DialerService(store), AccountService(store), UserService(store)
+        ProjectService(store),
+        DialerService(store),
+        AccountService(store),
+        UserService(store),
+        CampaignService(store, CallService(store)),
     )
 
 

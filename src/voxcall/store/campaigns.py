@@ -81,6 +81,7 @@ class Campaigns(Database):
             ).scalar_one()
             total = bulk_insert_list(conn, seq, rows)
             conn.execute(update(t.campaigns).where(t.campaigns.c.seq == seq).values(total=total))
+            announce(conn)  # the workers' releasers start it
             return _with_counts(conn, _campaign_row(conn, t.campaigns.c.seq == seq))
 
     def get_campaign(self, project_id: str, campaign_id: str) -> Campaign | None:

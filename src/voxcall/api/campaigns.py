@@ -1,0 +1,232 @@
+"""Campaign endpoints (api.md §8)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from voxcall.api.auth import current_project
+from voxcall.api.body import read_json
+from voxcall.api.calls import ok
+from voxcall.api.campaign_schemas import (
+    REPORT_COLUMNS,
+    CampaignForm,
+    CampaignJson,
+    CampaignObject,
+    campaign_json,
+    report_row,
+)
+from voxcall.api.deps import ServicesDep
+from voxcall.api.errors import ApiError
+from voxcall.api.idempotency import respond_once
+from voxcall.api.limits import BodyTooLarge
+from voxcall.api.offload import audio_work
+from voxcall.api.openapi import links, operation
+from voxcall.api.schemas import CallStatusObject, call_json
+from voxcall.calls.lists import BinaryReadable
+from voxcall.domain.calls import CallStatus
+from voxcall.domain.campaigns import CampaignStatus
+from voxcall.domain.projects import Project
+from voxcall.runtime import Services
+
+router = APIRouter(prefix="/api/v2/campaign", tags=["campaign"])
+ProjectDep = Annotated[Project, Depends(current_project)]
+_CREATE = ("InvalidServer", "InvalidVoice", "StorageQuotaExceeded")
+_CAMPAIGN = links("campaign_id", "$response.body#/result/id", "get_campaign", "campaign_calls")
+REPORT_CHUNK = 1000  # CSV rows per piece of the streamed report
+
+
+CallStatusName = Literal[
+    "WAITING", "NORMAL", "NO_ANSWER", "USER_BUSY", "EXPIRED", "ERROR", "UNKNOWN"
+]
+
+
+@router.post(
+    "", **operation(CampaignObject, *_CREATE, body=CampaignJson, post=True, links=_CAMPAIGN)
+)
+async def create(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
+    """JSON with `phoneNumbers`, or multipart with a `file` and the fields as form fields.
+    An Idempotency-Key applies to JSON; a file is read as it streams, never kept whole."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return JSONResponse(await _create_from_file(request, services, project))
+
+    async def work(_: str | None) -> dict[str, Any]:
+        body = await read_json(request, CampaignJson)
+        voice_id = await _voice_id(services, project, body)
+        campaign = await run_in_threadpool(
+            services.campaigns.create, project, body.fields(voice_id), body.phoneNumbers
+        )
+        return ok(campaign_json(campaign, time.time()))
+
+    return await respond_once(request, services.store, project, work)
+
+
+async def _create_from_file(
+    request: Request, services: Services, project: Project
+) -> dict[str, Any]:
+    try:
+        # The file part is spooled to a temporary file as it arrives (starlette).
+        form = await request.form(max_files=1, max_fields=30, max_part_size=64 * 1024)
+    except BodyTooLarge:
+        raise
+    except Exception as exc:  # python-multipart's own errors on a broken body
+        raise ApiError(400, "InvalidRequest", f"body: malformed multipart ({exc})") from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "InvalidRequest", "file: required")
+        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        if "window" in fields:
+            try:
+                fields["window"] = json.loads(fields["window"])
+            except ValueError as exc:
+                raise ApiError(400, "InvalidRequest", "window: must be a JSON object") from exc
+        try:
+            body = CampaignForm.model_validate(fields)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from exc
+        voice_id = await _voice_id(services, project, body)
+        stream: BinaryReadable = upload.file
+        campaign = await run_in_threadpool(
+            services.campaigns.create, project, body.fields(voice_id), stream
+        )
+    finally:
+        await form.close()
+    return ok(campaign_json(campaign, time.time()))
+
+
+async def _voice_id(services: Services, project: Project, body: CampaignForm) -> str:
+    """The campaign's voice: `voiceId`, or `text` spoken once (kept as the project's voice)."""
+    if body.voiceId is not None:
+        if body.text is not None:
+            raise ApiError(400, "InvalidRequest", "text: give a voiceId or a text, not both")
+        return body.voiceId
+    if body.text is None:
+        raise ApiError(400, "InvalidRequest", "voiceId: required (or a text to speak)")
+    voice = await audio_work(
+        services.audio, services.voices.from_text, project, body.text, body.language
+    )
+    return voice.id
+
+
+@router.get("", **operation(list[CampaignObject], "NotFound", "InvalidRequest"))
+async def list_campaigns(
+    services: ServicesDep,
+    project: ProjectDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: str | None = None,
+) -> dict[str, Any]:
+    """The project's campaigns, newest first; `before`: the last campaign of the page before."""
+    found = await run_in_threadpool(services.campaigns.page, project, limit=limit, before=before)
+    now = time.time()
+    return ok([campaign_json(c, now) for c in found])
+
+
+@router.get("/{campaign_id}", **operation(CampaignObject, "NotFound"))
+async def get_campaign(
+    campaign_id: str, services: ServicesDep, project: ProjectDep
+) -> dict[str, Any]:
+    campaign = await run_in_threadpool(services.campaigns.get, project, campaign_id)
+    return ok(campaign_json(campaign, time.time()))
+
+
+async def _change(
+    request: Request, services: Services, project: Project, campaign_id: str, action: str
+) -> Response:
+    async def work(_: str | None) -> dict[str, Any]:
+        change = getattr(services.campaigns, action)
+        campaign = await run_in_threadpool(change, project, campaign_id)
+        return ok(campaign_json(campaign, time.time()))
+
+    return await respond_once(request, services.store, project, work)
+
+
+@router.post("/{campaign_id}/pause", **operation(CampaignObject, "NotFound", post=True))
+async def pause_campaign(
+    request: Request, campaign_id: str, services: ServicesDep, project: ProjectDep
+) -> Response:
+    """Release no more of its numbers until resumed."""
+    return await _change(request, services, project, campaign_id, "pause")
+
+
+@router.post("/{campaign_id}/resume", **operation(CampaignObject, "NotFound", post=True))
+async def resume_campaign(
+    request: Request, campaign_id: str, services: ServicesDep, project: ProjectDep
+) -> Response:
+    return await _change(request, services, project, campaign_id, "resume")
+
+
+@router.post("/{campaign_id}/cancel", **operation(CampaignObject, "NotFound", post=True))
+async def cancel_campaign(
+    request: Request, campaign_id: str, services: ServicesDep, project: ProjectDep
+) -> Response:
+    """Every call that has not started its next attempt, and every number not released yet,
+    becomes EXPIRED."""
+    return await _change(request, services, project, campaign_id, "cancel")
+
+
+@router.get(
+    "/{campaign_id}/calls", **operation(list[CallStatusObject], "NotFound", "InvalidRequest")
+)
+async def campaign_calls(
+    campaign_id: str,
+    services: ServicesDep,
+    project: ProjectDep,
+    status: CallStatusName | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """The calls of its numbers released so far, in list order; `after`: the last call of
+    the page before."""
+    calls = await run_in_threadpool(
+        services.campaigns.calls_page,
+        project,
+        campaign_id,
+        limit=limit,
+        after=after,
+        status=CallStatus[status] if status is not None else None,
+    )
+    return ok([call_json(c, with_e164=True) for c in calls])
+
+
+@router.get(
+    "/{campaign_id}/report.csv",
+    **operation(
+        None,
+        "NotFound",
+        content={"text/csv": {"schema": {"type": "string"}}},
+    ),
+)
+async def report(campaign_id: str, services: ServicesDep, project: ProjectDep) -> Response:
+    """One row per number of the list, in list order."""
+    campaign, rows = await run_in_threadpool(services.campaigns.report, project, campaign_id)
+    ended = campaign.status(time.time()) in (CampaignStatus.DONE, CampaignStatus.CANCELLED)
+
+    def pieces() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for count, row in enumerate(rows, start=1):
+            writer.writerow(report_row(row.national_number, row.call, ended=ended))
+            if count % REPORT_CHUNK == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        pieces(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign.id}.csv"'},
+    )

@@ -1,0 +1,261 @@
+"""Campaigns (api.md §8): creating one from a list of numbers, reading, pausing, resuming and
+cancelling it. Its numbers reach the dialers through `voxcall.calls.releaser`.
+
+Synchronous like the call service: each method is a few store transactions, run by the API in
+a worker thread. Nothing here knows of HTTP.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from voxcall.billing.reservation import max_price
+from voxcall.calls.errors import InvalidList, InvalidVoice, NotFound
+from voxcall.calls.ids import is_id
+from voxcall.calls.lists import BinaryReadable, ListError, ListReader, Skipped, SkipReason
+from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, parse_phone
+from voxcall.calls.service import CallService
+from voxcall.domain.calls import Call, CallStatus
+from voxcall.domain.campaigns import (
+    Campaign,
+    CampaignPolicy,
+    CampaignState,
+    NewCampaign,
+    RejectedLine,
+    Skips,
+)
+from voxcall.domain.projects import Project
+from voxcall.domain.voices import Voice
+from voxcall.store.campaigns import ListRow, ReportRow
+from voxcall.store.store import Store
+
+MAX_JSON_NUMBERS = 10_000
+DEFAULT_RUN = 7 * 86400  # seconds from startAt to the default endAt
+FIRST_CALLS = 1000  # calls of a campaign that GET /voice/campaign/{id} answers
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignFields:
+    """What a client sets when it creates a campaign; the ranges are the API's to check."""
+
+    name: str
+    voice_id: str
+    retry_count: int = 1
+    retry_interval: int | None = None
+    server_id: str | None = None
+    start_at: int | None = None
+    end_at: int | None = None
+    window: str | None = None  # the window's JSON (§10)
+    max_channels: int | None = None
+    calls_per_minute: int | None = None
+
+
+Progress = Callable[[int], None]  # told the rows read so far
+
+
+class CampaignService:
+    def __init__(
+        self,
+        store: Store,
+        calls: CallService,
+        *,
+        on_new_campaign: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.calls = calls
+        self.on_new_campaign = on_new_campaign
+
+    def create(
+        self,
+        project: Project,
+        fields: CampaignFields,
+        numbers: Sequence[str] | BinaryReadable,
+        *,
+        progress: Progress | None = None,
+    ) -> Campaign:
+        """Read the list (a JSON array of numbers, or a CSV or text file read in one pass),
+        skip what cannot be called, and store the campaign with every number it will call.
+
+        The numbers read are staged in a temporary file, so that the database is written
+        (in one transaction) only once the whole list is read, and never holds it in memory.
+        """
+        now = int(time.time())
+        start_at = now if fields.start_at is None else fields.start_at
+        end_at = start_at + DEFAULT_RUN if fields.end_at is None else fields.end_at
+        if end_at <= max(start_at, now):
+            raise InvalidList("endAt: must be later than startAt and now")
+        dialer_id, candidates = self.calls.route(project, fields.server_id, None)
+        voice = self._voice(project, fields.voice_id)
+        with tempfile.TemporaryFile("w+", encoding="ascii") as staged:
+            if isinstance(numbers, Sequence):
+                skipped = _stage_array(project, numbers, staged)
+                field = "phoneNumbers"
+            else:
+                skipped = _stage_file(project, numbers, staged, progress)
+                field = "file"
+            if staged.tell() == 0:
+                raise InvalidList(f"{field}: the list holds no number that can be called")
+            staged.seek(0)
+            campaign = self.store.create_campaign(
+                NewCampaign(
+                    id=uuid.uuid4().hex,
+                    project_id=project.id,
+                    name=fields.name,
+                    policy=CampaignPolicy(
+                        voice_id=voice.id,
+                        dialer_id=dialer_id,
+                        retry_count=fields.retry_count,
+                        retry_interval=fields.retry_interval,
+                        start_at=start_at,
+                        end_at=end_at,
+                        window=fields.window,
+                        max_channels=fields.max_channels,
+                        calls_per_minute=fields.calls_per_minute,
+                        reservation_milli=max_price(voice.duration, [d.tariff for d in candidates]),
+                    ),
+                    skips=_skips(skipped),
+                    rejected=tuple(
+                        RejectedLine(r.line, r.value, r.reason.value) for r in skipped.rejected
+                    ),
+                    created_at=now,
+                ),
+                _staged_rows(staged),
+            )
+        self.on_new_campaign()
+        return campaign
+
+    def _voice(self, project: Project, voice_id: str) -> Voice:
+        voice = self.store.get_voice(project.id, voice_id) if is_id(voice_id) else None
+        if voice is None:
+            raise InvalidVoice("voiceId: no such voice")
+        return voice
+
+    def get(self, project: Project, campaign_id: str) -> Campaign:
+        campaign = self.store.get_campaign(project.id, campaign_id) if is_id(campaign_id) else None
+        if campaign is None:
+            raise NotFound("id: no such campaign")
+        return campaign
+
+    def page(self, project: Project, *, limit: int, before: str | None) -> list[Campaign]:
+        if before is not None and not is_id(before):
+            raise NotFound("before: no such campaign")
+        campaigns = self.store.list_campaigns(project.id, limit=limit, before=before)
+        if campaigns is None:
+            raise NotFound("before: no such campaign")
+        return campaigns
+
+    def pause(self, project: Project, campaign_id: str) -> Campaign:
+        return self._set(project, campaign_id, CampaignState.PAUSED)
+
+    def resume(self, project: Project, campaign_id: str) -> Campaign:
+        campaign = self._set(project, campaign_id, CampaignState.ACTIVE)
+        self.on_new_campaign()
+        return campaign
+
+    def cancel(self, project: Project, campaign_id: str) -> Campaign:
+        return self._set(project, campaign_id, CampaignState.CANCELLED)
+
+    def _set(self, project: Project, campaign_id: str, state: CampaignState) -> Campaign:
+        campaign = (
+            self.store.set_campaign_state(project.id, campaign_id, state)
+            if is_id(campaign_id)
+            else None
+        )
+        if campaign is None:
+            raise NotFound("id: no such campaign")
+        return campaign
+
+    def calls_page(
+        self,
+        project: Project,
+        campaign_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        status: CallStatus | None,
+    ) -> list[Call]:
+        """The campaign's calls (numbers released to the dialers) in list order."""
+        if not is_id(campaign_id) or (after is not None and not is_id(after)):
+            raise NotFound(
+                "id: no such campaign" if not is_id(campaign_id) else "after: no such call"
+            )
+        page = self.store.campaign_call_page(
+            project.id, campaign_id, limit=limit, after=after, status=status
+        )
+        if page is None:
+            self.get(project, campaign_id)
+            raise NotFound("after: no such call of this campaign")
+        return page
+
+    def first_calls(self, project: Project, campaign_id: str) -> list[Call]:
+        """`GET /voice/campaign/{id}`: a batch's calls, or a campaign's first 1,000."""
+        if is_id(campaign_id) and self.store.get_campaign(project.id, campaign_id) is not None:
+            page = self.store.campaign_call_page(project.id, campaign_id, limit=FIRST_CALLS)
+            return page or []
+        return self.calls.campaign(project, campaign_id)
+
+    def report(self, project: Project, campaign_id: str) -> tuple[Campaign, Iterator[ReportRow]]:
+        campaign = self.get(project, campaign_id)
+        return campaign, self.store.campaign_report(campaign)
+
+
+def _parser(project: Project) -> Callable[[str], PhoneNumber]:
+    regions = project.allowed_regions
+    return lambda raw: parse_phone(raw, allowed_regions=regions)
+
+
+def _stage_array(project: Project, numbers: Sequence[str], staged: IO[str]) -> Skipped:
+    """A JSON list: each entry is a row, its `line` its place in the array from 1."""
+    parse = _parser(project)
+    skipped = Skipped()
+    seen: set[str] = set()
+    for line, raw in enumerate(numbers, start=1):
+        try:
+            number = parse(raw)
+        except NumberNotAllowed:
+            skipped.add(line, raw, SkipReason.NOT_ALLOWED)
+            continue
+        except InvalidPhoneNumber:
+            skipped.add(line, raw, SkipReason.INVALID)
+            continue
+        if number.e164 in seen:
+            skipped.add(line, raw, SkipReason.DUPLICATE)
+            continue
+        seen.add(number.e164)
+        staged.write(f"{line}\t{number.national}\t{number.e164}\n")
+    return skipped
+
+
+def _stage_file(
+    project: Project, stream: BinaryReadable, staged: IO[str], progress: Progress | None
+) -> Skipped:
+    reader = ListReader(stream, _parser(project))
+    try:
+        for batch in reader.batches():
+            staged.writelines(f"{n.line}\t{n.national}\t{n.e164}\n" for n in batch)
+            if progress is not None:
+                progress(reader.rows)
+    except ListError as exc:
+        raise InvalidList(str(exc)) from exc
+    return reader.skipped
+
+
+def _staged_rows(staged: IO[str]) -> Iterator[ListRow]:
+    for text in staged:
+        line, national, e164 = text.rstrip("\n").split("\t")
+        yield int(line), national, e164
+
+
+def _skips(skipped: Skipped) -> Skips:
+    counts = skipped.counts
+    return Skips(
+        invalid=counts[SkipReason.INVALID],
+        not_allowed=counts[SkipReason.NOT_ALLOWED],
+        duplicate=counts[SkipReason.DUPLICATE],
+        do_not_call=counts[SkipReason.DO_NOT_CALL],
+    )

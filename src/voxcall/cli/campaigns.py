@@ -1,0 +1,142 @@
+"""`voxcall campaign create | list | show | pause | resume | cancel`: a project's campaigns,
+through the service the API uses, printed as text or as the API's campaign objects."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+
+from voxcall.api.campaign_schemas import campaign_json
+from voxcall.billing.money import toman
+from voxcall.calls.campaigns import CampaignFields
+from voxcall.calls.errors import RequestRefused
+from voxcall.cli.common import DataOption, JsonOption, fail, open_admin
+from voxcall.domain.calls import CallStatus
+from voxcall.domain.campaigns import Campaign
+
+ProjectArgument = Annotated[str, typer.Argument(help="The project's name.")]
+IdArgument = Annotated[str, typer.Argument(help="The campaign's id.")]
+
+
+def _show(campaign: Campaign, json_out: bool) -> None:
+    now = time.time()
+    if json_out:
+        typer.echo(json.dumps(campaign_json(campaign, now)))
+        return
+    counts = " ".join(
+        f"{status.name}={campaign.counts[status]}"
+        for status in CallStatus
+        if campaign.counts.get(status)
+    )
+    skips = campaign.skips
+    typer.echo(
+        f"{campaign.id}\t{campaign.name}\t{campaign.status(now).value}\t"
+        f"total={campaign.total}\t{counts or '-'}\tskipped={skips.total}\t"
+        f"price={-toman(campaign.price_milli):g}"
+    )
+
+
+class _Counted:
+    """A binary stream that tells `advance` how many bytes were read from it."""
+
+    def __init__(self, stream: BinaryIO, advance: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._advance = advance
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._stream.read(size)
+        self._advance(len(chunk))
+        return chunk
+
+
+def create(
+    project: ProjectArgument,
+    file: Annotated[Path, typer.Option("--file", help="CSV or text list of numbers.")],
+    name: Annotated[str, typer.Option(help="The campaign's name.")],
+    voice: Annotated[str, typer.Option(help="The id of the voice to play.")],
+    data: DataOption = None,
+    server: Annotated[str | None, typer.Option(help="The dialer to use.")] = None,
+    retry_count: Annotated[int, typer.Option(min=0, max=5)] = 1,
+    max_channels: Annotated[int | None, typer.Option(min=1)] = None,
+    calls_per_minute: Annotated[int | None, typer.Option(min=1)] = None,
+    start_at: Annotated[int | None, typer.Option(help="Epoch seconds; default now.")] = None,
+    end_at: Annotated[int | None, typer.Option(help="Epoch seconds; default a week on.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import a list as a new campaign (the whole list is stored before this returns)."""
+    admin = open_admin(data)
+    fields = CampaignFields(
+        name=name,
+        voice_id=voice,
+        server_id=server,
+        retry_count=retry_count,
+        start_at=start_at,
+        end_at=end_at,
+        max_channels=max_channels,
+        calls_per_minute=calls_per_minute,
+    )
+    try:
+        size = file.stat().st_size
+        with (
+            file.open("rb") as stream,
+            typer.progressbar(
+                length=size, label="reading", file=typer.get_text_stream("stderr")
+            ) as bar,
+        ):
+            campaign = admin.campaigns.create(
+                admin.projects.named(project), fields, _Counted(stream, bar.update)
+            )
+    except OSError as exc:
+        fail(f"--file: {exc.strerror}")
+    except RequestRefused as exc:
+        fail(exc.message)
+    _show(campaign, json_out)
+    if not json_out:
+        for line in campaign.rejected:
+            typer.echo(f"skipped line {line.line} ({line.reason}): {line.value}", err=True)
+
+
+def list_(
+    project: ProjectArgument,
+    data: DataOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """The project's campaigns, newest first."""
+    admin = open_admin(data)
+    campaigns = admin.campaigns.page(admin.projects.named(project), limit=limit, before=None)
+    if json_out:
+        now = time.time()
+        typer.echo(json.dumps([campaign_json(c, now) for c in campaigns]))
+        return
+    for campaign in campaigns:
+        _show(campaign, False)
+
+
+def _one(action: str, doc: str) -> Callable[..., None]:
+    def command(
+        project: ProjectArgument,
+        campaign_id: IdArgument,
+        data: DataOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        admin = open_admin(data)
+        try:
+            campaign = getattr(admin.campaigns, action)(admin.projects.named(project), campaign_id)
+        except RequestRefused as exc:
+            fail(exc.message)
+        _show(campaign, json_out)
+
+    command.__doc__ = doc
+    return command
+
+
+show = _one("get", "A campaign: its status, counts, skipped numbers and price.")
+pause = _one("pause", "Release no more of the campaign's numbers until resumed.")
+resume = _one("resume", "Release the campaign's numbers again.")
+cancel = _one("cancel", "Expire every call of the campaign that has not started its attempt.")

@@ -1,0 +1,96 @@
+"""`voxcall campaign ...`: importing a list with a progress bar, and the commands that read
+and steer a campaign, printing the API's campaign object with --json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+from voxcall.cli import main
+from voxcall.config import Settings
+from voxcall.domain.voices import Voice
+from voxcall.runtime import Services
+
+
+def _run(
+    settings: Settings, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    try:
+        main([*args, "--data", str(settings.data_dir)])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def voice_id(services: Services, tenant: Tenant) -> str:
+    voice = Voice("ab" * 16, tenant.project.id, "v", "wav", 1, 2.0, 0)
+    services.store.add_voice(voice)
+    return voice.id
+
+
+def test_import_then_steer(
+    settings: Settings,
+    services: Services,
+    tenant: Tenant,
+    voice_id: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("phone\n" + "".join(f"0912{i:07d}\n" for i in range(5000)) + "oops\n")
+    code, out, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(listed), "--name", "spring"),
+        *("--voice", voice_id, "--max-channels", "3", "--json"),
+    )
+    assert code == 0, err
+    assert "reading" in err  # the progress bar
+    created: dict[str, Any] = json.loads(out)
+    assert (created["name"], created["total"], created["maxChannels"]) == ("spring", 5000, 3)
+    assert created["rejected"] == [{"line": 5002, "value": "oops", "reason": "invalid"}]
+    campaign_id = created["id"]
+
+    code, out, _ = _run(settings, capsys, "campaign", "show", "acme", campaign_id, "--json")
+    assert code == 0 and json.loads(out)["id"] == campaign_id
+    code, out, _ = _run(settings, capsys, "campaign", "pause", "acme", campaign_id)
+    assert code == 0 and out.split("\t")[:3] == [campaign_id, "spring", "PAUSED"]
+    code, out, _ = _run(settings, capsys, "campaign", "resume", "acme", campaign_id, "--json")
+    assert json.loads(out)["status"] == "RUNNING"
+    code, out, _ = _run(settings, capsys, "campaign", "list", "acme", "--json")
+    assert [c["id"] for c in json.loads(out)] == [campaign_id]
+    code, out, _ = _run(settings, capsys, "campaign", "cancel", "acme", campaign_id)
+    assert out.split("\t")[2] == "CANCELLED" and "EXPIRED=5000" in out
+
+
+def test_refusals(
+    settings: Settings,
+    tenant: Tenant,
+    voice_id: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = _run(settings, capsys, "campaign", "show", "acme", "0" * 32)
+    assert (code, err) == (1, "error: id: no such campaign\n")
+    code, _, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(tmp_path / "none.csv")),
+        *("--name", "x", "--voice", voice_id),
+    )
+    assert (code, err) == (1, "error: --file: No such file or directory\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("phone\nnope\n")
+    code, _, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(empty), "--name", "x", "--voice", voice_id),
+    )
+    assert code == 1 and "file: the list holds no number that can be called" in err
