@@ -22,6 +22,15 @@ Then the call setup rate: voxcall dials `--setup-rates` calls/s for 4 s each (1 
 a rate is sustained when the answers keep up (>= 95 %), every call is right and the setup
 time (INVITE to 200, of which the UAS waits 0.5 s) stays under 1.5 s at p99.
 
+Listening (`--listen-only` runs only this, at `--listen-calls`, 500): the cost of hearing
+the callee. The voice is espeak-ng speech (`speech`), which the UAS echoes back (SIPp
+-rtp_echo), and voxcall places the same N calls twice: as above, listening to nothing (the
+echo is left unread), then with `gather` (one key, 1 s timeout: the in-band and RFC 4733 key
+detectors) and `machineDetection` "detect" (answering-machine detection until it decides,
+about 1.5 s into the echo), so that the media process reads, decodes and analyses every
+packet. CPU per call of both, this process and the media process, over the same window, and
+the ratio.
+
 Last, media under load (`--busy-only` runs only this): `--busy-calls` calls (200) playing
 a long voice are measured (jitter at the receiver, dumpcap) for `--busy-seconds` (8) while
 the same process and event loop set up `--busy-rate` (200) new calls/s and serve a real
@@ -73,10 +82,18 @@ from bench.common import (
 )
 from bench.rtp_capture import Capture, StreamStats, stream_stats
 from voxcall.api.app import create_app
+from voxcall.audio.tts import synthesize
 from voxcall.audio.wav import wav_bytes
 from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
-from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
+from voxcall.dialers.base import (
+    AttemptOutcome,
+    AttemptResult,
+    DialRequest,
+    Gather,
+    MachineDetection,
+    Voice8k,
+)
 from voxcall.dialers.sip.config import CallSettings, SipTrunkConfig
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.g711 import pcm_to_ulaw
@@ -107,7 +124,17 @@ TARGET_CPU_RATIO = 3.0
 TARGET_SETUP = 100.0
 TARGET_BUSY_P99_MS = 5.0
 TARGET_BUSY_MAX_MS = 20.0
+TARGET_LISTEN_RATIO = 1.5  # CPU per call listening (keys and machine detection) / not
+LISTEN_GATHER = Gather(max_digits=1, timeout=1)  # the call ends 1 s after the message
 WRK_LUA = Path(__file__).with_name("post_single.lua")
+SPEECH = "سلام. سفارش شما امروز ارسال شد و فردا به دستتان می‌رسد. برای پیگیری با ما تماس بگیرید."
+
+
+def speech(seconds: float) -> Voice8k:
+    """espeak-ng's Persian, repeated to `seconds`: what a callee's line carries, for the key
+    and machine detectors (which give up early on most speech, unlike on `voice`'s tones)."""
+    pcm = np.frombuffer(synthesize(SPEECH, "fa"), dtype="<i2")
+    return Voice8k(np.resize(pcm, round(seconds * Voice8k.SAMPLE_RATE)).astype("<i2").tobytes())
 
 
 def voice(seconds: float) -> Voice8k:
@@ -161,13 +188,15 @@ class SetupRun:
 
 
 @contextmanager
-def uas(work: Path, tag: str) -> Iterator[tuple[int, int]]:
-    """A SIPp UAS answering every call; yields its SIP port and its media port."""
+def uas(work: Path, tag: str, *, echo: bool = False) -> Iterator[tuple[int, int]]:
+    """A SIPp UAS answering every call (sending back the RTP it gets, with `echo`); yields
+    its SIP port and its media port."""
     port = free_udp_block(2)
     media = free_udp_block(4, low=port + 4)  # SIPp binds the media port and the one 2 above
     args = ["sipp", "-sf", str(SCENARIOS / "uas_answer.xml")]
     args += ["-i", HOST, "-p", str(port), "-mi", HOST, "-mp", str(media)]
     args += ["-nostdin", "-set", "hangup_s", "0", "-trace_err"]
+    args += ["-rtp_echo"] if echo else []
     args += ["-error_file", str(work / f"uas-{tag}-errors.log")]
     with running(args, log=work / f"uas-{tag}.log", cwd=work) as process:
         _wait_udp_bound(process, port)
@@ -187,22 +216,29 @@ def _wait_udp_bound(process: subprocess.Popen[bytes], port: int) -> None:
     raise TimeoutError(f"SIPp did not bind {HOST}:{port}")
 
 
-def dial_request(audio: Voice8k) -> DialRequest:
+def dial_request(audio: Voice8k, *, listen: bool = False) -> DialRequest:
+    """A call of `audio`; with `listen`, one that hears the callee (keys, machine detection)."""
     return DialRequest(
         attempt_id=uuid.uuid4().hex,
         national_number=NUMBER,
         e164="+98" + NUMBER[1:],
         voice=audio,
         ring_timeout=30.0,
+        gather=LISTEN_GATHER if listen else None,
+        machine_detection=MachineDetection.DETECT if listen else MachineDetection.OFF,
     )
 
 
-def right(outcome: AttemptOutcome, seconds: float) -> bool:
-    # billSec runs from the 200 to our BYE, which leaves a packet time after the voice ends.
+def right(outcome: AttemptOutcome, seconds: float, *, listen: bool = False) -> bool:
+    # billSec runs from the 200 to our BYE, which leaves a packet time after the voice ends
+    # (listening: after the gather timeout that follows it, and no key was pressed).
+    if listen:
+        seconds += LISTEN_GATHER.timeout
     return (
         outcome.result is AttemptResult.ANSWERED
-        and outcome.cause == "200 OK; voice played"
+        and outcome.cause == ("200 OK; gather timeout" if listen else "200 OK; voice played")
         and outcome.bill_sec in (math.ceil(seconds), math.ceil(seconds) + 1)
+        and (outcome.answered_by is not None) is listen
     )
 
 
@@ -223,7 +259,7 @@ async def started_dialer(trunk_port: int, calls: int) -> SipDialer:
 
 
 async def dial_at_rate(
-    dialer: SipDialer, calls: int, rate: float, audio: Voice8k
+    dialer: SipDialer, calls: int, rate: float, audio: Voice8k, *, listen: bool = False
 ) -> list[asyncio.Task[AttemptOutcome]]:
     """Start `calls` dials at `rate`/s on a fixed schedule; returns their tasks."""
     loop = asyncio.get_running_loop()
@@ -231,7 +267,7 @@ async def dial_at_rate(
     tasks = []
     for i in range(calls):
         await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
-        tasks.append(asyncio.create_task(dialer.dial(dial_request(audio))))
+        tasks.append(asyncio.create_task(dialer.dial(dial_request(audio, listen=listen))))
     return tasks
 
 
@@ -250,6 +286,7 @@ async def place_calls(
     *,
     window: tuple[float, float] | None = None,
     profile: Path | None = None,
+    listen: bool = False,
 ) -> tuple[list[AttemptOutcome], float, float, tuple[int, int]]:
     """Dial `calls` calls at `rate`/s through one SipDialer; returns the outcomes and, over
     `window` (seconds after the first INVITE), this process's CPU, the window's length and
@@ -258,7 +295,7 @@ async def place_calls(
     loop = asyncio.get_running_loop()
     try:
         start = loop.time()
-        tasks = await dial_at_rate(dialer, calls, rate, audio)
+        tasks = await dial_at_rate(dialer, calls, rate, audio, listen=listen)
         cpu, wall, up = 0.0, 0.0, (-1, -1)
         if window is not None:
             await asyncio.sleep(max(0.0, start + window[0] - loop.time()))
@@ -281,15 +318,24 @@ async def place_calls(
 
 
 def voxcall_level(
-    runner: asyncio.Runner, work: Path, calls: int, rate: float, profile: Path | None
+    runner: asyncio.Runner,
+    work: Path,
+    calls: int,
+    rate: float,
+    profile: Path | None,
+    *,
+    listen: bool = False,
+    echo: bool = False,
+    audio: Voice8k | None = None,
 ) -> Level:
-    audio = voice(VOICE_SECONDS)
+    audio = audio or voice(VOICE_SECONDS)
     window = (calls / rate + UAS_ANSWER_DELAY + 0.5, VOICE_SECONDS)
-    with uas(work, f"vx-{calls}") as (port, media):
-        capture = Capture(media, work / f"vx-{calls}.pcap")
+    tag = f"vx-{calls}" + ("-echo" if echo else "") + ("-listen" if listen else "")
+    with uas(work, tag, echo=echo) as (port, media):
+        capture = Capture(media, work / f"{tag}.pcap")
         try:
             outcomes, cpu, wall, up = runner.run(
-                place_calls(port, calls, rate, audio, window=window, profile=profile)
+                place_calls(port, calls, rate, audio, window=window, profile=profile, listen=listen)
             )
         finally:
             _, dropped = capture.stop()
@@ -297,9 +343,9 @@ def voxcall_level(
     capture.path.unlink()
     setups = [o.answered_at - o.started_at for o in outcomes if o.answered_at is not None]
     return Level(
-        "voxcall",
+        "voxcall listening" if listen else "voxcall",
         calls,
-        sum(right(o, VOICE_SECONDS) for o in outcomes),
+        sum(right(o, VOICE_SECONDS, listen=listen) for o in outcomes),
         cpu / wall if wall else float("nan"),
         wall,
         up,
@@ -517,7 +563,12 @@ def main() -> None:
     parser.add_argument("--busy-rate", type=float, default=200.0, help="new calls/s meanwhile")
     parser.add_argument("--busy-seconds", type=float, default=8.0, help="how long")
     parser.add_argument("--busy-only", action="store_true", help="only that scenario")
+    parser.add_argument("--listen-calls", default="500", help="calls hearing the callee")
+    parser.add_argument("--listen-only", action="store_true", help="only that scenario")
     args = parser.parse_args()
+    if args.listen_only:
+        listening(args)
+        return
     require("sipp", "dumpcap")
     levels = [] if args.busy_only else [int(n) for n in args.calls.split(",")]
     setup_rates = [] if args.busy_only else [float(r) for r in args.setup_rates.split(",")]
@@ -750,6 +801,65 @@ def report_busy(busy: BusyRun) -> None:
                     verdict(busy.holds),
                 ]
             ],
+        )
+    )
+
+
+def listening(args: argparse.Namespace) -> None:
+    """The cost of hearing the callee: the same calls with an echoing UAS, listening to
+    nothing and then with keys and machine detection."""
+    require("sipp", "dumpcap")
+    levels = [int(n) for n in args.listen_calls.split(",")]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * max(levels) + 256)), hard))
+    runs: list[tuple[Level, Level]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="voxcall-bench-listen-") as folder,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        work = Path(folder)
+        audio = speech(VOICE_SECONDS)
+        for calls in levels:
+            deaf = voxcall_level(runner, work, calls, args.rate, None, echo=True, audio=audio)
+            hearing = voxcall_level(
+                runner, work, calls, args.rate, None, listen=True, echo=True, audio=audio
+            )
+            runs.append((deaf, hearing))
+    print(
+        header(
+            "SIP media: the cost of hearing the callee", "python -m bench.sip_media --listen-only"
+        )
+    )
+    print(
+        f"Voice: {VOICE_SECONDS:g} s of espeak-ng Persian, echoed back by the UAS; calls ramped"
+        f" at {args.rate:g}/s; listening = gather (1 key, 1 s) and machineDetection detect.\n"
+    )
+    rows = []
+    for deaf, hearing in runs:
+        ratio = hearing.cpu_per_call / deaf.cpu_per_call
+        rows.append(
+            [
+                f"{deaf.calls:,}",
+                f"{100 * deaf.cpu_per_call:.3f} %",
+                f"{100 * hearing.cpu_per_call:.3f} %",
+                f"{ratio:.2f}x",
+                f"{deaf.right} / {hearing.right}",
+                f"{deaf.stats.jitter_p99_ms:.2f} / {hearing.stats.jitter_p99_ms:.2f} ms",
+                verdict(ratio <= TARGET_LISTEN_RATIO and hearing.all_right and deaf.all_right),
+            ]
+        )
+    print(
+        table(
+            [
+                "N",
+                "CPU per call, deaf",
+                "CPU per call, listening",
+                "ratio (<= 1.5x)",
+                "calls right",
+                "jitter p99",
+                "target",
+            ],
+            rows,
         )
     )
 

@@ -134,3 +134,21 @@ async def test_nothing_happens_after_close() -> None:
     machine.close()
     machine.event(decided("human"))
     assert recorder.actions == [] and not machine.decision_timer.running
+
+
+async def test_it_listens_until_it_knows_what_it_listens_for() -> None:
+    machine, _ = flow(MachineDetection.VOICEMAIL)
+    machine.answered()
+    assert machine.listening
+    machine.event(decided("machine"))
+    assert machine.listening  # the greeting's end is still to come
+    machine.event(MediaEvent(GREETING_END, "silence", 6.0))
+    assert not machine.listening
+
+
+@pytest.mark.parametrize("mode", [MachineDetection.DETECT, MachineDetection.HUMANS_ONLY])
+async def test_it_stops_listening_at_the_decision(mode: MachineDetection) -> None:
+    machine, _ = flow(mode)
+    machine.answered()
+    machine.event(decided("human"))
+    assert not machine.listening

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.peers
 
 RATE = 8000
 BEEP = 0.5  # seconds of 1000 Hz after the greeting and a 0.4 s pause
+listening: list[int] = []  # calls the media process listens to, just after each play
 
 
 def say(path: Path, *parts: np.ndarray[Any, np.dtype[np.int16]]) -> Path:
@@ -49,9 +50,14 @@ async def call(
 
     def play_and_note(*args: Any) -> asyncio.Future[PlaybackReport]:
         played.append(time.time())
+        # Once the event that started the message is handled: is the call still listening?
+        asyncio.get_running_loop().call_soon(
+            lambda: listening.append(len(dialer._pacer._listening))
+        )
         return play(*args)
 
     dialer._pacer.play = play_and_note  # type: ignore[method-assign]
+    listening.clear()
     request = dataclasses.replace(dial_request(tone(seconds, 600)), machine_detection=mode)
     outcome = await dialer.dial(request)
     async with asyncio.timeout(5):
@@ -73,6 +79,7 @@ async def test_voicemail_leaves_the_message_after_the_beep(
     # baresip starts its file as it answers, a few tens of milliseconds before its 200 OK
     # reaches us (answered_at): so "after the beep" is up to 0.1 s before beep_end here.
     assert beep_end - 0.1 < played[0] - outcome.answered_at < beep_end + 1.0
+    assert listening == [0]  # nothing more to hear: the media process stopped reading it
 
 
 async def test_humans_only_hangs_up_on_the_machine_and_releases_everything(

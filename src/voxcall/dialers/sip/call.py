@@ -397,6 +397,8 @@ class Call:
             self._interaction.key(event.value, event.detail, time.monotonic())
         elif self.state is CallState.CONFIRMED and event.kind in (ANSWERED_BY, GREETING_END):
             self._machine.event(event)
+            if not self._machine.listening and not self._interaction.listeners:
+                self._media.unlisten()  # reading the rest of the call's RTP would be waste
 
     # -- CallControl: what the interaction asks -------------------------------------------------
 

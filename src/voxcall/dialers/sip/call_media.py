@@ -115,11 +115,15 @@ class CallMedia:
         media_format = InboundFormat(codec.name, codec.payload_type, self.target.event_payload_type)
         self._listening = self._receiver.listen(self._sock, media_format, listeners, on_event)
 
-    def close(self) -> None:
-        self.stop_playing()
+    def unlisten(self) -> None:
+        """Stop hearing the callee (the listeners have learnt what they were for)."""
         if self._listening is not None and self._receiver is not None:
             self._receiver.unlisten(self._listening)
             self._listening = None
+
+    def close(self) -> None:
+        self.stop_playing()
+        self.unlisten()
         self._payload = b""
         if self._sock is not None:
             self._ports.release(self._sock)

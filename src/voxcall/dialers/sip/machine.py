@@ -112,6 +112,12 @@ class MachineDetectionFlow:
         return self.answered_by or AnsweredBy.UNKNOWN
 
     @property
+    def listening(self) -> bool:
+        """Whether the callee's audio may still tell the flow something."""
+        waits_for_greeting = self.greeting_timer.running
+        return (self.deciding or waits_for_greeting) and not self._closed
+
+    @property
     def deciding(self) -> bool:
         return self.mode is not MachineDetection.OFF and self.answered_by is None
 
