@@ -52,8 +52,10 @@ from bench.common import (
 from bench.dispatch import database_url, queue_calls
 from bench.intake import voxcall
 from voxcall.store import schema
+from voxcall.store.call_queue import call_from_row
 from voxcall.store.store import Store
 from voxcall.webhooks.delivery import CONCURRENCY, PER_PROJECT_MAX
+from voxcall.webhooks.event import event_body
 from voxcall.webhooks.signing import new_secret
 
 TARGET_P99 = 2.0  # seconds from final status to delivery
@@ -236,9 +238,13 @@ def run_voxcall(
                 spy.wait()
         with store.engine.connect() as conn:
             rows = conn.execute(select(schema.webhook_events)).all()
+            calls = {c.id: call_from_row(c._mapping) for c in conn.execute(select(schema.calls))}
     finally:
         store.close()
-    events = [Event(r.id, r.project_id, r.payload, r.created_at, r.attempts) for r in rows]
+    events = [
+        Event(r.id, r.project_id, event_body(calls[r.call_id]).decode(), r.created_at, r.attempts)
+        for r in rows
+    ]
     run = Run(scenario.name, "voxcall", expected=expected, cpu=cpu.cpu)
     for event in events:
         receiver = by_project[event.project]

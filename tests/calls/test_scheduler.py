@@ -23,6 +23,7 @@ from voxcall.domain.calls import AttemptState
 from voxcall.domain.money import Tariff
 from voxcall.runtime import Services
 from voxcall.store.store import Store
+from voxcall.webhooks.event import event_body
 
 
 class RecordingSandbox(SandboxDialer):
@@ -201,7 +202,8 @@ async def test_a_failed_answered_attempt_bills_nothing(services: Services) -> No
     shown = call_json(final)
     assert (shown["status"], shown["billSec"], shown["price"]) == ("ERROR", 0, 0.0)
     (event,) = services.store.webhook_events(project.id)
-    assert json.loads(event["payload"])["billSec"] == 0
+    assert event["call_id"] == call.id
+    assert json.loads(event_body(final))["billSec"] == 0
     (attempt,) = services.store.attempts_of(call.id)
     assert (attempt["result"], attempt["bill_sec"]) == ("ERROR", 4)  # kept for the operator
 

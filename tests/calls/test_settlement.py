@@ -135,3 +135,9 @@ def test_a_no_answer_without_a_machine_stays_free() -> None:
     claim = _claim(number=3)
     settlement = settle(outcome, claim, TARIFF, dialer_retry_interval=60, now=NOW)
     assert settlement == Settlement(CallStatus.NO_ANSWER) and not settlement.billed
+
+
+def test_the_record_carries_what_the_call_is_billed() -> None:
+    outcome = AttemptOutcome(R.ANSWERED, NOW - 60, NOW, answered_at=NOW - 40, bill_sec=40)
+    record = attempt_record(_claim(), outcome, _settle(R.ANSWERED, bill_sec=40))
+    assert (record.bill_sec, record.billed_sec, record.price_milli) == (40, 40, parse_toman("605"))

@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, MetaData, Table, select
+from sqlalchemy import Connection, Engine, MetaData, Table, select
 
 from voxcall.store import migrate
 from voxcall.store.database import make_engine
 from voxcall.store.schema import metadata
 from voxcall.store.store import Store
+from voxcall.webhooks.event import event_body
 
 
 def test_migrations_build_the_declared_schema(store_url: str) -> None:
@@ -122,3 +125,59 @@ def test_calls_not_normal_lose_their_bill_seconds(store_url: str) -> None:
     finally:
         engine.dispose()
     assert sorted(map(tuple, rows)) == [("ERROR", 0), ("NORMAL", 5), ("NO_ANSWER", 0)]
+
+
+URL = "http://127.0.0.1:9/hook"
+# The body written into the outbox before 0010, when the call below became final.
+BODY_0009 = (
+    '{"requestId":"c1","campaignId":null,"balanceSubtracted":34.2,"cause":"NORMAL",'
+    '"statusCode":1,"billSec":7,"number":"09121234567","requestDate":1764190000,'
+    '"executionDate":1764190001}'
+)
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_a_pending_event_from_before_0010_is_delivered_with_its_body(store_url: str) -> None:
+    """0010 drops the outbox's body: the event is rendered from its call, to the same bytes,
+    and a downgrade writes them back."""
+    engine = make_engine(store_url)
+    try:
+        migrate.upgrade(engine, "0009")
+        with engine.begin() as conn:
+
+            def insert(name: str, row: dict[str, object]) -> None:
+                table = _table_as_it_is(conn, name)
+                conn.execute(table.insert(), [dict.fromkeys(table.columns.keys(), 0) | row])
+
+            text = {"allowed_regions": "IR", "format": "wav", "kind": "upload", "name": "p"}
+            insert("projects", {"id": "p", "webhook_url": URL, "webhook_secret": "whsec_x"} | text)
+            insert("voices", {"id": "v", "project_id": "p"} | text)
+            call = {"id": "c1", "project_id": "p", "voice_id": "v", "campaign_id": None}
+            call |= {"national_number": "09121234567", "e164": "+989121234567", "cause": ""}
+            call |= {"status": "NORMAL", "phase": "final", "bill_sec": 7, "price_milli": 34_200}
+            call |= {"request_date": 1764190000, "execution_date": 1764190001, "attempts": 1}
+            insert("calls", call | {"dialer_id": None, "retry_interval": None})
+            event = {"id": "e1", "project_id": "p", "call_id": "c1", "payload": BODY_0009}
+            pending = {"delivered_at": None, "failed_at": None, "next_attempt_at": 1.0}
+            insert("webhook_events", event | pending | {"last_error": ""})
+        migrate.upgrade(engine)
+        store = Store.open(store_url)
+        try:
+            (delivery,) = store.lease_webhooks(2.0, limit=10, lease=30.0, per_project=10)
+        finally:
+            store.close()
+        assert (delivery.id, delivery.url) == ("e1", URL)
+        assert event_body(delivery.call) == BODY_0009.encode()
+        _downgrade(engine, "0009")
+        with engine.connect() as conn:
+            events = _table_as_it_is(conn, "webhook_events")
+            assert conn.execute(select(events.c.payload)).scalar_one() == BODY_0009
+    finally:
+        engine.dispose()

@@ -74,6 +74,7 @@ def final_calls(
             cause="test",
             call_status=status,
             next_attempt_at=None,
+            billed_sec=BILL_SEC if answered else 0,
             price_milli=PRICE_MILLI if answered else 0,
         )
         assert store.finish_attempt(claim.call.id, record)

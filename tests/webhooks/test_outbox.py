@@ -14,9 +14,11 @@ from sqlalchemy import event
 from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.webhooks import WebhookOutcome
+from voxcall.store import schema
 from voxcall.store.store import Store
 
 URL = "http://127.0.0.1:9/hook"  # never called: these tests only lease
+CALL_COLUMNS = list(schema.calls.columns.keys())
 
 
 def test_a_lease_takes_no_more_than_each_project_has_room_for(any_store: Store) -> None:
@@ -90,13 +92,23 @@ def test_outcomes_are_recorded_together(any_store: Store) -> None:
 
 
 def _pending(db: Path, project_id: str, count: int, due: float) -> None:
-    """`count` events waiting for a first attempt, written directly (no calls behind them)."""
+    """`count` final calls with an event waiting for a first attempt, written directly."""
+    calls = [
+        dict.fromkeys(CALL_COLUMNS, 0)
+        | {"id": uuid.uuid4().hex, "project_id": project_id, "status": "NORMAL", "phase": "final"}
+        for _ in range(count)
+    ]
     with closing(sqlite3.connect(db)) as raw, raw:  # foreign keys are off on a raw connection
         raw.executemany(
-            "INSERT INTO webhook_events (id, project_id, call_id, payload, created_at,"
+            f"INSERT INTO calls ({', '.join(CALL_COLUMNS)})"
+            f" VALUES ({', '.join(f':{c}' for c in CALL_COLUMNS)})",
+            calls,
+        )
+        raw.executemany(
+            "INSERT INTO webhook_events (id, project_id, call_id, created_at,"
             " next_attempt_at, attempts, delivered_at, failed_at, last_error)"
-            " VALUES (?, ?, ?, '{}', ?, ?, 0, NULL, NULL, '')",
-            ((uuid.uuid4().hex, project_id, uuid.uuid4().hex, due, due) for _ in range(count)),
+            " VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, '')",
+            ((uuid.uuid4().hex, project_id, call["id"], due, due) for call in calls),
         )
 
 

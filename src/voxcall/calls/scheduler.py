@@ -28,7 +28,7 @@ from typing import Protocol
 from voxcall.audio.wav import read_wav_pcm
 from voxcall.backoff import Backoff, retry
 from voxcall.calls.outcome_writer import OutcomeStore, OutcomeWriter
-from voxcall.calls.policy import decide
+from voxcall.calls.settlement import attempt_record, settle
 from voxcall.config import ATTEMPT_WATCHDOG
 from voxcall.dialers.base import (
     AttemptOutcome,
@@ -308,31 +308,16 @@ class Scheduler:
             outcome = AttemptOutcome(
                 AttemptResult.ERROR, claim.started_at, time.time(), cause=f"dialer failure: {exc}"
             )
-        interval = call.retry_interval or config.retry_interval
-        decision = decide(
-            outcome.result,
-            attempts_made=claim.number,
-            retry_count=call.retry_count,
-            retry_interval=interval,
-            ended_at=time.time(),
+        settlement = settle(
+            outcome,
+            claim,
+            config.tariff,
+            dialer_retry_interval=config.retry_interval,
+            now=time.time(),
         )
-        record = AttemptRecord(
-            attempt_id=claim.attempt_id,
-            result=outcome.result.name,
-            answered_at=outcome.answered_at,
-            ended_at=outcome.ended_at,
-            bill_sec=outcome.bill_sec,
-            cause=outcome.cause,
-            call_status=decision.status,
-            next_attempt_at=decision.retry_at,
-            price_milli=(
-                config.tariff.price(outcome.bill_sec)
-                if outcome.result is AttemptResult.ANSWERED
-                else 0
-            ),
-        )
+        record = attempt_record(claim, outcome, settlement)
         await self._outcomes.write(call.id, record)
-        final = decision.status.name if decision.status.is_final else None
+        final = settlement.status.name if settlement.status.is_final else None
         self.metrics.attempt_ended(config.id, outcome.result.name, final)
         if final is not None:
             self.on_call_final()

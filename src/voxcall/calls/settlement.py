@@ -84,5 +84,6 @@ def attempt_record(
         cause=outcome.cause,
         call_status=settlement.status,
         next_attempt_at=settlement.retry_at,
+        billed_sec=settlement.bill_sec,
         price_milli=settlement.price_milli,
     )

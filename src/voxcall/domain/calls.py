@@ -109,7 +109,9 @@ class AttemptRecord:
     cause: str
     call_status: CallStatus  # WAITING when the call will be retried
     next_attempt_at: float | None  # set when call_status is WAITING
-    price_milli: int = 0  # what the attempt costs; debited when the call ends NORMAL
+    # What the call is billed: its billSec and price (both 0 unless it is billed).
+    billed_sec: int = 0
+    price_milli: int = 0
 
 
 @dataclass(frozen=True, slots=True)

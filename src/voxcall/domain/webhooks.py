@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voxcall.domain.calls import Call
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookDelivery:
@@ -11,8 +13,7 @@ class WebhookDelivery:
 
     id: str
     project_id: str
-    call_id: str
-    payload: str
+    call: Call  # final: the event is rendered from it
     url: str
     secret: str
     attempts: int  # including this one

@@ -6,14 +6,13 @@ duplicated update changes nothing instead of corrupting state."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
 
-from voxcall.billing.money import toman
+from voxcall.billing.ledger import Account, FinalCharge, close_calls
 from voxcall.domain.calls import (
     AttemptRecord,
     AttemptState,
@@ -310,6 +309,18 @@ _REQUEUE_CALL = (
         updated_at=bindparam("b_updated_at"),
     )
 )
+# A project's money as `close_calls` leaves it; its row is locked first by _LOCK_ACCOUNTS.
+_LOCK_ACCOUNTS = (
+    select(t.projects.c.id, t.projects.c.balance_milli, t.projects.c.reserved_milli)
+    .where(t.projects.c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(t.projects.c.id)  # one order for every transaction: no deadlock between them
+    .with_for_update()
+)
+_SET_ACCOUNT = (
+    update(t.projects)
+    .where(t.projects.c.id == bindparam("b_id"))
+    .values(balance_milli=bindparam("b_balance"), reserved_milli=bindparam("b_reserved"))
+)
 _FINAL_CALL = (
     update(t.calls)
     .where(t.calls.c.id == bindparam("b_id"))
@@ -327,7 +338,7 @@ _FINAL_CALL = (
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Ending:
-    """What a call becomes when it is closed. `bill_sec` counts only if it ends NORMAL."""
+    """What a call becomes when it is closed, as its settlement decided."""
 
     status: CallStatus
     cause: str
@@ -380,12 +391,7 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
     if requeued:
         conn.execute(_REQUEUE_CALL, requeued)
     endings = {
-        call_id: _Ending(
-            r.call_status,
-            r.cause,
-            bill_sec=r.bill_sec,
-            price_milli=r.price_milli if r.call_status is CallStatus.NORMAL else 0,
-        )
+        call_id: _Ending(r.call_status, r.cause, bill_sec=r.billed_sec, price_milli=r.price_milli)
         for call_id, r in done
         if r.call_status.is_final
     }
@@ -459,9 +465,9 @@ def abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
 def _close(
     conn: Connection, where: ColumnElement[bool], ending: _Ending | Mapping[str, _Ending]
 ) -> int:
-    """Make the calls matching `where` final (each as `ending`, or as its entry in it): release
-    their reservations, debit the ledger for priced calls, queue their webhook events. The one
-    path by which every call ends."""
+    """Make the calls matching `where` final (each as `ending`, or as its entry in it), with
+    the money `close_calls` moves, and queue their webhook events. The one path by which
+    every call ends."""
     rows = conn.execute(
         select(t.calls, t.projects.c.webhook_url)
         .join(t.projects, t.projects.c.id == t.calls.c.project_id)
@@ -471,78 +477,60 @@ def _close(
     if not rows:
         return 0
     now = time.time()
-    finals: list[dict[str, Any]] = []
-    money: dict[str, list[tuple[str, int, int]]] = {}  # project -> (call, reserved, price)
-    events: list[dict[str, Any]] = []
-    for row in rows:
-        end = ending if isinstance(ending, _Ending) else ending[row.id]
-        # Never take more than was reserved at acceptance: that was the promised maximum.
-        price = min(end.price_milli, row.reserved_milli)
-        # Only a NORMAL call was billed: the answered seconds of an attempt that failed
-        # (answered, then an error) stay in its attempt's row, for the operator.
-        bill_sec = end.bill_sec if end.status is CallStatus.NORMAL else 0
-        finals.append(
+    ends = {row.id: ending if isinstance(ending, _Ending) else ending[row.id] for row in rows}
+    accounts = conn.execute(_LOCK_ACCOUNTS, {"b_ids": sorted({r.project_id for r in rows})})
+    closing = close_calls(
+        [FinalCharge(r.id, r.project_id, r.reserved_milli, ends[r.id].price_milli) for r in rows],
+        {a.id: Account(a.balance_milli, a.reserved_milli) for a in accounts},
+    )
+    conn.execute(
+        _FINAL_CALL,
+        [
             {
                 "b_id": row.id,
-                "b_status": end.status.name,
-                "b_cause": end.cause,
-                "b_bill_sec": bill_sec,
-                "b_price_milli": price,
+                "b_status": ends[row.id].status.name,
+                "b_cause": ends[row.id].cause,
+                "b_bill_sec": ends[row.id].bill_sec,
+                "b_price_milli": closing.prices[row.id],
                 "b_updated_at": now,
             }
+            for row in rows
+        ],
+    )
+    if closing.accounts:
+        conn.execute(
+            _SET_ACCOUNT,
+            [
+                {"b_id": project_id, "b_balance": a.balance_milli, "b_reserved": a.reserved_milli}
+                for project_id, a in closing.accounts.items()
+            ],
         )
-        if row.reserved_milli or price:
-            money.setdefault(row.project_id, []).append((row.id, row.reserved_milli, price))
-        if row.webhook_url:
-            events.append(_event(row, end.status, bill_sec, price, now))
-    conn.execute(_FINAL_CALL, finals)
-    ledger: list[dict[str, Any]] = []
-    for project_id, calls in money.items():
-        balance = conn.execute(
-            update(t.projects)
-            .where(t.projects.c.id == project_id)
-            .values(
-                reserved_milli=t.projects.c.reserved_milli - sum(c[1] for c in calls),
-                balance_milli=t.projects.c.balance_milli - sum(c[2] for c in calls),
-            )
-            .returning(t.projects.c.balance_milli)
-        ).scalar_one()
-        # One row per debit, each with the balance just after it, in order.
-        running = balance + sum(price for _, _, price in calls)
-        for call_id, _, price in calls:
-            if price:
-                running -= price
-                ledger.append(
-                    dataclasses.asdict(
-                        ledger_entry("debit", -price, running, "call", call_id=call_id)
+    if closing.debits:
+        conn.execute(
+            insert(t.ledger),
+            [
+                dataclasses.asdict(
+                    ledger_entry(
+                        "debit", d.amount_milli, d.balance_after_milli, "call", call_id=d.call_id
                     )
-                    | {"project_id": project_id}
                 )
-    if ledger:
-        conn.execute(insert(t.ledger), ledger)
+                | {"project_id": d.project_id}
+                for d in closing.debits
+            ],
+        )
+    events = [_event(row.project_id, row.id, now) for row in rows if row.webhook_url]
     if events:
         conn.execute(insert(t.webhook_events), events)
     return len(rows)
 
 
-def _event(row: Any, status: CallStatus, bill_sec: int, price: int, now: float) -> dict[str, Any]:
-    """The call's one webhook event (its project has a webhook: api.md §6)."""
-    payload = {
-        "requestId": row.id,
-        "campaignId": row.campaign_id,
-        "balanceSubtracted": toman(price),
-        "cause": status.name,
-        "statusCode": status.code,
-        "billSec": bill_sec,
-        "number": row.national_number,
-        "requestDate": row.request_date,
-        "executionDate": row.execution_date,
-    }
+def _event(project_id: str, call_id: str, now: float) -> dict[str, Any]:
+    """The outbox row of a final call whose project has a webhook (api.md §6); its body is
+    rendered from the call at each delivery (`voxcall.webhooks.event`)."""
     return {
         "id": new_id(),
-        "project_id": row.project_id,
-        "call_id": row.id,
-        "payload": json.dumps(payload, separators=(",", ":")),
+        "project_id": project_id,
+        "call_id": call_id,
         "created_at": now,
         "next_attempt_at": now,
         "attempts": 0,

@@ -202,14 +202,14 @@ ledger = Table(
     ),
 )
 
-# The webhook outbox: one event per call, written with its final status.
+# The webhook outbox: one event per call, written with its final status. Its body is rendered
+# from the final call at each delivery (voxcall.webhooks.event).
 webhook_events = Table(
     "webhook_events",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
     Column("call_id", String(32), ForeignKey("calls.id"), nullable=False, unique=True),
-    Column("payload", Text, nullable=False),  # the JSON body, fixed once written
     Column("created_at", Float, nullable=False),
     Column("next_attempt_at", Float, nullable=False),  # also the lease while in flight
     Column("attempts", Integer, nullable=False),

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.store import schema as t
+from voxcall.store.call_queue import call_from_row
 from voxcall.store.database import Database
 
 
@@ -74,6 +75,12 @@ class WebhookOutbox(Database):
             ).all()
             if not leased:
                 return []
+            calls = {
+                r.id: call_from_row(r._mapping)
+                for r in conn.execute(
+                    select(t.calls).where(t.calls.c.id.in_([e.call_id for e in leased]))
+                ).all()
+            }
             projects = {
                 r.id: (r.webhook_url, r.webhook_secret)
                 for r in conn.execute(
@@ -88,8 +95,7 @@ class WebhookOutbox(Database):
                     WebhookDelivery(
                         id=e.id,
                         project_id=e.project_id,
-                        call_id=e.call_id,
-                        payload=e.payload,
+                        call=calls[e.call_id],
                         url=url,
                         secret=secret,
                         attempts=e.attempts,

@@ -33,6 +33,7 @@ from voxcall.backoff import Backoff
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
+from voxcall.webhooks.event import event_body
 from voxcall.webhooks.signing import sign
 
 log = logging.getLogger("voxcall.webhooks")
@@ -354,7 +355,7 @@ class WebhookDeliverer:
 
     async def _deliver(self, delivery: WebhookDelivery) -> WebhookOutcome:
         """Send it: how it went, and when to try again if it failed."""
-        body = delivery.payload.encode()
+        body = event_body(delivery.call)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
