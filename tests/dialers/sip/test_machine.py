@@ -152,3 +152,12 @@ async def test_it_stops_listening_at_the_decision(mode: MachineDetection) -> Non
     machine.answered()
     machine.event(decided("human"))
     assert not machine.listening
+
+
+async def test_an_attempt_never_answered_reports_nobody() -> None:
+    machine, _ = flow(MachineDetection.HUMANS_ONLY)
+    assert machine.outcome is None
+    machine.answered()
+    assert machine.outcome is AnsweredBy.UNKNOWN  # hung up before the decision
+    machine.event(decided("human"))
+    assert machine.outcome is AnsweredBy.HUMAN

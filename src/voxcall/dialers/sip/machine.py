@@ -91,6 +91,7 @@ class MachineDetectionFlow:
         self._settings = settings
         self._start_message = start_message
         self._hang_up = hang_up
+        self._answered = False
         self._message_started = False
         self._held: Callable[[], None] | None = None  # a hang-up waiting for the decision
         self._closed = False
@@ -106,8 +107,9 @@ class MachineDetectionFlow:
 
     @property
     def outcome(self) -> AnsweredBy | None:
-        """What the attempt reports: None with detection off, unknown if it ended first."""
-        if self.mode is MachineDetection.OFF:
+        """What the attempt reports: None with detection off or no answer, unknown if the
+        call ended before the decision."""
+        if self.mode is MachineDetection.OFF or not self._answered:
             return None
         return self.answered_by or AnsweredBy.UNKNOWN
 
@@ -123,6 +125,7 @@ class MachineDetectionFlow:
 
     def answered(self) -> None:
         """The call is answered and listened to: start the message, or wait for who it is."""
+        self._answered = True
         if self.mode in (MachineDetection.OFF, MachineDetection.DETECT):
             self._message()
         if self.mode is not MachineDetection.OFF:
