@@ -1,7 +1,9 @@
 """RTP ports and the pacer, with real UDP sockets on loopback.
 
-Timing assertions are loose on purpose (a shared 2-core machine): they catch a pacer that
-bunches, drifts or sends at the wrong rate, not sub-millisecond jitter.
+Most pacer tests drive it with a fake clock (`paced`): packet times are then exact and no
+test sleeps for them. The tests of its thread run it on the wall clock; their timing
+assertions are loose on purpose (a shared 2-core machine): they catch a pacer that bunches,
+drifts or sends at the wrong rate, not sub-millisecond jitter.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
+from tests.dialers.sip.pacer_clock import CapturingSocket, FakeClock, run_out
 from voxcall.dialers.sip.g711 import pcm_to_alaw, pcm_to_ulaw
 from voxcall.dialers.sip.media import PlaybackReport, RtpPacer, RtpPortPool, silence_byte
-from voxcall.dialers.sip.media_process import MediaProcess
 from voxcall.dialers.sip.rtp import RtpPacket
 
 PTIME = 0.020
 _T = TypeVar("_T")
+Capturing = Callable[[], CapturingSocket]
 
 
 def tone(seconds: float, extra_bytes: int = 0, frequency: float = 440.0) -> bytes:
@@ -50,12 +53,6 @@ class Receiver(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         at = asyncio.get_running_loop().time()
         self.arrivals.append(Arrival(at, RtpPacket.parse(data)))
-
-    def streams(self) -> dict[int, list[Arrival]]:
-        by_ssrc: dict[int, list[Arrival]] = {}
-        for arrival in self.arrivals:
-            by_ssrc.setdefault(arrival.packet.ssrc, []).append(arrival)
-        return by_ssrc
 
 
 async def listening() -> AsyncIterator[tuple[Receiver, tuple[str, int]]]:
@@ -109,9 +106,43 @@ def no_leaked_pacer_thread() -> Iterator[None]:
 
 @pytest.fixture
 def pacer() -> Iterator[RtpPacer]:
+    """A pacer on the wall clock, in a thread of its own."""
     pacer = RtpPacer(PTIME)
     yield pacer
     pacer.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def paced(clock: FakeClock) -> Iterator[RtpPacer]:
+    """A pacer on the fake clock: no thread, nothing is sent until the clock moves."""
+    pacer = RtpPacer(PTIME, clock=clock)
+    yield pacer
+    pacer.close()
+
+
+@pytest.fixture
+def capturing(clock: FakeClock) -> Iterator[Capturing]:
+    opened: list[CapturingSocket] = []
+
+    def make() -> CapturingSocket:
+        opened.append(CapturingSocket(clock))
+        return opened[-1]
+
+    yield make
+    for sock in opened:
+        sock.close()
+
+
+@pytest.fixture
+def sink(udp: Callable[[], socket.socket]) -> tuple[str, int]:
+    """Where captured streams go: a bound UDP port that nobody reads."""
+    address: tuple[str, int] = udp().getsockname()
+    return address
 
 
 async def ended(awaitable: Awaitable[_T]) -> _T:
@@ -126,7 +157,10 @@ async def settle() -> None:
 
 def check_stream(arrivals: list[Arrival], payload: bytes, payload_type: int) -> None:
     """Everything a receiver expects of one complete, unbroken stream."""
-    packets = [arrival.packet for arrival in arrivals]
+    check_packets([arrival.packet for arrival in arrivals], payload, payload_type)
+
+
+def check_packets(packets: list[RtpPacket], payload: bytes, payload_type: int) -> None:
     assert len(packets) == -(-len(payload) // 160)
     assert [p.marker for p in packets] == [True] + [False] * (len(packets) - 1)
     assert {p.payload_type for p in packets} == {payload_type}
@@ -160,6 +194,22 @@ async def test_stream_is_complete_and_paced(
     assert 50 * PTIME * 0.85 < span < 50 * PTIME * 1.15
 
 
+async def test_packet_n_is_sent_at_start_plus_n_packet_times(
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
+) -> None:
+    sock = capturing()
+    start = clock.now
+    payload = pcm_to_ulaw(tone(0.2))  # 10 packets
+    report = run_out(clock, paced.play(sock, sink, payload, 0))
+    check_packets(sock.packets, payload, 0)
+    assert [sent.at - start for sent in sock.sent] == pytest.approx([n * PTIME for n in range(10)])
+    assert {sent.to for sent in sock.sent} == {sink}
+    assert report == PlaybackReport(10, 0, pytest.approx(10 * PTIME))
+
+
 async def test_pcma_last_packet_is_padded_with_alaw_silence(
     pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
 ) -> None:
@@ -173,66 +223,61 @@ async def test_pcma_last_packet_is_padded_with_alaw_silence(
 
 
 async def test_concurrent_streams_share_one_timer(
-    pacer: RtpPacer,
-    receiver: tuple[Receiver, tuple[str, int]],
-    udp: Callable[[], socket.socket],
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    protocol, address = receiver
     wakeups: list[float] = []
-    on_timer = pacer._on_timer
+    on_timer = paced._on_timer
 
     def counting_on_timer() -> None:
-        wakeups.append(time.monotonic())
+        wakeups.append(clock.now)
         on_timer()
 
-    monkeypatch.setattr(pacer, "_on_timer", counting_on_timer)
+    monkeypatch.setattr(paced, "_on_timer", counting_on_timer)
     payloads = [
         (pcm_to_ulaw(tone(0.3 + 0.02 * i, extra_bytes=6 * i, frequency=300 + 50 * i)), 0)
         if i % 2
         else (pcm_to_alaw(tone(0.3 + 0.02 * i, extra_bytes=6 * i, frequency=300 + 50 * i)), 8)
         for i in range(12)
     ]
-    futures = [pacer.play(udp(), address, payload, pt) for payload, pt in payloads]
-    assert pacer.active_streams == 12
-    reports = await ended(asyncio.gather(*futures))
-    await settle()
+    socks = [capturing() for _ in payloads]
+    futures = [
+        paced.play(sock, sink, payload, pt)
+        for sock, (payload, pt) in zip(socks, payloads, strict=True)
+    ]
+    assert paced.active_streams == 12
+    reports = [run_out(clock, future) for future in futures]
 
-    streams = protocol.streams()
-    assert len(streams) == 12
-    # Streams start in different phases: match them to their payloads by their first packet.
-    by_start = {arrivals[0].packet.payload: arrivals for arrivals in streams.values()}
-    for (payload, pt), report in zip(payloads, reports, strict=True):
-        arrivals = by_start[payload[:160]]
-        check_stream(arrivals, payload, pt)
-        assert (report.packets_sent, report.packets_skipped) == (len(arrivals), 0)
-    # A timer per stream would fire once per packet: about 220 times. One shared timer with
-    # 4 phases ticks every 5 ms: about 0.52 s / 5 ms = 104 times.
-    assert 50 < len(wakeups) < 130
-    assert pacer.active_streams == 0
-    await asyncio.sleep(0.05)
-    assert len(wakeups) < 130  # and it stopped with the last stream
-    count = len(wakeups)
-    await asyncio.sleep(0.05)
-    assert len(wakeups) == count
+    for sock, (payload, pt), report in zip(socks, payloads, reports, strict=True):
+        check_packets(sock.packets, payload, pt)
+        assert (report.packets_sent, report.packets_skipped) == (len(sock.sent), 0)
+    # A timer per stream would fire once per packet: 222 times. One shared timer wakes only
+    # when a packet is due, for every packet due then: with 4 phases, every 5 ms.
+    send_times = {sent.at for sock in socks for sent in sock.sent}
+    assert sorted(wakeups) == sorted(send_times)
+    assert len(wakeups) < sum(report.packets_sent for report in reports) / 2
+    assert paced.active_streams == 0
+    assert clock.timers == 0  # and it stopped with the last stream
 
 
 async def test_streams_are_spread_over_the_phases(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
 ) -> None:
-    protocol, address = receiver
     payload = pcm_to_ulaw(tone(0.3))
-    await ended(asyncio.gather(*(pacer.play(udp(), address, payload, 0) for _ in range(8))))
-    await settle()
-    # 4 phases put two streams at each of 0, 5, 10 and 15 ms into the 20 ms cycle (relative
-    # to the first packet seen). Half a phase is added so that jitter cannot wrap around.
-    streams = list(protocol.streams().values())
-    start = streams[0][0].at
-    slots = sorted(
-        int(np.median([(a.at - start + PTIME / 8) % PTIME for a in arrivals]) // (PTIME / 4))
-        for arrivals in streams
-    )
-    assert slots == [0, 0, 1, 1, 2, 2, 3, 3]
+    socks = [capturing() for _ in range(8)]
+    start = clock.now
+    for future in [paced.play(sock, sink, payload, 0) for sock in socks]:
+        run_out(clock, future)
+    # 4 phases put two streams at each of 0, 5, 10 and 15 ms into the 20 ms cycle, and every
+    # stream keeps its phase to the end.
+    phases = [{round((sent.at - start) * 1000) % 20 for sent in sock.sent} for sock in socks]
+    assert sorted(phases, key=min) == [{0}, {0}, {5}, {5}, {10}, {10}, {15}, {15}]
 
 
 class NearWrap(random.Random):
@@ -268,38 +313,45 @@ async def test_sequence_and_timestamp_wrap_around(
 
 
 async def test_cancelling_stops_the_stream_at_once(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
 ) -> None:
-    protocol, address = receiver
-    future = pacer.play(udp(), address, pcm_to_ulaw(tone(2.0)), 0)
-    await asyncio.sleep(0.2)
+    sock = capturing()
+    future = paced.play(sock, sink, pcm_to_ulaw(tone(2.0)), 0)
+    clock.advance(0.21)
+    assert len(sock.sent) == 11  # at 0, 20, ..., 200 ms
     future.cancel()
-    await settle()
-    received = len(protocol.arrivals)
-    assert 3 <= received < 100
-    await asyncio.sleep(0.1)
-    assert len(protocol.arrivals) == received
+    await asyncio.sleep(0)  # the future's callbacks run: the stream stops
+    assert paced.active_streams == 0
+    clock.advance(0.1)
+    assert len(sock.sent) == 11
     assert future.cancelled()
-    assert pacer.active_streams == 0
 
 
 async def test_cancelling_the_awaiting_task_stops_the_stream(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
 ) -> None:
-    protocol, address = receiver
+    sock = capturing()
 
     async def call() -> PlaybackReport:
-        return await pacer.play(udp(), address, pcm_to_ulaw(tone(2.0)), 0)
+        return await paced.play(sock, sink, pcm_to_ulaw(tone(2.0)), 0)
 
     task = asyncio.create_task(call())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0)  # the task plays
+    clock.advance(0.11)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await settle()
-    received = len(protocol.arrivals)
-    await asyncio.sleep(0.1)
-    assert len(protocol.arrivals) == received < 100
+    await asyncio.sleep(0)
+    assert len(sock.sent) == 6
+    clock.advance(0.1)
+    assert len(sock.sent) == 6
+    assert paced.active_streams == 0
 
 
 async def test_refused_destination_fails_only_its_stream(
@@ -340,55 +392,58 @@ async def test_a_stream_to_a_port_nobody_listens_on_plays_to_its_end(
 
 
 async def test_socket_closed_mid_stream_ends_it_with_the_error(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
 ) -> None:
-    _, address = receiver
-    sock = udp()
-    future = pacer.play(sock, address, pcm_to_ulaw(tone(1.0)), 0)
-    await asyncio.sleep(0.1)
+    sock = capturing()
+    future = paced.play(sock, sink, pcm_to_ulaw(tone(1.0)), 0)
+    clock.advance(0.11)
     sock.close()
+    clock.advance(0.02)
     with pytest.raises(OSError) as info:
-        await ended(future)
+        future.result()
     assert info.value.errno == errno.EBADF
-
-
-def stall(pacer: RtpPacer, seconds: float) -> None:
-    """Stall the pacer's loop, as a slow callback on it would."""
-    assert pacer._loop is not None
-    pacer._loop.call_soon_threadsafe(time.sleep, seconds)
+    assert len(sock.sent) == 6
 
 
 async def test_slightly_late_loop_sends_the_backlog(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
 ) -> None:
-    protocol, address = receiver
+    sock = capturing()
     payload = pcm_to_ulaw(tone(0.4))
-    future = pacer.play(udp(), address, payload, 0)
-    await asyncio.sleep(0.1)
-    stall(pacer, 0.06)  # 3 packets fall due meanwhile
-    report = await ended(future)
-    await settle()
-    check_stream(protocol.arrivals, payload, 0)
+    start = clock.now
+    future = paced.play(sock, sink, payload, 0)
+    clock.advance(0.11)  # packets 0 to 5 on time
+    clock.stall(0.06)  # the loop was busy: packets 6 to 8 fell due meanwhile
+    report = run_out(clock, future)
+    check_packets(sock.packets, payload, 0)
     assert report.packets_skipped == 0
-    gaps = np.diff([arrival.at for arrival in protocol.arrivals])
-    assert gaps.min() < 0.005  # the backlog went out together
+    late = [sent for sent in sock.sent if sent.at == pytest.approx(start + 0.17)]
+    assert len(late) == 3  # the backlog went out together
 
 
 async def test_very_late_loop_skips_ahead(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
 ) -> None:
-    protocol, address = receiver
+    sock = capturing()
     payload = pcm_to_ulaw(tone(0.6))  # 30 packets
-    future = pacer.play(udp(), address, payload, 0)
-    await asyncio.sleep(0.1)
-    stall(pacer, 0.25)  # about 12 packets late
-    report = await ended(future)
-    await settle()
+    future = paced.play(sock, sink, payload, 0)
+    clock.advance(0.11)  # packets 0 to 5 on time
+    clock.stall(0.245)  # 12 more fell due: more than MAX_LAG behind
+    report = run_out(clock, future)
 
-    packets = [arrival.packet for arrival in protocol.arrivals]
-    assert report.packets_sent == len(packets)
-    assert report.packets_sent + report.packets_skipped == 30
-    assert 8 <= report.packets_skipped <= 20
+    packets = sock.packets
+    assert report.packets_sent == len(packets) == 19
+    # 11 skipped: of the 12 late packets only the newest is sent
+    assert report.packets_skipped == 11
     # Sequence numbers stay contiguous; timestamps jump over the audio that was skipped.
     first = packets[0]
     assert [p.sequence_number for p in packets] == [
@@ -415,24 +470,37 @@ async def test_empty_payload_resolves_at_once(
 
 
 async def test_close_cancels_streams_and_refuses_new_ones(
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
+) -> None:
+    socks = [capturing() for _ in range(3)]
+    futures = [paced.play(sock, sink, pcm_to_ulaw(tone(1.0)), 0) for sock in socks]
+    clock.advance(0.05)
+    sent = [len(sock.sent) for sock in socks]
+    assert min(sent) >= 2
+    paced.close()
+    assert all(future.cancelled() for future in futures)
+    assert paced.active_streams == 0
+    clock.advance(0.1)
+    assert [len(sock.sent) for sock in socks] == sent
+    assert clock.timers == 0
+    with pytest.raises(RuntimeError, match=r"^RtpPacer is closed$"):
+        paced.play(capturing(), sink, b"\xff" * 160, 0)
+
+
+async def test_close_joins_the_pacer_thread(
     receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
 ) -> None:
-    protocol, address = receiver
+    _, address = receiver
     pacer = RtpPacer()
     before = pacer_threads()
     futures = [pacer.play(udp(), address, pcm_to_ulaw(tone(1.0)), 0) for _ in range(3)]
     assert len(pacer_threads() - before) == 1
-    await asyncio.sleep(0.05)
     pacer.close()
     assert pacer_threads() == before  # joined
     assert all(future.cancelled() for future in futures)
-    assert pacer.active_streams == 0
-    await settle()
-    received = len(protocol.arrivals)
-    await asyncio.sleep(0.06)
-    assert len(protocol.arrivals) == received
-    with pytest.raises(RuntimeError, match=r"^RtpPacer is closed$"):
-        pacer.play(udp(), address, b"\xff" * 160, 0)
 
 
 @pytest.mark.parametrize(
@@ -691,88 +759,39 @@ def test_streams_past_a_full_burst_go_between_the_phases() -> None:
     assert 0 <= extra < 20
 
 
-@dataclass
-class Player:
-    """A pacer as a call uses it: `play` on the loop, `redirect` from where the test says."""
-
-    play: Callable[[socket.socket, tuple[str, int], bytes, int], asyncio.Future[PlaybackReport]]
-    redirect: Callable[[asyncio.Future[PlaybackReport], tuple[str, int] | None], Awaitable[None]]
+Redirect = Callable[[asyncio.Future[PlaybackReport], tuple[str, int] | None], Awaitable[None]]
 
 
-@pytest.fixture(params=["pacer on the loop", "pacer from another thread", "media process"])
-async def player(request: pytest.FixtureRequest, pacer: RtpPacer) -> AsyncIterator[Player]:
-    """The in-process pacer, redirected on the caller's loop or from another thread, or the
-    pacer in a process of its own."""
-    if request.param == "media process":
-        media = MediaProcess()
-        await media.start()
-
-        async def redirect_media(
-            playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
-        ) -> None:
-            media.redirect(playback, remote)
-
-        yield Player(media.play, redirect_media)
-        media.close()
-        return
+@pytest.fixture(params=["on the loop", "from another thread"])
+def redirect(request: pytest.FixtureRequest, paced: RtpPacer) -> Redirect:
+    """`paced.redirect`, called on the caller's loop or from another thread."""
 
     async def redirect(
         playback: asyncio.Future[PlaybackReport], remote: tuple[str, int] | None
     ) -> None:
-        if request.param == "pacer on the loop":
-            pacer.redirect(playback, remote)
+        if request.param == "on the loop":
+            paced.redirect(playback, remote)
         else:
-            await asyncio.to_thread(pacer.redirect, playback, remote)
+            await asyncio.to_thread(paced.redirect, playback, remote)
 
-    yield Player(pacer.play, redirect)
+    return redirect
 
 
-async def test_redirect_moves_the_rest_of_the_stream(
-    player: Player,
-    receiver: tuple[Receiver, tuple[str, int]],
-    other_receiver: tuple[Receiver, tuple[str, int]],
-    udp: Callable[[], socket.socket],
+def check_redirected(
+    first: list[RtpPacket], second: list[RtpPacket], payload: bytes, report: PlaybackReport
 ) -> None:
-    (first, address), (second, other_address) = receiver, other_receiver
-    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
-    future = player.play(udp(), address, payload, 0)
-    await asyncio.sleep(0.3)
-    await player.redirect(future, other_address)
-    report = await ended(future)
-    await settle()
-
-    assert 5 <= len(first.arrivals) <= 45
-    assert len(second.arrivals) >= 5
-    # Both parts make one unbroken stream: one marker, sequence and timestamp running on.
-    check_stream(first.arrivals + second.arrivals, payload, 0)
-    assert report == PlaybackReport(50, 0, report.duration, 0)
+    """A stream moved once: both parts make one unbroken stream (one marker, sequence and
+    timestamp running on)."""
+    assert first and second
+    check_packets(first + second, payload, 0)
+    assert report == PlaybackReport(len(first) + len(second), 0, report.duration, 0)
 
 
-async def test_hold_drops_what_falls_due_and_resume_runs_on(
-    player: Player,
-    receiver: tuple[Receiver, tuple[str, int]],
-    udp: Callable[[], socket.socket],
-) -> None:
-    protocol, address = receiver
-    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
-    future = player.play(udp(), address, payload, 0)
-    await asyncio.sleep(0.2)
-    await player.redirect(future, None)
-    await settle()
-    before_hold = len(protocol.arrivals)
-    await asyncio.sleep(0.3)
-    assert len(protocol.arrivals) == before_hold  # nothing sent on hold
-    await player.redirect(future, address)
-    report = await ended(future)
-    await settle()
-
-    packets = [arrival.packet for arrival in protocol.arrivals]
+def check_held(packets: list[RtpPacket], payload: bytes, report: PlaybackReport) -> None:
+    """A stream held once and resumed: what fell due on hold was dropped, the rest sent."""
     assert report.packets_sent == len(packets)
     assert report.packets_skipped == 0
-    assert report.packets_sent + report.packets_held == 50
-    assert 12 <= report.packets_held <= 25, report  # about 0.33 s
-    # The clock ran through the hold: the voice ended when it would have.
-    assert 50 * PTIME * 0.85 < report.duration < 50 * PTIME * 1.15
+    assert report.packets_sent + report.packets_held == len(payload) // 160
     first = packets[0]
     assert [p.sequence_number for p in packets] == [
         (first.sequence_number + i) % 65536 for i in range(len(packets))
@@ -788,18 +807,61 @@ async def test_hold_drops_what_falls_due_and_resume_runs_on(
         assert packet.payload == payload[index * 160 : (index + 1) * 160]
 
 
-async def test_a_stream_held_to_its_end_ends_on_time(
-    pacer: RtpPacer, receiver: tuple[Receiver, tuple[str, int]], udp: Callable[[], socket.socket]
+async def test_redirect_moves_the_rest_of_the_stream(
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    redirect: Redirect,
+    udp: Callable[[], socket.socket],
 ) -> None:
-    protocol, address = receiver
-    future = pacer.play(udp(), address, pcm_to_ulaw(tone(0.4)), 0)
-    pacer.redirect(future, None)  # before its first packet is due
-    report = await ended(future)
-    await settle()
-    assert protocol.arrivals == []
-    assert (report.packets_sent, report.packets_skipped, report.packets_held) == (0, 0, 20)
-    assert 20 * PTIME * 0.85 < report.duration < 20 * PTIME * 1.15
-    assert pacer.active_streams == 0
+    sock = capturing()
+    there, elsewhere = udp().getsockname(), udp().getsockname()
+    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
+    future = paced.play(sock, there, payload, 0)
+    clock.advance(0.31)  # packets 0 to 15
+    await redirect(future, elsewhere)
+    report = run_out(clock, future)
+    first = [sent.packet for sent in sock.sent if sent.to == there]
+    second = [sent.packet for sent in sock.sent if sent.to == elsewhere]
+    assert (len(first), len(second)) == (16, 34)
+    check_redirected(first, second, payload, report)
+
+
+async def test_hold_drops_what_falls_due_and_resume_runs_on(
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
+    redirect: Redirect,
+) -> None:
+    sock = capturing()
+    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
+    future = paced.play(sock, sink, payload, 0)
+    clock.advance(0.21)  # packets 0 to 10
+    await redirect(future, None)
+    clock.advance(0.3)  # packets 11 to 25 fall due on hold
+    assert len(sock.sent) == 11  # nothing sent on hold
+    await redirect(future, sink)
+    report = run_out(clock, future)
+    assert report.packets_held == 15
+    # The clock ran through the hold: the voice ended when it would have.
+    assert report.duration == pytest.approx(50 * PTIME)
+    check_held(sock.packets, payload, report)
+
+
+async def test_a_stream_held_to_its_end_ends_on_time(
+    paced: RtpPacer,
+    clock: FakeClock,
+    capturing: Capturing,
+    sink: tuple[str, int],
+) -> None:
+    sock = capturing()
+    future = paced.play(sock, sink, pcm_to_ulaw(tone(0.4)), 0)
+    paced.redirect(future, None)  # before its first packet is due
+    report = run_out(clock, future)
+    assert sock.sent == []
+    assert report == PlaybackReport(0, 0, pytest.approx(20 * PTIME), 20)
+    assert paced.active_streams == 0
 
 
 async def test_redirect_checks_its_arguments(

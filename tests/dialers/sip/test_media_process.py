@@ -13,9 +13,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from tests.dialers.sip.test_media import (
+    PTIME,
     Receiver,
+    check_held,
+    check_redirected,
     check_stream,
     ended,
+    other_receiver,
     receiver,
     settle,
     tone,
@@ -25,7 +29,7 @@ from voxcall.dialers.sip.g711 import pcm_to_ulaw
 from voxcall.dialers.sip.media import PlaybackReport
 from voxcall.dialers.sip.media_process import MediaProcess
 
-__all__ = ["receiver", "udp"]  # fixtures, shared with test_media
+__all__ = ["other_receiver", "receiver", "udp"]  # fixtures, shared with test_media
 
 
 @pytest.fixture
@@ -221,3 +225,47 @@ async def test_reports_wait_while_the_callers_loop_is_behind(
     asyncio.get_running_loop().call_soon(time.sleep, 1.0)
     reports = await ended(asyncio.gather(*futures))
     assert [report.packets_sent for report in reports] == [1] * 400
+
+
+# The child runs its pacer on the wall clock: these wait for it.
+
+
+async def test_redirect_moves_the_rest_of_the_stream(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    other_receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    (first, address), (second, other_address) = receiver, other_receiver
+    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
+    future = media.play(udp(), address, payload, 0)
+    await asyncio.sleep(0.3)
+    media.redirect(future, other_address)
+    report = await ended(future)
+    await settle()
+    assert 5 <= len(first.arrivals) <= 45
+    check_redirected(
+        [a.packet for a in first.arrivals], [a.packet for a in second.arrivals], payload, report
+    )
+
+
+async def test_hold_drops_what_falls_due_and_resume_runs_on(
+    media: MediaProcess,
+    receiver: tuple[Receiver, tuple[str, int]],
+    udp: Callable[[], socket.socket],
+) -> None:
+    protocol, address = receiver
+    payload = pcm_to_ulaw(tone(1.0))  # 50 packets
+    future = media.play(udp(), address, payload, 0)
+    await asyncio.sleep(0.2)
+    media.redirect(future, None)
+    await settle()
+    before_hold = len(protocol.arrivals)
+    await asyncio.sleep(0.3)
+    assert len(protocol.arrivals) == before_hold  # nothing sent on hold
+    media.redirect(future, address)
+    report = await ended(future)
+    await settle()
+    assert 12 <= report.packets_held <= 25, report  # about 0.33 s
+    assert 50 * PTIME * 0.85 < report.duration < 50 * PTIME * 1.15
+    check_held([a.packet for a in protocol.arrivals], payload, report)

@@ -10,15 +10,16 @@ has ended (its future resolved) or `stop` returned; then the caller may close it
 still shares the GIL with a busy caller, so SipDialer runs this pacer in a process of its
 own (media_process.py).
 
-Packet n of a stream is due at `start + n * ptime` on the pacer loop's clock, so lateness
-never accumulates. One `loop.call_at` timer serves all the streams and each tick sends what
-is due with a plain non-blocking `socket.sendto`, which at 1,000 calls costs a fraction of a
-transport per stream. Streams are spread over `phases` evenly spaced offsets inside the
-packet interval and, once a phase holds BURST streams, over the millisecond slots between
-them, so that a tick never sends much more than BURST packets: the position of a stream
-inside its burst (its jitter) stays well under a millisecond. Measured with 1,000 calls on
-loopback (bench/sip_media.py): 4 bursts of 250 packets took 1.3 ms each and gave a p99 gap
-jitter of 2.2 ms at the receiver; 20 bursts of 50 gave 1.1 to 1.25 ms, for the same CPU.
+Packet n of a stream is due at `start + n * ptime` on the pacer's clock (its loop's, or the
+fake clock a test gives it), so lateness never accumulates. One `call_at` timer serves all
+the streams and each tick sends what is due with a plain non-blocking `socket.sendto`, which
+at 1,000 calls costs a fraction of a transport per stream. Streams are spread over `phases`
+evenly spaced offsets inside the packet interval and, once a phase holds BURST streams, over
+the millisecond slots between them, so that a tick never sends much more than BURST packets:
+the position of a stream inside its burst (its jitter) stays well under a millisecond.
+Measured with 1,000 calls on loopback (bench/sip_media.py): 4 bursts of 250 packets took
+1.3 ms each and gave a p99 gap jitter of 2.2 ms at the receiver; 20 bursts of 50 gave 1.1 to
+1.25 ms, for the same CPU.
 
 A playing stream can be redirected (a re-INVITE moved the far end's media) or held (a
 re-INVITE put the call on hold) with `RtpPacer.redirect`. A held stream's clock runs on: its
@@ -136,6 +137,21 @@ class PlaybackReport:
     packets_held: int = 0
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class PacerClock(Protocol):
+    """What the pacer needs of time: the event loop of its own thread, or a test's clock that
+    moves only when told (then the pacer has no thread: callbacks run when the test says)."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], object], /) -> Cancellable: ...
+
+    def call_soon_threadsafe(self, callback: Callable[[], object], /) -> object: ...
+
+
 class Pacer(Protocol):
     """What a call needs of a pacer: `RtpPacer`, or the one in a process of its own."""
 
@@ -172,7 +188,8 @@ class _Stream:
 
 class RtpPacer:
     """Sends G.711 streams paced on an absolute clock, all driven by one timer on a loop in
-    a thread of its own, started by the first `play` and stopped by `close`.
+    a thread of its own, started by the first `play` and stopped by `close` (or on the
+    `clock` given, whose callbacks run where it runs them: a test's fake clock).
 
     Time is cut into ticks of about SLOT_LENGTH from an epoch; the S ticks of a packet
     interval are its slots, slot s owns the ticks t with t % S == s, and every stream
@@ -187,7 +204,12 @@ class RtpPacer:
     """
 
     def __init__(
-        self, ptime: float = 0.020, *, phases: int = 4, rng: random.Random | None = None
+        self,
+        ptime: float = 0.020,
+        *,
+        phases: int = 4,
+        rng: random.Random | None = None,
+        clock: PacerClock | None = None,
     ) -> None:
         samples = ptime * SAMPLE_RATE
         if ptime <= 0 or not math.isclose(samples, round(samples)):
@@ -206,12 +228,14 @@ class RtpPacer:
         self._streams: dict[asyncio.Future[PlaybackReport], _Stream] = {}  # not yet ended
         self._incoming: list[_Stream] = []  # played, not yet given a slot
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None  # the pacer thread's
-        self._thread: threading.Thread | None = None
+        self._given_clock = clock
+        self._clock: PacerClock | None = None  # set by the first play
+        self._thread: threading.Thread | None = None  # with no clock given, its loop is the clock
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
         self._slots: list[dict[_Stream, None]] = [{} for _ in range(self._ticks)]
         self._epoch = 0.0
         self._next_tick = 0  # the first tick not processed yet
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Cancellable | None = None
         self._timer_tick = 0  # the tick the timer is set for
 
     @property
@@ -250,10 +274,10 @@ class RtpPacer:
         with self._lock:
             if self._closed:
                 raise RuntimeError("RtpPacer is closed")
-            loop = self._loop or self._start()
+            clock = self._clock or self._start()
             self._streams[future] = stream
             self._incoming.append(stream)
-        loop.call_soon_threadsafe(self._admit)
+        clock.call_soon_threadsafe(self._admit)
         future.add_done_callback(self.stop)  # a cancelled future stops its stream
         return future
 
@@ -297,18 +321,25 @@ class RtpPacer:
             self._incoming.clear()
             for stream in streams:
                 stream.ended = True
-            loop, thread = self._loop, self._thread
+            clock, loop, thread = self._clock, self._thread_loop, self._thread
             self._thread = None  # a second close has no thread to stop
         for stream in streams:
             _call_on_loop_of(stream.future, stream.future.cancel)
         if loop is not None and thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
+        elif clock is not None and clock is self._given_clock:
+            clock.call_soon_threadsafe(self._halt)
 
-    def _start(self) -> asyncio.AbstractEventLoop:
-        """Start the pacer's thread and its loop (under `_lock`)."""
+    def _start(self) -> PacerClock:
+        """Start pacing on the given clock, or on a loop in a thread of its own (under
+        `_lock`)."""
+        if self._given_clock is not None:
+            self._clock, self._epoch = self._given_clock, self._given_clock.time()
+            return self._given_clock
         loop = asyncio.SelectorEventLoop()
-        self._loop, self._epoch = loop, loop.time()
+        self._clock = self._thread_loop = loop
+        self._epoch = loop.time()
         self._thread = threading.Thread(
             target=self._run, args=(loop,), name="voxcall-rtp-pacer", daemon=True
         )
@@ -319,21 +350,25 @@ class RtpPacer:
         try:
             loop.run_forever()
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            for slot in self._slots:
-                slot.clear()
+            self._halt()
             loop.close()
+
+    def _halt(self) -> None:
+        """Stop the timer and forget the slots: nothing is sent any more."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for slot in self._slots:
+            slot.clear()
 
     # -- the pacer thread ---------------------------------------------------------------------
 
     def _admit(self) -> None:
         """Give the streams played since the last call a slot and a first packet time."""
-        assert self._loop is not None
+        assert self._clock is not None
         with self._lock:
             incoming, self._incoming = self._incoming, []
-        now_tick = math.ceil((self._loop.time() - self._epoch) / self._tick_length)
+        now_tick = math.ceil((self._clock.time() - self._epoch) / self._tick_length)
         soonest = max(self._next_tick, now_tick)
         for stream in incoming:
             slot = self._choose_slot(soonest)
@@ -359,14 +394,14 @@ class RtpPacer:
             if self._timer_tick <= tick:
                 return
             self._timer.cancel()
-        assert self._loop is not None
-        self._timer = self._loop.call_at(self._epoch + tick * self._tick_length, self._on_timer)
+        assert self._clock is not None
+        self._timer = self._clock.call_at(self._epoch + tick * self._tick_length, self._on_timer)
         self._timer_tick = tick
 
     def _on_timer(self) -> None:
-        assert self._loop is not None
+        assert self._clock is not None
         self._timer = None
-        now = self._loop.time()
+        now = self._clock.time()
         # The timer may fire a hair early (clock resolution) or late (a busy loop); late
         # ticks are served now, each slot once, every stream sending what is due by now.
         tick = max(self._timer_tick, math.floor((now - self._epoch) / self._tick_length))
