@@ -181,20 +181,23 @@ class ListReader:
             return
         delimiter = _sniff_delimiter(first)
         rows = csv.reader(chain([first], lines), delimiter=delimiter)
-        column: int | None = None
-        consumed = blank
+        consumed = blank  # lines read before the next row
+        column = 0
         try:
+            for row in rows:  # up to the first row that is not blank: a header, or a number
+                line, consumed = consumed + 1, blank + rows.line_num
+                if any(cell.strip() for cell in row):
+                    header = _header_column(row)
+                    if header is None:
+                        yield line, row[0].strip()
+                    else:
+                        column = header
+                    break
             for row in rows:
-                line = consumed + 1
-                consumed = blank + rows.line_num
-                if not any(cell.strip() for cell in row):
-                    continue
-                if column is None:
-                    column = _header_column(row)
-                    if column is not None:
-                        continue
-                    column = 0
-                yield line, (row[column] if column < len(row) else "").strip()
+                line, consumed = consumed + 1, blank + rows.line_num
+                value = row[column].strip() if column < len(row) else ""
+                if value or any(cell.strip() for cell in row):
+                    yield line, value
         except csv.Error as exc:
             raise ListError(f"file: line {consumed + 1}: {_csv_problem(exc)}") from exc
 
@@ -231,7 +234,8 @@ def _lines(stream: BinaryReadable, max_bytes: int) -> Iterator[str]:
             text = text[:-1]
         parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         pending = parts.pop() + held
-        if "\x00" in text or len(text) > MAX_LINE:
+        longest = max(len(pending), max(map(len, parts), default=0))
+        if longest > MAX_LINE or "\x00" in text:
             _refuse_unreadable([*parts, pending], count + 1)
         count += len(parts)
         for part in parts:

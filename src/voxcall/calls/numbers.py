@@ -51,17 +51,55 @@ def parse_phone(
 
 # The forms nearly every Iranian number comes in ("0912...", "912...", "+98912...",
 # "98912...", "0098912...") spell its ten significant digits outright. Checking those
-# against the metadata directly gives what the full parse gives (a test holds the two
-# equal), at a fraction of its cost: a list of a million numbers is read in seconds.
+# against the metadata's patterns directly gives what the full parse gives (a test holds the
+# two equal) at a tenth of its cost: a list of a million numbers is read in seconds.
 _IRANIAN_FORMS = re.compile(r"(?:\+98|0098|98(?=[0-9]{10}$)|0)?([1-9][0-9]{9})")
+
+
+def _ten_digit_pattern(descs: list[phonenumbers.PhoneNumberDesc | None]) -> re.Pattern[str]:
+    """One pattern for the descriptions that a ten-digit number can match (an empty list
+    of lengths means those of the general description)."""
+    patterns = [
+        f"(?:{desc.national_number_pattern})"
+        for desc in descs
+        if desc is not None
+        and desc.national_number_pattern
+        and (not desc.possible_length or 10 in desc.possible_length)
+    ]
+    return re.compile("|".join(patterns) or "(?!)")
+
+
+def _metadata(region: str) -> phonenumbers.PhoneMetadata:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        raise RuntimeError(f"libphonenumber has no metadata for {region}")
+    return metadata
+
+
+_IRAN = _metadata("IR")
+_IRANIAN_NUMBER = _ten_digit_pattern([_IRAN.general_desc])
+# any of the types a number may be of: one it matches makes it valid (is_valid_number)
+_IRANIAN_TYPE = _ten_digit_pattern(
+    [
+        _IRAN.premium_rate,
+        _IRAN.toll_free,
+        _IRAN.shared_cost,
+        _IRAN.voip,
+        _IRAN.personal_number,
+        _IRAN.pager,
+        _IRAN.uan,
+        _IRAN.voicemail,
+        _IRAN.fixed_line,
+        _IRAN.mobile,
+    ]
+)
 
 
 def _iranian_shortcut(text: str) -> tuple[str | None, PhoneNumber]:
     form = _IRANIAN_FORMS.fullmatch(text)
     if form:
         significant = form[1]
-        number = phonenumbers.PhoneNumber(country_code=98, national_number=int(significant))
-        if phonenumbers.is_valid_number(number):
+        if _IRANIAN_NUMBER.fullmatch(significant) and _IRANIAN_TYPE.fullmatch(significant):
             return "IR", PhoneNumber(national=f"0{significant}", e164=f"+98{significant}")
     return _full_parse(text, "IR")
 
