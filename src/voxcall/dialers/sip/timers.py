@@ -3,6 +3,12 @@
 Each timer wraps one `loop.call_later` handle: `start` arms it (re-arming replaces the old
 handle), `cancel` disarms it and `expired` is what the loop calls when it fires. A test calls
 `expired()` directly instead of sleeping, so the protocol code below never sees the clock.
+
+Every SIP timer is one of these, named, and armed where its state machine is:
+transaction.py (client INVITE A, B, D, M; client non-INVITE E, F, K; server G, H, I, J, all
+from TimerValues), call.py (ring timeout, from the dialer's setting; final response after
+CANCEL, 64*T1), interaction.py (gather timeout), machine.py (machine detection and greeting)
+and transport.py (TCP idle). The RTP pacer keeps its own clock (media.py).
 """
 
 from __future__ import annotations
