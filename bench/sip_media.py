@@ -24,12 +24,12 @@ time (INVITE to 200, of which the UAS waits 0.5 s) stays under 1.5 s at p99.
 
 Listening (`--listen-only` runs only this, at `--listen-calls`, 500): the cost of hearing
 the callee. The voice is espeak-ng speech (`speech`), which the UAS echoes back (SIPp
--rtp_echo), and voxcall places the same N calls twice: as above, listening to nothing (the
-echo is left unread), then with `gather` (one key, 1 s timeout: the in-band and RFC 4733 key
-detectors) and `machineDetection` "detect" (answering-machine detection until it decides,
-about 1.5 s into the echo), so that the media process reads, decodes and analyses every
-packet. CPU per call of both, this process and the media process, over the same window, and
-the ratio.
+-rtp_echo), and voxcall places the same N calls three times: as above, listening to nothing
+(the echo is left unread); with `machineDetection` "detect" (the media process reads and
+analyses the echo until the decision, about 1.5 s into it, then stops reading); and with
+`gather` as well (one key, 1 s timeout: the in-band and RFC 4733 key detectors read every
+packet to the end). CPU per call of each, this process and the media process, over the same
+window, and the ratios to the first.
 
 Last, media under load (`--busy-only` runs only this): `--busy-calls` calls (200) playing
 a long voice are measured (jitter at the receiver, dumpcap) for `--busy-seconds` (8) while
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import enum
 import json
 import math
 import os
@@ -216,29 +217,43 @@ def _wait_udp_bound(process: subprocess.Popen[bytes], port: int) -> None:
     raise TimeoutError(f"SIPp did not bind {HOST}:{port}")
 
 
-def dial_request(audio: Voice8k, *, listen: bool = False) -> DialRequest:
-    """A call of `audio`; with `listen`, one that hears the callee (keys, machine detection)."""
+class Hearing(enum.Enum):
+    """What a call listens for in the callee's audio."""
+
+    NOTHING = "deaf"
+    MACHINES = "machine detection"
+    KEYS_AND_MACHINES = "keys and machine detection"
+
+    @property
+    def gather(self) -> Gather | None:
+        return LISTEN_GATHER if self is Hearing.KEYS_AND_MACHINES else None
+
+
+def dial_request(audio: Voice8k, *, hear: Hearing = Hearing.NOTHING) -> DialRequest:
+    """A call of `audio`, hearing the callee as `hear` says."""
     return DialRequest(
         attempt_id=uuid.uuid4().hex,
         national_number=NUMBER,
         e164="+98" + NUMBER[1:],
         voice=audio,
         ring_timeout=30.0,
-        gather=LISTEN_GATHER if listen else None,
-        machine_detection=MachineDetection.DETECT if listen else MachineDetection.OFF,
+        gather=hear.gather,
+        machine_detection=(
+            MachineDetection.OFF if hear is Hearing.NOTHING else MachineDetection.DETECT
+        ),
     )
 
 
-def right(outcome: AttemptOutcome, seconds: float, *, listen: bool = False) -> bool:
+def right(outcome: AttemptOutcome, seconds: float, *, hear: Hearing = Hearing.NOTHING) -> bool:
     # billSec runs from the 200 to our BYE, which leaves a packet time after the voice ends
     # (listening: after the gather timeout that follows it, and no key was pressed).
-    if listen:
-        seconds += LISTEN_GATHER.timeout
+    if hear.gather is not None:
+        seconds += hear.gather.timeout
     return (
         outcome.result is AttemptResult.ANSWERED
-        and outcome.cause == ("200 OK; gather timeout" if listen else "200 OK; voice played")
+        and outcome.cause == ("200 OK; gather timeout" if hear.gather else "200 OK; voice played")
         and outcome.bill_sec in (math.ceil(seconds), math.ceil(seconds) + 1)
-        and (outcome.answered_by is not None) is listen
+        and (outcome.answered_by is None) is (hear is Hearing.NOTHING)
     )
 
 
@@ -259,7 +274,12 @@ async def started_dialer(trunk_port: int, calls: int) -> SipDialer:
 
 
 async def dial_at_rate(
-    dialer: SipDialer, calls: int, rate: float, audio: Voice8k, *, listen: bool = False
+    dialer: SipDialer,
+    calls: int,
+    rate: float,
+    audio: Voice8k,
+    *,
+    hear: Hearing = Hearing.NOTHING,
 ) -> list[asyncio.Task[AttemptOutcome]]:
     """Start `calls` dials at `rate`/s on a fixed schedule; returns their tasks."""
     loop = asyncio.get_running_loop()
@@ -267,7 +287,7 @@ async def dial_at_rate(
     tasks = []
     for i in range(calls):
         await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
-        tasks.append(asyncio.create_task(dialer.dial(dial_request(audio, listen=listen))))
+        tasks.append(asyncio.create_task(dialer.dial(dial_request(audio, hear=hear))))
     return tasks
 
 
@@ -286,7 +306,7 @@ async def place_calls(
     *,
     window: tuple[float, float] | None = None,
     profile: Path | None = None,
-    listen: bool = False,
+    hear: Hearing = Hearing.NOTHING,
 ) -> tuple[list[AttemptOutcome], float, float, tuple[int, int]]:
     """Dial `calls` calls at `rate`/s through one SipDialer; returns the outcomes and, over
     `window` (seconds after the first INVITE), this process's CPU, the window's length and
@@ -295,7 +315,7 @@ async def place_calls(
     loop = asyncio.get_running_loop()
     try:
         start = loop.time()
-        tasks = await dial_at_rate(dialer, calls, rate, audio, listen=listen)
+        tasks = await dial_at_rate(dialer, calls, rate, audio, hear=hear)
         cpu, wall, up = 0.0, 0.0, (-1, -1)
         if window is not None:
             await asyncio.sleep(max(0.0, start + window[0] - loop.time()))
@@ -324,18 +344,18 @@ def voxcall_level(
     rate: float,
     profile: Path | None,
     *,
-    listen: bool = False,
+    hear: Hearing = Hearing.NOTHING,
     echo: bool = False,
     audio: Voice8k | None = None,
 ) -> Level:
     audio = audio or voice(VOICE_SECONDS)
     window = (calls / rate + UAS_ANSWER_DELAY + 0.5, VOICE_SECONDS)
-    tag = f"vx-{calls}" + ("-echo" if echo else "") + ("-listen" if listen else "")
+    tag = f"vx-{calls}" + ("-echo" if echo else "") + f"-{hear.name.lower()}"
     with uas(work, tag, echo=echo) as (port, media):
         capture = Capture(media, work / f"{tag}.pcap")
         try:
             outcomes, cpu, wall, up = runner.run(
-                place_calls(port, calls, rate, audio, window=window, profile=profile, listen=listen)
+                place_calls(port, calls, rate, audio, window=window, profile=profile, hear=hear)
             )
         finally:
             _, dropped = capture.stop()
@@ -343,9 +363,9 @@ def voxcall_level(
     capture.path.unlink()
     setups = [o.answered_at - o.started_at for o in outcomes if o.answered_at is not None]
     return Level(
-        "voxcall listening" if listen else "voxcall",
+        "voxcall" if hear is Hearing.NOTHING else f"voxcall, {hear.value}",
         calls,
-        sum(right(o, VOICE_SECONDS, listen=listen) for o in outcomes),
+        sum(right(o, VOICE_SECONDS, hear=hear) for o in outcomes),
         cpu / wall if wall else float("nan"),
         wall,
         up,
@@ -806,13 +826,13 @@ def report_busy(busy: BusyRun) -> None:
 
 
 def listening(args: argparse.Namespace) -> None:
-    """The cost of hearing the callee: the same calls with an echoing UAS, listening to
-    nothing and then with keys and machine detection."""
+    """The cost of hearing the callee: the same calls with an echoing UAS, deaf, with
+    machine detection, and with key presses and machine detection."""
     require("sipp", "dumpcap")
     levels = [int(n) for n in args.listen_calls.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * max(levels) + 256)), hard))
-    runs: list[tuple[Level, Level]] = []
+    runs: list[list[Level]] = []
     with (
         tempfile.TemporaryDirectory(prefix="voxcall-bench-listen-") as folder,
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
@@ -820,11 +840,14 @@ def listening(args: argparse.Namespace) -> None:
         work = Path(folder)
         audio = speech(VOICE_SECONDS)
         for calls in levels:
-            deaf = voxcall_level(runner, work, calls, args.rate, None, echo=True, audio=audio)
-            hearing = voxcall_level(
-                runner, work, calls, args.rate, None, listen=True, echo=True, audio=audio
+            runs.append(
+                [
+                    voxcall_level(
+                        runner, work, calls, args.rate, None, hear=hear, echo=True, audio=audio
+                    )
+                    for hear in Hearing
+                ]
             )
-            runs.append((deaf, hearing))
     print(
         header(
             "SIP media: the cost of hearing the callee", "python -m bench.sip_media --listen-only"
@@ -832,31 +855,33 @@ def listening(args: argparse.Namespace) -> None:
     )
     print(
         f"Voice: {VOICE_SECONDS:g} s of espeak-ng Persian, echoed back by the UAS; calls ramped"
-        f" at {args.rate:g}/s; listening = gather (1 key, 1 s) and machineDetection detect.\n"
+        f" at {args.rate:g}/s; keys = gather (1 key, 1 s timeout), machine detection = detect."
+        " CPU per call: this process and the media process, while all calls are up.\n"
     )
     rows = []
-    for deaf, hearing in runs:
-        ratio = hearing.cpu_per_call / deaf.cpu_per_call
+    for deaf, machines, both in runs:
+        ratio = both.cpu_per_call / deaf.cpu_per_call
         rows.append(
             [
                 f"{deaf.calls:,}",
                 f"{100 * deaf.cpu_per_call:.3f} %",
-                f"{100 * hearing.cpu_per_call:.3f} %",
-                f"{ratio:.2f}x",
-                f"{deaf.right} / {hearing.right}",
-                f"{deaf.stats.jitter_p99_ms:.2f} / {hearing.stats.jitter_p99_ms:.2f} ms",
-                verdict(ratio <= TARGET_LISTEN_RATIO and hearing.all_right and deaf.all_right),
+                f"{100 * machines.cpu_per_call:.3f} % "
+                f"({machines.cpu_per_call / deaf.cpu_per_call:.2f}x)",
+                f"{100 * both.cpu_per_call:.3f} % ({ratio:.2f}x)",
+                " / ".join(str(level.right) for level in (deaf, machines, both)),
+                " / ".join(f"{level.stats.jitter_p99_ms:.2f}" for level in (deaf, machines, both)),
+                verdict(ratio <= TARGET_LISTEN_RATIO),
             ]
         )
     print(
         table(
             [
                 "N",
-                "CPU per call, deaf",
-                "CPU per call, listening",
-                "ratio (<= 1.5x)",
+                "deaf",
+                "machine detection",
+                "keys and machine detection (target <= 1.5x)",
                 "calls right",
-                "jitter p99",
+                "jitter p99, ms",
                 "target",
             ],
             rows,
