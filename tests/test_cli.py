@@ -224,6 +224,35 @@ def test_bye_tail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err.strip()) == (1, "error: --bye-tail: only for --driver sip")
 
 
+def test_machine_detection_thresholds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    add = ["dialer", "add", "t1", "--driver", "sip", "--trunk", "sip:127.0.0.1", "--json"]
+    code, out, _ = run(capsys, data, *add, "--amd", "greeting_ms=2000")
+    assert code == 0 and json.loads(out)["options"]["amd"] == {"greeting_ms": 2000}
+    update = ["dialer", "update", "t1", "--json", "--amd", "silence_threshold_dbfs=-45"]
+    code, out, _ = run(capsys, data, *update, "--amd", "max_words=4")
+    assert code == 0  # the thresholds not given are kept
+    assert json.loads(out)["options"]["amd"] == {
+        "greeting_ms": 2000,
+        "silence_threshold_dbfs": -45,
+        "max_words": 4,
+    }
+    code, _, err = run(capsys, data, "dialer", "update", "t1", "--amd", "greeting=2000")
+    assert (code, err.strip()) == (1, "error: amd: unknown threshold(s): greeting")
+    code, _, err = run(capsys, data, "dialer", "update", "t1", "--amd", "greeting_ms=soon")
+    assert (code, err.strip()) == (
+        1,
+        "error: --amd: expected NAME=WHOLE_NUMBER, e.g. greeting_ms=2000, not 'greeting_ms=soon'",
+    )
+    code, _, err = run(capsys, data, "dialer", "update", "t1", "--amd", "total_analysis_ms=9000")
+    assert (code, err.strip()) == (
+        1,
+        "error: amd total_analysis_ms: at most 5000 (the decision is bounded)",
+    )
+    code, _, err = run(capsys, data, "dialer", "add", "s1", "--driver", "sandbox", "--amd", "x=1")
+    assert (code, err.strip()) == (1, "error: --amd: only for --driver sip")
+
+
 def test_console_accounts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

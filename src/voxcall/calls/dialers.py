@@ -57,6 +57,7 @@ class DialerChanges:
     connect_fee: int | None = None  # milli-Toman
     reserve_margin: int | None = None
     bye_tail: int | None = None  # sip only
+    amd: Mapping[str, int] | None = None  # sip only: thresholds to change, the rest kept
 
 
 def _checked_options(driver: str, options: Mapping[str, object]) -> dict[str, object]:
@@ -101,6 +102,10 @@ class DialerService:
         options = current.options
         if changes.bye_tail is not None:
             options = _checked_options(current.driver, {**options, "bye_tail": changes.bye_tail})
+        if changes.amd:
+            thresholds = options.get("amd")
+            kept = dict(thresholds) if isinstance(thresholds, Mapping) else {}
+            options = _checked_options(current.driver, {**options, "amd": {**kept, **changes.amd}})
         tariff = current.tariff
         updated = dataclasses.replace(
             current,

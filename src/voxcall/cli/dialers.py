@@ -21,7 +21,23 @@ DefaultOption = Annotated[bool, typer.Option("--default", help="Use for calls wi
 MARGIN_HELP = "Seconds past the voice to reserve for (signalling); reserved, not billed."
 BYE_TAIL_HELP = "sip: ms of silence after the voice before the BYE (default 250)."
 ByeTailOption = Annotated[int | None, typer.Option(help=BYE_TAIL_HELP)]
+AMD_HELP = "sip: a machine detection threshold, e.g. greeting_ms=2000 (repeatable; README)."
+AmdOption = Annotated[list[str] | None, typer.Option(help=AMD_HELP, metavar="NAME=VALUE")]
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _thresholds(given: list[str] | None) -> dict[str, int] | None:
+    """--amd NAME=VALUE flags as a dict (the driver checks the names and values)."""
+    if not given:
+        return None
+    thresholds = {}
+    for item in given:
+        name, _, value = item.partition("=")
+        try:
+            thresholds[name.strip()] = int(value)
+        except ValueError:
+            fail(f"--amd: expected NAME=WHOLE_NUMBER, e.g. greeting_ms=2000, not {item!r}")
+    return thresholds
 
 
 def _dialer_json(d: DialerConfig) -> dict[str, object]:
@@ -68,6 +84,7 @@ def add(
     ] = None,
     rtp_ports: Annotated[str | None, typer.Option(help="sip: e.g. 20000-30000")] = None,
     bye_tail: ByeTailOption = None,
+    amd: AmdOption = None,
     cdr_file: Annotated[
         str | None, typer.Option(help="sandbox: append a JSON line per attempt start and end.")
     ] = None,
@@ -103,6 +120,7 @@ def add(
         "local_port": local_port,
         "rtp_ports": rtp_ports,
         "bye_tail": bye_tail,
+        "amd": _thresholds(amd),
     }
     options: dict[str, object] = {k: v for k, v in sip_values.items() if v is not None}
     if driver == "sandbox" and options:
@@ -152,6 +170,7 @@ def update(
     connect_fee: Annotated[str | None, typer.Option(help="Toman per answered call.")] = None,
     reserve_margin: Annotated[int | None, typer.Option(help=MARGIN_HELP, min=0, max=3600)] = None,
     bye_tail: ByeTailOption = None,
+    amd: AmdOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Change a dialer's limits or tariff; calls accepted later use the new values."""
@@ -159,6 +178,8 @@ def update(
     current = dialers.get(dialer_id)
     if bye_tail is not None and current.driver != "sip":
         fail("--bye-tail: only for --driver sip")
+    if amd and current.driver != "sip":
+        fail("--amd: only for --driver sip")
     changes = DialerChanges(
         name=name,
         channels=channels,
@@ -171,6 +192,7 @@ def update(
         connect_fee=_given_amount("--connect-fee", connect_fee),
         reserve_margin=reserve_margin,
         bye_tail=bye_tail,
+        amd=_thresholds(amd),
     )
     updated = dialers.update(current, changes)
     if json_out:
