@@ -6,6 +6,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from voxcall.store.database import DB_TIMEOUT
 
@@ -35,6 +36,8 @@ class Settings:
     # Seconds a transaction may wait for a locked or slow database before it gives up
     # (a request then answers 503, having written nothing).
     db_timeout: float = DB_TIMEOUT
+    # The console's wall clock: its dates and what "today" is.
+    timezone: str = "Asia/Tehran"
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -52,6 +55,7 @@ class Settings:
             audio_workers=int(workers),
             attempt_watchdog=_positive("VOXCALL_ATTEMPT_WATCHDOG", str(ATTEMPT_WATCHDOG)),
             db_timeout=_positive("VOXCALL_DB_TIMEOUT", str(DB_TIMEOUT)),
+            timezone=_zone("VOXCALL_TIMEZONE", "Asia/Tehran"),
         )
 
     @property
@@ -74,6 +78,16 @@ class Settings:
                 f"of these voices; to start afresh on purpose, move {self.voices_dir} away."
             )
         self.voices_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _zone(name: str, default: str) -> str:
+    """An IANA time zone name from the environment; ValueError naming the variable."""
+    text = os.environ.get(name, default)
+    try:
+        ZoneInfo(text)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"{name}: not a time zone name, got {text!r}") from None
+    return text
 
 
 def _positive(name: str, default: str) -> float:

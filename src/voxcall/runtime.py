@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.campaigns import CampaignService
+from voxcall.calls.projects import ProjectService
 from voxcall.calls.releaser import CampaignReleaser
+from voxcall.calls.reports import ReportService
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService
 from voxcall.calls.users import UserService
@@ -45,6 +47,8 @@ class Services:
     accounts: AccountService
     voices: VoiceService
     users: UserService
+    projects: ProjectService
+    reports: ReportService
     scheduler: Scheduler
     releaser: CampaignReleaser
     webhooks: WebhookDeliverer
@@ -91,6 +95,8 @@ def build_services(settings: Settings) -> Services:
         accounts=AccountService(store),
         voices=voices,
         users=UserService(store),
+        projects=ProjectService(store),
+        reports=ReportService(store, on_redeliver=webhooks.wake),
         scheduler=scheduler,
         releaser=releaser,
         webhooks=webhooks,

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from voxcall import console
 from voxcall.api import calls, campaigns, errors, files, health
 from voxcall.api.deps import VoxcallApp
 from voxcall.api.limits import BodyLimit
@@ -40,6 +41,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> VoxcallApp:
     app.include_router(campaigns.router)
     app.include_router(health.router)
     errors.install(app)
+    console.install(app)  # after the API's handlers: its own exceptions, its own pages
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestMetrics, metrics=services.metrics)  # outermost: sees every answer
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from voxcall.calls.errors import AdminRefused
+from voxcall.calls.errors import AdminRefused, NotFound
 from voxcall.domain.projects import Project
 from voxcall.store.database import Conflict
 from voxcall.store.store import Store
@@ -37,6 +37,13 @@ class ProjectService:
         project = self.find(name)
         if project is None:
             raise AdminRefused(f"no project named {name!r}")
+        return project
+
+    def get(self, project_id: str) -> Project:
+        """The project with this id, as it is now."""
+        project = self.store.get_project(project_id)
+        if project is None:
+            raise NotFound("project: no such project")
         return project
 
     def list(self) -> list[Project]:

@@ -145,6 +145,8 @@ calls = Table(
     # a campaign's calls in list order (keyset pages), and those not final yet (its release)
     Index("ix_calls_campaign_order", "campaign_id", "campaign_index"),
     Index("ix_calls_campaign_phase", "campaign_id", "phase"),
+    # a project's calls in progress (the console's overview)
+    Index("ix_calls_project_phase", "project_id", "phase"),
 )
 
 attempts = Table(

@@ -11,6 +11,7 @@ from voxcall.store.campaigns import Campaigns
 from voxcall.store.dialers import Dialers
 from voxcall.store.idempotency import Idempotency
 from voxcall.store.projects import Projects
+from voxcall.store.reports import Reports
 from voxcall.store.users import Users
 from voxcall.store.voices import Voices
 from voxcall.store.webhook_outbox import WebhookOutbox
@@ -27,6 +28,7 @@ class Store(
     WebhookOutbox,
     Idempotency,
     Users,
+    Reports,
 ):
     """Projects, dialers, voices, the call queue, campaigns, workers, the webhook outbox,
-    idempotency keys and console sign-ins, in one database (`Store.open`)."""
+    idempotency keys, console sign-ins and the console's reads, in one database (`Store.open`)."""

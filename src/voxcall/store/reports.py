@@ -1,0 +1,196 @@
+"""The console's reads of a project: summaries, pages (keyset, never OFFSET), tokens and
+webhook deliveries, and putting a delivery back in the outbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+
+from voxcall.domain.calls import Call, CallStatus, Phase
+from voxcall.domain.money import LedgerEntry
+from voxcall.domain.reports import (
+    BUCKET,
+    Attempt,
+    CallCursor,
+    CallFilter,
+    CallPage,
+    Delivery,
+    LedgerPage,
+    Summary,
+    Timeline,
+    TokenInfo,
+)
+from voxcall.store import schema as t
+from voxcall.store.call_queue import call_from_row
+from voxcall.store.database import Database
+
+c = t.calls.c
+
+
+class Reports(Database):
+    """Read models of the console over calls, attempts, the ledger, tokens and webhooks."""
+
+    def summary(self, project_id: str, since: int) -> Summary:
+        answered = c.status == CallStatus.NORMAL.name
+        query = (
+            select(
+                c.status,
+                func.count(),
+                func.sum(case((c.attempts > 0, 1), else_=0)),
+                func.sum(case((answered, c.bill_sec), else_=0)),
+                func.sum(c.price_milli),
+            )
+            .where(c.project_id == project_id, c.request_date >= since)
+            .group_by(c.status)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        by_status = {CallStatus[s]: n for s, n, *_ in rows}
+        return Summary(
+            by_status=by_status,
+            attempted=sum(int(r[2] or 0) for r in rows),
+            answered=by_status.get(CallStatus.NORMAL, 0),
+            billed_seconds=sum(int(r[3] or 0) for r in rows),
+            spend_milli=sum(int(r[4] or 0) for r in rows),
+        )
+
+    def timeline(self, project_id: str, start: int, buckets: int) -> Timeline:
+        index = (c.request_date - start) // BUCKET  # integers: integer division on both
+        query = (
+            select(index, c.status, func.count())
+            .where(
+                c.project_id == project_id,
+                c.request_date >= start,
+                c.request_date < start + buckets * BUCKET,
+            )
+            .group_by(index, c.status)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        timeline = Timeline(start, buckets)
+        for i, status, n in rows:
+            series = timeline.counts.setdefault(CallStatus[status], [0] * buckets)
+            series[int(i)] += n
+        return timeline
+
+    def calls_in_progress(self, project_id: str, limit: int = 50) -> list[Call]:
+        query = (
+            select(t.calls)
+            .where(c.project_id == project_id, c.phase == Phase.DIALING.value)
+            .order_by(c.request_date.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [call_from_row(r._mapping) for r in conn.execute(query).all()]
+
+    def call_page(
+        self, project_id: str, where: CallFilter, after: CallCursor | None, limit: int
+    ) -> CallPage:
+        """Calls newest first, `limit` of them after `after`: a seek in ix_calls_project."""
+        conditions = [c.project_id == project_id]
+        if where.status is not None:
+            conditions.append(c.status == where.status.name)
+        if where.number:
+            conditions.append(or_(c.national_number == where.number, c.e164 == where.number))
+        if where.campaign_id:
+            conditions.append(c.campaign_id == where.campaign_id)
+        if where.since is not None:
+            conditions.append(c.request_date >= where.since)
+        if where.until is not None:
+            conditions.append(c.request_date < where.until)
+        if after is not None:
+            conditions.append(
+                or_(
+                    c.request_date < after.request_date,
+                    and_(c.request_date == after.request_date, c.id < after.id),
+                )
+            )
+        query = (
+            select(t.calls)
+            .where(*conditions)
+            .order_by(c.request_date.desc(), c.id.desc())
+            .limit(limit + 1)
+        )
+        with self._read() as conn:
+            calls = [call_from_row(r._mapping) for r in conn.execute(query).all()]
+        more = len(calls) > limit
+        calls = calls[:limit]
+        last = calls[-1] if more else None
+        return CallPage(calls, CallCursor(last.request_date, last.id) if last else None)
+
+    def attempts(self, call_id: str) -> list[Attempt]:
+        a = t.attempts.c
+        query = select(t.attempts).where(a.call_id == call_id).order_by(a.number)
+        names = [f.name for f in dataclasses.fields(Attempt)]
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [Attempt(**{n: r._mapping[n] for n in names}) for r in rows]
+
+    def deliveries(
+        self, project_id: str, *, call_id: str | None = None, limit: int = 50
+    ) -> list[Delivery]:
+        w = t.webhook_events.c
+        query = select(t.webhook_events).where(w.project_id == project_id)
+        if call_id is not None:
+            query = query.where(w.call_id == call_id)
+        query = query.order_by(w.created_at.desc()).limit(limit)
+        with self._read() as conn:
+            return [_delivery(r._mapping) for r in conn.execute(query).all()]
+
+    def redeliver(self, project_id: str, event_id: str) -> bool:
+        """Put a webhook event back in the outbox, due now; False if it is not the project's."""
+        w = t.webhook_events.c
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    update(t.webhook_events)
+                    .where(w.id == event_id, w.project_id == project_id)
+                    .values(
+                        delivered_at=None,
+                        failed_at=None,
+                        attempts=0,
+                        next_attempt_at=time.time(),
+                        last_error="",
+                    )
+                ).rowcount
+                > 0
+            )
+
+    def tokens(self, project_id: str) -> list[TokenInfo]:
+        k = t.api_tokens.c
+        query = (
+            select(k.prefix, k.created_at, k.revoked_at)
+            .where(k.project_id == project_id)
+            .order_by(k.created_at.desc())
+        )
+        with self._read() as conn:
+            return [TokenInfo(*r) for r in conn.execute(query).all()]
+
+    def ledger_page(self, project_id: str, before: int | None, limit: int) -> LedgerPage:
+        """Ledger entries newest first, `limit` of them before seq `before`."""
+        g = t.ledger.c
+        query = select(t.ledger).where(g.project_id == project_id)
+        if before is not None:
+            query = query.where(g.seq < before)
+        query = query.order_by(g.seq.desc()).limit(limit + 1)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        names = [f.name for f in dataclasses.fields(LedgerEntry)]
+        entries = [LedgerEntry(**{n: r._mapping[n] for n in names}) for r in rows[:limit]]
+        return LedgerPage(entries, rows[limit - 1].seq if len(rows) > limit else None)
+
+
+def _delivery(m: Mapping[Any, Any]) -> Delivery:
+    return Delivery(
+        id=m["id"],
+        call_id=m["call_id"],
+        created_at=m["created_at"],
+        attempts=m["attempts"],
+        delivered_at=m["delivered_at"],
+        failed_at=m["failed_at"],
+        last_error=m["last_error"],
+    )

@@ -1,0 +1,189 @@
+"""The project user's pages in-process: what they show, escaping, another project's ids
+(404 like unknown ones), owners only where it says so, keyset pages and the CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from tests.console.conftest import PASSWORD, Browser
+from voxcall.calls.service import CallOptions
+from voxcall.domain.projects import Project
+from voxcall.domain.users import Role
+from voxcall.runtime import Services
+
+XSS = "<script>alert(1)</script>"
+
+
+def _voice(services: Services, project: Project, mp3: bytes, name: str = "welcome") -> str:
+    return services.voices.upload(project, mp3, name=name, filename="v.mp3").id
+
+
+def test_user_text_is_escaped_everywhere(
+    owner: Browser, acme: Project, console_services: Services, voice_mp3: bytes
+) -> None:
+    services = console_services
+    voice = _voice(services, acme, voice_mp3, name=XSS)
+    services.projects.set_webhook(acme, f"https://example.com/{XSS}")
+    services.users.add_user(acme.id, f"{XSS}@acme.test", Role.MEMBER, PASSWORD)
+    call = services.calls.place(acme, ["09121234567"], voice, CallOptions())[0]
+    services.store.credit(acme.id, 1000, kind="adjustment", note=XSS)
+    evil = services.projects.create(XSS, rate_limit=1)
+    services.users.add_operator(XSS, PASSWORD)
+    pages = [
+        "/overview", "/calls", f"/calls/{call.id}", "/send", "/voices", "/developers",
+        "/billing", f"/calls?number={XSS}",
+    ]  # fmt: skip
+    for path in pages:
+        text = owner.client.get(path).text
+        assert XSS not in text and "<script>alert" not in text, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in owner.client.get("/voices").text
+    operator = Browser(owner.client.__class__(owner.client.app))
+    assert operator.sign_in(XSS) == 303
+    text = operator.client.get("/operator").text
+    assert evil.name not in text and "&lt;script&gt;" in text
+
+
+def test_another_projects_ids_are_not_found_like_unknown_ones(
+    owner: Browser, acme: Project, console_services: Services, voice_mp3: bytes
+) -> None:
+    services = console_services
+    other = services.projects.create("other", rate_limit=100, opening_milli=10**7)
+    voice = _voice(services, other, voice_mp3)
+    call = services.calls.place(other, ["09121234567"], voice, CallOptions())[0]
+    unknown = "0" * 32
+    for path in (f"/calls/{call.id}", f"/voices/{voice}/audio"):
+        theirs = owner.client.get(path)
+        nothing = owner.client.get(path.replace(call.id, unknown).replace(voice, unknown))
+        assert theirs.status_code == nothing.status_code == 404, path
+        assert theirs.text == nothing.text
+    for path in (f"/voices/{voice}/delete", f"/developers/deliveries/{unknown}/resend"):
+        assert owner.post(path).status_code == 404
+    assert services.voices.get(other, voice).id == voice  # not deleted
+    assert call.id not in owner.client.get(f"/calls?campaign={call.campaign_id or ''}").text
+    rows = list(csv.reader(io.StringIO(owner.client.get("/calls.csv").text)))
+    assert rows == [rows[0]]  # only the header: acme has no calls
+
+
+def test_members_do_not_see_the_developers_page(
+    owner: Browser, acme: Project, console_services: Services
+) -> None:
+    member = Browser(owner.client.__class__(owner.client.app))
+    assert member.sign_in("member@acme.test") == 303
+    assert 'href="/developers"' not in member.client.get("/overview").text
+    assert member.client.get("/developers").status_code == 404
+    assert member.post("/developers/tokens").status_code == 404
+    assert 'href="/developers"' in owner.client.get("/overview").text
+
+
+def test_developers_show_a_new_token_once_and_revoke_it(
+    owner: Browser, acme: Project, console_services: Services
+) -> None:
+    shown = owner.post("/developers/tokens")
+    token = re.search(r'id="new-token">(vx_[^<]+)<', shown.text)
+    assert token is not None
+    assert console_services.store.project_for_token(_hash(token.group(1))) is not None
+    page = owner.client.get("/developers").text
+    assert token.group(1) not in page
+    prefix = re.search(r"/developers/tokens/(\w+)/revoke", page)
+    assert prefix is not None
+    assert owner.post(f"/developers/tokens/{prefix.group(1)}/revoke").status_code == 303
+    assert console_services.store.project_for_token(_hash(token.group(1))) is None
+    secret = owner.post("/developers/webhook", url="https://hooks.example.com/x")
+    assert re.search(r'id="new-secret">[^<]{16,}<', secret.text)
+    assert console_services.projects.get(acme.id).webhook_url == "https://hooks.example.com/x"
+
+
+def _hash(token: str) -> str:
+    from voxcall.tokens import hash_token
+
+    return hash_token(token)
+
+
+def test_send_places_calls_and_refuses_what_the_api_refuses(
+    owner: Browser, acme: Project, console_services: Services, voice_mp3: bytes
+) -> None:
+    voice = _voice(console_services, acme, voice_mp3)
+    one = owner.post("/send", numbers="09121234567", voice_id=voice, retry_count="2")
+    location = one.headers["location"]
+    call = console_services.calls.status(acme, location.removeprefix("/calls/"))
+    assert (call.national_number, call.retry_count) == ("09121234567", 2)
+    many = owner.post("/send", numbers="09121234567\n09351234567, 09131234567", voice_id=voice)
+    campaign = many.headers["location"].removeprefix("/calls?campaign=")
+    assert len(console_services.calls.campaign(acme, campaign)) == 3
+    too_many = "\n".join(f"0912{i:07d}" for i in range(101))
+    refused = owner.post("/send", numbers=too_many, voice_id=voice)
+    assert refused.status_code == 400
+    assert "At most 100 numbers at once." in refused.text
+    bad = owner.post("/send", numbers="12", voice_id=voice)
+    assert bad.status_code == 400 and "phoneNumber" in bad.text
+
+
+def test_calls_are_paged_by_key_and_exported_as_filtered(
+    owner: Browser, acme: Project, console_services: Services, voice_mp3: bytes
+) -> None:
+    voice = _voice(console_services, acme, voice_mp3)
+    numbers = [f"0912{i:07d}" for i in range(120)]
+    console_services.calls.place(acme, numbers[:100], voice, CallOptions(), batch=True)
+    console_services.calls.place(acme, numbers[100:], voice, CallOptions(), batch=True)
+    seen: list[str] = []
+    path: str | None = "/calls"
+    while path:
+        page = owner.client.get(path).text
+        seen += re.findall(r'<a href="/calls/(\w{32})">', page)
+        after = re.search(r'href="(/calls\?[^"]*after=[^"]+)" rel="next"', page)
+        path = after.group(1).replace("&amp;", "&") if after else None
+    assert len(seen) == len(set(seen)) == 120
+    rows = list(csv.DictReader(io.StringIO(owner.client.get("/calls.csv").text)))
+    assert [r["id"] for r in rows] == seen  # newest first, like the pages
+    one = owner.client.get(f"/calls.csv?number={numbers[7]}").text
+    assert [r["phoneNumber"] for r in csv.DictReader(io.StringIO(one))] == [numbers[7]]
+
+
+def test_billing_shows_the_running_balance(
+    owner: Browser, acme: Project, console_services: Services
+) -> None:
+    console_services.accounts.top_up(acme, 2_500_000, note="gift")
+    page = owner.client.get("/billing").text
+    assert "12,500" in page and "gift" in page
+    rows = list(csv.DictReader(io.StringIO(owner.client.get("/billing.csv").text)))
+    assert [(r["kind"], r["balance"]) for r in rows] == [("topup", "12500.0"), ("topup", "10000.0")]
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_every_page_in_both_languages(
+    owner: Browser, acme: Project, console_services: Services, voice_mp3: bytes, language: str
+) -> None:
+    voice = _voice(console_services, acme, voice_mp3)
+    call = console_services.calls.place(acme, ["09121234567"], voice, CallOptions())[0]
+    owner.client.cookies.set("vx_lang", language)
+    for path in (
+        "/overview",
+        "/calls",
+        f"/calls/{call.id}",
+        "/send",
+        "/voices",
+        "/developers",
+        "/billing",
+    ):
+        text = owner.client.get(path).text
+        assert f'<html lang="{language}" dir="{"rtl" if language == "fa" else "ltr"}">' in text
+        if language == "fa":
+            assert re.search(r"[0-9]{4}[-/][0-9]{2}", text) is None, path  # no Latin dates
+    owner.client.cookies.set("vx_lang", "fa")
+    assert "۰۹۱۲۱۲۳۴۵۶۷" in owner.client.get("/calls").text
+    assert '<td class="num">۱</td>' in owner.client.get("/overview").text  # one WAITING
+    assert "۱۰٬۰۰۰" in owner.client.get("/billing").text  # the opening balance
+    jalali = re.search(r"۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2}", owner.client.get(f"/calls/{call.id}").text)
+    assert jalali is not None  # a Solar Hijri year (14xx), Persian digits
+
+
+def test_accept_language_then_the_switch(owner: Browser) -> None:
+    owner.client.headers["accept-language"] = "fa-IR,fa;q=0.9,en;q=0.5"
+    assert 'dir="rtl"' in owner.client.get("/overview").text
+    assert owner.post("/language", language="en", next="/calls").headers["location"] == "/calls"
+    assert 'dir="ltr"' in owner.client.get("/overview").text
+    assert owner.post("/language", language="fa", next="//evil.example").headers["location"] == "/"
