@@ -10,7 +10,7 @@ BENCH_PACKAGES := wrk tshark sip-tester
 OUT := bench/last-run.md
 
 .PHONY: bench bench-tools bench-intake bench-dispatch bench-media bench-webhooks bench-amd \
-	bench-lists
+	bench-lists bench-campaign-import
 
 bench: bench-tools
 	@uptime
@@ -32,6 +32,11 @@ bench-media: bench-tools
 
 bench-webhooks: bench-tools
 	$(PYTHON) -m bench.webhooks
+
+# A campaign of 1,000,000 numbers imported on SQLite and PostgreSQL against a bare bulk insert
+# of the same rows (issue 12): about 2 minutes.
+bench-campaign-import: bench-tools
+	$(PYTHON) -m bench.campaign_import
 
 # Answering-machine detection on a generated corpus (espeak-ng), and 20 of its files in real
 # calls to baresip: about a minute.

@@ -22,6 +22,7 @@ from voxcall.domain.campaigns import (
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store import schema
+from voxcall.store.campaigns import EmptyList
 from voxcall.store.store import Store
 
 
@@ -72,11 +73,10 @@ def _create(
                 calls_per_minute=calls_per_minute,
                 reservation_milli=reservation,
             ),
-            skips=Skips(invalid=1, duplicate=2),
-            rejected=(RejectedLine(1, "abc", "invalid"),),
             created_at=now,
         ),
         iter(_numbers(n)),
+        lambda: (Skips(invalid=1, duplicate=2), (RejectedLine(1, "abc", "invalid"),)),
     )
     return campaign.id
 
@@ -121,6 +121,10 @@ def test_the_whole_list_is_stored_with_the_campaign(store: Store, project: Proje
     assert store.get_campaign("another project", campaign_id) is None
 
 
+def _no_skips() -> tuple[Skips, tuple[RejectedLine, ...]]:
+    return Skips(), ()
+
+
 def test_a_failed_import_leaves_nothing(store: Store, project: Project) -> None:
     def broken() -> Iterator[tuple[int, str, str]]:
         yield from _numbers(10)
@@ -131,7 +135,11 @@ def test_a_failed_import_leaves_nothing(store: Store, project: Project) -> None:
     policy = CampaignPolicy(voice_id, None, 0, None, 0, 10**10, None, None, None, 0)
     with pytest.raises(RuntimeError):
         store.create_campaign(
-            NewCampaign(uuid.uuid4().hex, project.id, "x", policy, Skips(), (), 0), broken()
+            NewCampaign(uuid.uuid4().hex, project.id, "x", policy, 0), broken(), _no_skips
+        )
+    with pytest.raises(EmptyList):
+        store.create_campaign(
+            NewCampaign(uuid.uuid4().hex, project.id, "x", policy, 0), iter([]), _no_skips
         )
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.campaigns)).scalar() == 0

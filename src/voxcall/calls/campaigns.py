@@ -7,12 +7,10 @@ a worker thread. Nothing here knows of HTTP.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
 
 from voxcall.billing.reservation import max_price
 from voxcall.calls.errors import InvalidList, InvalidVoice, NotFound
@@ -25,13 +23,14 @@ from voxcall.domain.campaigns import (
     Campaign,
     CampaignPolicy,
     CampaignState,
+    ListSkips,
     NewCampaign,
     RejectedLine,
     Skips,
 )
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
-from voxcall.store.campaigns import ListRow, ReportRow
+from voxcall.store.campaigns import EmptyList, ListRow, ReportRow
 from voxcall.store.store import Store
 
 MAX_JSON_NUMBERS = 10_000
@@ -79,11 +78,8 @@ class CampaignService:
         progress: Progress | None = None,
     ) -> Campaign:
         """Read the list (a JSON array of numbers, or a CSV or text file read in one pass),
-        skip what cannot be called, and store the campaign with every number it will call.
-
-        The numbers read are staged in a temporary file, so that the database is written
-        (in one transaction) only once the whole list is read, and never holds it in memory.
-        """
+        skip what cannot be called, and store the campaign with every number it will call,
+        in one transaction, the numbers streaming from the reader to the database."""
         now = int(time.time())
         start_at = now if fields.start_at is None else fields.start_at
         end_at = start_at + DEFAULT_RUN if fields.end_at is None else fields.end_at
@@ -91,41 +87,38 @@ class CampaignService:
             raise InvalidList("endAt: must be later than startAt and now")
         dialer_id, candidates = self.calls.route(project, fields.server_id, None)
         voice = self._voice(project, fields.voice_id)
-        with tempfile.TemporaryFile("w+", encoding="ascii") as staged:
-            if isinstance(numbers, Sequence):
-                skipped = _stage_array(project, numbers, staged)
-                field = "phoneNumbers"
-            else:
-                skipped = _stage_file(project, numbers, staged, progress)
-                field = "file"
-            if staged.tell() == 0:
-                raise InvalidList(f"{field}: the list holds no number that can be called")
-            staged.seek(0)
-            campaign = self.store.create_campaign(
-                NewCampaign(
-                    id=uuid.uuid4().hex,
-                    project_id=project.id,
-                    name=fields.name,
-                    policy=CampaignPolicy(
-                        voice_id=voice.id,
-                        dialer_id=dialer_id,
-                        retry_count=fields.retry_count,
-                        retry_interval=fields.retry_interval,
-                        start_at=start_at,
-                        end_at=end_at,
-                        window=fields.window,
-                        max_channels=fields.max_channels,
-                        calls_per_minute=fields.calls_per_minute,
-                        reservation_milli=max_price(voice.duration, [d.tariff for d in candidates]),
-                    ),
-                    skips=_skips(skipped),
-                    rejected=tuple(
-                        RejectedLine(r.line, r.value, r.reason.value) for r in skipped.rejected
-                    ),
-                    created_at=now,
-                ),
-                _staged_rows(staged),
-            )
+        rows: Iterator[ListRow]
+        if isinstance(numbers, Sequence):
+            skipped = Skipped()
+            rows, field = _array_rows(project, numbers, skipped), "phoneNumbers"
+        else:
+            reader = ListReader(numbers, _parser(project))
+            skipped = reader.skipped
+            rows, field = _file_rows(reader, progress), "file"
+        new = NewCampaign(
+            id=uuid.uuid4().hex,
+            project_id=project.id,
+            name=fields.name,
+            policy=CampaignPolicy(
+                voice_id=voice.id,
+                dialer_id=dialer_id,
+                retry_count=fields.retry_count,
+                retry_interval=fields.retry_interval,
+                start_at=start_at,
+                end_at=end_at,
+                window=fields.window,
+                max_channels=fields.max_channels,
+                calls_per_minute=fields.calls_per_minute,
+                reservation_milli=max_price(voice.duration, [d.tariff for d in candidates]),
+            ),
+            created_at=now,
+        )
+        try:
+            campaign = self.store.create_campaign(new, rows, lambda: _list_skips(skipped))
+        except EmptyList as exc:
+            raise InvalidList(f"{field}: the list holds no number that can be called") from exc
+        except ListError as exc:
+            raise InvalidList(str(exc)) from exc
         self.on_new_campaign()
         return campaign
 
@@ -209,10 +202,9 @@ def _parser(project: Project) -> Callable[[str], PhoneNumber]:
     return lambda raw: parse_phone(raw, allowed_regions=regions)
 
 
-def _stage_array(project: Project, numbers: Sequence[str], staged: IO[str]) -> Skipped:
+def _array_rows(project: Project, numbers: Sequence[str], skipped: Skipped) -> Iterator[ListRow]:
     """A JSON list: each entry is a row, its `line` its place in the array from 1."""
     parse = _parser(project)
-    skipped = Skipped()
     seen: set[str] = set()
     for line, raw in enumerate(numbers, start=1):
         try:
@@ -227,35 +219,25 @@ def _stage_array(project: Project, numbers: Sequence[str], staged: IO[str]) -> S
             skipped.add(line, raw, SkipReason.DUPLICATE)
             continue
         seen.add(number.e164)
-        staged.write(f"{line}\t{number.national}\t{number.e164}\n")
-    return skipped
+        yield line, number.national, number.e164
 
 
-def _stage_file(
-    project: Project, stream: BinaryReadable, staged: IO[str], progress: Progress | None
-) -> Skipped:
-    reader = ListReader(stream, _parser(project))
-    try:
-        for batch in reader.batches():
-            staged.writelines(f"{n.line}\t{n.national}\t{n.e164}\n" for n in batch)
-            if progress is not None:
-                progress(reader.rows)
-    except ListError as exc:
-        raise InvalidList(str(exc)) from exc
-    return reader.skipped
+def _file_rows(reader: ListReader, progress: Progress | None) -> Iterator[ListRow]:
+    for batch in reader.batches():
+        for row in batch:
+            yield row.line, row.national, row.e164
+        if progress is not None:
+            progress(reader.rows)
 
 
-def _staged_rows(staged: IO[str]) -> Iterator[ListRow]:
-    for text in staged:
-        line, national, e164 = text.rstrip("\n").split("\t")
-        yield int(line), national, e164
-
-
-def _skips(skipped: Skipped) -> Skips:
+def _list_skips(skipped: Skipped) -> ListSkips:
     counts = skipped.counts
-    return Skips(
-        invalid=counts[SkipReason.INVALID],
-        not_allowed=counts[SkipReason.NOT_ALLOWED],
-        duplicate=counts[SkipReason.DUPLICATE],
-        do_not_call=counts[SkipReason.DO_NOT_CALL],
+    return (
+        Skips(
+            invalid=counts[SkipReason.INVALID],
+            not_allowed=counts[SkipReason.NOT_ALLOWED],
+            duplicate=counts[SkipReason.DUPLICATE],
+            do_not_call=counts[SkipReason.DO_NOT_CALL],
+        ),
+        tuple(RejectedLine(r.line, r.value, r.reason.value) for r in skipped.rejected),
     )

@@ -69,14 +69,16 @@ class CampaignPolicy:
     reservation_milli: int  # the most one call can cost, reserved as it is released
 
 
+# What reading a list skipped: counts by reason, and the first lines skipped.
+ListSkips = tuple[Skips, tuple[RejectedLine, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class NewCampaign:
     id: str
     project_id: str
     name: str
     policy: CampaignPolicy
-    skips: Skips
-    rejected: tuple[RejectedLine, ...]
     created_at: int
 
 

@@ -3,10 +3,12 @@ release of the list's next numbers into the call queue, one transaction each."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -19,6 +21,7 @@ from voxcall.domain.campaigns import (
     Campaign,
     CampaignPolicy,
     CampaignState,
+    ListSkips,
     NewCampaign,
     RejectedLine,
     Skips,
@@ -40,6 +43,10 @@ ListRow = tuple[int, str, str]  # (line in the file, national form, E.164)
 _NOT_FINAL = (Phase.QUEUED.value, Phase.DIALING.value)
 
 
+class EmptyList(Exception):
+    """A campaign's list held no row; nothing was stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReportRow:
     national_number: str
@@ -56,33 +63,54 @@ class Released:
 class Campaigns(Database):
     """Campaigns, their lists, and the release of their numbers into the call queue."""
 
-    def create_campaign(self, new: NewCampaign, rows: Iterable[ListRow]) -> Campaign:
+    def create_campaign(
+        self, new: NewCampaign, rows: Iterable[ListRow], skips: Callable[[], ListSkips]
+    ) -> Campaign:
         """Store the campaign and every row of its list in one transaction: once this
-        returns, the whole list is on disk; a failure (or a crash) leaves none of it."""
-        policy = new.policy
-        with self._write(timeout=IMPORT_TIMEOUT) as conn:
-            seq = conn.execute(
-                insert(t.campaigns)
-                .values(
-                    id=new.id,
-                    project_id=new.project_id,
-                    name=new.name,
-                    **_policy_columns(policy),
-                    state=CampaignState.ACTIVE.value,
-                    total=0,
-                    released=0,
-                    next_release_at=0.0,
-                    no_balance=False,
-                    skipped=json.dumps(dataclasses.asdict(new.skips)),
-                    rejected=json.dumps([dataclasses.asdict(r) for r in new.rejected]),
-                    created_at=new.created_at,
+        returns, the whole list is on disk; a failure (or a crash) leaves none of it.
+
+        `rows` are read as they are written (COPY on PostgreSQL, which other writers do not
+        wait for); SQLite, which has one writer, first spools them to a temporary file, so
+        that its lock is not held while they are computed. `skips` is asked once every row
+        is read. EmptyList, and nothing stored, when there is no row.
+        """
+        with contextlib.ExitStack() as stack:
+            if self._one_writer is not None:
+                rows = stack.enter_context(_spooled(rows))
+            with self._write(timeout=IMPORT_TIMEOUT) as conn:
+                seq = conn.execute(
+                    insert(t.campaigns)
+                    .values(
+                        id=new.id,
+                        project_id=new.project_id,
+                        name=new.name,
+                        **_policy_columns(new.policy),
+                        state=CampaignState.ACTIVE.value,
+                        total=0,
+                        released=0,
+                        next_release_at=0.0,
+                        no_balance=False,
+                        skipped="{}",
+                        rejected="[]",
+                        created_at=new.created_at,
+                    )
+                    .returning(t.campaigns.c.seq)
+                ).scalar_one()
+                total = bulk_insert_list(conn, seq, rows)
+                if total == 0:
+                    raise EmptyList
+                skipped, rejected = skips()
+                conn.execute(
+                    update(t.campaigns)
+                    .where(t.campaigns.c.seq == seq)
+                    .values(
+                        total=total,
+                        skipped=json.dumps(dataclasses.asdict(skipped)),
+                        rejected=json.dumps([dataclasses.asdict(r) for r in rejected]),
+                    )
                 )
-                .returning(t.campaigns.c.seq)
-            ).scalar_one()
-            total = bulk_insert_list(conn, seq, rows)
-            conn.execute(update(t.campaigns).where(t.campaigns.c.seq == seq).values(total=total))
-            announce(conn)  # the workers' releasers start it
-            return _with_counts(conn, _campaign_row(conn, t.campaigns.c.seq == seq))
+                announce(conn)  # the workers' releasers start it
+                return _with_counts(conn, _campaign_row(conn, t.campaigns.c.seq == seq))
 
     def get_campaign(self, project_id: str, campaign_id: str) -> Campaign | None:
         with self._read() as conn:
@@ -271,6 +299,21 @@ class Campaigns(Database):
             if len(rows) < REPORT_PAGE:
                 return
             position = rows[-1]._mapping["position"]
+
+
+@contextlib.contextmanager
+def _spooled(rows: Iterable[ListRow]) -> Iterator[Iterator[ListRow]]:
+    """`rows` all read into a temporary file first, then read back from it."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as staged:
+        for line, national, e164 in rows:
+            staged.write(f"{line}\t{national}\t{e164}\n")
+        staged.seek(0)
+        yield (_unspooled(text) for text in staged)
+
+
+def _unspooled(text: str) -> ListRow:
+    line, national, e164 = text.rstrip("\n").split("\t")
+    return int(line), national, e164
 
 
 def bulk_insert_list(conn: Connection, campaign_seq: int, rows: Iterable[ListRow]) -> int:
