@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from voxcall.calls.dialers import DialerService, new_dialer
 from voxcall.calls.projects import ProjectService
 from voxcall.cli.common import DataOption, fail, load_settings
 from voxcall.config import DataFolderMismatch
+from voxcall.domain.users import Role
 from voxcall.store.database import StoreUnavailable
 from voxcall.store.migrate import NotMigrated
 
@@ -93,7 +95,7 @@ def serve(
         except OSError as exc:
             fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc}")
     if demo:
-        _print_demo(*ensure_demo(services), host, port)
+        _print_demo(ensure_demo(services), host, port)
     # uvloop, named rather than uvicorn's "auto", which falls back to asyncio without a word:
     # the SIP and RTP code is tested on both, and this is the loop users run.
     import uvloop
@@ -133,9 +135,24 @@ async def _work_until_signalled(services: Services) -> None:
         await stop.wait()
 
 
-def ensure_demo(services: Services) -> tuple[str, str]:
-    """A sandbox dialer when there is no dialer, a `demo` project with a voice; returns a
-    new token of the project and the id of its voice."""
+DEMO_OPERATOR = "admin"
+DEMO_USER = "demo@example.com"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Demo:
+    """What `serve --demo` prints: a new API token of the `demo` project, its voice, and the
+    console's sign-ins (new passwords each start: only their hashes are kept)."""
+
+    token: str
+    voice_id: str
+    operator_password: str
+    user_password: str
+
+
+def ensure_demo(services: Services) -> Demo:
+    """A sandbox dialer when there is no dialer, a `demo` project with a voice, an operator
+    `admin` and the project's owner `demo@example.com`, whose passwords are new each time."""
     dialers = DialerService(services.store)
     projects = ProjectService(services.store)
     if not dialers.list():
@@ -149,7 +166,15 @@ def ensure_demo(services: Services) -> tuple[str, str]:
             project, _demo_audio(), name="welcome", filename="welcome.wav"
         ).id
     )
-    return projects.issue_token(project), voice_id
+    users = services.users
+    operator_password, user_password = secrets.token_urlsafe(9), secrets.token_urlsafe(9)
+    if any(o.username == DEMO_OPERATOR for o in users.operators()):
+        users.remove_operator(DEMO_OPERATOR)
+    users.add_operator(DEMO_OPERATOR, operator_password)
+    if any(u.email == DEMO_USER for u in users.users(project.id)):
+        users.remove_user(DEMO_USER)
+    users.add_user(project.id, DEMO_USER, Role.OWNER, user_password)
+    return Demo(projects.issue_token(project), voice_id, operator_password, user_password)
 
 
 def _demo_audio() -> bytes:
@@ -169,14 +194,19 @@ def _demo_audio() -> bytes:
     return wav_bytes((np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes())
 
 
-def _print_demo(token: str, voice_id: str, host: str, port: int) -> None:
+def _print_demo(demo: Demo, host: str, port: int) -> None:
     base = f"http://{host}:{port}/api/v2"
+    token, voice_id = demo.token, demo.voice_id
     typer.echo(
         f"""
 voxcall is starting on http://{host}:{port} (sandbox dialer, project "demo")
 
   token:  {token}
   voice:  {voice_id}
+
+Console: http://{host}:{port}/
+  operator:      {DEMO_OPERATOR} / {demo.operator_password}
+  project user:  {DEMO_USER} / {demo.user_password}
 
 Place a call (numbers ending 0001 are busy, 0002 ring out, 0003 fail, 0004 hang up early):
 
