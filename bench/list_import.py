@@ -29,7 +29,7 @@ from pathlib import Path
 import phonenumbers
 
 from bench.common import header, table, verdict
-from voxcall.calls.lists import ListReader, SkipReason
+from voxcall.calls.lists import ListReader, SkipReason, phone_cells
 from voxcall.calls.numbers import parse_phone
 
 _PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -74,7 +74,7 @@ def cpu_rate(count: int, run: Callable[[], object]) -> tuple[float, float]:
 
 def read_list(path: Path) -> ListReader:
     with path.open("rb") as stream:
-        reader = ListReader(stream, parse_phone)
+        reader = ListReader(phone_cells(stream), parse_phone)
         for _ in reader.batches():
             pass
     return reader

@@ -18,6 +18,7 @@ from voxcall.calls.lists import (
     Rejected,
     Skipped,
     SkipReason,
+    phone_cells,
 )
 from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
 
@@ -43,7 +44,8 @@ class Trickle:
 
 
 def read_all(data: bytes, **options: int) -> tuple[list[ListedNumber], ListReader]:
-    reader = ListReader(io.BytesIO(data), PARSE, **options)
+    bytes_limit = {key: options.pop(key) for key in ("max_bytes",) if key in options}
+    reader = ListReader(phone_cells(io.BytesIO(data), **bytes_limit), PARSE, **options)
     rows = [row for batch in reader.batches() for row in batch]
     return rows, reader
 
@@ -182,7 +184,7 @@ def test_skips_are_counted_by_reason_with_their_lines() -> None:
 def test_repeats_are_found_across_batches_and_batches_keep_list_order() -> None:
     numbers = [f"0912{n:07d}" for n in range(1, 40)]
     written = [*numbers, *reversed(numbers), *numbers[:5]]
-    reader = ListReader(io.BytesIO("\n".join(written).encode()), PARSE, batch_rows=7)
+    reader = ListReader(phone_cells(io.BytesIO("\n".join(written).encode())), PARSE, batch_rows=7)
     batches = list(reader.batches())
     assert all(0 < len(batch) <= 7 for batch in batches)
     rows = [row for batch in batches for row in batch]
@@ -229,7 +231,7 @@ def test_a_long_skipped_value_is_cut_to_show() -> None:
 def test_reads_of_a_few_bytes_split_nothing(encode: object, step: int) -> None:
     text = f"{NUMBER}\r\n{'09121234567'.translate(PERSIAN)}\r\n\r\n09351234567\r09191234567\n"
     assert callable(encode)
-    reader = ListReader(Trickle(encode(text), step), PARSE)
+    reader = ListReader(phone_cells(Trickle(encode(text), step)), PARSE)
     rows = [row for batch in reader.batches() for row in batch]
     assert lines_and_numbers(rows) == [
         (2, "+989121234567"),
@@ -299,7 +301,7 @@ def test_the_accepted_numbers_are_the_first_of_each_valid_number(
 ) -> None:
     """A model of the rules: in file order, each allowed number the first time it appears."""
     text = newline.join((["phone"] if header else []) + cells) + newline
-    reader = ListReader(io.BytesIO(text.encode()), PARSE, batch_rows=batch_rows)
+    reader = ListReader(phone_cells(io.BytesIO(text.encode())), PARSE, batch_rows=batch_rows)
     rows = [row for batch in reader.batches() for row in batch]
     expected: list[tuple[int, str]] = []
     for line, cell in enumerate(cells, start=1 + header):
@@ -342,7 +344,7 @@ def test_a_million_rows_are_read_in_bounded_memory(million_row_file: Path) -> No
     tracemalloc.start()
     try:
         with million_row_file.open("rb") as stream:
-            reader = ListReader(stream, PARSE)
+            reader = ListReader(phone_cells(stream), PARSE)
             count = 0
             last_line = 0
             for batch in reader.batches():
@@ -355,3 +357,33 @@ def test_a_million_rows_are_read_in_bounded_memory(million_row_file: Path) -> No
     assert (count, reader.rows, last_line) == (1_000_000, 1_000_000, 1_000_001)
     # what is kept is 8 bytes a number and a batch or two, not the file (about 46 MiB)
     assert peak < 24 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_a_json_array_is_a_list_whose_lines_are_its_positions() -> None:
+    numbers = ["09121234567", "0912", "+989121234567", "+14155552671", "09351234567"]
+    reader = ListReader(enumerate(numbers, start=1), PARSE)
+    rows = [row for batch in reader.batches() for row in batch]
+    assert lines_and_numbers(rows) == [(1, "+989121234567"), (5, "+989351234567")]
+    assert [(r.line, r.reason) for r in reader.skipped.rejected] == [
+        (2, SkipReason.INVALID),
+        (3, SkipReason.DUPLICATE),
+        (4, SkipReason.NOT_ALLOWED),
+    ]
+
+
+def test_the_caller_skips_what_is_on_a_do_not_call_list() -> None:
+    listed = {"+989351234567"}
+    reader = ListReader(phone_cells(io.BytesIO(b"09351234567\n0912\n09121234567\n")), PARSE)
+    kept = []
+    for batch in reader.batches():
+        for row in batch:
+            if row.e164 in listed:
+                reader.skip(row, SkipReason.DO_NOT_CALL)
+            else:
+                kept.append(row)
+    assert lines_and_numbers(kept) == [(3, "+989121234567")]
+    assert (reader.rows, reader.accepted) == (3, 1)
+    assert reader.skipped.rejected == [
+        Rejected(1, "09351234567", SkipReason.DO_NOT_CALL),
+        Rejected(2, "0912", SkipReason.INVALID),
+    ]

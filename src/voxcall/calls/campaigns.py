@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from voxcall.billing.reservation import max_price
 from voxcall.calls.errors import InvalidList, InvalidVoice, NotFound
 from voxcall.calls.ids import is_id
-from voxcall.calls.lists import BinaryReadable, ListError, ListReader, Skipped, SkipReason
+from voxcall.calls.lists import (
+    BinaryReadable,
+    ListError,
+    ListReader,
+    Skipped,
+    SkipReason,
+    phone_cells,
+)
 from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, parse_phone
 from voxcall.calls.service import CallService
 from voxcall.domain.calls import Call, CallStatus
@@ -92,7 +99,7 @@ class CampaignService:
             skipped = Skipped()
             rows, field = _array_rows(project, numbers, skipped), "phoneNumbers"
         else:
-            reader = ListReader(numbers, _parser(project))
+            reader = ListReader(phone_cells(numbers), _parser(project))
             skipped = reader.skipped
             rows, field = _file_rows(reader, progress), "file"
         new = NewCampaign(

@@ -14,7 +14,7 @@ import csv
 import enum
 import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import NamedTuple, Protocol
@@ -112,31 +112,30 @@ class BinaryReadable(Protocol):
 
 
 class ListReader:
-    """Reads one list; `batches()` yields its new callable numbers in file order, and
-    `skipped` counts the rest. The caller may skip more (do-not-call) through `skipped`."""
+    """Reads one list, given as (line, phone cell) pairs: `phone_cells` of a file, or
+    `enumerate(numbers, start=1)` of a JSON array. `batches()` yields its new callable
+    numbers in list order; `skipped` counts the rest."""
 
     def __init__(
         self,
-        stream: BinaryReadable,
+        cells: Iterable[tuple[int, str]],
         parse: Callable[[str], PhoneNumber],
         *,
         batch_rows: int = BATCH_ROWS,
         max_rows: int = MAX_ROWS,
-        max_bytes: int = MAX_BYTES,
     ) -> None:
-        self._stream = stream
+        self._cells = cells
         self._parse = parse
         self._batch_rows = batch_rows
         self._max_rows = max_rows
-        self._max_bytes = max_bytes
         self.skipped = Skipped()
         self.rows = 0  # data rows read (blank lines and the header are not rows)
-        self.accepted = 0
+        self.accepted = 0  # numbers handed on and not skipped since
 
     def batches(self) -> Iterator[list[ListedNumber]]:
         seen = _SeenNumbers()
         batch: list[ListedNumber] = []
-        for line, value in self._phone_cells():
+        for line, value in self._cells:
             self.rows += 1
             if self.rows > self._max_rows:
                 raise ListError(f"file: more than {self._max_rows:,} rows (line {line})")
@@ -156,6 +155,12 @@ class ListReader:
         if kept := self._first_seen(batch, seen):
             yield kept
 
+    def skip(self, row: ListedNumber, reason: SkipReason) -> None:
+        """Skips a number already handed on, for a reason found by the caller (it is on a
+        do-not-call list)."""
+        self.skipped.add(row.line, row.written, reason)
+        self.accepted -= 1
+
     def _first_seen(self, batch: list[ListedNumber], seen: _SeenNumbers) -> list[ListedNumber]:
         if not batch:
             return []
@@ -169,37 +174,38 @@ class ListReader:
         self.accepted += len(kept)
         return kept
 
-    def _phone_cells(self) -> Iterator[tuple[int, str]]:
-        """(line, phone cell) of each data row: the header and blank rows left out."""
-        lines = _lines(self._stream, self._max_bytes)
-        blank = 0
-        for first in lines:
-            if first.strip():
+
+def phone_cells(stream: BinaryReadable, *, max_bytes: int = MAX_BYTES) -> Iterator[tuple[int, str]]:
+    """(line, phone cell) of each data row of a list file, the header and blank rows left
+    out; ListError when the file cannot be read as a list."""
+    lines = _lines(stream, max_bytes)
+    blank = 0
+    for first in lines:
+        if first.strip():
+            break
+        blank += 1
+    else:
+        return
+    rows = csv.reader(chain([first], lines), delimiter=_sniff_delimiter(first))
+    consumed = blank  # lines read before the next row
+    column = 0
+    try:
+        for row in rows:  # up to the first row that is not blank: a header, or a number
+            line, consumed = consumed + 1, blank + rows.line_num
+            if any(cell.strip() for cell in row):
+                header = _header_column(row)
+                if header is None:
+                    yield line, row[0].strip()
+                else:
+                    column = header
                 break
-            blank += 1
-        else:
-            return
-        delimiter = _sniff_delimiter(first)
-        rows = csv.reader(chain([first], lines), delimiter=delimiter)
-        consumed = blank  # lines read before the next row
-        column = 0
-        try:
-            for row in rows:  # up to the first row that is not blank: a header, or a number
-                line, consumed = consumed + 1, blank + rows.line_num
-                if any(cell.strip() for cell in row):
-                    header = _header_column(row)
-                    if header is None:
-                        yield line, row[0].strip()
-                    else:
-                        column = header
-                    break
-            for row in rows:
-                line, consumed = consumed + 1, blank + rows.line_num
-                value = row[column].strip() if column < len(row) else ""
-                if value or any(cell.strip() for cell in row):
-                    yield line, value
-        except csv.Error as exc:
-            raise ListError(f"file: line {consumed + 1}: {_csv_problem(exc)}") from exc
+        for row in rows:
+            line, consumed = consumed + 1, blank + rows.line_num
+            value = row[column].strip() if column < len(row) else ""
+            if value or any(cell.strip() for cell in row):
+                yield line, value
+    except csv.Error as exc:
+        raise ListError(f"file: line {consumed + 1}: {_csv_problem(exc)}") from exc
 
 
 def _lines(stream: BinaryReadable, max_bytes: int) -> Iterator[str]:
