@@ -330,7 +330,9 @@ async def place_calls(
             if spy is not None:
                 await asyncio.to_thread(spy.wait)
         outcomes = await asyncio.gather(*tasks)
-        async with asyncio.timeout(10):
+        # Each call ends when its BYE is answered: an echoing UAS, busy with 50,000 packets
+        # a second at N = 500, may answer the last ones late.
+        async with asyncio.timeout(30):
             await dialer.wait_idle()
     finally:
         await dialer.close()
@@ -825,6 +827,14 @@ def report_busy(busy: BusyRun) -> None:
     )
 
 
+def _noted(level: Level) -> Level:
+    print(
+        f"# N={level.calls}, {level.who}: {100 * level.cpu_share:.0f}% CPU, {level.right} right",
+        flush=True,
+    )
+    return level
+
+
 def listening(args: argparse.Namespace) -> None:
     """The cost of hearing the callee: the same calls with an echoing UAS, deaf, with
     machine detection, and with key presses and machine detection."""
@@ -842,8 +852,10 @@ def listening(args: argparse.Namespace) -> None:
         for calls in levels:
             runs.append(
                 [
-                    voxcall_level(
-                        runner, work, calls, args.rate, None, hear=hear, echo=True, audio=audio
+                    _noted(
+                        voxcall_level(
+                            runner, work, calls, args.rate, None, hear=hear, echo=True, audio=audio
+                        )
                     )
                     for hear in Hearing
                 ]
