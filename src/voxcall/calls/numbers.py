@@ -137,8 +137,16 @@ def _spelled_out(text: str, number: phonenumbers.PhoneNumber) -> bool:
     return text.removeprefix("+") in spellings
 
 
+# Persian, Arabic-Indic and full-width digits: what phones and keyboards in Iran type
+_COMMON_DIGITS = str.maketrans(
+    {chr(zero + digit): str(digit) for zero in (0x06F0, 0x0660, 0xFF10) for digit in range(10)}
+)
+
+
 def _ascii_digits(text: str) -> str:
-    """Persian, Arabic-Indic and full-width digits as ASCII ones (phones type them so)."""
+    """Digits of any script as ASCII ones (phones type them so)."""
+    if not text.isascii():
+        text = text.translate(_COMMON_DIGITS)
     if text.isascii():
         return text
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
