@@ -220,3 +220,28 @@ def test_report_has_every_number_in_list_order(
     assert [r[0] for r in rows[1:]] == _numbers(2500)
     assert {r[1] for r in rows[1:]} == {"WAITING"}
     assert int(rows[1][6]) > 0 and rows[4][6] == "0"  # released, then not yet
+
+
+def test_nothing_is_released_outside_the_window(
+    client: TestClient, services: Services, tenant: Tenant, voice_id: str
+) -> None:
+    hour = time.gmtime().tm_hour
+    every_day = ["sat", "sun", "mon", "tue", "wed", "thu", "fri"]
+
+    def window(start: int, end: int) -> dict[str, Any]:
+        return {
+            "days": every_day,
+            "start": f"{start % 24:02d}:00",
+            "end": f"{end % 24:02d}:00",
+            "timezone": "UTC",
+        }
+
+    body = {"name": "c", "voiceId": voice_id, "phoneNumbers": _numbers(3)}
+    closed = _post(client, tenant, body | {"window": window(hour + 2, hour + 3)}).json()
+    assert closed["result"]["status"] == "OUTSIDE_WINDOW"
+    assert services.releaser.release_round(time.time()) == 0
+    opened = _post(client, tenant, body | {"window": window(hour, hour + 2)}).json()
+    assert opened["result"]["status"] == "RUNNING"
+    assert services.releaser.release_round(time.time()) == 3
+    same = _post(client, tenant, body | {"window": window(hour, hour)})
+    assert same.json()["message"] == "window.end: must differ from start"

@@ -12,12 +12,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from voxcall.api.schemas import Language, Number, Text, between, price
 from voxcall.billing.money import toman
-from voxcall.calls.campaigns import MAX_JSON_NUMBERS, CampaignFields
+from voxcall.calls.campaigns import MAX_JSON_NUMBERS, CampaignFields, campaign_status
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
 
 _DAYS = ("sat", "sun", "mon", "tue", "wed", "thu", "fri")
-_CLOCK = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+_CLOCK = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00")  # 24:00: an end only
 REPORT_COLUMNS = (
     "phoneNumber",
     "status",
@@ -47,7 +47,7 @@ _ZONES = (
 
 def _clock(value: str) -> str:
     if not _CLOCK.fullmatch(value):
-        raise ValueError("must be a time of day, HH:MM")
+        raise ValueError("must be a time of day, HH:MM (00:00 to 24:00)")
     return value
 
 
@@ -59,7 +59,7 @@ def _zone(value: str) -> str:
 
 # Checked by the validators, for api.md's messages; described here.
 Clock = Annotated[
-    str, AfterValidator(_clock), Field(json_schema_extra={"pattern": f"^{_CLOCK.pattern}$"})
+    str, AfterValidator(_clock), Field(json_schema_extra={"pattern": f"^(?:{_CLOCK.pattern})$"})
 ]
 Zone = Annotated[str, AfterValidator(_zone), Field(json_schema_extra={"enum": list(_ZONES)})]
 
@@ -178,7 +178,7 @@ def campaign_json(campaign: Campaign, now: float) -> dict[str, Any]:
     return {
         "id": campaign.id,
         "name": campaign.name,
-        "status": campaign.status(now).value,
+        "status": campaign_status(campaign, now).value,
         "total": campaign.total,
         "counts": {s.name: campaign.counts.get(s, 0) for s in CallStatus},
         "skipped": {

@@ -36,7 +36,6 @@ from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import CallStatusObject, call_json
 from voxcall.calls.lists import BinaryReadable
 from voxcall.domain.calls import CallStatus
-from voxcall.domain.campaigns import CampaignStatus
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services
 
@@ -211,7 +210,7 @@ async def campaign_calls(
 async def report(campaign_id: str, services: ServicesDep, project: ProjectDep) -> Response:
     """One row per number of the list, in list order."""
     campaign, rows = await run_in_threadpool(services.campaigns.report, project, campaign_id)
-    ended = campaign.status(time.time()) in (CampaignStatus.DONE, CampaignStatus.CANCELLED)
+    ended = campaign.finished_at is not None  # done or cancelled
 
     def pieces() -> Iterator[str]:
         buffer = io.StringIO()

@@ -7,6 +7,7 @@ a worker thread. Nothing here knows of HTTP.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -25,11 +26,13 @@ from voxcall.calls.lists import (
 )
 from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, parse_phone
 from voxcall.calls.service import CallService
+from voxcall.calls.windows import CALLEE, InvalidWindow, Window, is_open
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.campaigns import (
     Campaign,
     CampaignPolicy,
     CampaignState,
+    CampaignStatus,
     ListSkips,
     NewCampaign,
     RejectedLine,
@@ -92,6 +95,11 @@ class CampaignService:
         end_at = start_at + DEFAULT_RUN if fields.end_at is None else fields.end_at
         if end_at <= max(start_at, now):
             raise InvalidList("endAt: must be later than startAt and now")
+        if fields.window is not None:
+            try:
+                Window.from_json(json.loads(fields.window))
+            except InvalidWindow as exc:
+                raise InvalidList(str(exc)) from exc
         dialer_id, candidates = self.calls.route(project, fields.server_id, None)
         voice = self._voice(project, fields.voice_id)
         rows: Iterator[ListRow]
@@ -248,3 +256,16 @@ def _list_skips(skipped: Skipped) -> ListSkips:
         ),
         tuple(RejectedLine(r.line, r.value, r.reason.value) for r in skipped.rejected),
     )
+
+
+def window_open(policy: CampaignPolicy, now: float) -> bool:
+    """Whether the campaign's window is open at `now`. A window in the callee's zone is open
+    for some numbers and not others: its calls are held at their attempts, not here."""
+    if policy.window is None:
+        return True
+    window = Window.from_json(json.loads(policy.window))
+    return window.timezone == CALLEE or is_open(window, now)
+
+
+def campaign_status(campaign: Campaign, now: float) -> CampaignStatus:
+    return campaign.status(now, window_open=window_open(campaign.policy, now))

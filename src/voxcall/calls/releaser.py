@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from voxcall.calls.campaigns import window_open
 from voxcall.domain.campaigns import CampaignPolicy
 from voxcall.domain.dialers import DialerConfig
 from voxcall.store.database import StoreUnavailable
@@ -60,7 +61,8 @@ class CampaignReleaser:
         enabled = {d.id: d for d in self.store.list_dialers(enabled_only=True)}
         released = 0
         for campaign in campaigns:
-            cap = channel_cap(campaign.policy, enabled)
+            # outside its window: nothing released (the store still finishes it at endAt)
+            cap = channel_cap(campaign.policy, enabled) if window_open(campaign.policy, now) else 0
             released += self.store.release_campaign(campaign.id, now, channel_cap=cap).count
         return released
 

@@ -13,7 +13,7 @@ import typer
 
 from voxcall.api.campaign_schemas import campaign_json
 from voxcall.billing.money import toman
-from voxcall.calls.campaigns import CampaignFields
+from voxcall.calls.campaigns import CampaignFields, campaign_status
 from voxcall.calls.errors import RequestRefused
 from voxcall.cli.common import DataOption, JsonOption, fail, open_admin
 from voxcall.domain.calls import CallStatus
@@ -35,7 +35,7 @@ def _show(campaign: Campaign, json_out: bool) -> None:
     )
     skips = campaign.skips
     typer.echo(
-        f"{campaign.id}\t{campaign.name}\t{campaign.status(now).value}\t"
+        f"{campaign.id}\t{campaign.name}\t{campaign_status(campaign, now).value}\t"
         f"total={campaign.total}\t{counts or '-'}\tskipped={skips.total}\t"
         f"price={-toman(campaign.price_milli):g}"
     )
