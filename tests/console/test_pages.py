@@ -187,3 +187,20 @@ def test_accept_language_then_the_switch(owner: Browser) -> None:
     assert owner.post("/language", language="en", next="/calls").headers["location"] == "/calls"
     assert 'dir="ltr"' in owner.client.get("/overview").text
     assert owner.post("/language", language="fa", next="//evil.example").headers["location"] == "/"
+
+
+def test_a_voice_larger_than_a_json_body_uploads(
+    owner: Browser, acme: Project, console_services: Services
+) -> None:
+    from tests.audio.samples import encode, tone
+
+    big = encode(tone(40.0, 440.0, rate=44100, channels=1), 44100, 1, "wav")
+    assert len(big) > 2 * 1024 * 1024  # over the JSON limit, under the voice limit
+    answer = owner.client.post(
+        "/voices",
+        data={"csrf": owner.csrf, "name": "long"},
+        files={"file": ("long.wav", big, "audio/wav")},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert [v.name for v in console_services.voices.list(acme)] == ["long"]

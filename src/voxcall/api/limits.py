@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 JSON_LIMIT = 1024 * 1024
 UPLOAD_LIMIT = 10 * 1024 * 1024 + 64 * 1024  # the file limit plus multipart framing
 UPLOAD_PATH = "/api/v2/file/voice"
+CONSOLE_UPLOAD_PATH = "/voices"  # the console's upload form: a voice file, the same limit
 LIST_LIMIT = 50 * 1024 * 1024 + 64 * 1024  # a campaign's list (api.md §8), multipart
 LIST_PATH = "/api/v2/campaign"
 
@@ -65,7 +66,7 @@ class BodyLimit:
 
 
 def _limit(scope: Scope) -> int:
-    if scope["path"] == UPLOAD_PATH:
+    if scope["path"] in (UPLOAD_PATH, CONSOLE_UPLOAD_PATH):
         return UPLOAD_LIMIT
     if scope["path"] == LIST_PATH:
         for name, value in scope["headers"]:

@@ -3,6 +3,7 @@ Argon2id password hashes, sessions keyed by the hash of a random token, ended wh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -47,9 +48,13 @@ class UserService:
         self.hasher = hasher or PasswordHasher()  # Argon2id with the library's defaults
         self.idle_timeout = idle_timeout
         self.clock = clock
-        # Verified when the login names nobody, so that an unknown name costs as much time
-        # as a wrong password and does not tell which names exist.
-        self._decoy = self.hasher.hash(secrets.token_hex(16))
+
+    @functools.cached_property
+    def _decoy(self) -> str:
+        """Verified when the login names nobody, so that an unknown name costs as much time
+        as a wrong password and does not tell which names exist (made on first need: every
+        CLI command builds this service)."""
+        return self.hasher.hash(secrets.token_hex(16))
 
     def _hash(self, password: str) -> str:
         if len(password) < MIN_PASSWORD:
