@@ -24,7 +24,7 @@ from voxcall.calls.lists import (
     SkipReason,
     phone_cells,
 )
-from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, parse_phone
+from voxcall.calls.numbers import PhoneNumber, parse_phone
 from voxcall.calls.service import CallService
 from voxcall.calls.windows import CALLEE, InvalidWindow, Window, is_open
 from voxcall.domain.calls import Call, CallStatus
@@ -40,7 +40,7 @@ from voxcall.domain.campaigns import (
 )
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
-from voxcall.store.campaigns import EmptyList, ListRow, ReportRow
+from voxcall.store.campaigns import EmptyList, ListRows, ReportRow
 from voxcall.store.store import Store
 
 MAX_JSON_NUMBERS = 10_000
@@ -102,14 +102,12 @@ class CampaignService:
                 raise InvalidList(str(exc)) from exc
         dialer_id, candidates = self.calls.route(project, fields.server_id, None)
         voice = self._voice(project, fields.voice_id)
-        rows: Iterator[ListRow]
-        if isinstance(numbers, Sequence):
-            skipped = Skipped()
-            rows, field = _array_rows(project, numbers, skipped), "phoneNumbers"
+        if isinstance(numbers, Sequence):  # a JSON array: each entry's line is its place
+            reader = ListReader(enumerate(numbers, start=1), _parser(project))
+            field = "phoneNumbers"
         else:
             reader = ListReader(phone_cells(numbers), _parser(project))
-            skipped = reader.skipped
-            rows, field = _file_rows(reader, progress), "file"
+            field = "file"
         new = NewCampaign(
             id=uuid.uuid4().hex,
             project_id=project.id,
@@ -129,7 +127,9 @@ class CampaignService:
             created_at=now,
         )
         try:
-            campaign = self.store.create_campaign(new, rows, lambda: _list_skips(skipped))
+            campaign = self.store.create_campaign(
+                new, _rows(reader, progress), lambda: _list_skips(reader.skipped)
+            )
         except EmptyList as exc:
             raise InvalidList(f"{field}: the list holds no number that can be called") from exc
         except ListError as exc:
@@ -217,30 +217,9 @@ def _parser(project: Project) -> Callable[[str], PhoneNumber]:
     return lambda raw: parse_phone(raw, allowed_regions=regions)
 
 
-def _array_rows(project: Project, numbers: Sequence[str], skipped: Skipped) -> Iterator[ListRow]:
-    """A JSON list: each entry is a row, its `line` its place in the array from 1."""
-    parse = _parser(project)
-    seen: set[str] = set()
-    for line, raw in enumerate(numbers, start=1):
-        try:
-            number = parse(raw)
-        except NumberNotAllowed:
-            skipped.add(line, raw, SkipReason.NOT_ALLOWED)
-            continue
-        except InvalidPhoneNumber:
-            skipped.add(line, raw, SkipReason.INVALID)
-            continue
-        if number.e164 in seen:
-            skipped.add(line, raw, SkipReason.DUPLICATE)
-            continue
-        seen.add(number.e164)
-        yield line, number.national, number.e164
-
-
-def _file_rows(reader: ListReader, progress: Progress | None) -> Iterator[ListRow]:
+def _rows(reader: ListReader, progress: Progress | None) -> ListRows:
     for batch in reader.batches():
-        for row in batch:
-            yield row.line, row.national, row.e164
+        yield [(row.line, row.national, row.e164) for row in batch]
         if progress is not None:
             progress(reader.rows)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import pickle
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -32,14 +32,13 @@ from voxcall.store.call_queue import call_from_row, call_row, expire_queued
 from voxcall.store.database import Database, new_id
 from voxcall.store.notify import announce
 
-# A list's rows go to the database in slices: each one statement (COPY or executemany).
-IMPORT_SLICE = 100_000
 # An import holds the write lock for its bulk insert: a million rows take seconds, not the
 # few a request may wait.
 IMPORT_TIMEOUT = 300.0
 REPORT_PAGE = 5000  # list rows read per transaction of a streamed report
 
 ListRow = tuple[int, str, str]  # (line in the file, national form, E.164)
+ListRows = Iterable[Sequence[ListRow]]  # a list's rows in order, a batch at a time
 _NOT_FINAL = (Phase.QUEUED.value, Phase.DIALING.value)
 
 
@@ -64,15 +63,15 @@ class Campaigns(Database):
     """Campaigns, their lists, and the release of their numbers into the call queue."""
 
     def create_campaign(
-        self, new: NewCampaign, rows: Iterable[ListRow], skips: Callable[[], ListSkips]
+        self, new: NewCampaign, rows: ListRows, skips: Callable[[], ListSkips]
     ) -> Campaign:
         """Store the campaign and every row of its list in one transaction: once this
         returns, the whole list is on disk; a failure (or a crash) leaves none of it.
 
-        `rows` are read as they are written (COPY on PostgreSQL, which other writers do not
-        wait for); SQLite, which has one writer, first spools them to a temporary file, so
-        that its lock is not held while they are computed. `skips` is asked once every row
-        is read. EmptyList, and nothing stored, when there is no row.
+        `rows` are read a batch at a time as they are written (COPY on PostgreSQL, which
+        other writers do not wait for); SQLite, which has one writer, first spools them to a
+        temporary file, so that its lock is not held while they are computed. `skips` is
+        asked once every row is read. EmptyList, and nothing stored, when there is no row.
         """
         with contextlib.ExitStack() as stack:
             if self._one_writer is not None:
@@ -302,41 +301,45 @@ class Campaigns(Database):
 
 
 @contextlib.contextmanager
-def _spooled(rows: Iterable[ListRow]) -> Iterator[Iterator[ListRow]]:
-    """`rows` all read into a temporary file first, then read back from it."""
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as staged:
-        for line, national, e164 in rows:
-            staged.write(f"{line}\t{national}\t{e164}\n")
+def _spooled(rows: ListRows) -> Iterator[ListRows]:
+    """`rows` all read into a temporary file first (pickled a batch at a time), then read
+    back from it."""
+    with tempfile.TemporaryFile() as staged:
+        for batch in rows:
+            pickle.dump(batch, staged, protocol=pickle.HIGHEST_PROTOCOL)
         staged.seek(0)
-        yield (_unspooled(text) for text in staged)
+        yield _unspooled(staged)
 
 
-def _unspooled(text: str) -> ListRow:
-    line, national, e164 = text.rstrip("\n").split("\t")
-    return int(line), national, e164
+def _unspooled(staged: IO[bytes]) -> Iterator[Sequence[ListRow]]:
+    while True:
+        try:
+            yield pickle.load(staged)
+        except EOFError:
+            return
 
 
-def bulk_insert_list(conn: Connection, campaign_seq: int, rows: Iterable[ListRow]) -> int:
-    """Store a campaign's list rows in list order, in slices of IMPORT_SLICE: COPY on
-    PostgreSQL, executemany on SQLite, on the driver's own connection (SQLAlchemy's
-    parameter handling would cost more than the insert). How many rows were stored."""
+def bulk_insert_list(conn: Connection, campaign_seq: int, rows: ListRows) -> int:
+    """Store a campaign's list rows in list order, a statement a batch (COPY on PostgreSQL,
+    executemany on SQLite) on the driver's own connection: SQLAlchemy's parameter handling
+    would cost more than the insert. How many rows were stored."""
     driver = conn.connection.dbapi_connection
     assert driver is not None
-    numbered = (
-        (campaign_seq, position, line, national, e164)
-        for position, (line, national, e164) in enumerate(rows)
-    )
     total = 0
     cursor = driver.cursor()
     try:
-        while chunk := list(islice(numbered, IMPORT_SLICE)):
+        for batch in rows:
+            numbered = [
+                (campaign_seq, total + i, line, national, e164)
+                for i, (line, national, e164) in enumerate(batch)
+            ]
             if conn.dialect.name == "postgresql":
                 with cursor.copy(_COPY_LIST) as copy:
-                    for values in chunk:
+                    for values in numbered:
                         copy.write_row(values)
             else:
-                cursor.executemany(_INSERT_LIST, chunk)
-            total += len(chunk)
+                cursor.executemany(_INSERT_LIST, numbered)
+            total += len(numbered)
     finally:
         cursor.close()
     return total
