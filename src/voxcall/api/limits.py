@@ -12,6 +12,7 @@ UPLOAD_PATH = "/api/v2/file/voice"
 CONSOLE_UPLOAD_PATH = "/voices"  # the console's upload form: a voice file, the same limit
 LIST_LIMIT = 50 * 1024 * 1024 + 64 * 1024  # a campaign's list (api.md §8), multipart
 LIST_PATH = "/api/v2/campaign"
+CONSOLE_LIST_PATH = "/campaigns"  # the console's new campaign form: the same limit
 
 
 def _too_large(limit: int) -> bytes:
@@ -68,7 +69,7 @@ class BodyLimit:
 def _limit(scope: Scope) -> int:
     if scope["path"] in (UPLOAD_PATH, CONSOLE_UPLOAD_PATH):
         return UPLOAD_LIMIT
-    if scope["path"] == LIST_PATH:
+    if scope["path"] in (LIST_PATH, CONSOLE_LIST_PATH):
         for name, value in scope["headers"]:
             if name == b"content-type" and value.startswith(b"multipart/form-data"):
                 return LIST_LIMIT

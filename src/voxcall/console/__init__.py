@@ -16,10 +16,19 @@ from fastapi.staticfiles import StaticFiles
 from voxcall.api.deps import VoxcallApp
 from voxcall.console import auth
 from voxcall.console.throttle import SignInThrottle
-from voxcall.console.views import billing, calls, developers, home, overview, send, voices
+from voxcall.console.views import (
+    billing,
+    calls,
+    campaigns,
+    developers,
+    home,
+    overview,
+    send,
+    voices,
+)
 from voxcall.console.web import STATIC, PageNotFound, SecurityHeaders, SignInRequired, render
 
-VIEWS = (home, overview, calls, send, voices, developers, billing)
+VIEWS = (home, overview, calls, send, campaigns, voices, developers, billing)
 
 
 def install(app: VoxcallApp) -> None:

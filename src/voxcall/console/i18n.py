@@ -107,4 +107,10 @@ RUNTIME_MESSAGES = (
     "The URL must start with https://.",
     "Too many failed sign-ins. Try again in {seconds} s.",
     "Wrong username, email or password.",
+    "Name: 1 to 100 characters.",
+    "Retries: 0 to 5, the interval 10 to 86400 s.",
+    "Start and end: a date and a time.",
+    "Channels: 1 to 100000; calls per minute: 1 to 1000000.",
+    *("SCHEDULED", "RUNNING", "OUTSIDE_WINDOW", "PAUSED", "NO_BALANCE", "DONE", "CANCELLED"),
+    *("invalid", "notAllowed", "duplicate", "doNotCall"),
 )

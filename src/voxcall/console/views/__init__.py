@@ -22,6 +22,9 @@ DONE = {
     "revoked": "Token revoked.",
     "resent": "Delivery queued again.",
     "webhook-removed": "Webhook removed.",
+    "paused": "Campaign paused.",
+    "resumed": "Campaign resumed.",
+    "cancelled": "Campaign cancelled.",
 }
 
 
