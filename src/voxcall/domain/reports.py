@@ -35,7 +35,7 @@ class CallFilter:
     """The calls page's filters; None: any."""
 
     status: CallStatus | None = None
-    number: str | None = None  # national or E.164 form, as stored
+    number: str | None = None  # the national form, as stored
     campaign_id: str | None = None
     since: int | None = None  # request_date >= since (epoch seconds)
     until: int | None = None  # request_date < until

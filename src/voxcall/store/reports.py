@@ -95,7 +95,7 @@ class Reports(Database):
         if where.status is not None:
             conditions.append(c.status == where.status.name)
         if where.number:
-            conditions.append(or_(c.national_number == where.number, c.e164 == where.number))
+            conditions.append(c.national_number == where.number)
         if where.campaign_id:
             conditions.append(c.campaign_id == where.campaign_id)
         if where.since is not None:

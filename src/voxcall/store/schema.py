@@ -145,8 +145,9 @@ calls = Table(
     # a campaign's calls in list order (keyset pages), and those not final yet (its release)
     Index("ix_calls_campaign_order", "campaign_id", "campaign_index"),
     Index("ix_calls_campaign_phase", "campaign_id", "phase"),
-    # a project's calls in progress (the console's overview)
-    Index("ix_calls_project_phase", "project_id", "phase"),
+    # the console: a project's calls in progress newest first, and its calls to a number
+    Index("ix_calls_project_phase", "project_id", "phase", "request_date"),
+    Index("ix_calls_project_number", "project_id", "national_number", "request_date"),
 )
 
 attempts = Table(

@@ -15,6 +15,7 @@ from starlette.datastructures import QueryParams
 from voxcall.api.deps import ServicesDep
 from voxcall.billing.money import toman
 from voxcall.calls.ids import is_id
+from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
 from voxcall.console.auth import MemberDep
 from voxcall.console.views import csv_rows, found, page
 from voxcall.domain.calls import Call, CallStatus
@@ -35,13 +36,22 @@ def _date(text: str, zone: ZoneInfo, *, end: bool) -> int | None:
     return int(dt.datetime.combine(day, dt.time(), zone).timestamp())
 
 
+def _national(text: str) -> str | None:
+    """The national form of a number as typed in any of its forms; as typed if it is none
+    (then it matches nothing, which is what the visitor asked for)."""
+    try:
+        return parse_phone(text, allowed_regions=None).national
+    except InvalidPhoneNumber:
+        return text.strip() or None
+
+
 def call_filter(query: QueryParams, zone: ZoneInfo) -> CallFilter:
     """The filters of the query string; what is empty or malformed filters nothing."""
     status = query.get("status", "")
     campaign = query.get("campaign", "").strip()
     return CallFilter(
         status=CallStatus[status] if status in CallStatus.__members__ else None,
-        number=query.get("number", "").strip() or None,
+        number=_national(query.get("number", "")),
         campaign_id=campaign if is_id(campaign) else None,
         since=_date(query.get("since", ""), zone, end=False),
         until=_date(query.get("until", ""), zone, end=True),

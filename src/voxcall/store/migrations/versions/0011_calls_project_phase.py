@@ -1,4 +1,5 @@
-"""calls indexed by project and phase: a project's calls in progress (the console)
+"""calls indexed for the console: a project's calls in progress, newest first, and its
+calls to one number
 
 Revision ID: 0011
 Revises: 0010
@@ -15,8 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_calls_project_phase", "calls", ["project_id", "phase"])
+    op.create_index("ix_calls_project_phase", "calls", ["project_id", "phase", "request_date"])
+    op.create_index(
+        "ix_calls_project_number", "calls", ["project_id", "national_number", "request_date"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_calls_project_number", table_name="calls")
     op.drop_index("ix_calls_project_phase", table_name="calls")
