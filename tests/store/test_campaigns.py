@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -279,3 +280,21 @@ def test_the_report_has_every_number_in_list_order(store: Store, project: Projec
     assert [r.call.status for r in rows[:10] if r.call] == [CallStatus.NORMAL] * 10
     assert all(r.call is None for r in rows[10:])
     assert {c.phase for c in store.campaign_calls(project.id, campaign_id)} == {Phase.FINAL}
+
+
+def test_concurrent_releases_never_release_a_number_twice(store: Store, project: Project) -> None:
+    """Releasers of several workers at once (threads here, each its own transactions)."""
+    campaign_id = _create(store, project, 400)
+    now = time.time()
+
+    def release() -> int:  # a few numbers each time, as channels free one by one
+        return sum(
+            store.release_campaign(campaign_id, now, channel_cap=5 * step).count
+            for step in range(1, 81)
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        released = sum(pool.map(lambda _: release(), range(4)))
+    calls = store.campaign_calls(project.id, campaign_id)
+    assert released == len(calls) == 400
+    assert sorted(c.national_number for c in calls) == [n for _, n, _ in _numbers(400)]
