@@ -12,12 +12,23 @@ function drawTimeline(el) {
   const names = Object.keys(data.series);
   const length = names.length ? data.series[names[0]].length : 144;
   const xs = Array.from({ length }, (_, i) => data.start + i * data.step);
-  const series = [{}].concat(names.map((name) => ({
+  // Times on the console's clock, in the page's language (Persian digits and calendar).
+  const clock = new Intl.DateTimeFormat(el.dataset.locale, {
+    hour: "2-digit", minute: "2-digit", timeZone: el.dataset.zone,
+  });
+  const count = new Intl.NumberFormat(el.dataset.locale);
+  const time = (t) => (t == null ? "-" : clock.format(new Date(t * 1000)));
+  const series = [{ label: labels.TIME, value: (u, t) => time(t) }].concat(names.map((name) => ({
     label: labels[name] || name, stroke: colours[name] || "#333", width: 2,
+    value: (u, v) => (v == null ? "-" : count.format(v)),
   })));
   const rows = [xs].concat(names.map((name) => data.series[name]));
   const width = Math.max(320, Math.min(el.clientWidth || 900, 1100));
-  new uPlot({ width, height: 240, series, scales: { x: { time: true } } }, rows, el);
+  const axes = [
+    { values: (u, ticks) => ticks.map(time) },
+    { values: (u, ticks) => ticks.map((v) => count.format(v)) },
+  ];
+  new uPlot({ width, height: 240, series, axes, scales: { x: { time: true } } }, rows, el);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
