@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,6 +36,7 @@ from voxcall.api.openapi import links, operation
 from voxcall.api.schemas import CallStatusObject, call_json
 from voxcall.calls.lists import BinaryReadable
 from voxcall.domain.calls import CallStatus
+from voxcall.domain.campaigns import Campaign
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services
 
@@ -140,11 +141,13 @@ async def get_campaign(
     return ok(campaign_json(campaign, time.time()))
 
 
+Change = Callable[[Project, str], Campaign]  # a CampaignService method: pause, resume, cancel
+
+
 async def _change(
-    request: Request, services: Services, project: Project, campaign_id: str, action: str
+    request: Request, services: Services, project: Project, campaign_id: str, change: Change
 ) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
-        change = getattr(services.campaigns, action)
         campaign = await run_in_threadpool(change, project, campaign_id)
         return ok(campaign_json(campaign, time.time()))
 
@@ -156,14 +159,14 @@ async def pause_campaign(
     request: Request, campaign_id: str, services: ServicesDep, project: ProjectDep
 ) -> Response:
     """Release no more of its numbers until resumed."""
-    return await _change(request, services, project, campaign_id, "pause")
+    return await _change(request, services, project, campaign_id, services.campaigns.pause)
 
 
 @router.post("/{campaign_id}/resume", **operation(CampaignObject, "NotFound", post=True))
 async def resume_campaign(
     request: Request, campaign_id: str, services: ServicesDep, project: ProjectDep
 ) -> Response:
-    return await _change(request, services, project, campaign_id, "resume")
+    return await _change(request, services, project, campaign_id, services.campaigns.resume)
 
 
 @router.post("/{campaign_id}/cancel", **operation(CampaignObject, "NotFound", post=True))
@@ -172,7 +175,7 @@ async def cancel_campaign(
 ) -> Response:
     """Every call that has not started its next attempt, and every number not released yet,
     becomes EXPIRED."""
-    return await _change(request, services, project, campaign_id, "cancel")
+    return await _change(request, services, project, campaign_id, services.campaigns.cancel)
 
 
 @router.get(

@@ -13,11 +13,12 @@ import typer
 
 from voxcall.api.campaign_schemas import campaign_json
 from voxcall.billing.money import toman
-from voxcall.calls.campaigns import CampaignFields, campaign_status
+from voxcall.calls.campaigns import CampaignFields, CampaignService, campaign_status
 from voxcall.calls.errors import RequestRefused
 from voxcall.cli.common import DataOption, JsonOption, fail, open_admin
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign
+from voxcall.domain.projects import Project
 
 ProjectArgument = Annotated[str, typer.Argument(help="The project's name.")]
 IdArgument = Annotated[str, typer.Argument(help="The campaign's id.")]
@@ -118,7 +119,11 @@ def list_(
         _show(campaign, False)
 
 
-def _one(action: str, doc: str) -> Callable[..., None]:
+# The service's method a command runs: get, pause, resume or cancel.
+Action = Callable[[CampaignService], Callable[[Project, str], Campaign]]
+
+
+def _one(action: Action, doc: str) -> Callable[..., None]:
     def command(
         project: ProjectArgument,
         campaign_id: IdArgument,
@@ -127,7 +132,7 @@ def _one(action: str, doc: str) -> Callable[..., None]:
     ) -> None:
         admin = open_admin(data)
         try:
-            campaign = getattr(admin.campaigns, action)(admin.projects.named(project), campaign_id)
+            campaign = action(admin.campaigns)(admin.projects.named(project), campaign_id)
         except RequestRefused as exc:
             fail(exc.message)
         _show(campaign, json_out)
@@ -136,7 +141,9 @@ def _one(action: str, doc: str) -> Callable[..., None]:
     return command
 
 
-show = _one("get", "A campaign: its status, counts, skipped numbers and price.")
-pause = _one("pause", "Release no more of the campaign's numbers until resumed.")
-resume = _one("resume", "Release the campaign's numbers again.")
-cancel = _one("cancel", "Expire every call of the campaign that has not started its attempt.")
+show = _one(lambda c: c.get, "A campaign: its status, counts, skipped numbers and price.")
+pause = _one(lambda c: c.pause, "Release no more of the campaign's numbers until resumed.")
+resume = _one(lambda c: c.resume, "Release the campaign's numbers again.")
+cancel = _one(
+    lambda c: c.cancel, "Expire every call of the campaign that has not started its attempt."
+)
