@@ -188,6 +188,7 @@ def test_speech_holds_no_beep(text: str, language: str) -> None:
     ("change", "message"),
     [
         ({"total_analysis_ms": 5001}, "at most 5000"),
+        ({"greeting_max_ms": 30001}, "greeting_max_ms: at most 30000"),
         ({"greeting_ms": 0}, "greeting_ms: 0 is not a positive whole number"),
         ({"silence_threshold_dbfs": 3}, "silence_threshold_dbfs: 3 is not -90 to 0"),
         ({"beep_low_hz": 2500}, "need 0 < low < high < 4000"),

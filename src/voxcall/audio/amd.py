@@ -46,6 +46,8 @@ _TONE_STEADY_HZ = 15.0  # how far a beep's frames may stray from its first frame
 _WINDOW = np.hanning(FRAME_SAMPLES).astype(np.float32)
 
 Samples = npt.NDArray[np.int16]
+MAX_DECISION_MS = 5000  # the decision is bounded: "unknown" after this much audio
+MAX_GREETING_MS = 30000  # a voicemail's message starts by then, its greeting over or not
 
 
 class Verdict(enum.Enum):
@@ -86,8 +88,14 @@ class AmdSettings:
                     raise ValueError(f"amd {field.name}: {value} is not -90 to 0")
             elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"amd {field.name}: {value!r} is not a positive whole number")
-        if self.total_analysis_ms > 5000:
-            raise ValueError("amd total_analysis_ms: at most 5000 (the decision is bounded)")
+        if self.total_analysis_ms > MAX_DECISION_MS:
+            raise ValueError(
+                f"amd total_analysis_ms: at most {MAX_DECISION_MS} (the decision is bounded)"
+            )
+        if self.greeting_max_ms > MAX_GREETING_MS:
+            raise ValueError(
+                f"amd greeting_max_ms: at most {MAX_GREETING_MS} (what calls reserve counts on it)"
+            )
         if not 0 < self.beep_low_hz < self.beep_high_hz < SAMPLE_RATE // 2:
             raise ValueError("amd beep_low_hz, beep_high_hz: need 0 < low < high < 4000")
         if self.beep_min_ms > self.beep_max_ms:

@@ -92,6 +92,8 @@ class MachineDetectionFlow:
         self._start_message = start_message
         self._hang_up = hang_up
         self._answered = False
+        self._answered_at = 0.0  # on the loop's clock
+        self._loop = loop
         self._message_started = False
         self._held: Callable[[], None] | None = None  # a hang-up waiting for the decision
         self._closed = False
@@ -126,6 +128,7 @@ class MachineDetectionFlow:
     def answered(self) -> None:
         """The call is answered and listened to: start the message, or wait for who it is."""
         self._answered = True
+        self._answered_at = self._loop.time()
         if self.mode in (MachineDetection.OFF, MachineDetection.DETECT):
             self._message()
         if self.mode is not MachineDetection.OFF:
@@ -166,8 +169,10 @@ class MachineDetectionFlow:
             self._hang_up(f"machine ({reason})")
             return
         if self.mode is MachineDetection.VOICEMAIL and machine:
-            remaining = self._settings.greeting_max_ms - self._settings.total_analysis_ms
-            self.greeting_timer.start(max(remaining, 0) / 1000 + AUDIO_SLACK)
+            # Bounded from the answer, as the analysis bounds it in audio (with the slack).
+            since_answer = self._loop.time() - self._answered_at
+            limit = self._settings.greeting_max_ms / 1000 + AUDIO_SLACK
+            self.greeting_timer.start(max(limit - since_answer, 0.0))
         else:
             self._message()
         held, self._held = self._held, None
