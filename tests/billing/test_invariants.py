@@ -17,6 +17,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from sqlalchemy import select
 
 from tests.billing.invariants import check_money
 from voxcall.billing.money import parse_toman
@@ -29,6 +30,7 @@ from voxcall.domain.calls import ClaimedAttempt
 from voxcall.domain.money import Tariff
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
+from voxcall.store import schema as t
 from voxcall.store.projects import InsufficientFunds
 from voxcall.store.store import Store
 
@@ -48,6 +50,7 @@ class Ledger(RuleBasedStateMachine):
         self.voices: dict[str, str] = {}
         self.live: list[ClaimedAttempt] = []
         self.calls: list[tuple[Project, str]] = []
+        self.reserved: dict[str, int] = {}  # call id -> what it reserved when accepted
         self.now = time.time()
 
     @initialize()
@@ -92,13 +95,16 @@ class Ledger(RuleBasedStateMachine):
         except InsufficientBalance:
             return
         self.calls += [(project, c.id) for c in calls]
+        self.reserved |= {c.id: c.reserved_milli for c in calls}
 
     @precondition(lambda self: self.calls)
     @rule(dialer=st.sampled_from(list(DIALERS)), k=st.integers(1, 3))
     def claim(self, dialer: str, k: int) -> None:
         config = self.store.get_dialer(dialer)
         assert config is not None
-        self.now += 1
+        # Past every call placed so far (they are due from their acceptance, in real time),
+        # so that what a claim finds depends on the steps alone.
+        self.now = max(self.now, time.time()) + 1
         self.live += self.store.claim_due(config, k, self.now)
 
     @precondition(lambda self: self.live)
@@ -137,6 +143,14 @@ class Ledger(RuleBasedStateMachine):
     @invariant()
     def money_is_conserved(self) -> None:
         check_money(self.store)
+
+    @invariant()
+    def no_call_costs_more_than_it_reserved(self) -> None:
+        # What a request reserved when it was accepted is the most it may cost.
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(t.calls.c.id, t.calls.c.price_milli))
+            prices = {call: price for call, price in rows}
+        assert all(prices[call] <= held for call, held in self.reserved.items())
 
 
 Ledger.TestCase.settings = settings(
