@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.campaigns import CampaignService
+from voxcall.calls.dialers import DialerService
+from voxcall.calls.operations import OperationsService
 from voxcall.calls.projects import ProjectService
 from voxcall.calls.releaser import CampaignReleaser
 from voxcall.calls.reports import ReportService
@@ -49,6 +51,8 @@ class Services:
     users: UserService
     projects: ProjectService
     reports: ReportService
+    dialers: DialerService
+    operations: OperationsService
     scheduler: Scheduler
     releaser: CampaignReleaser
     webhooks: WebhookDeliverer
@@ -97,6 +101,8 @@ def build_services(settings: Settings) -> Services:
         users=UserService(store),
         projects=ProjectService(store),
         reports=ReportService(store, on_redeliver=webhooks.wake),
+        dialers=DialerService(store),
+        operations=OperationsService(store),
         scheduler=scheduler,
         releaser=releaser,
         webhooks=webhooks,

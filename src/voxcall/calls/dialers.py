@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from voxcall.domain.dialers import DialerConfig
 from voxcall.domain.money import FREE, Tariff
 from voxcall.store.database import Conflict
 from voxcall.store.store import Store
+
+DIALER_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # what an operator may name a dialer
 
 
 def new_dialer(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from voxcall.billing.money import toman
-from voxcall.calls.dialers import DialerChanges, new_dialer
+from voxcall.calls.dialers import DIALER_ID, DialerChanges, new_dialer
 from voxcall.cli.common import DataOption, JsonOption, fail, open_admin, parse_amount
 from voxcall.dialers.registry import DRIVERS
 from voxcall.domain.dialers import DialerConfig
@@ -23,7 +22,6 @@ BYE_TAIL_HELP = "sip: ms of silence after the voice before the BYE (default 250)
 ByeTailOption = Annotated[int | None, typer.Option(help=BYE_TAIL_HELP)]
 AMD_HELP = "sip: a machine detection threshold, e.g. greeting_ms=2000 (repeatable; README)."
 AmdOption = Annotated[list[str] | None, typer.Option(help=AMD_HELP, metavar="NAME=VALUE")]
-SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 def _thresholds(given: list[str] | None) -> dict[str, int] | None:
@@ -105,7 +103,7 @@ def add(
         connect_fee=parse_amount("--connect-fee", connect_fee),
         reserve_margin=reserve_margin,
     )
-    if not SLUG.fullmatch(dialer_id):
+    if not DIALER_ID.fullmatch(dialer_id):
         fail("ID: must match [a-z0-9][a-z0-9_-]{0,31}")
     if driver not in DRIVERS:
         fail(f"--driver: must be one of {', '.join(DRIVERS)}")

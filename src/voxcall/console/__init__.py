@@ -21,14 +21,18 @@ from voxcall.console.views import (
     calls,
     campaigns,
     developers,
+    dialers,
     home,
     overview,
+    projects,
     send,
     voices,
 )
 from voxcall.console.web import STATIC, PageNotFound, SecurityHeaders, SignInRequired, render
 
-VIEWS = (home, overview, calls, send, campaigns, voices, developers, billing)
+VIEWS = (
+    home, overview, calls, send, campaigns, voices, developers, billing, projects, dialers,
+)  # fmt: skip
 
 
 def install(app: VoxcallApp) -> None:

@@ -106,6 +106,15 @@ def _owner(member: MemberDep) -> Member:
 OwnerDep = Annotated[Member, Depends(_owner)]
 
 
+def _operator(viewer: ViewerDep) -> Viewer:
+    if viewer.session.operator is None:
+        raise PageNotFound  # a project user's pages are elsewhere
+    return viewer
+
+
+OperatorDep = Annotated[Viewer, Depends(_operator)]
+
+
 class CsrfRefused(Exception):
     """A form that changes something came without the token of its session."""
 

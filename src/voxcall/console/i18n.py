@@ -113,4 +113,5 @@ RUNTIME_MESSAGES = (
     "Channels: 1 to 100000; calls per minute: 1 to 1000000.",
     *("SCHEDULED", "RUNNING", "OUTSIDE_WINDOW", "PAUSED", "NO_BALANCE", "DONE", "CANCELLED"),
     *("invalid", "notAllowed", "duplicate", "doNotCall"),
+    *("owner", "member"),
 )

@@ -10,6 +10,7 @@ from voxcall.store.call_queue import CallQueue
 from voxcall.store.campaigns import Campaigns
 from voxcall.store.dialers import Dialers
 from voxcall.store.idempotency import Idempotency
+from voxcall.store.operations import Operations
 from voxcall.store.projects import Projects
 from voxcall.store.reports import Reports
 from voxcall.store.users import Users
@@ -29,6 +30,8 @@ class Store(
     Idempotency,
     Users,
     Reports,
+    Operations,
 ):
     """Projects, dialers, voices, the call queue, campaigns, workers, the webhook outbox,
-    idempotency keys, console sign-ins and the console's reads, in one database (`Store.open`)."""
+    idempotency keys, console sign-ins, the console's reads and the operator's, in one
+    database (`Store.open`)."""

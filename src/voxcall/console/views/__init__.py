@@ -25,6 +25,10 @@ DONE = {
     "paused": "Campaign paused.",
     "resumed": "Campaign resumed.",
     "cancelled": "Campaign cancelled.",
+    "saved": "Saved.",
+    "topped-up": "Balance topped up.",
+    "user-added": "User added.",
+    "user-removed": "User removed.",
 }
 
 
