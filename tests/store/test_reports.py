@@ -12,7 +12,7 @@ import pytest
 from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import AttemptRecord, CallStatus, NewCall
 from voxcall.domain.projects import Project
-from voxcall.domain.reports import BUCKET, CallCursor, CallFilter
+from voxcall.domain.reports import BUCKET, CallCursor, CallFilter, summarise, timeline_of
 from voxcall.domain.voices import Voice
 from voxcall.store.store import Store
 
@@ -85,19 +85,18 @@ def test_summary_timeline_and_calls_in_progress(store: Store) -> None:
     (live,) = store.claim_due(dialer, 1, time.time() + 10**6)
     _calls(store, project, [start - 10])  # the day before: in neither
 
-    summary = store.summary(project.id, start)
+    activity = store.activity(project.id, start, 3)
+    summary = summarise(activity)
     assert summary.by_status == {CallStatus.WAITING: 2, CallStatus.NORMAL: 1}
     assert (summary.attempted, summary.answered) == (2, 1)  # one answered, one dialing
     assert (summary.billed_seconds, summary.spend_milli) == (7, 1500)
     assert summary.answer_rate == 0.5 and summary.average_bill_sec == 7.0
-
-    timeline = store.timeline(project.id, start, 3)
-    assert sum(sum(series) for series in timeline.counts.values()) == 3
+    timeline = timeline_of(activity, start, 3)
     assert [sum(s[i] for s in timeline.counts.values()) for i in range(3)] == [1, 1, 1]
     assert [c.id for c in store.calls_in_progress(project.id)] == [live.call.id]
     other = store.create_project("q", rate_limit=10, allowed_regions=["IR"])
     assert store.calls_in_progress(other.id) == []
-    assert store.summary(other.id, 0).by_status == {}
+    assert store.activity(other.id, 0, 10**6) == []
 
 
 def test_pages_of_calls_by_key(store: Store) -> None:

@@ -23,6 +23,8 @@ from voxcall.domain.reports import (
     Summary,
     Timeline,
     TokenInfo,
+    summarise,
+    timeline_of,
 )
 from voxcall.store.store import Store
 
@@ -63,12 +65,16 @@ class ReportService:
         return current
 
     def overview(self, project: Project, now: float, zone: ZoneInfo) -> Overview:
-        # The chart's last bar holds `now`; 24 hours of bars end with it.
+        # The chart's last bar holds `now`; 24 hours of bars end with it. Today began within
+        # them: its summary is of the bars from midnight on (midnight starts a bar wherever
+        # the zone's offset is a whole number of 10 minutes, as nearly every zone's is).
         start = (int(now) // BUCKET + 1 - DAY_BUCKETS) * BUCKET
+        activity = self.store.activity(project.id, start, DAY_BUCKETS)
+        midnight = -(-(start_of_day(now, zone) - start) // BUCKET)
         return Overview(
             project=self._current(project),
-            today=self.store.summary(project.id, start_of_day(now, zone)),
-            timeline=self.store.timeline(project.id, start, DAY_BUCKETS),
+            today=summarise(activity, midnight),
+            timeline=timeline_of(activity, start, DAY_BUCKETS),
             in_progress=self.store.calls_in_progress(project.id),
         )
 

@@ -3,6 +3,7 @@ and of the ledger, tokens and webhook deliveries. Values only; the store fills t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from voxcall.domain.calls import Call, CallStatus
@@ -122,3 +123,37 @@ class Timeline:
     start: int
     buckets: int
     counts: dict[CallStatus, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A project's calls requested in one BUCKET (its index from a start) with one status."""
+
+    bucket: int
+    status: CallStatus
+    calls: int
+    attempted: int  # of them, with at least one attempt
+    billed_seconds: int  # of the answered ones
+    spend_milli: int
+
+
+def summarise(activity: Iterable[Activity], from_bucket: int = 0) -> Summary:
+    """The summary of the buckets from `from_bucket` on."""
+    kept = [a for a in activity if a.bucket >= from_bucket]
+    by_status: dict[CallStatus, int] = {}
+    for a in kept:
+        by_status[a.status] = by_status.get(a.status, 0) + a.calls
+    return Summary(
+        by_status=by_status,
+        attempted=sum(a.attempted for a in kept),
+        answered=by_status.get(CallStatus.NORMAL, 0),
+        billed_seconds=sum(a.billed_seconds for a in kept),
+        spend_milli=sum(a.spend_milli for a in kept),
+    )
+
+
+def timeline_of(activity: Iterable[Activity], start: int, buckets: int) -> Timeline:
+    timeline = Timeline(start, buckets)
+    for a in activity:
+        timeline.counts.setdefault(a.status, [0] * buckets)[a.bucket] += a.calls
+    return timeline

@@ -14,14 +14,13 @@ from voxcall.domain.calls import Call, CallStatus, Phase
 from voxcall.domain.money import LedgerEntry
 from voxcall.domain.reports import (
     BUCKET,
+    Activity,
     Attempt,
     CallCursor,
     CallFilter,
     CallPage,
     Delivery,
     LedgerPage,
-    Summary,
-    Timeline,
     TokenInfo,
 )
 from voxcall.store import schema as t
@@ -34,34 +33,20 @@ c = t.calls.c
 class Reports(Database):
     """Read models of the console over calls, attempts, the ledger, tokens and webhooks."""
 
-    def summary(self, project_id: str, since: int) -> Summary:
+    def activity(self, project_id: str, start: int, buckets: int) -> list[Activity]:
+        """The project's calls requested from `start` on, `buckets` of BUCKET seconds, by
+        bucket and status: one pass over ix_calls_project for the overview's day."""
         answered = c.status == CallStatus.NORMAL.name
+        index = (c.request_date - start) // BUCKET  # integers: integer division on both
         query = (
             select(
+                index,
                 c.status,
                 func.count(),
                 func.sum(case((c.attempts > 0, 1), else_=0)),
                 func.sum(case((answered, c.bill_sec), else_=0)),
                 func.sum(c.price_milli),
             )
-            .where(c.project_id == project_id, c.request_date >= since)
-            .group_by(c.status)
-        )
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        by_status = {CallStatus[s]: n for s, n, *_ in rows}
-        return Summary(
-            by_status=by_status,
-            attempted=sum(int(r[2] or 0) for r in rows),
-            answered=by_status.get(CallStatus.NORMAL, 0),
-            billed_seconds=sum(int(r[3] or 0) for r in rows),
-            spend_milli=sum(int(r[4] or 0) for r in rows),
-        )
-
-    def timeline(self, project_id: str, start: int, buckets: int) -> Timeline:
-        index = (c.request_date - start) // BUCKET  # integers: integer division on both
-        query = (
-            select(index, c.status, func.count())
             .where(
                 c.project_id == project_id,
                 c.request_date >= start,
@@ -71,11 +56,10 @@ class Reports(Database):
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        timeline = Timeline(start, buckets)
-        for i, status, n in rows:
-            series = timeline.counts.setdefault(CallStatus[status], [0] * buckets)
-            series[int(i)] += n
-        return timeline
+        return [
+            Activity(int(i), CallStatus[status], n, int(tried), int(billed), int(spend))
+            for i, status, n, tried, billed, spend in rows
+        ]
 
     def calls_in_progress(self, project_id: str, limit: int = 50) -> list[Call]:
         query = (
