@@ -217,6 +217,10 @@ class Campaigns(Database):
             )
             count = _affordable(conn, row, plan.count)
             no_balance = plan.count > 0 and count == 0
+            flag = no_balance if plan.count else bool(row["no_balance"])
+            if count == 0 and flag == bool(row["no_balance"]):
+                # nothing changes: no write (the releaser asks every second)
+                return Released(0, no_balance=no_balance, finished=False)
             if count:
                 _queue_calls(conn, row, count, now)
             conn.execute(
@@ -225,7 +229,7 @@ class Campaigns(Database):
                 .values(
                     released=row["released"] + count,
                     next_release_at=plan.next_release_at(count),
-                    no_balance=no_balance if plan.count else row["no_balance"],
+                    no_balance=flag,
                     started_at=row["started_at"] or (int(now) if count else None),
                 )
             )
