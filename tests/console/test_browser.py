@@ -99,7 +99,7 @@ def _sign_in(page: Page, login: tuple[str, str]) -> None:
     page.fill("#login", login[0])
     page.fill("#password", login[1])
     page.click("form[action='/sign-in'] button")
-    page.wait_for_url(re.compile(r"/(overview|operator)$"))
+    page.wait_for_url(re.compile(r"/(overview|operator/projects)$"))
 
 
 def _check(page: Page, name: str) -> None:
@@ -201,10 +201,86 @@ def test_another_projects_urls_are_not_found(console: Console) -> None:
     assert page.locator(f"a[href='/calls/{call['id']}']").count() == 0
 
 
-def test_the_operator_signs_in(console: Console) -> None:
-    page = console.page("en")
-    _sign_in(page, console.operator)
-    assert page.locator("td", has_text="demo").count() >= 1
-    _check(page, "en-operator")
-    answer = page.goto("/overview")
+def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Console) -> None:
+    """console.md's walk: the operator creates a project and its user; that user starts a
+    campaign from a CSV of sandbox numbers, pauses and resumes it, watches it reach 100 %
+    without reloading, and exports its report."""
+    admin = console.page("en")
+    _sign_in(admin, console.operator)
+    assert admin.locator("td", has_text="demo").count() >= 1
+    _check(admin, "en-operator-projects")
+    admin.fill("#p-name", "browser co")
+    admin.fill("#p-opening", "100000")
+    admin.click("form[action='/operator/projects'] button[type=submit]")
+    admin.wait_for_url(re.compile(r"/operator/projects/[0-9a-f]{32}\?done=saved$"))
+    admin.fill("#u-email", "staff@browser.test")
+    admin.fill("#u-password", "a long browser password")
+    admin.click("form[action$='/users'] button[type=submit]")
+    admin.wait_for_url(re.compile(r"done=user-added$"))
+    assert admin.locator("td", has_text="staff@browser.test").count() == 1
+    _check(admin, "en-operator-project")
+    admin.goto("/operator/dialers")
+    with admin.expect_response(re.compile(r"/operator/dialers/live$")):
+        pass  # the channels in use refresh by themselves
+    assert admin.locator(".busy").count() >= 1  # the sandbox's
+    _check(admin, "en-operator-dialers")
+    admin.goto("/operator/system")
+    _check(admin, "en-operator-system")
+    answer = admin.goto("/overview")
     assert answer is not None and answer.status == 404
+
+    user = console.page("en")
+    _sign_in(user, ("staff@browser.test", "a long browser password"))
+    user.goto("/voices")
+    user.set_input_files(
+        "#file", files=FilePayload(name="promo.wav", mimeType="audio/wav", buffer=_wav())
+    )
+    user.fill("#voice-name", "promo")
+    user.click("form[action='/voices'] button[type=submit]")
+    user.wait_for_url(re.compile(r"/voices\?done=uploaded$"))
+    numbers = [f"0912555{i:04d}" for i in range(10, 18)]
+    listing = "phone\n" + "\n".join(numbers) + "\n" + numbers[0] + "\nnot a number\n"
+    user.goto("/campaigns/new")
+    _check(user, "en-campaign-new")
+    user.fill("#c-name", "spring sale")
+    user.set_input_files(
+        "#c-file", files=FilePayload(name="list.csv", mimeType="text/csv", buffer=listing.encode())
+    )
+    user.select_option("#c-voice", label="promo")
+    user.fill("#c-pace", "60")  # one a second: time to pause it first
+    user.click("form[action='/campaigns'] button[type=submit]")
+    user.wait_for_url(re.compile(r"/campaigns/[0-9a-f]{32}$"))
+    campaign_url = user.url
+    user.click("form[action$='/pause'] button")
+    user.wait_for_url(re.compile(r"done=paused$"))
+    assert user.get_attribute("[data-status]", "data-status") == "PAUSED"
+    user.click("form[action$='/resume'] button")
+    user.wait_for_url(re.compile(r"done=resumed$"))
+    # From here on the page only polls its live part: no reload, no navigation.
+    user.wait_for_selector('.share[data-share="100.0"]', timeout=90_000)
+    assert user.get_attribute("[data-status]", "data-status") == "DONE"
+    assert user.locator("td", has_text="not a number").count() == 1  # skipped, and why
+    _check(user, "en-campaign")
+    with user.expect_download() as download:
+        user.click("a[href$='/report.csv']")
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows[0].startswith("phoneNumber,status,statusCode")
+    assert [r.split(",")[:2] for r in rows[1:]] == [[n, "NORMAL"] for n in numbers]
+    user.goto("/campaigns")
+    assert user.locator("progress").count() == 1
+    _check(user, "en-campaigns")
+
+    persian = console.page("fa")
+    _sign_in(persian, ("staff@browser.test", "a long browser password"))
+    for path, name in ((campaign_url, "campaign"), ("/campaigns", "campaigns"),
+                       ("/campaigns/new", "campaign-new")):  # fmt: skip
+        persian.goto(path)
+        assert persian.get_attribute("html", "dir") == "rtl"
+        _check(persian, f"fa-{name}")
+    persian_admin = console.page("fa")
+    _sign_in(persian_admin, console.operator)
+    for name in ("projects", "dialers", "system"):
+        persian_admin.goto(f"/operator/{name}")
+        assert persian_admin.get_attribute("html", "dir") == "rtl"
+        _check(persian_admin, f"fa-operator-{name}")
+    assert console.csp_errors == []
