@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from voxcall import console
-from voxcall.api import calls, campaigns, errors, files, health
+from voxcall.api import calls, campaigns, dnc, errors, files, health
 from voxcall.api.deps import VoxcallApp
 from voxcall.api.limits import BodyLimit
 from voxcall.api.observe import RequestMetrics
@@ -39,6 +39,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> VoxcallApp:
     app.include_router(calls.account_router)
     app.include_router(files.router)
     app.include_router(campaigns.router)
+    app.include_router(dnc.router)
     app.include_router(health.router)
     errors.install(app)
     console.install(app)  # after the API's handlers: its own exceptions, its own pages

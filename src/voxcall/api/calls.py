@@ -43,8 +43,20 @@ account_router = APIRouter(prefix="/api/v2/account", tags=["account"])
 ProjectDep = Annotated[Project, Depends(current_project)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
 # What a call request can be refused for, beside what every POST can (voxcall.api.openapi).
-_PLACE = ("InvalidPhoneNumber", "InvalidServer", "InvalidVoice", "InsufficientBalance")
-_SPEAK = ("InvalidPhoneNumber", "InvalidServer", "InsufficientBalance", "StorageQuotaExceeded")
+_PLACE = (
+    "InvalidPhoneNumber",
+    "DoNotCall",
+    "InvalidServer",
+    "InvalidVoice",
+    "InsufficientBalance",
+)
+_SPEAK = (
+    "InvalidPhoneNumber",
+    "DoNotCall",
+    "InvalidServer",
+    "InsufficientBalance",
+    "StorageQuotaExceeded",
+)
 _CALL = links("call_id", "$response.body#/result/id", "status", "cancel")
 _CAMPAIGN = links("campaign_id", "$response.body#/result/0/campaignId", "campaign")
 
@@ -71,6 +83,7 @@ async def place_calls(
     options: CallOptions,
     *,
     batch: bool,
+    one_time_code: bool = False,
     new_voice: Voice | None = None,
 ) -> dict[str, Any]:
     """Queue the calls; with an Idempotency-Key, their response commits with them (and so
@@ -92,6 +105,7 @@ async def place_calls(
             voice_id,
             options,
             batch=batch,
+            one_time_code=one_time_code,
             idempotency=idempotency,
             settings_version=caller.settings_version,
             new_voice=new_voice,
@@ -109,6 +123,7 @@ async def place_calls(
             voice_id,
             options,
             batch=batch,
+            one_time_code=one_time_code,
             idempotency=idempotency,
             new_voice=new_voice,
         )
@@ -176,8 +191,16 @@ async def place_spoken(
     queue the calls that play it. New speech is stored with the calls: a refused request
     keeps none of it."""
     batch = isinstance(body, BatchTtsCall)
+    one_time_code = isinstance(body, OtpCall)
     numbers = body.phoneNumbers if isinstance(body, BatchTtsCall) else [body.phoneNumber]
-    await run_in_threadpool(services.calls.check, project, numbers, body.options(), batch=batch)
+    await run_in_threadpool(
+        services.calls.check,
+        project,
+        numbers,
+        body.options(),
+        batch=batch,
+        one_time_code=one_time_code,
+    )
 
     def speak_and_save() -> Speech:
         speech = speak()
@@ -195,6 +218,7 @@ async def place_spoken(
             speech.voice.id,
             body.options(),
             batch=batch,
+            one_time_code=one_time_code,
             new_voice=speech.voice if speech.new else None,
         )
     except Exception:

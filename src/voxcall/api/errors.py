@@ -37,6 +37,7 @@ class ApiError(Exception):
 
 _REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
     refused.InvalidPhoneNumberError: (400, "InvalidPhoneNumber"),
+    refused.DoNotCall: (400, "DoNotCall"),
     refused.InvalidServer: (400, "InvalidServer"),
     refused.InvalidVoice: (400, "InvalidVoice"),
     refused.InvalidFile: (400, "InvalidFile"),

@@ -19,6 +19,7 @@ from voxcall.api.idempotency import respond_once
 from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
+from voxcall.api.query import refuse_unknown_query
 from voxcall.api.schemas import Speech, VoiceObject, VoiceUpload, voice_json
 from voxcall.calls.voices import MAX_VOICE_BYTES
 from voxcall.domain.projects import Project
@@ -113,8 +114,13 @@ async def list_voices(services: ServicesDep, project: ProjectDep) -> dict[str, A
 
 @router.get("/voice/{voice_id}", **operation(None, "InvalidRequest", "NotFound", content=_AUDIO))
 async def download(
-    voice_id: str, services: ServicesDep, project: ProjectDep, format: Format = None
+    request: Request,
+    voice_id: str,
+    services: ServicesDep,
+    project: ProjectDep,
+    format: Format = None,
 ) -> FileResponse:
+    refuse_unknown_query(request, "format")
     if format not in (None, "wav", "original"):
         raise ApiError(400, "InvalidRequest", "format: must be 'original' or 'wav'")
     service = services.voices

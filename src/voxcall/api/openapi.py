@@ -24,6 +24,7 @@ from voxcall.api.schemas import Ok
 STATUS = {
     "InvalidRequest": 400,
     "InvalidPhoneNumber": 400,
+    "DoNotCall": 400,
     "InvalidServer": 400,
     "InvalidVoice": 400,
     "InvalidFile": 400,

@@ -47,6 +47,10 @@ class InsufficientBalance(RequestRefused):
     pass
 
 
+class DoNotCall(RequestRefused):
+    """A number on a do-not-call list that stops this call (api.md §9)."""
+
+
 class InvalidText(RequestRefused):
     """Text for speech that cannot be spoken (bad language, length, nothing to say)."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from voxcall.billing.money import toman
 from voxcall.billing.reservation import max_price
 from voxcall.calls.accounts import AccountService
+from voxcall.calls.dnc_lists import DncService
 from voxcall.calls.errors import (
     InsufficientBalance,
     InvalidPhoneNumberError,
@@ -24,7 +25,7 @@ from voxcall.calls.errors import (
 from voxcall.calls.ids import is_id
 from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
 from voxcall.calls.voices import over_quota
-from voxcall.domain.calls import Call, NewCall
+from voxcall.domain.calls import Call, CallClass, NewCall
 from voxcall.domain.dialers import DialerConfig
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
@@ -59,6 +60,7 @@ class CallService:
     def __init__(self, store: Store, *, on_new_calls: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.accounts = AccountService(store)
+        self.dnc = DncService(store)
         self.on_new_calls = on_new_calls
 
     def check(
@@ -68,11 +70,13 @@ class CallService:
         options: CallOptions,
         *,
         batch: bool = False,
+        one_time_code: bool = False,
         voice_seconds: float = 0.0,
     ) -> None:
         """Refuse, before any speech is made for them, calls that `place` would refuse for
         their numbers, their dialer or a balance that cannot cover even `voice_seconds`."""
         numbers = _parse_numbers(project, phone_numbers, batch)
+        self.dnc.refuse_listed(project, numbers, one_time_code=one_time_code, batch=batch)
         _, candidates = self.route(project, options.server_id, None)
         current = self.accounts.balance(project)
         needed = len(numbers) * max_price(voice_seconds, [d.tariff for d in candidates])
@@ -87,6 +91,7 @@ class CallService:
         options: CallOptions,
         *,
         batch: bool = False,
+        one_time_code: bool = False,
         idempotency: Idempotency | None = None,
         settings_version: int | None = None,
         new_voice: Voice | None = None,
@@ -98,9 +103,11 @@ class CallService:
         settings cache at that version), the voice and dialers may come from the cache too,
         and StaleSettings says they changed before the calls could be written. `new_voice`
         (whose id is `voice_id`): speech made for these calls, whose files are on disk; its
-        row is written with the calls, or not at all.
+        row is written with the calls, or not at all. A number on a do-not-call list is
+        refused (`one_time_code`: a one-time code, which the project's list does not stop).
         """
         numbers = _parse_numbers(project, phone_numbers, batch)
+        self.dnc.refuse_listed(project, numbers, one_time_code=one_time_code, batch=batch)
         voice = new_voice or self._voice(project.id, voice_id, settings_version)
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
@@ -108,6 +115,9 @@ class CallService:
         reservation = max_price(voice.duration, [d.tariff for d in candidates])
         now = int(time.time())
         campaign_id = uuid.uuid4().hex if batch else None
+        call_class = CallClass.BATCH if batch else CallClass.SINGLE
+        if one_time_code:
+            call_class = CallClass.ONE_TIME_CODE
         try:
             calls = self.store.insert_calls(
                 [
@@ -124,6 +134,7 @@ class CallService:
                         request_date=now,
                         expires_at=now + options.time_to_live,
                         reserved_milli=reservation,
+                        call_class=call_class,
                     )
                     for number in numbers
                 ],

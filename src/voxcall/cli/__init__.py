@@ -10,7 +10,7 @@ import sys
 import typer
 
 from voxcall.calls.errors import AdminRefused
-from voxcall.cli import campaigns, db, dialers, money, projects, serve, tokens, users, webhooks
+from voxcall.cli import campaigns, db, dialers, dnc, money, projects, serve, tokens, users, webhooks
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.command()(serve.serve)
@@ -54,6 +54,14 @@ campaign_app.command("pause")(campaigns.pause)
 campaign_app.command("resume")(campaigns.resume)
 campaign_app.command("cancel")(campaigns.cancel)
 app.add_typer(campaign_app, name="campaign")
+
+dnc_app = typer.Typer(
+    no_args_is_help=True, help="Do-not-call lists: a project's, or the operator's (--global)."
+)
+dnc_app.command("add")(dnc.add)
+dnc_app.command("remove")(dnc.remove)
+dnc_app.command("list")(dnc.list_)
+app.add_typer(dnc_app, name="dnc")
 
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 db_app.command("upgrade")(db.upgrade)

@@ -12,6 +12,7 @@ from voxcall.billing.money import parse_toman
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.campaigns import CampaignService
 from voxcall.calls.dialers import DialerService
+from voxcall.calls.dnc_lists import DncService
 from voxcall.calls.projects import ProjectService
 from voxcall.calls.service import CallService
 from voxcall.calls.users import UserService
@@ -61,6 +62,7 @@ class Admin:
     accounts: AccountService
     users: UserService
     campaigns: CampaignService
+    dnc: DncService
 
 
 def open_admin(data: Path | None) -> Admin:
@@ -71,6 +73,7 @@ def open_admin(data: Path | None) -> Admin:
         AccountService(store),
         UserService(store),
         CampaignService(store, CallService(store)),
+        DncService(store),
     )
 
 

@@ -35,6 +35,29 @@ class Phase(enum.Enum):
     FINAL = "final"
 
 
+class CallClass(enum.IntEnum):
+    """Which calls go first (api.md §10): the claim takes the lowest class that has a due
+    call, and shares each class round-robin between projects and then their campaigns."""
+
+    ONE_TIME_CODE = 0
+    SINGLE = 1  # single and TTS calls
+    BATCH = 2
+    CAMPAIGN = 3
+
+
+def lane_of(call_class: CallClass, project_id: str, campaign_id: str | None) -> str:
+    """The calls a claim shares round-robin with others of their class: a project's calls
+    of one class, each of its campaigns apart (a batch is not a campaign here: a project's
+    batches share one lane, as its single calls do)."""
+    campaign = campaign_id if call_class is CallClass.CAMPAIGN else None
+    return f"{project_lane(call_class, project_id)}:{campaign or ''}"
+
+
+def project_lane(call_class: CallClass, project_id: str) -> str:
+    """A project's share of a class, which its lanes divide between them."""
+    return f"{call_class.value}:{project_id}"
+
+
 class AttemptState(enum.Enum):
     """Where an attempt is: live on a channel, ended with a known result, or ended without
     one (its worker died or stopped before the dialer reported)."""
@@ -84,6 +107,7 @@ class NewCall:
     request_date: int
     expires_at: int
     reserved_milli: int = 0  # the most this call can cost, held from the balance
+    call_class: CallClass = CallClass.SINGLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, select, update
 
 from voxcall.billing.ledger import Account, FinalCharge, close_calls
 from voxcall.domain.calls import (
@@ -22,16 +22,20 @@ from voxcall.domain.calls import (
     ClaimedAttempt,
     NewCall,
     Phase,
+    lane_of,
 )
 from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.domain.voices import Voice
 from voxcall.store import schema as t
+from voxcall.store.claim import claim_calls
 from voxcall.store.database import Database, current_settings_version, new_id
 from voxcall.store.idempotency import complete_idempotent_key
 from voxcall.store.notify import announce
 from voxcall.store.projects import InsufficientFunds, ledger_entry
 from voxcall.store.settings_cache import StaleSettings
 from voxcall.store.voices import insert_voice
+
+DNC_CAUSE = "do-not-call: the number was listed while the call waited"
 
 
 class CallQueue(Database):
@@ -154,35 +158,11 @@ class CallQueue(Database):
     def _claim(
         self, conn: Connection, dialer_id: str, limit: int, now: float, worker_id: str | None
     ) -> list[ClaimedAttempt]:
-        """Mark up to `limit` due calls as dialing and record their attempts (one statement
-        claims them: FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
-        # A CTE with a locking clause is evaluated once; an IN (subquery) may be re-run by
-        # PostgreSQL's planner, and with SKIP LOCKED each run finds other rows.
-        due = (
-            select(t.calls.c.id)
-            .where(
-                t.calls.c.phase == Phase.QUEUED.value,
-                t.calls.c.next_attempt_at <= now,
-                t.calls.c.expires_at > int(now),
-                or_(t.calls.c.dialer_id == dialer_id, t.calls.c.dialer_id.is_(None)),
-            )
-            .order_by(t.calls.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
-        rows = conn.execute(
-            update(t.calls)
-            .add_cte(due)
-            .where(t.calls.c.id == due.c.id, t.calls.c.phase == Phase.QUEUED.value)
-            .values(
-                phase=Phase.DIALING.value,
-                attempts=t.calls.c.attempts + 1,
-                execution_date=int(now),
-                updated_at=now,
-            )
-            .returning(*t.calls.c)
-        ).all()
+        """Start up to `limit` due calls (claim.py) and record their attempts; expire the
+        calls found on a do-not-call list instead."""
+        rows, listed = claim_calls(conn, dialer_id, limit, now)
+        if listed:
+            expire_queued(conn, t.calls.c.id.in_(listed), DNC_CAUSE)
         claimed = [
             ClaimedAttempt(
                 attempt_id=new_id(),
@@ -430,6 +410,8 @@ def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, An
         "reserved_milli": c.reserved_milli,
         "cause": "",
         "updated_at": now,
+        "call_class": c.call_class.value,
+        "lane": lane_of(c.call_class, c.project_id, c.campaign_id),
     }
 
 

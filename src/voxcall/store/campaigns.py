@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from voxcall.domain.calls import Call, CallStatus, NewCall, Phase
+from voxcall.domain.calls import Call, CallClass, CallStatus, NewCall, Phase
 from voxcall.domain.campaigns import (
     CALL_TIME_TO_LIVE,
     Campaign,
@@ -418,6 +418,7 @@ def _queue_calls(conn: Connection, campaign: Mapping[Any, Any], count: int, now:
                     request_date=request_date,
                     expires_at=expires_at,
                     reserved_milli=campaign["reservation_milli"],
+                    call_class=CallClass.CAMPAIGN,
                 ),
                 n.position,
                 now,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -140,7 +141,12 @@ calls = Table(
     Column("reserved_milli", BigInteger, nullable=False),  # open reservation; 0 once final
     Column("cause", String(200), nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("call_class", SmallInteger, nullable=False),  # CallClass: the claim's order
+    # the calls the claim shares round-robin: "<class>:<project>:<campaign or ''>" (lane_of)
+    Column("lane", String(80), nullable=False),
     Index("ix_calls_due", "phase", "next_attempt_at"),
+    # the claim walks the lanes that hold queued calls and takes each lane's oldest due
+    Index("ix_calls_lane", "phase", "lane", "next_attempt_at"),
     Index("ix_calls_project", "project_id", "request_date"),
     # a campaign's calls in list order (keyset pages), and those not final yet (its release)
     Index("ix_calls_campaign_order", "campaign_id", "campaign_index"),
@@ -333,4 +339,30 @@ console_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("last_seen_at", Float, nullable=False),
+)
+
+# The claim that last served each lane (and each project within a class: "<class>:<project>"),
+# numbered in order, so that the next claims serve the others first: round-robin that holds
+# across claims and processes.
+call_lanes = Table(
+    "call_lanes",
+    metadata,
+    Column("lane", String(80), primary_key=True),
+    Column("served_turn", BigInteger, nullable=False, index=True),
+)
+
+# Do-not-call lists (api.md §9), in E.164: each project's, and the operator's for every project.
+dnc_numbers = Table(
+    "dnc_numbers",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id"), primary_key=True),
+    Column("e164", String(32), primary_key=True),
+    Column("added_at", BigInteger, nullable=False),
+)
+
+operator_dnc_numbers = Table(
+    "operator_dnc_numbers",
+    metadata,
+    Column("e164", String(32), primary_key=True),
+    Column("added_at", BigInteger, nullable=False),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from voxcall.store.call_queue import CallQueue
 from voxcall.store.campaigns import Campaigns
 from voxcall.store.dialers import Dialers
+from voxcall.store.dnc import DoNotCallLists
 from voxcall.store.idempotency import Idempotency
 from voxcall.store.operations import Operations
 from voxcall.store.projects import Projects
@@ -25,6 +26,7 @@ class Store(
     Voices,
     CallQueue,
     Campaigns,
+    DoNotCallLists,
     Workers,
     WebhookOutbox,
     Idempotency,
@@ -32,6 +34,6 @@ class Store(
     Reports,
     Operations,
 ):
-    """Projects, dialers, voices, the call queue, campaigns, workers, the webhook outbox,
-    idempotency keys, console sign-ins, the console's reads and the operator's, in one
-    database (`Store.open`)."""
+    """Projects, dialers, voices, the call queue, campaigns, do-not-call lists, workers, the
+    webhook outbox, idempotency keys, console sign-ins, the console's reads and the
+    operator's, in one database (`Store.open`)."""

@@ -1,0 +1,94 @@
+"""Do-not-call lists as the API and the CLI use them (api.md §9): add, look up, page and
+remove numbers of a project's list or of the operator's (`project` None), and the check
+that refuses calls to a listed number. Numbers are matched in E.164 (calls/dnc.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from voxcall.calls.dnc import DncScope, dnc_key, scopes_checked
+from voxcall.calls.errors import DoNotCall, InvalidPhoneNumberError, NotFound
+from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
+from voxcall.domain.projects import Project
+from voxcall.store.dnc import DoNotCallLists
+
+
+@dataclass(frozen=True, slots=True)
+class DncAdded:
+    added: int
+    already_listed: int
+    invalid: int
+
+
+@dataclass(frozen=True, slots=True)
+class DncEntry:
+    phone_number: str  # national form for the project's region, else E.164
+    listed: bool
+    added_at: int | None
+
+
+class DncService:
+    def __init__(self, store: DoNotCallLists) -> None:
+        self.store = store
+
+    def add(self, project: Project | None, raw_numbers: Sequence[str]) -> DncAdded:
+        """List every valid number (any country); repeats and listed ones count once."""
+        keys = []
+        invalid = 0
+        for raw in raw_numbers:
+            try:
+                keys.append(dnc_key(raw))
+            except InvalidPhoneNumber:
+                invalid += 1
+        distinct = len(set(keys))
+        added = self.store.add_dnc(_scope(project), keys, int(time.time()))
+        return DncAdded(added, distinct - added, invalid)
+
+    def lookup(self, project: Project | None, raw: str) -> DncEntry:
+        key = _key(raw)
+        added_at = self.store.dnc_entry(_scope(project), key)
+        return DncEntry(display(key), added_at is not None, added_at)
+
+    def page(self, project: Project | None, *, after: str | None, limit: int) -> list[DncEntry]:
+        """The list in E.164 order; `after`: the last number of the previous page."""
+        entries = self.store.dnc_page(
+            _scope(project), after=None if after is None else _key(after), limit=limit
+        )
+        return [DncEntry(display(e164), True, added_at) for e164, added_at in entries]
+
+    def remove(self, project: Project | None, raw: str) -> None:
+        if not self.store.remove_dnc(_scope(project), _key(raw)):
+            raise NotFound("phoneNumber: not listed")
+
+    def refuse_listed(
+        self, project: Project, numbers: Sequence[PhoneNumber], *, one_time_code: bool, batch: bool
+    ) -> None:
+        """DoNotCall naming the first listed number (its index in a batch)."""
+        scopes = scopes_checked(one_time_code=one_time_code)
+        listed = self.store.listed_numbers(
+            project.id, {n.e164 for n in numbers}, project_list=DncScope.PROJECT in scopes
+        )
+        for index, number in enumerate(numbers):
+            if number.e164 in listed:
+                field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
+                raise DoNotCall(f"{field}: {number.national} is on a do-not-call list")
+
+
+def display(e164: str) -> str:
+    """An Iranian number in national form (api.md §1), another country's in E.164."""
+    if e164.startswith("+98"):
+        return parse_phone(e164).national
+    return e164
+
+
+def _key(raw: str) -> str:
+    try:
+        return dnc_key(raw)
+    except InvalidPhoneNumber as exc:
+        raise InvalidPhoneNumberError(f"phoneNumber: {exc}") from exc
+
+
+def _scope(project: Project | None) -> str | None:
+    return None if project is None else project.id

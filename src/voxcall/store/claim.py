@@ -1,0 +1,236 @@
+"""The claim: which due calls start their next attempt on a dialer, in one statement.
+
+Calls are taken by class (one-time codes, single, batch, campaign: CallClass), and within a
+class round-robin between projects, and within a project between its lanes (a batch or a
+campaign each, its single calls together), the least recently served first (`call_lanes`).
+The statement never reads all the due calls: it walks the lanes that hold queued calls (one
+index probe each, ix_calls_lane) and takes at most `limit` due calls from each.
+
+A call whose number is on a do-not-call list (the operator's, or its project's unless it is
+a one-time code) is not started: it is found by the same statement, and expired in its
+transaction, so a number listed while its calls wait stops them before their next attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from voxcall.domain.calls import CallClass, Phase, project_lane
+from voxcall.store import schema as t
+
+
+def _listed() -> Any:
+    """Whether the call's number is on a list that stops it (api.md §9)."""
+    c = t.calls.c
+    operator = exists().where(t.operator_dnc_numbers.c.e164 == c.e164)
+    project = exists().where(
+        t.dnc_numbers.c.project_id == c.project_id, t.dnc_numbers.c.e164 == c.e164
+    )
+    return or_(operator, and_(c.call_class != CallClass.ONE_TIME_CODE.value, project))
+
+
+def _lanes() -> Any:
+    """The lanes that hold queued calls, by a recursive walk of ix_calls_lane (the first
+    row is NULL when there is none)."""
+    lanes = select(_lane_after(None).label("lane")).cte("lanes", recursive=True)
+    return lanes.union_all(select(_lane_after(lanes.c.lane)).where(lanes.c.lane.is_not(None)))
+
+
+def _lane_after(lane: Any) -> Any:
+    """The first lane holding queued calls (after `lane`)."""
+    calls = t.calls.alias("lane_calls")
+    query = select(calls.c.lane).where(calls.c.phase == Phase.QUEUED.value)
+    if lane is not None:
+        query = query.where(calls.c.lane > lane)
+    return query.order_by(calls.c.lane).limit(1).scalar_subquery()
+
+
+def _candidates(dialect: str, dialer_id: str, limit: int, now: float) -> Any:
+    """At most `limit` due calls of each lane, oldest first."""
+    lanes = _lanes()
+    due = t.calls.alias("due")
+
+    def due_in(lane: Any) -> Any:
+        return (
+            select(due.c.id)
+            .where(
+                due.c.phase == Phase.QUEUED.value,
+                due.c.lane == lane,
+                due.c.next_attempt_at <= now,
+                due.c.expires_at > int(now),
+                or_(due.c.dialer_id == dialer_id, due.c.dialer_id.is_(None)),
+            )
+            .order_by(due.c.next_attempt_at)
+            .limit(limit)
+        )
+
+    c = t.calls.c
+    columns = (c.id, c.lane, c.call_class, c.project_id, c.next_attempt_at)
+    if dialect == "postgresql":
+        per_lane = due_in(lanes.c.lane).lateral("per_lane")
+        return (
+            select(*columns)
+            .select_from(lanes.join(per_lane, literal(True)).join(t.calls, c.id == per_lane.c.id))
+            .subquery("candidates")
+        )
+    # SQLite has no LATERAL; it runs a correlated IN per lane and looks each id up.
+    return (
+        select(*columns)
+        .select_from(lanes.join(t.calls, c.id.in_(due_in(lanes.c.lane).scalar_subquery())))
+        .subquery("candidates")
+    )
+
+
+def _chosen(dialect: str, dialer_id: str, limit: int, now: float) -> Any:
+    """The ids of the `limit` calls to start: class first, then round-robin."""
+    cand = _candidates(dialect, dialer_id, limit, now)
+    lane_served = t.call_lanes.alias("lane_served")
+    project_served = t.call_lanes.alias("project_served")
+    by_lane = (
+        select(
+            cand,
+            func.row_number()
+            .over(partition_by=cand.c.lane, order_by=cand.c.next_attempt_at)
+            .label("lane_turn"),
+            func.coalesce(lane_served.c.served_turn, 0).label("lane_served"),
+        )
+        .select_from(cand.outerjoin(lane_served, lane_served.c.lane == cand.c.lane))
+        .subquery("by_lane")
+    )
+    project_key = cast(by_lane.c.call_class, String) + ":" + by_lane.c.project_id
+    by_project = (
+        select(
+            by_lane.c.id,
+            by_lane.c.call_class,
+            by_lane.c.next_attempt_at,
+            func.row_number()
+            .over(
+                partition_by=(by_lane.c.call_class, by_lane.c.project_id),
+                order_by=(by_lane.c.lane_turn, by_lane.c.lane_served, by_lane.c.lane),
+            )
+            .label("project_turn"),
+            func.coalesce(project_served.c.served_turn, 0).label("project_served"),
+        )
+        .select_from(by_lane.outerjoin(project_served, project_served.c.lane == project_key))
+        .subquery("by_project")
+    )
+    return (
+        select(by_project.c.id)
+        .order_by(
+            by_project.c.call_class,
+            by_project.c.project_turn,
+            by_project.c.project_served,
+            by_project.c.next_attempt_at,
+        )
+        .limit(limit)
+    )
+
+
+def claim_calls(
+    conn: Connection, dialer_id: str, limit: int, now: float
+) -> tuple[list[Any], list[str]]:
+    """Mark up to `limit` due calls as dialing: their rows, and the ids of the calls found
+    listed instead (still queued, locked: the caller expires them in this transaction).
+    The caller has checked the dialer's limits and records the attempts."""
+    dialect = conn.dialect.name
+    chosen = _chosen(dialect, dialer_id, limit, now)
+    # The rows are locked once (a CTE with a locking clause is evaluated once; an IN may be
+    # re-run by PostgreSQL's planner, and with SKIP LOCKED each run would find others).
+    locked = (
+        select(t.calls.c.id)
+        .where(t.calls.c.id.in_(chosen), t.calls.c.phase == Phase.QUEUED.value)
+        .with_for_update(skip_locked=True)
+        .cte("locked")
+    )
+    listed = _listed()
+    rows = conn.execute(
+        update(t.calls)
+        .add_cte(locked)
+        .where(t.calls.c.id == locked.c.id, t.calls.c.phase == Phase.QUEUED.value)
+        .values(
+            # A listed call stays queued here, to be expired below.
+            phase=case((listed, Phase.QUEUED.value), else_=Phase.DIALING.value),
+            attempts=t.calls.c.attempts + case((listed, 0), else_=1),
+            execution_date=case((listed, t.calls.c.execution_date), else_=int(now)),
+            updated_at=now,
+        )
+        .returning(*t.calls.c)
+    ).all()
+    started = [r for r in rows if r.phase == Phase.DIALING.value]
+    _served(conn, dialect, started)
+    return started, [r.id for r in rows if r.phase == Phase.QUEUED.value]
+
+
+def _served(conn: Connection, dialect: str, rows: Sequence[Any]) -> None:
+    """Number the lanes and projects this claim served after every earlier claim, each by
+    the place of its last call in the claim's order: the next claims serve the others first,
+    as one round-robin would."""
+    if not rows:
+        return
+    keys = {r.lane for r in rows} | {_project_key(r) for r in rows}
+    served = dict(
+        conn.execute(
+            select(t.call_lanes.c.lane, t.call_lanes.c.served_turn).where(
+                t.call_lanes.c.lane.in_(keys)
+            )
+        ).all()
+    )
+    base = conn.execute(select(func.coalesce(func.max(t.call_lanes.c.served_turn), 0))).scalar_one()
+    turns: dict[str, int] = {}
+    for place, row in enumerate(_in_claim_order(rows, served), start=base + 1):
+        turns[row.lane] = turns[_project_key(row)] = place
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # In key order: two claims upserting the same keys lock them in one order.
+    upsert = insert(t.call_lanes).values(
+        [{"lane": k, "served_turn": turns[k]} for k in sorted(turns)]
+    )
+    conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[t.call_lanes.c.lane], set_={"served_turn": upsert.excluded.served_turn}
+        )
+    )
+
+
+def _in_claim_order(rows: Sequence[Any], served: dict[str, int]) -> list[Any]:
+    """The claimed rows in the order `_chosen` ranked them (RETURNING does not keep it)."""
+    lane_turn: dict[str, int] = {}
+    by_lane = {}
+    for row in sorted(rows, key=lambda r: r.next_attempt_at):
+        lane_turn[row.lane] = lane_turn.get(row.lane, 0) + 1
+        by_lane[row.id] = lane_turn[row.lane]
+    project_turn: dict[str, int] = {}
+    by_project = {}
+    for row in sorted(rows, key=lambda r: (by_lane[r.id], served.get(r.lane, 0), r.lane)):
+        key = _project_key(row)
+        project_turn[key] = project_turn.get(key, 0) + 1
+        by_project[row.id] = project_turn[key]
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.call_class,
+            by_project[r.id],
+            served.get(_project_key(r), 0),
+            r.next_attempt_at,
+        ),
+    )
+
+
+def _project_key(row: Any) -> str:
+    return project_lane(CallClass(row.call_class), row.project_id)

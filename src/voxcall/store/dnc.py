@@ -1,0 +1,93 @@
+"""Do-not-call lists (api.md §9): each project's, and the operator's (`project_id` None), of
+numbers in E.164. The claim reads them too (claim.py), so a number listed while its calls wait
+stops them before their next attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, true
+
+from voxcall.store import schema as t
+from voxcall.store.database import Database
+
+_CHUNK = 1000  # numbers looked up by one IN list
+
+
+class DoNotCallLists(Database):
+    """Numbers that must not be called, by project or for every project."""
+
+    def add_dnc(self, project_id: str | None, e164s: Sequence[str], now: int) -> int:
+        """List the numbers not listed yet (repeats once); how many were added."""
+        wanted = list(dict.fromkeys(e164s))
+        with self._write() as conn:
+            fresh = [n for n in wanted if n not in _listed_in(conn, project_id, wanted)]
+            if fresh:
+                table, scope = _table(project_id)
+                conn.execute(insert(table), [{**scope, "e164": n, "added_at": now} for n in fresh])
+        return len(fresh)
+
+    def remove_dnc(self, project_id: str | None, e164: str) -> bool:
+        table, _ = _table(project_id)
+        with self._write() as conn:
+            removed = conn.execute(delete(table).where(_scope(project_id), table.c.e164 == e164))
+        return removed.rowcount == 1
+
+    def dnc_entry(self, project_id: str | None, e164: str) -> int | None:
+        """When the number was listed; None if it is not."""
+        table, _ = _table(project_id)
+        with self._read() as conn:
+            added: int | None = conn.execute(
+                select(table.c.added_at).where(_scope(project_id), table.c.e164 == e164)
+            ).scalar_one_or_none()
+        return added
+
+    def dnc_page(
+        self, project_id: str | None, *, after: str | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """Up to `limit` entries (E.164, added at) in E.164 order, after `after`."""
+        table, _ = _table(project_id)
+        query = select(table.c.e164, table.c.added_at).where(_scope(project_id))
+        if after is not None:
+            query = query.where(table.c.e164 > after)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(table.c.e164).limit(limit)).all()
+        return [(r.e164, r.added_at) for r in rows]
+
+    def listed_numbers(
+        self, project_id: str, e164s: Collection[str], *, project_list: bool
+    ) -> set[str]:
+        """Which of the numbers are on the operator's list, or (`project_list`) the
+        project's."""
+        with self._read() as conn:
+            found = _listed_in(conn, None, e164s)
+            if project_list:
+                found |= _listed_in(conn, project_id, e164s)
+        return found
+
+
+def _table(project_id: str | None) -> tuple[Any, dict[str, str]]:
+    if project_id is None:
+        return t.operator_dnc_numbers, {}
+    return t.dnc_numbers, {"project_id": project_id}
+
+
+def _scope(project_id: str | None) -> Any:
+    if project_id is None:
+        return true()
+    return t.dnc_numbers.c.project_id == project_id
+
+
+def _listed_in(conn: Connection, project_id: str | None, e164s: Collection[str]) -> set[str]:
+    table, _ = _table(project_id)
+    numbers = list(e164s)
+    found: set[str] = set()
+    for start in range(0, len(numbers), _CHUNK):
+        chunk = numbers[start : start + _CHUNK]
+        found.update(
+            conn.scalars(
+                select(table.c.e164).where(and_(_scope(project_id), table.c.e164.in_(chunk)))
+            )
+        )
+    return found
