@@ -33,6 +33,7 @@ from voxcall.api.idempotency import respond_once
 from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
+from voxcall.api.query import refuse_unknown_query
 from voxcall.api.schemas import CallStatusObject, call_json
 from voxcall.calls.lists import BinaryReadable
 from voxcall.domain.calls import CallStatus
@@ -122,12 +123,14 @@ async def _voice_id(services: Services, project: Project, body: CampaignForm) ->
 
 @router.get("", **operation(list[CampaignObject], "NotFound", "InvalidRequest"))
 async def list_campaigns(
+    request: Request,
     services: ServicesDep,
     project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: str | None = None,
 ) -> dict[str, Any]:
     """The project's campaigns, newest first; `before`: the last campaign of the page before."""
+    refuse_unknown_query(request, "limit", "before")
     found = await run_in_threadpool(services.campaigns.page, project, limit=limit, before=before)
     now = time.time()
     return ok([campaign_json(c, now) for c in found])
@@ -182,6 +185,7 @@ async def cancel_campaign(
     "/{campaign_id}/calls", **operation(list[CallStatusObject], "NotFound", "InvalidRequest")
 )
 async def campaign_calls(
+    request: Request,
     campaign_id: str,
     services: ServicesDep,
     project: ProjectDep,
@@ -191,6 +195,7 @@ async def campaign_calls(
 ) -> dict[str, Any]:
     """The calls of its numbers released so far, in list order; `after`: the last call of
     the page before."""
+    refuse_unknown_query(request, "status", "limit", "after")
     calls = await run_in_threadpool(
         services.campaigns.calls_page,
         project,
