@@ -245,3 +245,21 @@ def test_nothing_is_released_outside_the_window(
     assert services.releaser.release_round(time.time()) == 3
     same = _post(client, tenant, body | {"window": window(hour, hour)})
     assert same.json()["message"] == "window.end: must differ from start"
+
+
+def test_numbers_on_a_do_not_call_list_are_skipped(
+    client: TestClient, services: Services, tenant: Tenant, voice_id: str
+) -> None:
+    now = int(time.time())
+    services.store.add_dnc(tenant.project.id, ["+989121234567"], now)  # the project's list
+    services.store.add_dnc(None, ["+989351234567"], now)  # the operator's, for everyone
+    numbers = ["0912 123 4567", "09121111111", "۰۹۳۵۱۲۳۴۵۶۷", "09121111111"]
+    answer = _post(client, tenant, {"name": "c", "voiceId": voice_id, "phoneNumbers": numbers})
+    campaign = answer.json()["result"]
+    assert campaign["total"] == 1
+    assert campaign["skipped"] == {"invalid": 0, "notAllowed": 0, "duplicate": 1, "doNotCall": 2}
+    assert campaign["rejected"] == [
+        {"line": 1, "value": "0912 123 4567", "reason": "doNotCall"},
+        {"line": 3, "value": "۰۹۳۵۱۲۳۴۵۶۷", "reason": "doNotCall"},
+        {"line": 4, "value": "09121111111", "reason": "duplicate"},
+    ]

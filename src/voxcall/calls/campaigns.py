@@ -126,9 +126,13 @@ class CampaignService:
             ),
             created_at=now,
         )
+
+        def listed(e164s: list[str]) -> set[str]:
+            return self.store.listed_numbers(project.id, e164s, project_list=True)
+
         try:
             campaign = self.store.create_campaign(
-                new, _rows(reader, progress), lambda: _list_skips(reader.skipped)
+                new, _rows(reader, listed, progress), lambda: _list_skips(reader.skipped)
             )
         except EmptyList as exc:
             raise InvalidList(f"{field}: the list holds no number that can be called") from exc
@@ -217,9 +221,18 @@ def _parser(project: Project) -> Callable[[str], PhoneNumber]:
     return lambda raw: parse_phone(raw, allowed_regions=regions)
 
 
-def _rows(reader: ListReader, progress: Progress | None) -> ListRows:
+# Which of a batch's numbers (E.164) are on a do-not-call list that stops the campaign.
+Listed = Callable[[list[str]], set[str]]
+
+
+def _rows(reader: ListReader, listed: Listed, progress: Progress | None) -> ListRows:
+    """The list's rows a batch at a time; numbers on a do-not-call list are skipped."""
     for batch in reader.batches():
-        yield [(row.line, row.national, row.e164) for row in batch]
+        barred = listed([row.e164 for row in batch])
+        for row in batch:
+            if row.e164 in barred:
+                reader.skip(row, SkipReason.DO_NOT_CALL)
+        yield [(row.line, row.national, row.e164) for row in batch if row.e164 not in barred]
         if progress is not None:
             progress(reader.rows)
 
