@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant, make_tenant
+from voxcall.calls import campaigns as campaigns_module
 from voxcall.domain.voices import Voice
 from voxcall.runtime import Services
 
@@ -247,9 +248,16 @@ def test_nothing_is_released_outside_the_window(
     assert same.json()["message"] == "window.end: must differ from start"
 
 
+@pytest.mark.parametrize("in_memory", [200_000, 0], ids=["read-whole", "looked-up"])
 def test_numbers_on_a_do_not_call_list_are_skipped(
-    client: TestClient, services: Services, tenant: Tenant, voice_id: str
+    client: TestClient,
+    services: Services,
+    tenant: Tenant,
+    voice_id: str,
+    in_memory: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(campaigns_module, "DNC_IN_MEMORY", in_memory)
     now = int(time.time())
     services.store.add_dnc(tenant.project.id, ["+989121234567"], now)  # the project's list
     services.store.add_dnc(None, ["+989351234567"], now)  # the operator's, for everyone

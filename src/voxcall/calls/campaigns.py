@@ -46,6 +46,8 @@ from voxcall.store.store import Store
 MAX_JSON_NUMBERS = 10_000
 DEFAULT_RUN = 7 * 86400  # seconds from startAt to the default endAt
 FIRST_CALLS = 1000  # calls of a campaign that GET /voice/campaign/{id} answers
+DNC_PAGE = 10_000
+DNC_IN_MEMORY = 200_000  # do-not-call numbers an import holds in a set rather than look up
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +129,11 @@ class CampaignService:
             created_at=now,
         )
 
-        def listed(e164s: list[str]) -> set[str]:
-            return self.store.listed_numbers(project.id, e164s, project_list=True)
-
         try:
             campaign = self.store.create_campaign(
-                new, _rows(reader, listed, progress), lambda: _list_skips(reader.skipped)
+                new,
+                _rows(reader, self._do_not_call(project), progress),
+                lambda: _list_skips(reader.skipped),
             )
         except EmptyList as exc:
             raise InvalidList(f"{field}: the list holds no number that can be called") from exc
@@ -140,6 +141,25 @@ class CampaignService:
             raise InvalidList(str(exc)) from exc
         self.on_new_campaign()
         return campaign
+
+    def _do_not_call(self, project: Project) -> Listed:
+        """The numbers of the do-not-call lists that stop the project's campaigns: read
+        whole when they are short, as most are (a lookup a batch costs more than the rest of
+        the import), else looked up a batch at a time."""
+        numbers: set[str] = set()
+        for scope in (project.id, None):  # the project's list, the operator's
+            after = None
+            while True:
+                page = self.store.dnc_page(scope, after=after, limit=DNC_PAGE)
+                numbers.update(e164 for e164, _ in page)
+                if len(numbers) > DNC_IN_MEMORY:
+                    return lambda e164s: self.store.listed_numbers(
+                        project.id, e164s, project_list=True
+                    )
+                if len(page) < DNC_PAGE:
+                    break
+                after = page[-1][0]
+        return numbers.intersection
 
     def _voice(self, project: Project, voice_id: str) -> Voice:
         voice = self.store.get_voice(project.id, voice_id) if is_id(voice_id) else None
