@@ -50,7 +50,7 @@ def _settle(
 
 def test_an_answered_call_is_final_billed_and_priced_by_the_tariff() -> None:
     settlement = _settle(R.ANSWERED, bill_sec=40)
-    assert settlement == Settlement(CallStatus.NORMAL, None, 40, parse_toman("605"))
+    assert settlement == Settlement(CallStatus.NORMAL, None, 40, parse_toman("605"), billed=True)
     assert settlement.billed
 
 
@@ -89,7 +89,7 @@ def test_an_error_after_an_answer_is_final_and_not_billed() -> None:
 def test_a_free_tariff_bills_the_seconds_at_no_price() -> None:
     outcome = AttemptOutcome(R.ANSWERED, NOW - 60, NOW, answered_at=NOW - 7, bill_sec=7)
     settlement = settle(outcome, _claim(), Tariff(0), dialer_retry_interval=60, now=NOW)
-    assert settlement == Settlement(CallStatus.NORMAL, None, 7, 0)
+    assert settlement == Settlement(CallStatus.NORMAL, None, 7, 0, billed=True)
     assert settlement.billed
 
 
@@ -126,8 +126,18 @@ def test_a_machine_hung_up_on_is_retried_like_no_answer() -> None:
 
 def test_a_machine_hung_up_on_is_final_as_no_answer_and_billed_for_its_seconds() -> None:
     settlement = _machine_hang_up(number=3)
-    assert settlement == Settlement(CallStatus.NO_ANSWER, None, 4, TARIFF.price(4))
+    assert settlement == Settlement(CallStatus.NO_ANSWER, None, 4, TARIFF.price(4), billed=True)
     assert settlement.billed
+
+
+def test_a_machine_hung_up_on_at_its_answer_is_billed_one_increment() -> None:
+    # 0 answered seconds still cost the tariff's first increment: billed agrees with price.
+    outcome = AttemptOutcome(
+        R.NO_ANSWER, NOW - 60, NOW, NOW, bill_sec=0, answered_by=AnsweredBy.MACHINE
+    )
+    settlement = settle(outcome, _claim(number=3), TARIFF, dialer_retry_interval=60, now=NOW)
+    assert settlement == Settlement(CallStatus.NO_ANSWER, None, 0, TARIFF.price(0), billed=True)
+    assert settlement.price_milli > 0
 
 
 def test_a_no_answer_without_a_machine_stays_free() -> None:

@@ -18,19 +18,14 @@ from voxcall.domain.money import Tariff
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """`status` WAITING with the time the next attempt is due, or final. A billed call
-    carries its billSec and price; every other one bills 0 seconds and costs nothing."""
+    carries its billSec and price (a price even for 0 seconds: one increment); every other
+    one bills 0 seconds and costs nothing."""
 
     status: CallStatus
     retry_at: float | None = None
     bill_sec: int = 0
     price_milli: int = 0
-
-    @property
-    def billed(self) -> bool:
-        # Only NORMAL is billed, and a final NO_ANSWER that hung up on a machine (below):
-        # the answered seconds of an attempt that failed (answered, then an error) stay in
-        # its attempt's record, for the operator.
-        return self.status is CallStatus.NORMAL or self.bill_sec > 0
+    billed: bool = False
 
 
 def settle(
@@ -54,9 +49,21 @@ def settle(
         ended_at=now,
     )
     unbilled = Settlement(decision.status, decision.retry_at)
-    if not (unbilled.billed or _hung_up_on_a_machine(outcome, decision.status)):
+    if not _billed(outcome, decision.status):
         return unbilled
-    return replace(unbilled, bill_sec=outcome.bill_sec, price_milli=tariff.price(outcome.bill_sec))
+    return replace(
+        unbilled,
+        bill_sec=outcome.bill_sec,
+        price_milli=tariff.price(outcome.bill_sec),
+        billed=True,
+    )
+
+
+def _billed(outcome: AttemptOutcome, status: CallStatus) -> bool:
+    """Only NORMAL is billed, and a final NO_ANSWER that hung up on a machine (below), even
+    at 0 answered seconds. The answered seconds of an attempt that failed (answered, then an
+    error) stay in its attempt's record, for the operator."""
+    return status is CallStatus.NORMAL or _hung_up_on_a_machine(outcome, status)
 
 
 def _hung_up_on_a_machine(outcome: AttemptOutcome, status: CallStatus) -> bool:
