@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from tests.conftest import Tenant, make_tenant
+from voxcall.api.campaign_schemas import Window
 from voxcall.calls import campaigns as campaigns_module
 from voxcall.domain.voices import Voice
 from voxcall.runtime import Services
@@ -246,6 +248,35 @@ def test_nothing_is_released_outside_the_window(
     assert services.releaser.release_round(time.time()) == 3
     same = _post(client, tenant, body | {"window": window(hour, hour)})
     assert same.json()["message"] == "window.end: must differ from start"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("09:00", "09:00", "window.end: must differ from start"),
+        ("24:00", "06:00", "window.start: must be 00:00 to 23:59"),
+        ("9:00", "20:00", "window.start: must be a time of day, 00:00 to 24:00"),
+        ("09:00", "24:30", "window.end: must be a time of day, 00:00 to 24:00"),
+    ],
+)
+def test_a_window_is_checked_by_the_rule_the_releaser_keeps(
+    client: TestClient, tenant: Tenant, voice_id: str, start: str, end: str, message: str
+) -> None:
+    window = {"days": ["sat"], "start": start, "end": end, "timezone": "UTC"}
+    body = {"name": "c", "voiceId": voice_id, "phoneNumbers": _numbers(1), "window": window}
+    answer = _post(client, tenant, body)
+    assert (answer.status_code, answer.json()["message"]) == (400, message)
+    # the model itself refuses it, before any service is asked
+    with pytest.raises(ValidationError):
+        Window.model_validate(window)
+
+
+def test_a_window_may_end_at_midnight(client: TestClient, tenant: Tenant, voice_id: str) -> None:
+    window = {"days": ["sat"], "start": "00:00", "end": "24:00", "timezone": "UTC"}
+    body = {"name": "c", "voiceId": voice_id, "phoneNumbers": _numbers(1), "window": window}
+    answer = _post(client, tenant, body)
+    assert answer.status_code == 200
+    assert answer.json()["result"]["window"] == window
 
 
 @pytest.mark.parametrize("in_memory", [200_000, 0], ids=["read-whole", "looked-up"])

@@ -103,6 +103,8 @@ SATURDAYS = {"days": ["sat"], "start": "09:00", "end": "20:00", "timezone": "UTC
         ({**SATURDAYS, "days": []}, "w.days: must name at least one day"),
         ({**SATURDAYS, "start": 9}, "w.start: must be a string"),
         ({**SATURDAYS, "timezone": None}, "w.timezone: must be a string"),
+        ({**SATURDAYS, "start": "24:00"}, "w.start: must be 00:00 to 23:59"),
+        ({**SATURDAYS, "end": "09:00"}, "w.end: must differ from start"),
     ],
 )
 def test_the_api_form_names_the_field(value: object, message: str) -> None:
@@ -321,3 +323,12 @@ def test_next_opening_is_the_first_open_second(
         for _ in range(50):
             moment = sample.randrange(start, int(opening))
             assert not is_open(window, moment, holidays=holidays)
+
+
+def test_a_window_may_end_at_midnight_and_run_all_day() -> None:
+    until_midnight = Window.from_json({**SATURDAYS, "end": "24:00"})
+    assert (until_midnight.start, until_midnight.end) == (9 * 3600, 86_400)
+    assert is_open(until_midnight, at("2026-01-03T23:59:59+00:00"))
+    whole_day = Window.from_json({**SATURDAYS, "start": "00:00", "end": "24:00"})
+    assert is_open(whole_day, at("2026-01-03T00:00:00+00:00"))
+    assert not is_open(whole_day, at("2026-01-04T00:00:00+00:00"))

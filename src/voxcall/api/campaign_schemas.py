@@ -8,11 +8,12 @@ import re
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from voxcall.api.schemas import Language, Number, Text, between, price
 from voxcall.billing.money import toman
 from voxcall.calls.campaigns import MAX_JSON_NUMBERS, CampaignFields, campaign_status
+from voxcall.calls.windows import clock_second, closing_second, opening_second
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
 
@@ -46,8 +47,7 @@ _ZONES = (
 
 
 def _clock(value: str) -> str:
-    if not _CLOCK.fullmatch(value):
-        raise ValueError("must be a time of day, HH:MM (00:00 to 24:00)")
+    clock_second(value)
     return value
 
 
@@ -73,6 +73,20 @@ class Window(BaseModel):
     start: Clock
     end: Clock
     timezone: Zone
+
+    # calls/windows.py's checks, so that the API answers as the CLI and the releaser do
+    @field_validator("start")
+    @classmethod
+    def _opening(cls, start: str) -> str:
+        opening_second(start)
+        return start
+
+    @field_validator("end")
+    @classmethod
+    def _closing(cls, end: str, info: ValidationInfo) -> str:
+        if "start" in info.data:  # else start's own error is the answer
+            closing_second(end, opening_second(info.data["start"]))
+        return end
 
 
 Epoch = Annotated[Number, *between(0, 2**40)]

@@ -10,7 +10,8 @@ a number whose country spans several zones is called only while the window is op
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,20 +73,12 @@ class Window:
 
     @classmethod
     def _checked(cls, days: list[str], start: str, end: str, zone: str, field: str) -> Window:
-        opening = _seconds(start, f"{field}.start")
-        closing = _seconds(end, f"{field}.end")
-        if opening == _DAY:
-            raise InvalidWindow(f"{field}.start: must be 00:00 to 23:59")
-        if opening == closing:
-            raise InvalidWindow(f"{field}.end: must differ from start")
-        if zone != CALLEE:
-            try:
-                ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise InvalidWindow(
-                    f"{field}.timezone: unknown time zone {zone!r} "
-                    f'(an IANA name such as "Asia/Tehran", or "{CALLEE}")'
-                ) from exc
+        with _about(f"{field}.start"):
+            opening = opening_second(start)
+        with _about(f"{field}.end"):
+            closing = closing_second(end, opening)
+        with _about(f"{field}.timezone"):
+            checked_zone(zone)
         return cls(_weekdays(days, f"{field}.days"), opening, closing, zone)
 
     def to_json(self) -> dict[str, object]:
@@ -225,9 +218,50 @@ def _first_change(zone: ZoneInfo, low: float, high: float) -> float:
     return float(high_second)
 
 
-def _seconds(text: str, field: str) -> int:
+# The checks of a window's fields, one answer for every entry point (the API's model, the
+# CLI form, the stored JSON). Each raises ValueError with what is wrong, without the field.
+
+
+def opening_second(text: str) -> int:
+    """A window's start, "00:00" to "23:59", in seconds after midnight."""
+    second = clock_second(text)
+    if second == _DAY:
+        raise ValueError("must be 00:00 to 23:59")
+    return second
+
+
+def closing_second(text: str, opening: int) -> int:
+    """A window's end, "00:00" to "24:00" and not its start, in seconds after midnight."""
+    second = clock_second(text)
+    if second == opening:
+        raise ValueError("must differ from start")
+    return second
+
+
+def checked_zone(zone: str) -> str:
+    if zone != CALLEE:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f'unknown time zone {zone!r} (an IANA name such as "Asia/Tehran", or "{CALLEE}")'
+            ) from exc
+    return zone
+
+
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """A check's ValueError as an InvalidWindow naming `field`."""
+    try:
+        yield
+    except ValueError as exc:
+        raise InvalidWindow(f"{field}: {exc}") from exc
+
+
+def clock_second(text: str) -> int:
+    """A time of day, "00:00" to "24:00", in seconds after midnight."""
     if not _TIME.fullmatch(text):
-        raise InvalidWindow(f"{field}: must be a time of day, 00:00 to 24:00")
+        raise ValueError("must be a time of day, 00:00 to 24:00")
     hours, minutes = text.split(":")
     return int(hours) * 3600 + int(minutes) * 60
 
