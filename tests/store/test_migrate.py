@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -181,3 +182,20 @@ def test_a_pending_event_from_before_0010_is_delivered_with_its_body(store_url: 
             assert conn.execute(select(events.c.payload)).scalar_one() == BODY_0009
     finally:
         engine.dispose()
+
+
+def test_no_migration_depends_on_the_application() -> None:
+    """A migration keeps meaning what it meant when written: it imports alembic and
+    SQLAlchemy, never voxcall's code, which changes after it."""
+    for path in sorted((migrate.MIGRATIONS / "versions").glob("0*.py")):
+        tree = ast.parse(path.read_text())
+        modules = [
+            *(
+                alias.name
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Import)
+                for alias in node.names
+            ),
+            *(node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)),
+        ]
+        assert not [m for m in modules if m.split(".")[0] == "voxcall"], path.name

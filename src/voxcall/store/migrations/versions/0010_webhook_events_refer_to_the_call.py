@@ -10,18 +10,31 @@ Revises: 0009
 
 from __future__ import annotations
 
-import dataclasses
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from voxcall.domain.calls import Call, CallStatus, Phase
-from voxcall.webhooks.event import event_body
 
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+
+# The downgrade writes back the body as 0009 stored it. Its format is frozen here rather
+# than taken from voxcall.webhooks.event: a migration must keep meaning what it meant when
+# it was written, whatever the application's renderer and types become.
+_STATUS_CODES = {
+    "WAITING": 0,
+    "NORMAL": 1,
+    "NO_ANSWER": 2,
+    "USER_BUSY": 3,
+    "EXPIRED": 10,
+    "ERROR": 11,
+    "UNKNOWN": 20,
+}
 
 
 def upgrade() -> None:
@@ -33,21 +46,34 @@ def downgrade() -> None:
     with op.batch_alter_table("webhook_events") as batch:
         batch.add_column(sa.Column("payload", sa.Text(), nullable=True))
     conn = op.get_bind()
-    fields = [f.name for f in dataclasses.fields(Call)]
     rows = conn.execute(
         sa.text(
-            f"SELECT webhook_events.id AS event_id, {', '.join(f'calls.{f}' for f in fields)}"
+            "SELECT webhook_events.id AS event_id, calls.id, calls.campaign_id,"
+            " calls.price_milli, calls.status, calls.bill_sec, calls.national_number,"
+            " calls.request_date, calls.execution_date"
             " FROM webhook_events JOIN calls ON calls.id = webhook_events.call_id"
         )
     ).all()
     for row in rows:
-        values = {f: row._mapping[f] for f in fields}
-        call = Call(
-            **values | {"status": CallStatus[values["status"]], "phase": Phase(values["phase"])}
-        )
         conn.execute(
             sa.text("UPDATE webhook_events SET payload = :payload WHERE id = :id"),
-            {"payload": event_body(call).decode(), "id": row.event_id},
+            {"payload": _body_0009(row._mapping), "id": row.event_id},
         )
     with op.batch_alter_table("webhook_events") as batch:
         batch.alter_column("payload", existing_type=sa.Text(), nullable=False)
+
+
+def _body_0009(call: Mapping[str, Any]) -> str:
+    """The event of a final call as 0009 wrote it: Bitel's fields in Bitel's order, compact."""
+    body = {
+        "requestId": call["id"],
+        "campaignId": call["campaign_id"],
+        "balanceSubtracted": float(Decimal(call["price_milli"]) / 1000),
+        "cause": call["status"],
+        "statusCode": _STATUS_CODES[call["status"]],
+        "billSec": call["bill_sec"],
+        "number": call["national_number"],
+        "requestDate": call["request_date"],
+        "executionDate": call["execution_date"],
+    }
+    return json.dumps(body, separators=(",", ":"))
