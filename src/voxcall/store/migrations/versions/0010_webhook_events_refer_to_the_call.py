@@ -11,9 +11,7 @@ Revises: 0009
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -63,7 +61,7 @@ def downgrade() -> None:
         batch.alter_column("payload", existing_type=sa.Text(), nullable=False)
 
 
-def _body_0009(call: Mapping[str, Any]) -> str:
+def _body_0009(call: sa.RowMapping) -> str:
     """The event of a final call as 0009 wrote it: Bitel's fields in Bitel's order, compact."""
     body = {
         "requestId": call["id"],
