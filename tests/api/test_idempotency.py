@@ -114,7 +114,7 @@ def test_a_key_left_pending_by_a_dead_process_is_taken_over(
     digest = hashlib.sha256(b"POST /api/v2/voice/single\n" + raw).hexdigest()
     # the claim a crashed process left behind, three minutes ago: its calls never committed
     services.store.begin_idempotent(
-        tenant.project.id, "crashed", digest, time.time() - 180, stale_after=120
+        tenant.project.id, "crashed", digest, time.time() - 180, lifetime=86_400, stale_after=120
     )
     response = client.post(
         "/api/v2/voice/single",

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.errors import ApiError, client_error_response
 from voxcall.calls.errors import RequestRefused
+from voxcall.domain.idempotency import KEY_LIFETIME
 from voxcall.domain.projects import Project
 from voxcall.store.store import Store
 
@@ -59,6 +60,7 @@ async def respond_once(request: Request, store: Store, project: Project, work: W
             key,
             digest,
             time.time(),
+            lifetime=KEY_LIFETIME,
             stale_after=STALE_AFTER,
         )
         if replay.state == "conflict":

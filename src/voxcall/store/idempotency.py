@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, insert, select, update
 
-from voxcall.domain.idempotency import IdempotentReplay
+from voxcall.domain.idempotency import IdempotentReplay, key_is_spent
 from voxcall.store import schema as t
 from voxcall.store.database import Database
 
@@ -13,22 +13,27 @@ class Idempotency(Database):
     """What each Idempotency-Key stands for: a request in progress, or its answer."""
 
     def begin_idempotent(
-        self, project_id: str, key: str, request_hash: str, now: float, *, stale_after: float
+        self,
+        project_id: str,
+        key: str,
+        request_hash: str,
+        now: float,
+        *,
+        lifetime: float,
+        stale_after: float,
     ) -> IdempotentReplay:
-        """Claim `key` for this request, or say what it already stands for.
-
-        A key older than 24 h is forgotten; one left pending longer than `stale_after` by a
-        process that died is taken over (its request committed nothing).
-        """
+        """Claim `key` for this request, or say what it already stands for; a key
+        `key_is_spent` says no longer stands for its request is taken over."""
         keys = t.idempotency_keys
         with self._write() as conn:
             row = conn.execute(
                 select(keys).where(keys.c.project_id == project_id, keys.c.key == key)
             ).first()
             if row is not None:
-                expired = row.created_at < now - 86400
-                abandoned = row.status_code is None and row.created_at < now - stale_after
-                if not (expired or abandoned):
+                answered = row.status_code is not None
+                if not key_is_spent(
+                    row.created_at, answered, now, lifetime=lifetime, stale_after=stale_after
+                ):
                     if row.request_hash != request_hash:
                         return IdempotentReplay("conflict")
                     if row.status_code is None:
