@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from voxcall.calls.accounts import AccountService
+from voxcall.calls.accounts import AccountService, check_top_up
 from voxcall.calls.errors import NotFound
 from voxcall.calls.projects import ProjectService
 from voxcall.store.store import Store
@@ -37,3 +37,12 @@ def test_the_balance_of_a_project_that_is_gone_is_not_found(admin_store: Store) 
     with pytest.raises(NotFound) as refused:
         AccountService(admin_store).balance(gone)
     assert refused.value.message == "project: no longer exists"
+
+
+@pytest.mark.parametrize(("amount", "allowed"), [(1, True), (0, False), (-500, False)])
+def test_a_top_up_is_a_positive_amount(amount: int, allowed: bool) -> None:
+    if allowed:
+        check_top_up(amount)
+    else:
+        with pytest.raises(ValueError, match=r"^amount: a top-up must be positive$"):
+            check_top_up(amount)

@@ -26,6 +26,13 @@ def test_a_project_is_created_once_with_its_opening_balance(admin_store: Store) 
     assert [p.name for p in projects.list()] == ["acme", "beta"]
 
 
+def test_a_negative_opening_balance_creates_no_project(admin_store: Store) -> None:
+    projects = ProjectService(admin_store)
+    with pytest.raises(ValueError, match=r"^amount: a top-up must be positive$"):
+        projects.create("acme", rate_limit=1, opening_milli=-1)
+    assert projects.find("acme") is None
+
+
 def test_an_unknown_name_is_refused(admin_store: Store) -> None:
     store = admin_store
     projects = ProjectService(store)

@@ -21,9 +21,16 @@ class AccountService:
 
     def top_up(self, project: Project, amount_milli: int, *, note: str) -> LedgerEntry:
         """Add a positive amount to the balance; the ledger entry says why (`note`)."""
+        check_top_up(amount_milli)
         return self.store.credit(project.id, amount_milli, kind="topup", note=note[:200])
 
     def statement(self, project: Project) -> tuple[list[LedgerEntry], Project]:
         """The ledger, newest first, and the project's balance after its last entry."""
         entries = self.store.statement(project.id)
         return entries, self.balance(project)
+
+
+def check_top_up(amount_milli: int) -> None:
+    """A top-up adds money; taking some away is an adjustment."""
+    if amount_milli <= 0:
+        raise ValueError("amount: a top-up must be positive")

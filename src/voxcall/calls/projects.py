@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from voxcall.calls.accounts import check_top_up
 from voxcall.calls.errors import AdminRefused, NotFound
 from voxcall.domain.projects import Project
 from voxcall.store.database import Conflict
@@ -20,6 +21,8 @@ class ProjectService:
 
     def create(self, name: str, *, rate_limit: int, opening_milli: int = 0) -> Project:
         """A new project, credited with `opening_milli` when that is not 0."""
+        if opening_milli:
+            check_top_up(opening_milli)
         try:
             project = self.store.create_project(
                 name, rate_limit=rate_limit, allowed_regions=DEFAULT_REGIONS

@@ -146,9 +146,10 @@ class Projects(Database):
         return project
 
     def credit(self, project_id: str, amount_milli: int, *, kind: str, note: str) -> LedgerEntry:
-        """A top-up (positive) or an adjustment (either sign) of a project's balance."""
-        if kind not in ("topup", "adjustment") or (kind == "topup" and amount_milli <= 0):
-            raise ValueError("amount: a top-up must be positive")
+        """A top-up or an adjustment of a project's balance (the services check the amount),
+        refused when the balance would not cover what open calls reserve."""
+        if kind not in ("topup", "adjustment"):
+            raise ValueError(f"kind: {kind!r} is not a credit")
         with self._write() as conn:
             balance = conn.execute(
                 update(t.projects)
