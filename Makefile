@@ -10,7 +10,7 @@ BENCH_PACKAGES := wrk tshark sip-tester
 OUT := bench/last-run.md
 
 .PHONY: bench bench-tools bench-intake bench-dispatch bench-media bench-webhooks bench-amd \
-	bench-lists bench-campaign-import bench-priority
+	bench-lists bench-campaign-import bench-priority bench-console
 
 bench: bench-tools
 	@uptime
@@ -51,6 +51,11 @@ bench-amd: bench-tools
 # Reading a campaign list of 1,000,000 numbers, the parser alone (issue 12): under a minute.
 bench-lists: bench-tools
 	$(PYTHON) -m bench.list_import
+
+# Console pages with 1,000,000 calls in the database, SQLite and PostgreSQL, p50 and p99 per
+# page beside the API's read of one call (issue 13): a few minutes, most of it writing the calls.
+bench-console: bench-tools
+	$(PYTHON) -m bench.console_pages
 
 # Idempotent: installs only what is missing (Debian packages, the venv), like scripts/bootstrap.
 # tshark's package asks whether non-root users may capture: answered "no" beforehand.

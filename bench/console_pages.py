@@ -1,12 +1,14 @@
 """Console pages with a million calls (issue 13 item 8): server time per page, p50 and p99.
 
 One project's N calls (default 1,000,000) spread over the last 30 days, a tenth of them with
-an answered attempt, are written in bulk into a fresh database (SQLite in a temporary folder,
-or the PostgreSQL of --database-url, which must be empty); then each page is requested
---rounds times in-process (FastAPI's TestClient, signed in as the project's owner) and the
-time from request to the last byte is reported per page.
+an answered attempt, are written in bulk into a fresh database (SQLite in a temporary folder
+and a PostgreSQL cluster of its own, or the empty database of --database-url); then each page
+is requested --rounds times in-process (FastAPI's TestClient, signed in as the project's
+owner, then as an operator) and the time from request to the last byte is reported per page,
+beside the API's read of one call in the same run (the baseline).
 
-    python -m bench.console_pages [--calls 1000000] [--rounds 50] [--database-url URL]
+    python -m bench.console_pages [--calls 1000000] [--rounds 50]
+        [--backend sqlite|postgresql|both] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
+from bench.campaign_import import postgres
 from voxcall.api.app import create_app
+from voxcall.calls.campaigns import CampaignFields
 from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.domain.users import Role
@@ -79,53 +83,89 @@ def _fill(services: object, project_id: str, voice_id: str, calls: int) -> str:
     return str(one)
 
 
+def _sign_in(client: TestClient, login: str) -> None:
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/sign-in").text)
+    assert token is not None
+    signed = client.post(
+        "/sign-in",
+        data={"csrf": token.group(1), "login": login, "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+
+
+def _timed(client: TestClient, path: str, rounds: int) -> tuple[float, float]:
+    """p50 and p99 in ms of `rounds` requests of `path`, to the answer's last byte."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        answer = client.get(path)
+        times.append((time.perf_counter() - start) * 1000)
+        assert answer.status_code == 200, (path, answer.status_code)
+    p50, p99 = np.percentile(times, [50, 99])
+    return float(p50), float(p99)
+
+
+def run(url: str, data: Path, calls: int, rounds: int) -> None:
+    settings = Settings(data, url, 1.0, embedded=True)  # a fresh database: build its schema
+    services = build_services(settings)
+    services.users.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    services.store.add_dialer(new_dialer("sandbox", "sandbox", "Sandbox", {}))
+    project = services.projects.create("bench", rate_limit=100, opening_milli=10**9)
+    voice = Voice(uuid.uuid4().hex, project.id, "v", "wav", 1, 1.0, 0)
+    services.store.add_voice(voice)
+    services.users.add_user(project.id, "owner@bench.test", Role.OWNER, PASSWORD)
+    services.users.add_operator("admin", PASSWORD)
+    began = time.perf_counter()
+    call_id = _fill(services, project.id, voice.id, calls)
+    backend = url.split(":")[0].split("+")[0]
+    print(f"{calls:,} calls written in {time.perf_counter() - began:.0f} s ({backend})")
+    campaign = services.campaigns.create(
+        project, CampaignFields("spring", voice.id), [f"0912{i:07d}" for i in range(1000)]
+    )
+    owner_pages = [
+        "/overview", "/overview/live", "/calls", "/calls?status=NORMAL",
+        "/calls?number=09000000070", f"/calls/{call_id}", "/billing", "/developers",
+        "/voices", "/campaigns", f"/campaigns/{campaign.id}", f"/campaigns/{campaign.id}/live",
+    ]  # fmt: skip
+    operator_pages = [
+        "/operator/projects", f"/operator/projects/{project.id}", "/operator/dialers",
+        "/operator/dialers/live", "/operator/system",
+    ]  # fmt: skip
+    app = create_app(services, run_worker=False)
+    print(f"{'page (' + backend + ')':40} {'p50 ms':>8} {'p99 ms':>8}")
+    with TestClient(app) as client:  # the baseline: the API's read of one call
+        client.headers["authorization"] = f"Bearer {services.projects.issue_token(project)}"
+        p50, p99 = _timed(client, f"/api/v2/voice/status/{call_id}", rounds)
+        print(f"{'(API) /api/v2/voice/status/{id}':40} {p50:8.1f} {p99:8.1f}")
+    for login, pages in (("owner@bench.test", owner_pages), ("admin", operator_pages)):
+        with TestClient(app) as client:
+            _sign_in(client, login)
+            for path in pages:
+                p50, p99 = _timed(client, path, rounds)
+                label = re.sub(r"[0-9a-f]{32}", "{id}", path)
+                print(f"{label:40} {p50:8.1f} {p99:8.1f}")
+    services.store.close()
+    services.audio.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--database-url", default=None, help="an empty database of your own")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "data"
-        url = args.database_url or f"sqlite:///{data / 'voxcall.db'}"
-        settings = Settings(data, url, 1.0, embedded=args.database_url is None)
-        services = build_services(settings)
-        services.users.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        services.store.add_dialer(new_dialer("sandbox", "sandbox", "Sandbox", {}))
-        project = services.projects.create("bench", rate_limit=100, opening_milli=10**9)
-        voice = Voice(uuid.uuid4().hex, project.id, "v", "wav", 1, 1.0, 0)
-        services.store.add_voice(voice)
-        services.users.add_user(project.id, "owner@bench.test", Role.OWNER, PASSWORD)
-        began = time.perf_counter()
-        call_id = _fill(services, project.id, voice.id, args.calls)
-        backend = url.split(":")[0]
-        print(f"{args.calls:,} calls written in {time.perf_counter() - began:.0f} s ({backend})")
-        with TestClient(create_app(services, run_worker=False)) as client:
-            token = re.search(r'name="csrf" value="([^"]+)"', client.get("/sign-in").text)
-            assert token is not None
-            signed = client.post(
-                "/sign-in",
-                data={"csrf": token.group(1), "login": "owner@bench.test", "password": PASSWORD},
-                follow_redirects=False,
-            )
-            assert signed.status_code == 303
-            pages = [
-                "/overview", "/overview/live", "/calls", "/calls?status=NORMAL",
-                "/calls?number=09000000070", f"/calls/{call_id}", "/billing", "/developers",
-                "/voices",
-            ]  # fmt: skip
-            print(f"{'page':32} {'p50 ms':>8} {'p99 ms':>8}")
-            for path in pages:
-                times = []
-                for _ in range(args.rounds):
-                    start = time.perf_counter()
-                    answer = client.get(path)
-                    times.append((time.perf_counter() - start) * 1000)
-                    assert answer.status_code == 200, (path, answer.status_code)
-                p50, p99 = np.percentile(times, [50, 99])
-                print(f"{path:32} {p50:8.1f} {p99:8.1f}")
-        services.store.close()
-        services.audio.shutdown()
+        if args.database_url:
+            run(args.database_url, data, args.calls, args.rounds)
+            return
+        if args.backend in ("sqlite", "both"):
+            run(f"sqlite:///{data / 'voxcall.db'}", data, args.calls, args.rounds)
+        if args.backend in ("postgresql", "both"):
+            with postgres() as url:
+                run(url, Path(folder) / "pg-data", args.calls, args.rounds)
 
 
 if __name__ == "__main__":
