@@ -226,6 +226,8 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     _check(admin, "en-operator-dialers")
     admin.goto("/operator/system")
     _check(admin, "en-operator-system")
+    admin.goto("/operator/dnc")
+    _check(admin, "en-operator-dnc")
     answer = admin.goto("/overview")
     assert answer is not None and answer.status == 404
 
@@ -258,7 +260,7 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     user.wait_for_url(re.compile(r"done=resumed$"))
     # From here on the page only polls its live part: no reload, no navigation.
     user.wait_for_selector('.share[data-share="100.0"]', timeout=90_000)
-    assert user.get_attribute("[data-status]", "data-status") == "DONE"
+    user.wait_for_selector('[data-status="DONE"]', timeout=30_000)  # closed once all are final
     assert user.locator("td", has_text="not a number").count() == 1  # skipped, and why
     _check(user, "en-campaign")
     with user.expect_download() as download:
@@ -269,17 +271,22 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     user.goto("/campaigns")
     assert user.locator("progress").count() == 1
     _check(user, "en-campaigns")
+    user.goto("/dnc")
+    user.fill("#n-numbers", "09125550099")
+    user.click("form[action='/dnc/add'] button[type=submit]")
+    assert user.locator("td", has_text="09125550099").count() == 1
+    _check(user, "en-dnc")
 
     persian = console.page("fa")
     _sign_in(persian, ("staff@browser.test", "a long browser password"))
     for path, name in ((campaign_url, "campaign"), ("/campaigns", "campaigns"),
-                       ("/campaigns/new", "campaign-new")):  # fmt: skip
+                       ("/campaigns/new", "campaign-new"), ("/dnc", "dnc")):  # fmt: skip
         persian.goto(path)
         assert persian.get_attribute("html", "dir") == "rtl"
         _check(persian, f"fa-{name}")
     persian_admin = console.page("fa")
     _sign_in(persian_admin, console.operator)
-    for name in ("projects", "dialers", "system"):
+    for name in ("projects", "dialers", "system", "dnc"):
         persian_admin.goto(f"/operator/{name}")
         assert persian_admin.get_attribute("html", "dir") == "rtl"
         _check(persian_admin, f"fa-operator-{name}")

@@ -9,7 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 JSON_LIMIT = 1024 * 1024
 UPLOAD_LIMIT = 10 * 1024 * 1024 + 64 * 1024  # the file limit plus multipart framing
 UPLOAD_PATH = "/api/v2/file/voice"
-CONSOLE_UPLOAD_PATH = "/voices"  # the console's upload form: a voice file, the same limit
+# the console's upload forms: a voice file, a do-not-call list; the same limit
+CONSOLE_UPLOAD_PATHS = ("/voices", "/dnc/upload", "/operator/dnc/upload")
 LIST_LIMIT = 50 * 1024 * 1024 + 64 * 1024  # a campaign's list (api.md §8), multipart
 LIST_PATH = "/api/v2/campaign"
 CONSOLE_LIST_PATH = "/campaigns"  # the console's new campaign form: the same limit
@@ -67,7 +68,7 @@ class BodyLimit:
 
 
 def _limit(scope: Scope) -> int:
-    if scope["path"] in (UPLOAD_PATH, CONSOLE_UPLOAD_PATH):
+    if scope["path"] == UPLOAD_PATH or scope["path"] in CONSOLE_UPLOAD_PATHS:
         return UPLOAD_LIMIT
     if scope["path"] in (LIST_PATH, CONSOLE_LIST_PATH):
         for name, value in scope["headers"]:

@@ -22,6 +22,7 @@ from voxcall.console.views import (
     campaigns,
     developers,
     dialers,
+    dnc,
     home,
     overview,
     projects,
@@ -32,6 +33,7 @@ from voxcall.console.web import STATIC, PageNotFound, SecurityHeaders, SignInReq
 
 VIEWS = (
     home, overview, calls, send, campaigns, voices, developers, billing, projects, dialers,
+    dnc,
 )  # fmt: skip
 
 

@@ -114,4 +114,5 @@ RUNTIME_MESSAGES = (
     *("SCHEDULED", "RUNNING", "OUTSIDE_WINDOW", "PAUSED", "NO_BALANCE", "DONE", "CANCELLED"),
     *("invalid", "notAllowed", "duplicate", "doNotCall"),
     *("owner", "member"),
+    "Give 1 to 1000 numbers, or upload a list.",
 )
