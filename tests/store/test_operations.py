@@ -61,10 +61,11 @@ def test_dialer_activity_and_the_queue(store: Store) -> None:
     assert seen.answer_rate == pytest.approx(1 / 3) and seen.calls_per_second == 3 / 60
     assert seen.last_error == "503 Service Unavailable"
     assert seen.last_error_at == pytest.approx(failed.started_at + 5)
-    later = store.dialer_activity(["d1"], now + 2 * 3600)["d1"]
-    assert (later.busy, later.attempts, later.started_last_minute) == (1, 0, 0)
-    assert later.last_error == "503 Service Unavailable"  # within the day
-    assert store.dialer_activity(["d1"], now + 2 * 86400)["d1"].last_error is None
+    later = store.dialer_activity(["d1"], now + 1800)["d1"]
+    assert (later.busy, later.attempts, later.started_last_minute) == (1, 3, 0)
+    assert later.last_error == "503 Service Unavailable"  # within the hour
+    past = store.dialer_activity(["d1"], now + 2 * 3600)["d1"]
+    assert (past.busy, past.attempts, past.last_error) == (1, 0, None)
     assert store.queue_depth() == QueueDepth(dialing=1)
     assert live.call.id not in (answered.call.id, failed.call.id)
 
