@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from voxcall.domain.money import Tariff
 
@@ -16,3 +16,13 @@ def max_price(voice_duration: float, tariffs: Sequence[Tariff]) -> int:
     """
     seconds = math.ceil(voice_duration)
     return max((tariff.price(seconds + tariff.reserve_margin) for tariff in tariffs), default=0)
+
+
+def project_holds(reservations: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """What each project must hold for call requests accepted together, from each call's
+    (project id, reservation): the sum of its calls', for each project that holds anything.
+    A request is refused whole when one of these cannot be held."""
+    holds: dict[str, int] = {}
+    for project_id, amount in reservations:
+        holds[project_id] = holds.get(project_id, 0) + amount
+    return {project_id: amount for project_id, amount in holds.items() if amount}

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, select, update
 
 from voxcall.billing.ledger import Account, FinalCharge, close_calls
+from voxcall.billing.reservation import project_holds
 from voxcall.domain.calls import (
     AttemptRecord,
     AttemptState,
@@ -63,16 +64,12 @@ class CallQueue(Database):
         rows = [
             call_row(c, index if c.campaign_id else None, now) for index, c in enumerate(new_calls)
         ]
-        needed: dict[str, int] = {}
-        for c in new_calls:
-            needed[c.project_id] = needed.get(c.project_id, 0) + c.reserved_milli
+        holds = project_holds((c.project_id, c.reserved_milli) for c in new_calls)
 
         def work(conn: Connection) -> list[Call]:
             if settings_version is not None and current_settings_version(conn) != settings_version:
                 raise StaleSettings
-            for project_id, amount in needed.items():
-                if amount == 0:
-                    continue
+            for project_id, amount in holds.items():
                 reserved = conn.execute(_RESERVE, {"b_id": project_id, "b_amount": amount})
                 if reserved.rowcount != 1:
                     raise InsufficientFunds(amount)
