@@ -50,6 +50,8 @@ def test_projects_create_top_up_settings(
     refused = operator.post(f"{base}/top-up", amount="10", reason=" ")
     assert refused.status_code == 400 and "reason: say why" in refused.text
     assert operator.post(f"{base}/top-up", amount="-1", reason="x").status_code == 400
+    zero = operator.post(f"{base}/top-up", amount="0", reason="x")
+    assert zero.status_code == 400 and "amount: a top-up must be positive" in zero.text
 
     saved = operator.post(
         f"{base}/settings", rate_limit="20", regions="ir, af", default_dialer="sandbox"

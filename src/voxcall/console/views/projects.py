@@ -146,13 +146,13 @@ async def change(
 
 
 def _top_up(services: ServicesDep, project: Project, fields: dict[str, str]) -> str:
-    amount = _toman(fields.get("amount", ""))
     reason = fields.get("reason", "").strip()
-    if amount <= 0:
-        raise AdminRefused("amount: more than 0 Toman")
     if not reason:
         raise AdminRefused("reason: say why (it is kept in the ledger)")
-    services.accounts.top_up(project, amount, note=reason)
+    try:
+        services.accounts.top_up(project, _toman(fields.get("amount", "")), note=reason)
+    except ValueError as exc:  # the service's rule: a top-up is positive
+        raise AdminRefused(str(exc)) from None
     return "topped-up"
 
 
