@@ -11,10 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 from voxcall.calls.dialers import new_dialer
-from voxcall.domain.calls import AttemptRecord, CallClass, CallStatus, NewCall
+from voxcall.domain.calls import (
+    LISTED_WHILE_WAITING,
+    AttemptRecord,
+    CallClass,
+    CallStatus,
+    NewCall,
+)
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
-from voxcall.store.call_queue import DNC_CAUSE
 from voxcall.store.store import Store
 
 
@@ -99,7 +104,11 @@ def test_a_number_listed_while_its_call_waits_expires_at_the_claim(
     assert _claim(store) == [free]
     call = store.get_call(project.id, listed)
     assert call is not None
-    assert (call.status, call.cause, call.attempts) == (CallStatus.EXPIRED, DNC_CAUSE, 0)
+    assert (call.status, call.cause, call.attempts) == (
+        CallStatus.EXPIRED,
+        LISTED_WHILE_WAITING.cause,
+        0,
+    )
     assert store.attempts_of(listed) == []
 
 
@@ -130,4 +139,8 @@ def test_an_attempt_in_progress_ends_and_its_retry_is_expired(
     assert _claim(store) == []
     call = store.get_call(project.id, call_id)
     assert call is not None
-    assert (call.status, call.attempts, call.cause) == (CallStatus.EXPIRED, 1, DNC_CAUSE)
+    assert (call.status, call.attempts, call.cause) == (
+        CallStatus.EXPIRED,
+        1,
+        LISTED_WHILE_WAITING.cause,
+    )

@@ -38,7 +38,7 @@ from voxcall.dialers.base import (
     Voice8k,
 )
 from voxcall.dialers.registry import DialerFactory
-from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
+from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt, outcome_unknown
 from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
@@ -290,14 +290,15 @@ class Scheduler:
         try:
             outcome = await self._watched(config, dialer, claim)
         except asyncio.CancelledError:
+            unknown = outcome_unknown("voxcall shut down")
             record = AttemptRecord(
                 attempt_id=claim.attempt_id,
                 result="UNKNOWN",
                 answered_at=None,
                 ended_at=time.time(),
                 bill_sec=0,
-                cause="outcome unknown: voxcall shut down during the attempt",
-                call_status=CallStatus.UNKNOWN,
+                cause=unknown.cause,
+                call_status=unknown.status,
                 next_attempt_at=None,
             )
             await self._outcomes.write(call.id, record)

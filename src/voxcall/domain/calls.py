@@ -145,3 +145,28 @@ class Backlog:
     queued_calls: int
     dialing_calls: int
     pending_webhooks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a call ends without an attempt settling it: its final status and cause."""
+
+    status: CallStatus
+    cause: str
+
+
+def expired(why: str) -> Ending:
+    """A call that waits for its next attempt and will have none is EXPIRED (api.md §2)."""
+    return Ending(CallStatus.EXPIRED, why)
+
+
+def outcome_unknown(why: str) -> Ending:
+    """A call whose attempt was live when `why` happened is UNKNOWN, and never re-dialled:
+    the callee may have been reached (api.md §2)."""
+    return Ending(CallStatus.UNKNOWN, f"outcome unknown: {why} during the attempt")
+
+
+TIME_TO_LIVE_PASSED = expired("time to live passed")
+CANCELLED_BY_CLIENT = expired("cancelled by the client")
+CAMPAIGN_CANCELLED = expired("campaign cancelled")
+LISTED_WHILE_WAITING = expired("do-not-call: the number was listed while the call waited")

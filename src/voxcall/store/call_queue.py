@@ -15,15 +15,20 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert,
 from voxcall.billing.ledger import Account, FinalCharge, close_calls
 from voxcall.billing.reservation import project_holds
 from voxcall.domain.calls import (
+    CANCELLED_BY_CLIENT,
+    LISTED_WHILE_WAITING,
+    TIME_TO_LIVE_PASSED,
     AttemptRecord,
     AttemptState,
     Backlog,
     Call,
     CallStatus,
     ClaimedAttempt,
+    Ending,
     NewCall,
     Phase,
     lane_of,
+    outcome_unknown,
 )
 from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.domain.voices import Voice
@@ -35,8 +40,6 @@ from voxcall.store.notify import announce
 from voxcall.store.projects import InsufficientFunds, ledger_entry
 from voxcall.store.settings_cache import StaleSettings
 from voxcall.store.voices import insert_voice
-
-DNC_CAUSE = "do-not-call: the number was listed while the call waited"
 
 
 class CallQueue(Database):
@@ -112,7 +115,7 @@ class CallQueue(Database):
             expire_queued(
                 conn,
                 and_(t.calls.c.id == call_id, t.calls.c.project_id == project_id),
-                "cancelled by the client",
+                CANCELLED_BY_CLIENT,
             )
             row = conn.execute(
                 select(t.calls).where(t.calls.c.id == call_id, t.calls.c.project_id == project_id)
@@ -159,7 +162,7 @@ class CallQueue(Database):
         calls found on a do-not-call list instead."""
         rows, listed = claim_calls(conn, dialer_id, limit, now)
         if listed:
-            expire_queued(conn, t.calls.c.id.in_(listed), DNC_CAUSE)
+            expire_queued(conn, t.calls.c.id.in_(listed), LISTED_WHILE_WAITING)
         claimed = [
             ClaimedAttempt(
                 attempt_id=new_id(),
@@ -208,7 +211,7 @@ class CallQueue(Database):
     def expire_due(self, now: float) -> int:
         """Calls waiting for an attempt past their time to live become EXPIRED."""
         with self._write() as conn:
-            return expire_queued(conn, t.calls.c.expires_at <= int(now), "time to live passed")
+            return expire_queued(conn, t.calls.c.expires_at <= int(now), TIME_TO_LIVE_PASSED)
 
     def recover_interrupted(self) -> int:
         """At start-up of the only worker (SQLite): every live attempt is a dead process's.
@@ -217,7 +220,9 @@ class CallQueue(Database):
         """
         with self._write() as conn:
             return abandon(
-                conn, t.attempts.c.state == AttemptState.DIALING.value, "voxcall stopped"
+                conn,
+                t.attempts.c.state == AttemptState.DIALING.value,
+                outcome_unknown("voxcall stopped"),
             )
 
     def attempts_of(self, call_id: str) -> list[Mapping[str, Any]]:
@@ -412,18 +417,17 @@ def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, An
     }
 
 
-def expire_queued(conn: Connection, where: ColumnElement[bool], cause: str) -> int:
-    """The calls matching `where` that wait for their next attempt become EXPIRED."""
+def expire_queued(conn: Connection, where: ColumnElement[bool], ending: Ending) -> int:
+    """The calls matching `where` that wait for their next attempt end as `ending`."""
     return _close(
         conn,
         and_(where, t.calls.c.phase == Phase.QUEUED.value),
-        _Ending(CallStatus.EXPIRED, cause),
+        _Ending(ending.status, ending.cause),
     )
 
 
-def abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
-    """Live attempts whose process is gone become UNKNOWN, and so do their calls."""
-    cause = f"outcome unknown: {why} during the attempt"
+def abandon(conn: Connection, attempts: ColumnElement[bool], ending: Ending) -> int:
+    """Live attempts whose process is gone end as `ending`, and so do their calls."""
     call_ids = [r.call_id for r in conn.execute(select(t.attempts.c.call_id).where(attempts))]
     if not call_ids:
         return 0
@@ -431,13 +435,16 @@ def abandon(conn: Connection, attempts: ColumnElement[bool], why: str) -> int:
         update(t.attempts)
         .where(attempts)
         .values(
-            state=AttemptState.UNKNOWN.value, result="UNKNOWN", ended_at=time.time(), cause=cause
+            state=AttemptState.UNKNOWN.value,
+            result="UNKNOWN",
+            ended_at=time.time(),
+            cause=ending.cause,
         )
     )
     return _close(
         conn,
         and_(t.calls.c.id.in_(call_ids), t.calls.c.phase == Phase.DIALING.value),
-        _Ending(CallStatus.UNKNOWN, cause),
+        _Ending(ending.status, ending.cause),
     )
 
 

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from voxcall.domain.calls import Call, CallClass, CallStatus, NewCall, Phase
+from voxcall.domain.calls import CAMPAIGN_CANCELLED, Call, CallClass, CallStatus, NewCall, Phase
 from voxcall.domain.campaigns import (
     CALL_TIME_TO_LIVE,
     Campaign,
@@ -167,7 +167,7 @@ class Campaigns(Database):
                 values: dict[str, Any] = {"state": state.value}
                 if state is CampaignState.CANCELLED:
                     values["finished_at"] = now
-                    expire_queued(conn, t.calls.c.campaign_id == campaign_id, "campaign cancelled")
+                    expire_queued(conn, t.calls.c.campaign_id == campaign_id, CAMPAIGN_CANCELLED)
                 conn.execute(
                     update(t.campaigns).where(t.campaigns.c.seq == row["seq"]).values(**values)
                 )

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 
-from voxcall.domain.calls import AttemptState
+from voxcall.domain.calls import AttemptState, outcome_unknown
 from voxcall.store import schema as t
 from voxcall.store.call_queue import abandon
 from voxcall.store.database import Database
@@ -57,7 +57,7 @@ class Workers(Database):
                         t.attempts.c.state == AttemptState.DIALING.value,
                         t.attempts.c.worker_id.in_(dead),
                     ),
-                    "its worker stopped answering",
+                    outcome_unknown("its worker stopped answering"),
                 )
                 conn.execute(t.workers.delete().where(t.workers.c.id.in_(dead)))
         return closed
