@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from voxcall.domain.campaigns import (
+    CALL_TIME_TO_LIVE,
     Campaign,
     CampaignPolicy,
     CampaignState,
     CampaignStatus,
     Skips,
     release_plan,
+    released_call_expiry,
 )
 
 _POLICY = CampaignPolicy("v", None, 1, None, 100, 1000, None, None, None, 0)
@@ -64,3 +66,10 @@ def test_calls_per_minute_is_a_bucket_of_at_most_a_minute() -> None:
     assert plan(10_000, 10_001) == (0, 10_000)
     assert plan(10_000, 10_004.5) == (2, 10_004)
     assert plan(10_100, 10_050) == (0, 10_100)  # spent ahead: wait
+
+
+def test_a_released_call_expires_after_its_time_to_live_or_at_the_campaigns_end() -> None:
+    released = 1_764_190_000
+    later_end = released + 10 * CALL_TIME_TO_LIVE
+    assert released_call_expiry(released, later_end) == released + CALL_TIME_TO_LIVE
+    assert released_call_expiry(released, released + 60) == released + 60

@@ -26,3 +26,11 @@ def project_holds(reservations: Iterable[tuple[str, int]]) -> dict[str, int]:
     for project_id, amount in reservations:
         holds[project_id] = holds.get(project_id, 0) + amount
     return {project_id: amount for project_id, amount in holds.items() if amount}
+
+
+def affordable(wanted: int, available_milli: int, each_milli: int) -> int:
+    """How many of `wanted` calls that reserve `each_milli` apiece an available balance
+    covers: all of them when a call costs nothing, none when the balance is overdrawn."""
+    if each_milli == 0:
+        return wanted
+    return min(wanted, max(0, available_milli // each_milli))

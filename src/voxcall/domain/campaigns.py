@@ -14,6 +14,12 @@ CALLS_PER_MINUTE_BURST = 60.0  # seconds of callsPerMinute budget an idle campai
 CALL_TIME_TO_LIVE = 14400
 
 
+def released_call_expiry(request_date: int, end_at: int) -> int:
+    """When a call released at `request_date` expires: after its time to live, or when
+    the campaign ends if that is first, for calls not final then are EXPIRED (api.md §8)."""
+    return min(request_date + CALL_TIME_TO_LIVE, end_at)
+
+
 class CampaignState(enum.Enum):
     """What the client asked of the campaign; its public status is derived (`status`)."""
 

@@ -15,9 +15,9 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from voxcall.billing.reservation import affordable
 from voxcall.domain.calls import CAMPAIGN_CANCELLED, Call, CallClass, CallStatus, NewCall, Phase
 from voxcall.domain.campaigns import (
-    CALL_TIME_TO_LIVE,
     Campaign,
     CampaignPolicy,
     CampaignState,
@@ -26,6 +26,7 @@ from voxcall.domain.campaigns import (
     RejectedLine,
     Skips,
     release_plan,
+    released_call_expiry,
 )
 from voxcall.store import schema as t
 from voxcall.store.call_queue import call_from_row, call_row, expire_queued
@@ -215,7 +216,7 @@ class Campaigns(Database):
                 next_release_at=row["next_release_at"],
                 now=now,
             )
-            count = _affordable(conn, row, plan.count)
+            count = _hold_affordable(conn, row, plan.count)
             no_balance = plan.count > 0 and count == 0
             flag = no_balance if plan.count else bool(row["no_balance"])
             if count == 0 and flag == bool(row["no_balance"]):
@@ -366,19 +367,18 @@ def _campaign_row(conn: Connection, where: Any, *, lock: bool = False) -> Mappin
     return row._mapping if row is not None else None
 
 
-def _affordable(conn: Connection, campaign: Mapping[Any, Any], wanted: int) -> int:
+def _hold_affordable(conn: Connection, campaign: Mapping[Any, Any], wanted: int) -> int:
     """How many of `wanted` calls the project's available balance covers; their
     reservation is taken here, in the transaction that queues them."""
     each: int = campaign["reservation_milli"]
-    if wanted == 0 or each == 0:
+    if wanted == 0 or each == 0:  # nothing to hold: the balance need not be read
         return wanted
     project = conn.execute(
         select(t.projects.c.balance_milli, t.projects.c.reserved_milli)
         .where(t.projects.c.id == campaign["project_id"])
         .with_for_update()
     ).one()
-    available: int = project.balance_milli - project.reserved_milli
-    count = min(wanted, max(0, available // each))
+    count = affordable(wanted, project.balance_milli - project.reserved_milli, each)
     if count:
         conn.execute(
             update(t.projects)
@@ -399,8 +399,7 @@ def _queue_calls(conn: Connection, campaign: Mapping[Any, Any], count: int, now:
         .limit(count)
     ).all()
     request_date = int(now)
-    # Calls not final when the campaign ends become EXPIRED (api.md §8 endAt).
-    expires_at = min(request_date + CALL_TIME_TO_LIVE, campaign["end_at"])
+    expires_at = released_call_expiry(request_date, campaign["end_at"])
     conn.execute(
         insert(t.calls),
         [
