@@ -35,7 +35,8 @@ class Reports(Database):
 
     def activity(self, project_id: str, start: int, buckets: int) -> list[Activity]:
         """The project's calls requested from `start` on, `buckets` of BUCKET seconds, by
-        bucket and status: one pass over ix_calls_project for the overview's day."""
+        bucket and status: one pass over ix_calls_project, which covers it, for the overview's
+        day."""
         answered = c.status == CallStatus.NORMAL.name
         index = (c.request_date - start) // BUCKET  # integers: integer division on both
         query = (

@@ -114,6 +114,9 @@ voices = Table(
     Index("ix_voices_source", "project_id", "source_hash"),
 )
 
+# what the overview sums over a project's day (store/reports.py, Reports.activity)
+OVERVIEW_SUMS = ("status", "attempts", "bill_sec", "price_milli")
+
 calls = Table(
     "calls",
     metadata,
@@ -147,7 +150,9 @@ calls = Table(
     Index("ix_calls_due", "phase", "next_attempt_at"),
     # the claim walks the lanes that hold queued calls and takes each lane's oldest due
     Index("ix_calls_lane", "phase", "lane", "next_attempt_at"),
-    Index("ix_calls_project", "project_id", "request_date"),
+    # a project's calls by request date; it also carries what the overview sums, so that
+    # the day's activity is read from the index alone (no visit to 30,000 rows a day)
+    Index("ix_calls_project", "project_id", "request_date", *OVERVIEW_SUMS),
     # a campaign's calls in list order (keyset pages), and those not final yet (its release)
     Index("ix_calls_campaign_order", "campaign_id", "campaign_index"),
     Index("ix_calls_campaign_phase", "campaign_id", "phase"),
