@@ -484,11 +484,11 @@ def test_a_voice_stored_with_its_calls(store: Store) -> None:
 
     (placed,) = store.insert_calls([dataclasses.replace(call, reserved_milli=0)], new_voice=code)
     assert store.get_voice(project.id, code.id) is not None
-    assert store.retire_code_voices() == []  # its call is not final
+    assert store.retire_unused_voices(kind="otp") == []  # its call is not final
     assert store.cancel_call(project.id, placed.id) is not None
-    assert store.retire_code_voices() == [(project.id, code.id)]
+    assert store.retire_unused_voices(kind="otp") == [(project.id, code.id)]
     assert store.get_voice(project.id, code.id) is None
-    assert store.retire_code_voices() == []
+    assert store.retire_unused_voices(kind="otp") == []
 
 
 def test_a_timeout_without_bound_is_accepted(store_url: str) -> None:

@@ -28,7 +28,7 @@ from voxcall.calls.errors import (
 )
 from voxcall.calls.ids import is_id
 from voxcall.domain.projects import Project
-from voxcall.domain.voices import Voice
+from voxcall.domain.voices import Voice, fits_quota
 from voxcall.store.files import VoiceFiles
 from voxcall.store.store import Store
 from voxcall.store.voices import StorageQuotaExceeded
@@ -77,7 +77,7 @@ class VoiceService:
             raise FileTooLarge(f"file: larger than {MAX_VOICE_BYTES // (1024 * 1024)} MiB")
         # The upload alone would not fit: refused before it is decoded.
         used = self.store.storage_used(project.id)
-        if used + len(data) > project.storage_quota:
+        if not fits_quota(used, len(data), project.storage_quota):
             raise over_quota(StorageQuotaExceeded(used, len(data), project.storage_quota))
         try:
             decoded = decode_voice(data, max_duration=MAX_VOICE_SECONDS)
@@ -215,7 +215,8 @@ class VoiceService:
         and committing the row: removed once `orphan_age` seconds old, so that a request
         still on its way to its commit keeps them.
         """
-        removed = self.store.retire_code_voices()
+        # a one-time code is heard by its own calls alone: its voice goes once they are final
+        removed = self.store.retire_unused_voices(kind="otp")
         live: dict[str, set[str]] = {}
         for project_id, voice_id in self.files.stored(time.time() - orphan_age):
             if project_id not in live:

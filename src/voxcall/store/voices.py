@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, insert, select, update
 
 from voxcall.domain.calls import Phase
-from voxcall.domain.voices import Voice
+from voxcall.domain.voices import Voice, fits_quota
 from voxcall.store import schema as t
 from voxcall.store.database import Database, current_settings_version, settings_changed
 
@@ -81,16 +81,16 @@ class Voices(Database):
             ).first()
         return _voice(row._mapping) if row else None
 
-    def retire_code_voices(self) -> list[tuple[str, str]]:
-        """Mark deleted every one-time-code voice no call that is not final uses: it holds a
-        code nobody will hear again. Returns their (project id, voice id)."""
+    def retire_unused_voices(self, kind: str) -> list[tuple[str, str]]:
+        """Mark deleted every voice of `kind` that no call that is not final uses. Returns
+        their (project id, voice id)."""
         in_use = exists().where(
             t.calls.c.voice_id == t.voices.c.id, t.calls.c.phase != Phase.FINAL.value
         )
         with self._write() as conn:
             rows = conn.execute(
                 select(t.voices.c.project_id, t.voices.c.id).where(
-                    t.voices.c.kind == "otp", t.voices.c.deleted_at.is_(None), ~in_use
+                    t.voices.c.kind == kind, t.voices.c.deleted_at.is_(None), ~in_use
                 )
             ).all()
             if rows:
@@ -141,14 +141,15 @@ class Voices(Database):
 
 def insert_voice(conn: Connection, voice: Voice) -> None:
     # The project's row is locked first (PostgreSQL), so that two uploads at once cannot
-    # both fit in the room left for one; SQLite has one writer anyway.
+    # both fit in the room left for one; SQLite has one writer anyway. So the quota and
+    # what is used are read here, in the transaction that inserts, not by the caller.
     quota = conn.execute(
         select(t.projects.c.storage_quota)
         .where(t.projects.c.id == voice.project_id)
         .with_for_update()
     ).scalar_one()
     used = _storage_used(conn, voice.project_id)
-    if used + voice.stored_bytes > quota:
+    if not fits_quota(used, voice.stored_bytes, quota):
         raise StorageQuotaExceeded(used, voice.stored_bytes, quota)
     conn.execute(insert(t.voices).values(**dataclasses.asdict(voice), deleted_at=None))
 
