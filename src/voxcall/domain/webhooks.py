@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from voxcall.domain.calls import Call
@@ -29,3 +30,24 @@ class WebhookOutcome:
     at: float
     error: str | None = None
     retry_at: float | None = None
+
+
+def lease_shares(
+    oldest_pending: Iterable[tuple[str, float | None]],
+    now: float,
+    *,
+    limit: int,
+    per_project: int,
+    room: Mapping[str, int],
+) -> list[tuple[str, int]]:
+    """Which projects a lease of at most `limit` events takes from, and at most how many of
+    each, from each project's oldest pending event: the projects whose oldest is due, oldest
+    first, each its `room` if it has one there, else `per_project` (a project without room
+    is passed over). The first `limit` of them hold the `limit` oldest events any lease may
+    take, so one project's backlog never starves another's."""
+    due = sorted(
+        (oldest, project)
+        for project, oldest in oldest_pending
+        if oldest is not None and oldest <= now and room.get(project, per_project) > 0
+    )
+    return [(project, room.get(project, per_project)) for _, project in due[:limit]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, union_all, update
 
-from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
+from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome, lease_shares
 from voxcall.store import schema as t
 from voxcall.store.call_queue import call_from_row
 from voxcall.store.database import Database
@@ -30,16 +30,15 @@ class WebhookOutbox(Database):
         caller can send everything taken at once. The lease hides them from other
         deliverers until it runs out (a crash mid-delivery means a later re-send)."""
         events = t.webhook_events
-        room = room or {}
         with self._write() as conn:
-            # The projects whose oldest pending event is due, oldest first: the first `limit`
-            # of them hold the `limit` oldest events any lease may take.
-            lanes = sorted(
-                (oldest, project)
-                for project, oldest in conn.execute(_OLDEST_PENDING).all()
-                if oldest is not None and oldest <= now and room.get(project, per_project) > 0
-            )[:limit]
-            if not lanes:
+            shares = lease_shares(
+                [(project, oldest) for project, oldest in conn.execute(_OLDEST_PENDING).all()],
+                now,
+                limit=limit,
+                per_project=per_project,
+                room=room or {},
+            )
+            if not shares:
                 return []
             firsts = [
                 select(events.c.id)
@@ -50,9 +49,9 @@ class WebhookOutbox(Database):
                     events.c.next_attempt_at <= now,
                 )
                 .order_by(events.c.next_attempt_at)
-                .limit(room.get(project, per_project))
+                .limit(share)
                 .subquery()
-                for _, project in lanes
+                for project, share in shares
             ]
             candidates = union_all(*(select(first.c.id) for first in firsts)).subquery()
             due = (
