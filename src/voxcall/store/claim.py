@@ -155,15 +155,19 @@ def claim_calls(
     # re-run by PostgreSQL's planner, and with SKIP LOCKED each run would find others).
     locked = (
         select(t.calls.c.id)
-        .where(t.calls.c.id.in_(chosen), t.calls.c.phase == Phase.QUEUED.value)
+        .where(t.calls.c.id.in_(chosen))
         .with_for_update(skip_locked=True)
         .cte("locked")
     )
+    # PostgreSQL: another worker may have claimed a chosen call since this statement began.
+    # SQLite has one writer, so nothing can; and a test of the phase there would have it
+    # read every queued call through ix_calls_due rather than look the chosen ids up.
+    still_queued = [t.calls.c.phase == Phase.QUEUED.value] if dialect == "postgresql" else []
     listed = _listed()
     rows = conn.execute(
         update(t.calls)
         .add_cte(locked)
-        .where(t.calls.c.id == locked.c.id, t.calls.c.phase == Phase.QUEUED.value)
+        .where(t.calls.c.id == locked.c.id, *still_queued)
         .values(
             # A listed call stays queued here, to be expired below.
             phase=case((listed, Phase.QUEUED.value), else_=Phase.DIALING.value),
