@@ -6,7 +6,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from voxcall.calls.errors import AdminRefused
+from voxcall.calls.errors import AdminRefused, NotFound
 from voxcall.calls.projects import ProjectService
 from voxcall.calls.users import TOUCH_EVERY, UserService, session_id
 from voxcall.domain.users import Role
@@ -99,3 +99,41 @@ def test_sessions_end_when_idle_signed_out_or_removed(admin_store: Store) -> Non
     users.remove_operator("root")
     assert users.session(ann.token) is None and users.session(root.token) is None
     assert users.users() == [] and users.operators() == []
+
+
+def test_owners_manage_their_projects_users(admin_store: Store) -> None:
+    clock = Clock()
+    users = UserService(admin_store, hasher=FAST, clock=clock)
+    projects = ProjectService(admin_store)
+    acme, other = projects.create("acme", rate_limit=1), projects.create("other", rate_limit=1)
+    ann = users.add_user(acme.id, "ann@example.com", Role.OWNER, "long enough")
+    bob = users.add_user(acme.id, "bob@example.com", Role.MEMBER, "long enough")
+    eve = users.add_user(other.id, "eve@example.com", Role.OWNER, "long enough")
+
+    assert users.last_seen(acme.id) == {}
+    first = users.sign_in("ann@example.com", "long enough")
+    later = users.sign_in("ann@example.com", "long enough")
+    assert first is not None and later is not None
+    users.sign_in("eve@example.com", "long enough")
+    admin_store.touch_session(later.session.id, later.session.last_seen_at + 100)
+    assert users.last_seen(acme.id) == {ann.id: later.session.last_seen_at + 100}
+
+    with pytest.raises(AdminRefused, match="keeps at least one owner"):
+        users.set_role(acme.id, ann.id, Role.MEMBER)
+    with pytest.raises(AdminRefused, match="keeps at least one owner"):
+        users.remove_from_project(acme.id, ann.id)
+    with pytest.raises(NotFound):
+        users.set_role(acme.id, eve.id, Role.MEMBER)  # another project's user
+    with pytest.raises(NotFound):
+        users.remove_from_project(acme.id, eve.id)
+
+    users.set_role(acme.id, bob.id, Role.OWNER)
+    users.set_role(acme.id, ann.id, Role.MEMBER)
+    assert users.session(later.token) is not None
+    session = users.session(later.token)
+    assert session is not None and session.user is not None
+    assert session.user.role is Role.MEMBER  # the session reads the role as it is now
+    users.remove_from_project(acme.id, ann.id)
+    assert users.session(later.token) is None
+    assert [(u.email, u.role) for u in users.users(acme.id)] == [("bob@example.com", Role.OWNER)]
+    assert [u.role for u in users.users(other.id)] == [Role.OWNER]

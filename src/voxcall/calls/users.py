@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from voxcall.calls.errors import AdminRefused
+from voxcall.calls.errors import AdminRefused, NotFound
 from voxcall.domain.users import Operator, ProjectUser, Role, Session
 from voxcall.store.database import Conflict
 from voxcall.store.store import Store
@@ -93,6 +93,37 @@ class UserService:
     def remove_user(self, email: str) -> None:
         if not self.store.remove_project_user(email.strip().lower()):
             raise AdminRefused(f"no user with email {email!r}")
+
+    # -- a project's users, as its owners manage them ---------------------------------
+
+    def last_seen(self, project_id: str) -> dict[str, float]:
+        """When each of the project's users last used the console, by user id: the latest
+        request of their live sessions (a user signed out or idle has none)."""
+        return self.store.users_last_seen(project_id)
+
+    def set_role(self, project_id: str, user_id: str, role: Role) -> None:
+        user = self._of_project(project_id, user_id)
+        if role is not Role.OWNER:
+            self._keep_an_owner(project_id, user)
+        self.store.set_project_user_role(user.id, role)
+
+    def remove_from_project(self, project_id: str, user_id: str) -> None:
+        user = self._of_project(project_id, user_id)
+        self._keep_an_owner(project_id, user)
+        self.store.remove_project_user(user.email)
+
+    def _of_project(self, project_id: str, user_id: str) -> ProjectUser:
+        """The project's user `user_id`; another project's is NotFound like an unknown id."""
+        for user in self.users(project_id):
+            if user.id == user_id:
+                return user
+        raise NotFound("no such user")
+
+    def _keep_an_owner(self, project_id: str, leaving: ProjectUser) -> None:
+        """Refuse to leave the project without an owner: no one could manage it then."""
+        others = (u for u in self.users(project_id) if u.id != leaving.id)
+        if leaving.is_owner and not any(u.is_owner for u in others):
+            raise AdminRefused("A project keeps at least one owner.")
 
     # -- sessions --------------------------------------------------------------------
 

@@ -27,13 +27,14 @@ from voxcall.console.views import (
     overview,
     projects,
     send,
+    users,
     voices,
 )
 from voxcall.console.web import STATIC, PageNotFound, SecurityHeaders, SignInRequired, render
 
 VIEWS = (
     home, overview, calls, send, campaigns, voices, developers, billing, projects, dialers,
-    dnc,
+    dnc, users,
 )  # fmt: skip
 
 

@@ -115,4 +115,6 @@ RUNTIME_MESSAGES = (
     *("invalid", "notAllowed", "duplicate", "doNotCall"),
     *("owner", "member"),
     "Give 1 to 1000 numbers, or upload a list.",
+    "A project keeps at least one owner.",
+    "role: owner or member",
 )

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from voxcall.domain.users import Operator, ProjectUser, Role, Session
 from voxcall.store import schema as t
@@ -89,6 +89,26 @@ class Users(Database):
                 select(t.project_users).where(t.project_users.c.email == email)
             ).first()
         return (_user(row._mapping), row.password_hash) if row else None
+
+    def users_last_seen(self, project_id: str) -> dict[str, float]:
+        """The latest request of each of the project's users with a live session, by id."""
+        s, u = t.console_sessions.c, t.project_users.c
+        query = (
+            select(s.user_id, func.max(s.last_seen_at))
+            .join(t.project_users, u.id == s.user_id)
+            .where(u.project_id == project_id)
+            .group_by(s.user_id)
+        )
+        with self._read() as conn:
+            return {user_id: float(seen) for user_id, seen in conn.execute(query).all()}
+
+    def set_project_user_role(self, user_id: str, role: Role) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(t.project_users)
+                .where(t.project_users.c.id == user_id)
+                .values(role=role.value)
+            )
 
     def remove_project_user(self, email: str) -> bool:
         with self._write() as conn:
