@@ -149,7 +149,7 @@ def test_a_project_user_goes_through_every_page(console: Console) -> None:
         pass
     assert page.locator("#timeline canvas").count() >= 1
 
-    for name in ("calls", "developers", "billing"):
+    for name in ("calls", "developers", "users", "billing"):
         page.goto(f"/{name}")
         _check(page, f"en-{name}")
     with page.expect_download() as download:
@@ -162,7 +162,7 @@ def test_a_project_user_goes_through_every_page(console: Console) -> None:
     page.click("button[name=language][value=fa]")
     page.wait_for_load_state()
     assert page.get_attribute("html", "dir") == "rtl"
-    for name in ("overview", "calls", "send", "voices", "developers", "billing"):
+    for name in ("overview", "calls", "send", "voices", "developers", "users", "billing"):
         page.goto(f"/{name}")
         assert page.get_attribute("html", "lang") == "fa"
         _check(page, f"fa-{name}")
