@@ -2,7 +2,7 @@ import codecs
 import io
 import random
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -20,9 +20,10 @@ from voxcall.calls.lists import (
     SkipReason,
     phone_cells,
 )
-from voxcall.calls.numbers import InvalidPhoneNumber, parse_phone
+from voxcall.calls.numbers import InvalidPhoneNumber, PlainIranian, parse_phone, plain_iranian
 
 PARSE = partial(parse_phone, allowed_regions=("IR",))
+Plain = Callable[[Sequence[str]], PlainIranian]
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 NAME, MOBILE, NUMBER = "نام", "موبایل", "شماره"  # Persian headers: name, mobile, number
@@ -295,13 +296,16 @@ _POOL = ["09121234567", "+989121234567", "09351234567", "0912", "+14155552671", 
     newline=st.sampled_from(["\n", "\r\n", "\r"]),
     header=st.booleans(),
     batch_rows=st.integers(1, 5),
+    plain=st.sampled_from([None, plain_iranian]),
 )
 def test_the_accepted_numbers_are_the_first_of_each_valid_number(
-    cells: list[str], newline: str, header: bool, batch_rows: int
+    cells: list[str], newline: str, header: bool, batch_rows: int, plain: Plain | None
 ) -> None:
-    """A model of the rules: in file order, each allowed number the first time it appears."""
+    """A model of the rules: in file order, each allowed number the first time it appears
+    (with or without the batch path for plain Iranian numbers)."""
     text = newline.join((["phone"] if header else []) + cells) + newline
-    reader = ListReader(phone_cells(io.BytesIO(text.encode())), PARSE, batch_rows=batch_rows)
+    cells_read = phone_cells(io.BytesIO(text.encode()))
+    reader = ListReader(cells_read, PARSE, plain=plain, batch_rows=batch_rows)
     rows = [row for batch in reader.batches() for row in batch]
     expected: list[tuple[int, str]] = []
     for line, cell in enumerate(cells, start=1 + header):

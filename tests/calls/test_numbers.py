@@ -10,6 +10,7 @@ from voxcall.calls.numbers import (
     _full_parse,
     _iranian_shortcut,
     parse_phone,
+    plain_iranian,
 )
 
 MOBILE = PhoneNumber(national="09121234567", e164="+989121234567")
@@ -162,3 +163,38 @@ def test_the_iranian_shortcut_gives_what_libphonenumber_gives(prefix: str, digit
     except InvalidPhoneNumber as exc:
         found = str(exc)
     assert found == expected
+
+
+_CELLS = (
+    st.builds(
+        str.__add__, st.sampled_from(["", "0", "98", "+98", "0098", "+", "00", "980"]), _SIGNIFICANT
+    )
+    | _client_numbers()
+    | st.text(alphabet="0123456789+ \x00\u06f9", max_size=16)
+    | st.text(max_size=20)
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_CELLS, max_size=40))
+def test_the_plain_iranian_batch_decides_what_parse_phone_accepts_alike(
+    cells: list[str],
+) -> None:
+    """Every number the batch path decides is one parse_phone accepts, with the same forms;
+    it leaves the rest to parse_phone, but no number of ten digits written in a plain form."""
+    plain = plain_iranian(cells)
+    decided = dict(
+        zip(plain.at.tolist(), zip(plain.national, plain.e164, strict=True), strict=True)
+    )
+    assert plain.key.tolist() == [int(plain.e164[i][1:]) for i in range(len(plain.e164))]
+    for at, cell in enumerate(cells):
+        try:
+            number: PhoneNumber | None = parse_phone(cell)
+        except InvalidPhoneNumber:
+            number = None
+        if at in decided:
+            assert number == PhoneNumber(*decided[at]), cell
+        elif number is not None and len(number.national) == 11:  # ten significant digits
+            significant = number.national[1:]
+            plain_forms = {f"{prefix}{significant}" for prefix in ("", "0", "98", "+98", "0098")}
+            assert cell not in plain_forms, cell

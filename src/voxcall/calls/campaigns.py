@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from voxcall.billing.reservation import max_price
@@ -24,7 +24,7 @@ from voxcall.calls.lists import (
     SkipReason,
     phone_cells,
 )
-from voxcall.calls.numbers import PhoneNumber, parse_phone
+from voxcall.calls.numbers import parse_phone, plain_iranian
 from voxcall.calls.service import CallService
 from voxcall.calls.windows import CALLEE, InvalidWindow, Window, is_open
 from voxcall.domain.calls import Call, CallStatus
@@ -105,10 +105,10 @@ class CampaignService:
         dialer_id, candidates = self.calls.route(project, fields.server_id, None)
         voice = self._voice(project, fields.voice_id)
         if isinstance(numbers, Sequence):  # a JSON array: each entry's line is its place
-            reader = ListReader(enumerate(numbers, start=1), _parser(project))
+            reader = _reader(enumerate(numbers, start=1), project)
             field = "phoneNumbers"
         else:
-            reader = ListReader(phone_cells(numbers), _parser(project))
+            reader = _reader(phone_cells(numbers), project)
             field = "file"
         new = NewCampaign(
             id=uuid.uuid4().hex,
@@ -236,9 +236,15 @@ class CampaignService:
         return campaign, self.store.campaign_report(campaign)
 
 
-def _parser(project: Project) -> Callable[[str], PhoneNumber]:
+def _reader(cells: Iterable[tuple[int, str]], project: Project) -> ListReader:
+    """A reader of the project's list; the plain Iranian forms are read a batch at a time
+    when the project may call Iran."""
     regions = project.allowed_regions
-    return lambda raw: parse_phone(raw, allowed_regions=regions)
+    return ListReader(
+        cells,
+        lambda raw: parse_phone(raw, allowed_regions=regions),
+        plain=plain_iranian if "IR" in regions else None,
+    )
 
 
 # Which of a batch's numbers (E.164) are on a do-not-call list that stops the campaign.

@@ -14,7 +14,7 @@ import csv
 import enum
 import heapq
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import NamedTuple, Protocol
@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber
+from voxcall.calls.numbers import InvalidPhoneNumber, NumberNotAllowed, PhoneNumber, PlainIranian
 
 MAX_ROWS = 1_000_000
 MAX_BYTES = 50 * 1024 * 1024
@@ -121,11 +121,15 @@ class ListReader:
         cells: Iterable[tuple[int, str]],
         parse: Callable[[str], PhoneNumber],
         *,
+        plain: Callable[[Sequence[str]], PlainIranian] | None = None,
         batch_rows: int = BATCH_ROWS,
         max_rows: int = MAX_ROWS,
     ) -> None:
+        """`plain`, when given, decides the numbers of a batch of cells that `parse`
+        would accept, at once; `parse` takes each of the others."""
         self._cells = cells
         self._parse = parse
+        self._plain = plain
         self._batch_rows = batch_rows
         self._max_rows = max_rows
         self.skipped = Skipped()
@@ -135,24 +139,16 @@ class ListReader:
     def batches(self) -> Iterator[list[ListedNumber]]:
         seen = _SeenNumbers()
         batch: list[ListedNumber] = []
-        for line, value in self._cells:
-            self.rows += 1
-            if self.rows > self._max_rows:
-                raise ListError(f"file: more than {self._max_rows:,} rows (line {line})")
-            try:
-                number = self._parse(value)
-            except NumberNotAllowed:
-                self.skipped.add(line, value, SkipReason.NOT_ALLOWED)
-                continue
-            except InvalidPhoneNumber:
-                self.skipped.add(line, value, SkipReason.INVALID)
-                continue
-            batch.append(ListedNumber(line, value, number.national, number.e164))
-            if len(batch) == self._batch_rows:
-                if kept := self._first_seen(batch, seen):
-                    yield kept
-                batch = []
-        if kept := self._first_seen(batch, seen):
+        keys: list[int] = []  # each number's E.164 digits, to find repeats
+        for cells in self._row_batches():
+            for line, value, national, e164, key in self._parsed(cells):
+                batch.append(ListedNumber(line, value, national, e164))
+                keys.append(key)
+                if len(batch) == self._batch_rows:
+                    if kept := self._first_seen(batch, keys, seen):
+                        yield kept
+                    batch, keys = [], []
+        if kept := self._first_seen(batch, keys, seen):
             yield kept
 
     def skip(self, row: ListedNumber, reason: SkipReason) -> None:
@@ -161,10 +157,52 @@ class ListReader:
         self.skipped.add(row.line, row.written, reason)
         self.accepted -= 1
 
-    def _first_seen(self, batch: list[ListedNumber], seen: _SeenNumbers) -> list[ListedNumber]:
+    def _row_batches(self) -> Iterator[list[tuple[int, str]]]:
+        """The cells a batch of rows at a time, counted against the limit as they are read."""
+        cells: list[tuple[int, str]] = []
+        for line, value in self._cells:
+            self.rows += 1
+            if self.rows > self._max_rows:
+                raise ListError(f"file: more than {self._max_rows:,} rows (line {line})")
+            cells.append((line, value))
+            if len(cells) == self._batch_rows:
+                yield cells
+                cells = []
+        if cells:
+            yield cells
+
+    def _parsed(self, cells: list[tuple[int, str]]) -> Iterator[tuple[int, str, str, str, int]]:
+        """(line, cell, national, E.164, E.164 digits) of each callable number of `cells`,
+        in order; the others are counted as skipped."""
+        places = np.full(len(cells), -1, dtype=np.intp)  # in `plain`'s answer; -1: not there
+        national: list[str] = []
+        e164: list[str] = []
+        key: list[int] = []
+        if self._plain is not None:
+            plain = self._plain([value for _, value in cells])
+            places[plain.at] = np.arange(len(plain.at))
+            national, e164, key = plain.national, plain.e164, plain.key.tolist()
+        decided: list[int] = places.tolist()
+        for (line, value), at in zip(cells, decided, strict=True):
+            if at >= 0:
+                yield line, value, national[at], e164[at], key[at]
+                continue
+            try:
+                number = self._parse(value)
+            except NumberNotAllowed:
+                self.skipped.add(line, value, SkipReason.NOT_ALLOWED)
+                continue
+            except InvalidPhoneNumber:
+                self.skipped.add(line, value, SkipReason.INVALID)
+                continue
+            yield line, value, number.national, number.e164, int(number.e164[1:])
+
+    def _first_seen(
+        self, batch: list[ListedNumber], keys: list[int], seen: _SeenNumbers
+    ) -> list[ListedNumber]:
         if not batch:
             return []
-        fresh = seen.first_seen(np.array([int(row.e164[1:]) for row in batch], dtype=np.int64))
+        fresh = seen.first_seen(np.array(keys, dtype=np.int64))
         kept = []
         for row, is_fresh in zip(batch, fresh.tolist(), strict=True):
             if is_fresh:
