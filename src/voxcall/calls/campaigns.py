@@ -8,6 +8,7 @@ a worker thread. Nothing here knows of HTTP.
 from __future__ import annotations
 
 import json
+import operator
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -254,13 +255,19 @@ Listed = Callable[[list[str]], set[str]]
 def _rows(reader: ListReader, listed: Listed, progress: Progress | None) -> ListRows:
     """The list's rows a batch at a time; numbers on a do-not-call list are skipped."""
     for batch in reader.batches():
-        barred = listed([row.e164 for row in batch])
-        for row in batch:
-            if row.e164 in barred:
-                reader.skip(row, SkipReason.DO_NOT_CALL)
-        yield [(row.line, row.national, row.e164) for row in batch if row.e164 not in barred]
+        if barred := listed(list(map(_E164, batch))):
+            for row in batch:
+                if row.e164 in barred:
+                    reader.skip(row, SkipReason.DO_NOT_CALL)
+            batch = [row for row in batch if row.e164 not in barred]
+        yield list(map(_LIST_ROW, batch))
         if progress is not None:
             progress(reader.rows)
+
+
+# (line, national, E.164) of a ListedNumber, E.164 alone: in C, a million times per list
+_LIST_ROW = operator.itemgetter(0, 2, 3)
+_E164 = operator.attrgetter("e164")
 
 
 def _list_skips(skipped: Skipped) -> ListSkips:

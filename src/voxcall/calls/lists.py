@@ -16,7 +16,7 @@ import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -138,17 +138,18 @@ class ListReader:
 
     def batches(self) -> Iterator[list[ListedNumber]]:
         seen = _SeenNumbers()
-        batch: list[ListedNumber] = []
-        keys: list[int] = []  # each number's E.164 digits, to find repeats
+        pending: list[ListedNumber] = []
+        keys: list[int] = []  # each pending number's E.164 digits, to find repeats
         for cells in self._row_batches():
-            for line, value, national, e164, key in self._parsed(cells):
-                batch.append(ListedNumber(line, value, national, e164))
-                keys.append(key)
-                if len(batch) == self._batch_rows:
-                    if kept := self._first_seen(batch, keys, seen):
-                        yield kept
-                    batch, keys = [], []
-        if kept := self._first_seen(batch, keys, seen):
+            numbers, numbers_keys = self._parsed(cells)
+            pending += numbers
+            keys += numbers_keys
+            while len(pending) >= self._batch_rows:
+                size = self._batch_rows
+                if kept := self._first_seen(pending[:size], keys[:size], seen):
+                    yield kept
+                pending, keys = pending[size:], keys[size:]
+        if kept := self._first_seen(pending, keys, seen):
             yield kept
 
     def skip(self, row: ListedNumber, reason: SkipReason) -> None:
@@ -158,35 +159,31 @@ class ListReader:
         self.accepted -= 1
 
     def _row_batches(self) -> Iterator[list[tuple[int, str]]]:
-        """The cells a batch of rows at a time, counted against the limit as they are read."""
-        cells: list[tuple[int, str]] = []
-        for line, value in self._cells:
-            self.rows += 1
-            if self.rows > self._max_rows:
+        """The cells a batch of rows at a time, counted against the limit as they are read
+        (never more than one row past it)."""
+        cells = iter(self._cells)
+        while batch := list(islice(cells, min(self._batch_rows, self._max_rows - self.rows + 1))):
+            if self.rows + len(batch) > self._max_rows:
+                line = batch[self._max_rows - self.rows][0]
                 raise ListError(f"file: more than {self._max_rows:,} rows (line {line})")
-            cells.append((line, value))
-            if len(cells) == self._batch_rows:
-                yield cells
-                cells = []
-        if cells:
-            yield cells
+            self.rows += len(batch)
+            yield batch
 
-    def _parsed(self, cells: list[tuple[int, str]]) -> Iterator[tuple[int, str, str, str, int]]:
-        """(line, cell, national, E.164, E.164 digits) of each callable number of `cells`,
-        in order; the others are counted as skipped."""
-        places = np.full(len(cells), -1, dtype=np.intp)  # in `plain`'s answer; -1: not there
-        national: list[str] = []
-        e164: list[str] = []
-        key: list[int] = []
+    def _parsed(self, cells: list[tuple[int, str]]) -> tuple[list[ListedNumber], list[int]]:
+        """The callable numbers of `cells` in order, with their E.164 digits; the others
+        are counted as skipped."""
+        lines, values = zip(*cells, strict=True)
         if self._plain is not None:
-            plain = self._plain([value for _, value in cells])
-            places[plain.at] = np.arange(len(plain.at))
-            national, e164, key = plain.national, plain.e164, plain.key.tolist()
-        decided: list[int] = places.tolist()
-        for (line, value), at in zip(cells, decided, strict=True):
-            if at >= 0:
-                yield line, value, national[at], e164[at], key[at]
-                continue
+            plain = self._plain(values)
+            at, national, e164 = plain.at, [*plain.national], [*plain.e164]
+            key: list[int] = plain.key.tolist()
+        else:
+            at, national, e164, key = np.empty(0, dtype=np.intp), [], [], []
+        undecided = np.ones(len(cells), dtype=np.bool_)
+        undecided[at] = False
+        parsed: list[int] = []  # where `parse` took a number
+        for i in np.flatnonzero(undecided).tolist():
+            line, value = cells[i]
             try:
                 number = self._parse(value)
             except NumberNotAllowed:
@@ -195,7 +192,25 @@ class ListReader:
             except InvalidPhoneNumber:
                 self.skipped.add(line, value, SkipReason.INVALID)
                 continue
-            yield line, value, number.national, number.e164, int(number.e164[1:])
+            parsed.append(i)
+            national.append(number.national)
+            e164.append(number.e164)
+            key.append(int(number.e164[1:]))
+        if parsed:  # back into list order
+            places = np.concatenate((at, np.array(parsed, dtype=np.intp)))
+            order = np.argsort(places, kind="stable")
+            at = places[order]
+            national, e164, key = (
+                np.array(column, dtype=object)[order].tolist() for column in (national, e164, key)
+            )
+        rows = zip(
+            np.array(lines)[at].tolist(),
+            np.array(values, dtype=object)[at].tolist(),
+            national,
+            e164,
+            strict=True,
+        )
+        return list(map(ListedNumber._make, rows)), key
 
     def _first_seen(
         self, batch: list[ListedNumber], keys: list[int], seen: _SeenNumbers

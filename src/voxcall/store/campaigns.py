@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import count, repeat
 from typing import IO, Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
@@ -325,26 +326,30 @@ def _unspooled(staged: IO[bytes]) -> Iterator[Sequence[ListRow]]:
 
 
 def bulk_insert_list(conn: Connection, campaign_seq: int, rows: ListRows) -> int:
-    """Store a campaign's list rows in list order, a statement a batch (COPY on PostgreSQL,
-    executemany on SQLite) on the driver's own connection: SQLAlchemy's parameter handling
-    would cost more than the insert. How many rows were stored."""
+    """Store a campaign's list rows in list order on the driver's own connection
+    (SQLAlchemy's parameter handling would cost more than the insert): on PostgreSQL one
+    COPY fed a batch at a time, so that the server writes while the next batch is read; on
+    SQLite executemany a batch. How many rows were stored."""
     driver = conn.connection.dbapi_connection
     assert driver is not None
     total = 0
     cursor = driver.cursor()
     try:
-        for batch in rows:
-            numbered = [
-                (campaign_seq, total + i, line, national, e164)
-                for i, (line, national, e164) in enumerate(batch)
-            ]
-            if conn.dialect.name == "postgresql":
-                with cursor.copy(_COPY_LIST) as copy:
-                    for values in numbered:
-                        copy.write_row(values)
-            else:
-                cursor.executemany(_INSERT_LIST, numbered)
-            total += len(numbered)
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(_COPY_LIST) as copy:
+                for batch in rows:
+                    copy.write(
+                        "".join(
+                            f"{campaign_seq}\t{total + i}\t{line}\t{national}\t{e164}\n"
+                            for i, (line, national, e164) in enumerate(batch)
+                        )
+                    )
+                    total += len(batch)
+        else:
+            for batch in rows:
+                numbered = zip(repeat(campaign_seq), count(total), strict=False)
+                cursor.executemany(_INSERT_LIST, list(map(tuple.__add__, numbered, batch)))
+                total += len(batch)
     finally:
         cursor.close()
     return total
