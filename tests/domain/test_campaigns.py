@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import (
     CALL_TIME_TO_LIVE,
     Campaign,
@@ -73,3 +74,16 @@ def test_a_released_call_expires_after_its_time_to_live_or_at_the_campaigns_end(
     later_end = released + 10 * CALL_TIME_TO_LIVE
     assert released_call_expiry(released, later_end) == released + CALL_TIME_TO_LIVE
     assert released_call_expiry(released, released + 60) == released + 60
+
+
+def test_numbers_never_released_wait_until_the_campaign_ends_then_expire() -> None:
+    running = dataclasses.replace(_CAMPAIGN, total=10, released=4)
+    calls = {CallStatus.NORMAL: 3, CallStatus.WAITING: 1}
+    counted = running.counted(calls, 1_500)
+    assert (counted.counts[CallStatus.WAITING], counted.counts[CallStatus.EXPIRED]) == (7, 0)
+    assert (counted.counts[CallStatus.NORMAL], counted.price_milli) == (3, 1_500)
+    assert sum(counted.counts.values()) == counted.total
+    cancelled = dataclasses.replace(running, state=CampaignState.CANCELLED).counted(calls, 0)
+    assert (cancelled.counts[CallStatus.WAITING], cancelled.counts[CallStatus.EXPIRED]) == (1, 6)
+    done = dataclasses.replace(running, finished_at=1).counted(calls, 0)
+    assert done.counts[CallStatus.EXPIRED] == 6

@@ -3,8 +3,10 @@ the rules of its status and of how many of its numbers may be released to the di
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from voxcall.domain.calls import CallStatus
@@ -107,6 +109,15 @@ class Campaign:
     # or EXPIRED once the campaign has ended without them.
     counts: dict[CallStatus, int] = field(default_factory=dict)
     price_milli: int = 0
+
+    def counted(self, calls: Mapping[CallStatus, int], price_milli: int) -> Campaign:
+        """The campaign with its released `calls` by status and their debits, and its
+        numbers never released counted as WAITING, or EXPIRED once it has ended (api.md §8:
+        they have no call object)."""
+        counts = dict.fromkeys(CallStatus, 0) | dict(calls)
+        ended = self.finished_at is not None or self.state is CampaignState.CANCELLED
+        counts[CallStatus.EXPIRED if ended else CallStatus.WAITING] += self.total - self.released
+        return dataclasses.replace(self, counts=counts, price_milli=price_milli)
 
     def status(self, now: float, *, window_open: bool = True) -> CampaignStatus:
         if self.state is CampaignState.CANCELLED:

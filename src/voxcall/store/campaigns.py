@@ -451,7 +451,7 @@ def _policy_columns(policy: CampaignPolicy) -> dict[str, Any]:
 def _with_counts(conn: Connection, row: Mapping[Any, Any] | None) -> Campaign:
     """The campaign with its calls counted by status and its price so far."""
     assert row is not None
-    counts = dict.fromkeys(CallStatus, 0)
+    counts: dict[CallStatus, int] = {}
     price = 0
     for status, n, debited in conn.execute(
         select(t.calls.c.status, func.count(), func.coalesce(func.sum(t.calls.c.price_milli), 0))
@@ -460,11 +460,7 @@ def _with_counts(conn: Connection, row: Mapping[Any, Any] | None) -> Campaign:
     ):
         counts[CallStatus[status]] = n
         price += debited
-    campaign = _campaign(row)
-    unreleased = campaign.total - campaign.released
-    ended = campaign.finished_at is not None or campaign.state is CampaignState.CANCELLED
-    counts[CallStatus.EXPIRED if ended else CallStatus.WAITING] += unreleased
-    return dataclasses.replace(campaign, counts=counts, price_milli=price)
+    return _campaign(row).counted(counts, price)
 
 
 def _campaign(m: Mapping[Any, Any]) -> Campaign:
