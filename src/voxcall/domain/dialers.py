@@ -23,6 +23,13 @@ class DialerConfig:
     tariff: Tariff = FREE
 
 
+def claimable(wanted: int, *, channels: int, busy: int, per_window: int, recent: int) -> int:
+    """How many of `wanted` attempts a dialer may start now: no more than its free channels
+    (`busy` of `channels` are in use) and what is left of its calls-per-second budget
+    (`recent` of the window's `per_window` started already); never below 0."""
+    return max(0, min(wanted, channels - busy, per_window - recent))
+
+
 def cps_budget(cps: float) -> tuple[float, int]:
     """A calls-per-second limit as (window seconds, attempts a window may start): claims at
     `now` count the attempts started after `now - window`, so every window of that length,

@@ -30,7 +30,7 @@ from voxcall.domain.calls import (
     lane_of,
     outcome_unknown,
 )
-from voxcall.domain.dialers import DialerConfig, cps_budget
+from voxcall.domain.dialers import DialerConfig, claimable, cps_budget
 from voxcall.domain.voices import Voice
 from voxcall.store import schema as t
 from voxcall.store.claim import claim_calls
@@ -152,7 +152,9 @@ class CallQueue(Database):
                     t.attempts.c.dialer_id == dialer.id, t.attempts.c.started_at > now - window
                 )
             ).scalar_one()
-            limit = min(limit, row.channels - busy, per_window - recent)
+            limit = claimable(
+                limit, channels=row.channels, busy=busy, per_window=per_window, recent=recent
+            )
             return self._claim(conn, dialer.id, limit, now, worker_id) if limit > 0 else []
 
     def _claim(
