@@ -11,8 +11,9 @@ import pytest
 
 from tests.store.test_reports import _calls
 from voxcall.calls.dialers import new_dialer
-from voxcall.domain.calls import AttemptRecord, CallStatus
+from voxcall.domain.calls import AttemptRecord, CallClass, CallStatus, NewCall
 from voxcall.domain.operations import DialerActivity, QueueDepth
+from voxcall.domain.voices import Voice
 from voxcall.store.store import Store
 
 
@@ -44,10 +45,9 @@ def _end(store: Store, call_id: str, attempt_id: str, started: float, result: st
 
 def test_dialer_activity_and_the_queue(store: Store) -> None:
     project = store.create_project("p", rate_limit=10, allowed_regions=["IR"])
-    _calls(store, project, [int(time.time()) - 60])
-    _calls(store, project, [int(time.time()) - 60] * 2, campaign=uuid.uuid4().hex)  # a batch
+    _calls(store, project, [int(time.time()) - 60] * 3)
     now = time.time() + 1  # the calls are due
-    assert store.queue_depth() == QueueDepth(single=1, batch=2)
+    assert store.queue_depth() == QueueDepth(single=3)
 
     d1 = store.get_dialer("d1")
     assert d1 is not None
@@ -67,7 +67,34 @@ def test_dialer_activity_and_the_queue(store: Store) -> None:
     past = store.dialer_activity(["d1"], now + 2 * 3600)["d1"]
     assert (past.busy, past.attempts, past.last_error) == (1, 0, None)
     assert store.queue_depth() == QueueDepth(dialing=1)
-    assert live.call.id not in (answered.call.id, failed.call.id)
+    assert [c.id for c in store.calls_in_progress(project.id)] == [live.call.id]
+
+
+@pytest.mark.parametrize("call_class", list(CallClass))
+def test_the_queue_by_class(store: Store, call_class: CallClass) -> None:
+    project = store.create_project("p", rate_limit=10, allowed_regions=["IR"])
+    voice = Voice(uuid.uuid4().hex, project.id, "v", "wav", 1, 1.0, 0)
+    store.add_voice(voice)
+    now = int(time.time())
+    store.insert_calls(
+        [
+            NewCall(
+                id=uuid.uuid4().hex, project_id=project.id, campaign_id=None,
+                voice_id=voice.id, national_number=f"0912000000{i}", e164=f"+98912000000{i}",
+                dialer_id=None, retry_count=0, retry_interval=None, request_date=now,
+                expires_at=now + 3600, reserved_milli=0, call_class=call_class,
+            )
+            for i in range(2)
+        ]
+    )  # fmt: skip
+    depth = store.queue_depth()
+    field = {
+        CallClass.ONE_TIME_CODE: "one_time_code",
+        CallClass.SINGLE: "single",
+        CallClass.BATCH: "batch",
+        CallClass.CAMPAIGN: "campaign",
+    }[call_class]
+    assert depth == QueueDepth(**{field: 2})
 
 
 def test_workers_and_the_database(store: Store) -> None:

@@ -43,9 +43,10 @@ class WorkerInfo:
 
 @dataclass(frozen=True, slots=True)
 class QueueDepth:
-    """Calls waiting for an attempt, by the kind of request that made them."""
+    """Calls waiting for an attempt, by class (the claim's order, api.md §10)."""
 
-    single: int = 0  # single calls, text to speech and one-time codes
+    one_time_code: int = 0
+    single: int = 0  # single and text-to-speech calls
     batch: int = 0
     campaign: int = 0  # released campaign numbers (those not released wait in their list)
     dialing: int = 0  # calls with an attempt on a line now

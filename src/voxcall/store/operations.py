@@ -1,11 +1,11 @@
 """The operator's reads over the whole service: dialers' recent attempts, the queue by
-class, workers (each an indexed count or a short keyed scan)."""
+class, workers (each an indexed count or a short keyed range)."""
 
 from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
-from voxcall.domain.calls import AttemptState, Phase
+from voxcall.domain.calls import AttemptState, CallClass, Phase
 from voxcall.domain.operations import (
     ERROR_LOOKBACK,
     RATE_WINDOW,
@@ -62,23 +62,14 @@ class Operations(Database):
         return found
 
     def queue_depth(self) -> QueueDepth:
-        """Queued calls by class: no campaign id is a single call, a campaign id that names
-        a campaign is a campaign's, any other a batch's."""
+        """Queued calls by class, calls on a line, webhook events not delivered yet."""
         calls = t.calls.c
-        kind = case(
-            (calls.campaign_id.is_(None), "single"),
-            (t.campaigns.c.id.is_not(None), "campaign"),
-            else_="batch",
-        )
         with self._read() as conn:
-            by_kind: dict[str, int] = dict(
+            by_class: dict[int, int] = dict(
                 conn.execute(
-                    select(kind, func.count())
-                    .select_from(
-                        t.calls.outerjoin(t.campaigns, t.campaigns.c.id == calls.campaign_id)
-                    )
+                    select(calls.call_class, func.count())
                     .where(calls.phase == Phase.QUEUED.value)
-                    .group_by(kind)
+                    .group_by(calls.call_class)
                 ).all()
             )
             dialing = conn.execute(
@@ -91,9 +82,10 @@ class Operations(Database):
                 )
             ).scalar_one()
         return QueueDepth(
-            single=by_kind.get("single", 0),
-            batch=by_kind.get("batch", 0),
-            campaign=by_kind.get("campaign", 0),
+            one_time_code=by_class.get(CallClass.ONE_TIME_CODE, 0),
+            single=by_class.get(CallClass.SINGLE, 0),
+            batch=by_class.get(CallClass.BATCH, 0),
+            campaign=by_class.get(CallClass.CAMPAIGN, 0),
             dialing=dialing,
             pending_webhooks=pending,
         )
