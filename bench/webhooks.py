@@ -52,7 +52,7 @@ from bench.common import (
 from bench.dispatch import database_url, queue_calls
 from bench.intake import voxcall
 from voxcall.store import schema
-from voxcall.store.call_queue import call_from_row
+from voxcall.store.call_rows import call_from_row
 from voxcall.store.store import Store
 from voxcall.webhooks.delivery import CONCURRENCY, PER_PROJECT_MAX
 from voxcall.webhooks.event import event_body

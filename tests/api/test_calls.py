@@ -51,6 +51,8 @@ def test_single_call_is_accepted_waiting(client: TestClient, tenant: Tenant, voi
         "price": 0.0,
         "campaignId": None,
         "attempts": 0,
+        "digits": "",
+        "answeredBy": None,
     }
     assert before <= call["requestDate"] <= int(time.time())
 

@@ -105,13 +105,15 @@ def _use_known(case: Any, known: dict[str, str]) -> None:
 # What a schema cannot state: whether a text has anything to say ("!?" has not) is Unicode
 # categories, which a pattern cannot test; whether a campaign's list holds a number it can
 # call, and whether its endAt is still to come, depend on the numbers and on the clock; a
-# window's start must differ from its end and not be 24:00.
+# window's start must differ from its end and not be 24:00; gather's repeatKey must differ
+# from its finishOnKey.
 _UNSTATED = (
     "text:",
     "phoneNumbers: the list holds no number",
     "endAt: must be later",
     "window.start: must be 00:00 to 23:59",
     "window.end: must differ from start",
+    "gather: repeatKey must differ",
 )
 
 

@@ -90,6 +90,8 @@ def test_every_sandbox_number_end_to_end(server: Server, data: Path) -> None:
             "price": 0.0,
             "campaignId": None,
             "attempts": attempts,
+            "digits": "",
+            "answeredBy": None,
             "e164": "+98" + number[1:],
         }, number
         assert first["requestDate"] <= call["executionDate"] <= time.time()
@@ -184,3 +186,26 @@ def test_the_worker_role_runs_uvloop(data: Path) -> None:
         assert worker.terminate() == 0, worker.log()
     finally:
         worker.stop()
+
+
+def test_sandbox_callees_press_keys(server: Server, data: Path) -> None:
+    project = voxcall_json(data, "project", "create", "acme")
+    client = server.client(project["token"])
+    audio = encode(tone(3.0, 440.0, rate=8000, channels=1), 8000, 1, "wav")
+    voice = client.post("/api/v2/file/voice", files={"file": ("m.wav", audio)}).json()["result"]
+    requests = {
+        # number, gather -> digits: 0006 presses 1, 0007 presses * then 2
+        "09121230006": ({"maxDigits": 1}, "1"),
+        "09121230007": ({"maxDigits": 2, "timeout": "3"}, "*2"),
+        "09121230008": ({"maxDigits": 2, "repeatKey": "*", "finishOnKey": "#"}, ""),
+    }
+    ids = {}
+    for number, (gather, _) in requests.items():
+        body = {"phoneNumber": number, "voiceId": voice["id"], "gather": gather}
+        response = client.post("/api/v2/voice/single", json=body)
+        assert response.status_code == 200, response.text
+        ids[number] = response.json()["result"]["id"]
+    final = wait_final(client, list(ids.values()))
+    for number, (_, digits) in requests.items():
+        call = final[ids[number]]
+        assert (call["status"], call["digits"], call["answeredBy"]) == ("NORMAL", digits, None)

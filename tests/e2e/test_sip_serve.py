@@ -11,7 +11,7 @@ import pytest
 
 from tests.audio.samples import encode, speech_wav, tone
 from tests.e2e.server import Server, voxcall, voxcall_json
-from tests.peers.net import free_ports
+from tests.peers.net import HOST, free_ports
 from tests.peers.sipp import SippFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.peers]
@@ -99,5 +99,44 @@ def test_a_trunk_that_restarts_under_serve(tmp_path: Path, sipp_uas: SippFactory
         assert restarted.wait() == 0, restarted.diagnostics()
         # The loop users run, named in cli.py: uvicorn's "auto" would fall back silently.
         assert "event loop uvloop.Loop" in server.log()
+    finally:
+        server.stop()
+
+
+def test_key_presses_through_the_api(tmp_path: Path, sipp_uas: SippFactory) -> None:
+    data = tmp_path / "data"
+    low, port = free_ports(16), free_ports(1)
+    voxcall_json(
+        data, "dialer", "add", "trunk1", "--driver", "sip", "--trunk", f"sip:{HOST}:{port}",
+        "--local-ip", HOST, "--rtp-ports", f"{low}-{low + 15}", "--default",
+    )  # fmt: skip
+    project = voxcall_json(data, "project", "create", "acme", "--balance", "1000")
+    server = Server(data, speed=1)
+    server.start()
+    try:
+        client = server.client(project["token"])
+        audio = encode(tone(8.0, 440.0, rate=8000, channels=1), 8000, 1, "wav")
+        voice = client.post("/api/v2/file/voice", files={"file": ("m.wav", audio)}).json()
+        # Started last: its clock (-timeout) runs from here. The callee presses 4, 2 and #
+        # by SIP INFO while the message plays.
+        uas = sipp_uas("uas_keys_info.xml", port=port)
+        body = {
+            "phoneNumber": "09121234567",
+            "voiceId": voice["result"]["id"],
+            "gather": {"maxDigits": 4, "finishOnKey": "#"},
+        }
+        call_id = client.post("/api/v2/voice/single", json=body).json()["result"]["id"]
+        deadline = time.monotonic() + 30
+        call: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            call = client.get(f"/api/v2/voice/status/{call_id}").json()["result"]
+            if call["status"] != "WAITING":
+                break
+            time.sleep(0.2)
+        assert (call["status"], call["digits"], call["answeredBy"]) == ("NORMAL", "42", None), (
+            server.log()
+        )
+        assert call["billSec"] < 8  # the 8 s message was cut short by the keys
+        assert uas.wait() == 0, uas.diagnostics()
     finally:
         server.stop()

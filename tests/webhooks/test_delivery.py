@@ -44,6 +44,8 @@ from voxcall.webhooks.delivery import (
 from voxcall.webhooks.signing import new_secret, verify
 
 PAYLOAD_FIELDS = {
+    "digits",
+    "answeredBy",
     "requestId",
     "campaignId",
     "balanceSubtracted",
@@ -256,6 +258,8 @@ async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver:
             "number": NUMBER,
             "requestDate": call.request_date,
             "executionDate": call.execution_date,
+            "digits": "",
+            "answeredBy": None,
         }
         assert isinstance(payload["balanceSubtracted"], float)
         assert isinstance(payload["requestDate"], int) and payload["requestDate"] > 0

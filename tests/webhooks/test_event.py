@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 from voxcall.billing.money import parse_toman
+from voxcall.dialers.base import AnsweredBy
 from voxcall.domain.calls import Call, CallStatus, Phase
 from voxcall.webhooks.event import event_body
 
@@ -37,7 +38,8 @@ def test_the_readme_example() -> None:
     assert event_body(NORMAL) == (
         b'{"requestId":"69b9e312e3b64b3880760639f5dfdffa","campaignId":null,'
         b'"balanceSubtracted":300.0,"cause":"NORMAL","statusCode":1,"billSec":3,'
-        b'"number":"09121234567","requestDate":1764190000,"executionDate":1764190001}'
+        b'"number":"09121234567","requestDate":1764190000,"executionDate":1764190001,'
+        b'"digits":"","answeredBy":null}'
     )
 
 
@@ -60,7 +62,14 @@ def test_an_expired_call_of_a_campaign() -> None:
         "number": "09121234567",
         "requestDate": 1764190000,
         "executionDate": 0,
+        "digits": "",
+        "answeredBy": None,
     }
+
+
+def test_keys_and_who_answered() -> None:
+    answered = dataclasses.replace(NORMAL, digits="1#", answered_by=AnsweredBy.MACHINE)
+    assert event_body(answered).endswith(b',"digits":"1#","answeredBy":"machine"}')
 
 
 def test_a_price_to_the_milli_toman_is_exact() -> None:

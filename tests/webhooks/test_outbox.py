@@ -95,6 +95,7 @@ def _pending(db: Path, project_id: str, count: int, due: float) -> None:
     """`count` final calls with an event waiting for a first attempt, written directly."""
     calls = [
         dict.fromkeys(CALL_COLUMNS, 0)
+        | {"gather": None, "machine_detection": "off", "digits": "", "answered_by": None}
         | {"id": uuid.uuid4().hex, "project_id": project_id, "status": "NORMAL", "phase": "final"}
         for _ in range(count)
     ]

@@ -16,12 +16,14 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 
 from voxcall.audio.otp import MAX_DIGITS
 from voxcall.audio.tts import LANGUAGES, MAX_TEXT
 from voxcall.billing.money import toman
 from voxcall.calls.service import DEFAULT_TIME_TO_LIVE, CallOptions, ServerInfo
+from voxcall.dialers.base import KEYS, Gather, MachineDetection
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
@@ -94,6 +96,41 @@ Text = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_
 Numbers = Annotated[list[str], Field(json_schema_extra={"minItems": 1, "maxItems": 100})]
 
 
+def _key(value: str) -> str:
+    if len(value) != 1 or value not in KEYS:
+        raise ValueError(f"must be one of {' '.join(KEYS)}")
+    return value
+
+
+Key = Annotated[str, AfterValidator(_key), Field(json_schema_extra={"enum": list(KEYS)})]
+
+
+def _object(value: Any) -> Any:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError("must be an object")
+    return value
+
+
+class GatherFields(BaseModel):
+    """api.md §11 `gather`: the keys to collect during and after the message."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    maxDigits: Annotated[Number, *between(1, 16)]
+    timeout: Annotated[Number, *between(1, 30)] = 5
+    finishOnKey: Key | None = None
+    repeatKey: Key | None = None
+
+    @model_validator(mode="after")
+    def _keys_differ(self) -> GatherFields:
+        if self.finishOnKey is not None and self.finishOnKey == self.repeatKey:
+            raise ValueError("repeatKey must differ from finishOnKey")
+        return self
+
+    def gather(self) -> Gather:
+        return Gather(self.maxDigits, float(self.timeout), self.finishOnKey, self.repeatKey)
+
+
 class CallFields(BaseModel):
     """Fields common to every call endpoint. Unknown fields are ignored (api.md §1)."""
 
@@ -103,6 +140,8 @@ class CallFields(BaseModel):
     serverId: str | None = None
     retryInterval: Annotated[Number, *between(10, 86400)] | None = None
     timeToLive: Annotated[Number, *between(60, 604800)] = DEFAULT_TIME_TO_LIVE
+    gather: Annotated[GatherFields | None, BeforeValidator(_object)] = None
+    machineDetection: Literal["off", "detect", "voicemail", "humansOnly"] = "off"
 
     def options(self) -> CallOptions:
         return CallOptions(
@@ -110,6 +149,8 @@ class CallFields(BaseModel):
             server_id=self.serverId,
             retry_interval=self.retryInterval,
             time_to_live=self.timeToLive,
+            gather=self.gather.gather() if self.gather is not None else None,
+            machine_detection=MachineDetection(self.machineDetection),
         )
 
 
@@ -194,6 +235,10 @@ class CallObject(BaseModel):
     price: float = Field(le=0, description="Toman taken, negative; 0.0 until billed")
     campaignId: str | None
     attempts: int = Field(ge=0)
+    digits: str = Field(description="the keys pressed (with gather), in order; empty if none")
+    answeredBy: Literal["human", "machine", "unknown"] | None = Field(
+        description="who answered, as machine detection decided; null when it is off"
+    )
 
 
 class CallStatusObject(CallObject):
@@ -247,6 +292,8 @@ def call_json(call: Call, *, with_e164: bool = False) -> dict[str, Any]:
         "price": price(call),
         "campaignId": call.campaign_id,
         "attempts": call.attempts,
+        "digits": call.digits,
+        "answeredBy": call.answered_by.value if call.answered_by is not None else None,
     }
     if with_e164:
         body["e164"] = call.e164

@@ -5,7 +5,8 @@ UNKNOWN (see `Store.recover_interrupted`), never into a second dial. Its end is 
 transaction together with what the call becomes, shielded from cancellation.
 
 A watchdog bounds every attempt, whatever its driver does: with no outcome within the ring
-timeout plus the voice's length plus `watchdog` seconds, the attempt ends as ERROR through the
+timeout plus the voice's length (with `gather`, the longest the call may take collecting
+keys) plus `watchdog` seconds, the attempt ends as ERROR through the
 same path as any outcome (its channel and reservation are released), the driver is told to
 hang up (its `dial` is cancelled), and what it reports later is ignored.
 """
@@ -38,7 +39,13 @@ from voxcall.dialers.base import (
     Voice8k,
 )
 from voxcall.dialers.registry import DialerFactory
-from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt, outcome_unknown
+from voxcall.domain.calls import (
+    AttemptRecord,
+    CallStatus,
+    ClaimedAttempt,
+    longest_talk,
+    outcome_unknown,
+)
 from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
@@ -337,7 +344,7 @@ class Scheduler:
             )
         except TimeoutError:
             return self._gave_up(config, claim, f"voice not read after {self.watchdog:.1f} s")
-        limit = config.ring_timeout + voice.duration + self.watchdog
+        limit = config.ring_timeout + longest_talk(voice.duration, call.gather) + self.watchdog
         request = DialRequest(
             attempt_id=claim.attempt_id,
             national_number=call.national_number,
@@ -345,6 +352,8 @@ class Scheduler:
             voice=voice,
             ring_timeout=float(config.ring_timeout),
             attempt_number=claim.number,
+            gather=call.gather,
+            machine_detection=call.machine_detection,
         )
         # A task of its own: waiting on it with a timeout returns on time even when the
         # driver does not (a cancelled driver may take a while to hang up, or never return).

@@ -25,7 +25,8 @@ from voxcall.calls.errors import (
 from voxcall.calls.ids import is_id
 from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
 from voxcall.calls.voices import over_quota
-from voxcall.domain.calls import Call, CallClass, NewCall
+from voxcall.dialers.base import Gather, MachineDetection
+from voxcall.domain.calls import Call, CallClass, NewCall, longest_talk
 from voxcall.domain.dialers import DialerConfig
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
@@ -42,6 +43,8 @@ class CallOptions:
     server_id: str | None = None
     retry_interval: int | None = None
     time_to_live: int = DEFAULT_TIME_TO_LIVE
+    gather: Gather | None = None  # api.md §11
+    machine_detection: MachineDetection = MachineDetection.OFF
 
 
 # (project id, Idempotency-Key, the response to keep for the accepted calls)
@@ -79,7 +82,8 @@ class CallService:
         self.dnc.refuse_listed(project, numbers, one_time_code=one_time_code, batch=batch)
         _, candidates = self.route(project, options.server_id, None)
         current = self.accounts.balance(project)
-        needed = len(numbers) * max_price(voice_seconds, [d.tariff for d in candidates])
+        talk = longest_talk(voice_seconds, options.gather)
+        needed = len(numbers) * max_price(talk, [d.tariff for d in candidates])
         if needed > current.available_milli:
             raise _insufficient(needed, len(numbers))
 
@@ -112,7 +116,8 @@ class CallService:
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
         dialer_id, candidates = self.route(project, options.server_id, settings_version)
-        reservation = max_price(voice.duration, [d.tariff for d in candidates])
+        talk = longest_talk(voice.duration, options.gather)
+        reservation = max_price(talk, [d.tariff for d in candidates])
         now = int(time.time())
         campaign_id = uuid.uuid4().hex if batch else None
         call_class = CallClass.BATCH if batch else CallClass.SINGLE
@@ -135,6 +140,8 @@ class CallService:
                         expires_at=now + options.time_to_live,
                         reserved_milli=reservation,
                         call_class=call_class,
+                        gather=options.gather,
+                        machine_detection=options.machine_detection,
                     )
                     for number in numbers
                 ],

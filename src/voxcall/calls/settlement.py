@@ -93,4 +93,6 @@ def attempt_record(
         next_attempt_at=settlement.retry_at,
         billed_sec=settlement.bill_sec,
         price_milli=settlement.price_milli,
+        digits=outcome.digits,
+        answered_by=outcome.answered_by,
     )

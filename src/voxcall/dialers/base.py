@@ -80,6 +80,13 @@ class Gather:
         if self.finish_on_key is not None and self.finish_on_key == self.repeat_key:
             raise ValueError("repeat_key: must differ from finish_on_key")
 
+    def longest_talk(self, message: float) -> float:
+        """The longest a call with these settings stays up from the start of a `message`
+        seconds long: each repeat may come just before the message ends, or just before the
+        timeout after it, and each key but the last just before the timeout."""
+        repeats = self.MAX_REPEATS if self.repeat_key is not None else 0
+        return (1 + repeats) * message + (repeats + self.max_digits) * self.timeout
+
 
 @dataclass(frozen=True, slots=True)
 class DialRequest:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from voxcall.dialers.base import AnsweredBy, Gather, MachineDetection
+
 
 class CallStatus(enum.Enum):
     """The public status of a call request (api.md §2), with its Bitel status code."""
@@ -89,6 +91,17 @@ class Call:
     price_milli: int
     reserved_milli: int
     cause: str
+    # api.md §11: what the request asked for, and what its last answered attempt found.
+    gather: Gather | None = None
+    machine_detection: MachineDetection = MachineDetection.OFF
+    digits: str = ""
+    answered_by: AnsweredBy | None = None
+
+
+def longest_talk(voice_seconds: float, gather: Gather | None) -> float:
+    """The most answered seconds a call may take: its voice, and with `gather` the repeats
+    and the waits for keys. What its reservation covers and its watchdog allows."""
+    return gather.longest_talk(voice_seconds) if gather is not None else voice_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,8 @@ class NewCall:
     expires_at: int
     reserved_milli: int = 0  # the most this call can cost, held from the balance
     call_class: CallClass = CallClass.SINGLE
+    gather: Gather | None = None
+    machine_detection: MachineDetection = MachineDetection.OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,8 @@ class AttemptRecord:
     # What the call is billed: its billSec and price (both 0 unless it is billed).
     billed_sec: int = 0
     price_milli: int = 0
+    digits: str = ""  # the keys pressed (api.md §11)
+    answered_by: AnsweredBy | None = None  # None: machine detection was off
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,12 @@ from voxcall.domain.calls import (
     Ending,
     NewCall,
     Phase,
-    lane_of,
     outcome_unknown,
 )
 from voxcall.domain.dialers import DialerConfig, claimable, cps_budget
 from voxcall.domain.voices import Voice
 from voxcall.store import schema as t
+from voxcall.store.call_rows import call_from_row, call_row
 from voxcall.store.claim import claim_calls
 from voxcall.store.database import Database, current_settings_version, new_id
 from voxcall.store.idempotency import complete_idempotent_key
@@ -305,6 +305,12 @@ _SET_ACCOUNT = (
     .where(t.projects.c.id == bindparam("b_id"))
     .values(balance_milli=bindparam("b_balance"), reserved_milli=bindparam("b_reserved"))
 )
+# What an answered attempt found (api.md §11); the call keeps its last answered attempt's.
+_ANSWERED_CALL = (
+    update(t.calls)
+    .where(t.calls.c.id == bindparam("b_id"))
+    .values(digits=bindparam("b_digits"), answered_by=bindparam("b_answered_by"))
+)
 _FINAL_CALL = (
     update(t.calls)
     .where(t.calls.c.id == bindparam("b_id"))
@@ -374,6 +380,17 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
     ]
     if requeued:
         conn.execute(_REQUEUE_CALL, requeued)
+    found = [
+        {
+            "b_id": call_id,
+            "b_digits": r.digits,
+            "b_answered_by": r.answered_by.value if r.answered_by is not None else None,
+        }
+        for call_id, r in done
+        if r.answered_at is not None
+    ]
+    if found:
+        conn.execute(_ANSWERED_CALL, found)
     endings = {
         call_id: _Ending(r.call_status, r.cause, bill_sec=r.billed_sec, price_milli=r.price_milli)
         for call_id, r in done
@@ -386,37 +403,6 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
             endings,
         )
     return [r.attempt_id in live for _, r in outcomes]
-
-
-def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, Any]:
-    """The row of a call request as accepted: queued, due at once. `campaign_index`: its
-    position in its batch or campaign list."""
-    return {
-        "id": c.id,
-        "project_id": c.project_id,
-        "campaign_id": c.campaign_id,
-        "campaign_index": campaign_index,
-        "voice_id": c.voice_id,
-        "national_number": c.national_number,
-        "e164": c.e164,
-        "dialer_id": c.dialer_id,
-        "status": CallStatus.WAITING.name,
-        "phase": Phase.QUEUED.value,
-        "retry_count": c.retry_count,
-        "retry_interval": c.retry_interval,
-        "request_date": c.request_date,
-        "expires_at": c.expires_at,
-        "next_attempt_at": now,
-        "execution_date": 0,
-        "attempts": 0,
-        "bill_sec": 0,
-        "price_milli": 0,
-        "reserved_milli": c.reserved_milli,
-        "cause": "",
-        "updated_at": now,
-        "call_class": c.call_class.value,
-        "lane": lane_of(c.call_class, c.project_id, c.campaign_id),
-    }
 
 
 def expire_queued(conn: Connection, where: ColumnElement[bool], ending: Ending) -> int:
@@ -526,28 +512,3 @@ def _event(project_id: str, call_id: str, now: float) -> dict[str, Any]:
         "failed_at": None,
         "last_error": "",
     }
-
-
-def call_from_row(m: Mapping[Any, Any]) -> Call:
-    return Call(
-        id=m["id"],
-        project_id=m["project_id"],
-        campaign_id=m["campaign_id"],
-        voice_id=m["voice_id"],
-        national_number=m["national_number"],
-        e164=m["e164"],
-        dialer_id=m["dialer_id"],
-        status=CallStatus[m["status"]],
-        phase=Phase(m["phase"]),
-        retry_count=m["retry_count"],
-        retry_interval=m["retry_interval"],
-        request_date=m["request_date"],
-        expires_at=m["expires_at"],
-        next_attempt_at=m["next_attempt_at"],
-        execution_date=m["execution_date"],
-        attempts=m["attempts"],
-        bill_sec=m["bill_sec"],
-        price_milli=m["price_milli"],
-        reserved_milli=m["reserved_milli"],
-        cause=m["cause"],
-    )

@@ -30,7 +30,8 @@ from voxcall.domain.campaigns import (
     released_call_expiry,
 )
 from voxcall.store import schema as t
-from voxcall.store.call_queue import call_from_row, call_row, expire_queued
+from voxcall.store.call_queue import expire_queued
+from voxcall.store.call_rows import call_from_row, call_row
 from voxcall.store.database import Database, new_id
 from voxcall.store.notify import announce
 

@@ -24,7 +24,7 @@ from voxcall.domain.reports import (
     TokenInfo,
 )
 from voxcall.store import schema as t
-from voxcall.store.call_queue import call_from_row
+from voxcall.store.call_rows import call_from_row
 from voxcall.store.database import Database
 
 c = t.calls.c

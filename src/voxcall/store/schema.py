@@ -7,6 +7,7 @@ row per token hash, and dialer ids as primary keys.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -147,6 +148,13 @@ calls = Table(
     Column("call_class", SmallInteger, nullable=False),  # CallClass: the claim's order
     # the calls the claim shares round-robin: "<class>:<project>:<campaign or ''>" (lane_of)
     Column("lane", String(80), nullable=False),
+    # api.md §11. gather: {"max_digits", "timeout", "finish_on_key", "repeat_key"}, NULL when
+    # the request collects no keys; digits and answered_by: what the last answered attempt
+    # found (answered_by NULL while machine detection is off).
+    Column("gather", JSON, nullable=True),
+    Column("machine_detection", String(10), nullable=False, server_default="off"),
+    Column("digits", String(16), nullable=False, server_default=""),
+    Column("answered_by", String(8), nullable=True),
     Index("ix_calls_due", "phase", "next_attempt_at"),
     # the claim walks the lanes that hold queued calls and takes each lane's oldest due
     Index("ix_calls_lane", "phase", "lane", "next_attempt_at"),

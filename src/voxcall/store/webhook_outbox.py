@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome, lease_shares
 from voxcall.store import schema as t
-from voxcall.store.call_queue import call_from_row
+from voxcall.store.call_rows import call_from_row
 from voxcall.store.database import Database
 
 

@@ -13,7 +13,8 @@ from voxcall.domain.calls import Call
 
 
 def event_body(call: Call) -> bytes:
-    """The JSON body of `call`'s one event: Bitel's fields, in Bitel's order, compact."""
+    """The JSON body of `call`'s one event: Bitel's fields, in Bitel's order, then
+    api.md §11's `digits` and `answeredBy`, compact."""
     payload = {
         "requestId": call.id,
         "campaignId": call.campaign_id,
@@ -24,5 +25,7 @@ def event_body(call: Call) -> bytes:
         "number": call.national_number,
         "requestDate": call.request_date,
         "executionDate": call.execution_date,
+        "digits": call.digits,
+        "answeredBy": call.answered_by.value if call.answered_by is not None else None,
     }
     return json.dumps(payload, separators=(",", ":")).encode()
