@@ -344,7 +344,11 @@ class Scheduler:
             )
         except TimeoutError:
             return self._gave_up(config, claim, f"voice not read after {self.watchdog:.1f} s")
-        limit = config.ring_timeout + longest_talk(voice.duration, call.gather) + self.watchdog
+        limit = (
+            config.ring_timeout
+            + longest_talk(voice.duration, call.gather, call.machine_detection)
+            + self.watchdog
+        )
         request = DialRequest(
             attempt_id=claim.attempt_id,
             national_number=call.national_number,

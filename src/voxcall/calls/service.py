@@ -82,7 +82,7 @@ class CallService:
         self.dnc.refuse_listed(project, numbers, one_time_code=one_time_code, batch=batch)
         _, candidates = self.route(project, options.server_id, None)
         current = self.accounts.balance(project)
-        talk = longest_talk(voice_seconds, options.gather)
+        talk = longest_talk(voice_seconds, options.gather, options.machine_detection)
         needed = len(numbers) * max_price(talk, [d.tariff for d in candidates])
         if needed > current.available_milli:
             raise _insufficient(needed, len(numbers))
@@ -116,7 +116,7 @@ class CallService:
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
         dialer_id, candidates = self.route(project, options.server_id, settings_version)
-        talk = longest_talk(voice.duration, options.gather)
+        talk = longest_talk(voice.duration, options.gather, options.machine_detection)
         reservation = max_price(talk, [d.tariff for d in candidates])
         now = int(time.time())
         campaign_id = uuid.uuid4().hex if batch else None

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from voxcall.audio.amd import MAX_DECISION_MS, MAX_GREETING_MS
+
 
 class AttemptResult(enum.Enum):
     """How one attempt ended, as the trunk told it."""
@@ -33,6 +35,13 @@ class Voice8k:
         return len(self.pcm) / 2 / self.SAMPLE_RATE
 
 
+# Seconds the callee's audio may lag the call's clock: a call bounds its waits for the
+# decision and for a voicemail's greeting by these, whether or not audio comes.
+AUDIO_SLACK = 1.0
+DECISION_BOUND = MAX_DECISION_MS / 1000 + AUDIO_SLACK
+GREETING_BOUND = MAX_GREETING_MS / 1000 + AUDIO_SLACK
+
+
 class MachineDetection(enum.Enum):
     """Answering-machine detection of an attempt (api.md §11 `machineDetection`)."""
 
@@ -40,6 +49,18 @@ class MachineDetection(enum.Enum):
     DETECT = "detect"  # report who answered; the message starts at answer
     VOICEMAIL = "voicemail"  # on a machine, play the message after its greeting or beep
     HUMANS_ONLY = "humansOnly"  # on a machine, hang up without playing
+
+    def longest_talk(self, talk: float) -> float:
+        """The longest an answered call stays up whose message (with what follows it, such
+        as collecting keys) takes `talk` seconds: the message may wait for the decision, or
+        a machine's greeting, and the call is not hung up before the decision."""
+        if self is MachineDetection.DETECT:
+            return max(talk, DECISION_BOUND)
+        if self is MachineDetection.HUMANS_ONLY:
+            return DECISION_BOUND + talk
+        if self is MachineDetection.VOICEMAIL:
+            return GREETING_BOUND + talk
+        return talk
 
 
 class AnsweredBy(enum.Enum):

@@ -98,10 +98,16 @@ class Call:
     answered_by: AnsweredBy | None = None
 
 
-def longest_talk(voice_seconds: float, gather: Gather | None) -> float:
-    """The most answered seconds a call may take: its voice, and with `gather` the repeats
-    and the waits for keys. What its reservation covers and its watchdog allows."""
-    return gather.longest_talk(voice_seconds) if gather is not None else voice_seconds
+def longest_talk(
+    voice_seconds: float,
+    gather: Gather | None,
+    machine_detection: MachineDetection = MachineDetection.OFF,
+) -> float:
+    """The most answered seconds a call may take: its voice, with `gather` the repeats and
+    the waits for keys, and with machine detection the wait for the decision or a
+    voicemail's greeting. What its reservation covers and its watchdog allows."""
+    talk = gather.longest_talk(voice_seconds) if gather is not None else voice_seconds
+    return machine_detection.longest_talk(talk)
 
 
 @dataclass(frozen=True, slots=True)

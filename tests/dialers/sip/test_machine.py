@@ -163,3 +163,16 @@ async def test_an_attempt_never_answered_reports_nobody() -> None:
     assert machine.outcome is AnsweredBy.UNKNOWN  # hung up before the decision
     machine.event(decided("human"))
     assert machine.outcome is AnsweredBy.HUMAN
+
+
+@pytest.mark.parametrize(
+    ("mode", "longest"),
+    [
+        (MachineDetection.OFF, 3.0),
+        (MachineDetection.DETECT, 6.0),  # not hung up before the decision
+        (MachineDetection.HUMANS_ONLY, 9.0),  # the message after the decision
+        (MachineDetection.VOICEMAIL, 34.0),  # the message after the longest greeting
+    ],
+)
+def test_the_longest_call_each_mode_may_make(mode: MachineDetection, longest: float) -> None:
+    assert mode.longest_talk(3.0) == longest

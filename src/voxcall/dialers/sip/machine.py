@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voxcall.audio.amd import AmdSettings, AnswerAnalysis, Decision, GreetingEnd
-from voxcall.dialers.base import AnsweredBy, MachineDetection
+from voxcall.dialers.base import AUDIO_SLACK, AnsweredBy, MachineDetection
 from voxcall.dialers.sip.inbound import MediaEvent, MediaListener
 from voxcall.dialers.sip.timers import Timer
 
@@ -34,7 +34,6 @@ log = logging.getLogger("voxcall.sip")
 
 ANSWERED_BY = "answered_by"  # the kinds of the events MachineListener sends
 GREETING_END = "greeting_end"
-AUDIO_SLACK = 1.0  # seconds the callee's audio may lag the call's clock before the bound
 
 
 class MachineListener(MediaListener):
