@@ -41,8 +41,9 @@ from tests.peers.net import stop
 from tests.peers.voices import tone
 from voxcall.audio.amd import AmdSettings, AnswerAnalysis, Decision, GreetingEnd, Verdict
 from voxcall.audio.wav import read_wav_pcm
-from voxcall.dialers.base import AnsweredBy, AttemptOutcome, MachineDetection
+from voxcall.dialers.base import AttemptOutcome
 from voxcall.dialers.sip.media import PlaybackReport
+from voxcall.domain.interaction import AnsweredBy, MachineDetection
 
 PACKET = 160  # samples: a 20 ms RTP packet
 TARGET_ACCURACY = 0.95

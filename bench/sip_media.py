@@ -87,17 +87,11 @@ from voxcall.audio.tts import synthesize
 from voxcall.audio.wav import wav_bytes
 from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
-from voxcall.dialers.base import (
-    AttemptOutcome,
-    AttemptResult,
-    DialRequest,
-    Gather,
-    MachineDetection,
-    Voice8k,
-)
+from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
 from voxcall.dialers.sip.config import CallSettings, SipTrunkConfig
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.g711 import pcm_to_ulaw
+from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.runtime import Services, build_services, freeze_startup_objects
 from voxcall.tokens import new_token
 

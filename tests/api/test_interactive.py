@@ -13,7 +13,7 @@ from tests.api.test_money import balance, priced
 from tests.audio.samples import encode, tone
 from tests.conftest import Tenant
 from voxcall.billing.money import parse_toman
-from voxcall.dialers.base import Gather, MachineDetection
+from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.runtime import Services
 
 __all__ = ["priced", "voice_id"]  # fixtures

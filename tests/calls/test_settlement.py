@@ -2,8 +2,9 @@ import pytest
 
 from voxcall.billing.money import parse_toman
 from voxcall.calls.settlement import Settlement, attempt_record, settle
-from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult
+from voxcall.dialers.base import AttemptOutcome, AttemptResult
 from voxcall.domain.calls import Call, CallStatus, ClaimedAttempt, Phase
+from voxcall.domain.interaction import AnsweredBy
 from voxcall.domain.money import Tariff
 
 R = AttemptResult

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxcall.dialers.base import (
-    AnsweredBy,
-    AttemptOutcome,
-    AttemptResult,
-    DialRequest,
-    MachineDetection,
-    Voice8k,
-)
+from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest, Voice8k
 from voxcall.dialers.sandbox import (
     GREETING_END,
     HUMAN_DECISION,
@@ -19,6 +12,7 @@ from voxcall.dialers.sandbox import (
     RING_SECONDS,
     SandboxDialer,
 )
+from voxcall.domain.interaction import AnsweredBy, MachineDetection
 
 VOICE = Voice8k(bytes(2 * 8000 * 3))  # 3 s
 

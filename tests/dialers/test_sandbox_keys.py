@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from voxcall.dialers.base import AttemptResult, DialRequest, Gather, Voice8k
+from voxcall.dialers.base import AttemptResult, DialRequest, Voice8k
 from voxcall.dialers.sandbox import SandboxDialer, gathered
+from voxcall.domain.interaction import Gather
 
 VOICE = Voice8k(bytes(2 * 8000 * 3))  # 3 s
 

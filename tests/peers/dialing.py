@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from tests.peers.net import free_ports
-from voxcall.dialers.base import DialRequest, Gather, Voice8k
+from voxcall.dialers.base import DialRequest, Voice8k
 from voxcall.dialers.sip.config import SipTrunkConfig
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.timers import TimerValues
+from voxcall.domain.interaction import Gather
 
 NUMBER = "09121234567"
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.store.test_store import _done, _new_call
 from voxcall.calls.dialers import new_dialer
-from voxcall.dialers.base import AnsweredBy, Gather, MachineDetection
 from voxcall.domain.calls import Call, CallStatus
+from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 from voxcall.domain.voices import Voice
 from voxcall.store.store import Store
 from voxcall.webhooks.event import event_body

@@ -6,8 +6,8 @@ import dataclasses
 import json
 
 from voxcall.billing.money import parse_toman
-from voxcall.dialers.base import AnsweredBy
 from voxcall.domain.calls import Call, CallStatus, Phase
+from voxcall.domain.interaction import AnsweredBy
 from voxcall.webhooks.event import event_body
 
 NORMAL = Call(

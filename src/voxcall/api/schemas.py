@@ -23,8 +23,8 @@ from voxcall.audio.otp import MAX_DIGITS
 from voxcall.audio.tts import LANGUAGES, MAX_TEXT
 from voxcall.billing.money import toman
 from voxcall.calls.service import DEFAULT_TIME_TO_LIVE, CallOptions, ServerInfo
-from voxcall.dialers.base import KEYS, Gather, MachineDetection
 from voxcall.domain.calls import Call, CallStatus
+from voxcall.domain.interaction import KEYS, Gather, MachineDetection
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
+from voxcall.domain.interaction import MAX_DECISION_MS, MAX_GREETING_MS
+
 SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
@@ -46,8 +48,6 @@ _TONE_STEADY_HZ = 15.0  # how far a beep's frames may stray from its first frame
 _WINDOW = np.hanning(FRAME_SAMPLES).astype(np.float32)
 
 Samples = npt.NDArray[np.int16]
-MAX_DECISION_MS = 5000  # the decision is bounded: "unknown" after this much audio
-MAX_GREETING_MS = 30000  # a voicemail's message starts by then, its greeting over or not
 
 
 class Verdict(enum.Enum):

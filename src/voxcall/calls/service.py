@@ -25,9 +25,9 @@ from voxcall.calls.errors import (
 from voxcall.calls.ids import is_id
 from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
 from voxcall.calls.voices import over_quota
-from voxcall.dialers.base import Gather, MachineDetection
 from voxcall.domain.calls import Call, CallClass, NewCall, longest_talk
 from voxcall.domain.dialers import DialerConfig
+from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store.projects import InsufficientFunds

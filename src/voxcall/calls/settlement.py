@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from voxcall.calls.policy import decide
-from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult
+from voxcall.dialers.base import AttemptOutcome, AttemptResult
 from voxcall.domain.calls import AttemptRecord, CallStatus, ClaimedAttempt
+from voxcall.domain.interaction import AnsweredBy
 from voxcall.domain.money import Tariff
 
 

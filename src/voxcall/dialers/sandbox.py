@@ -34,14 +34,8 @@ import math
 import os
 import time
 
-from voxcall.dialers.base import (
-    AnsweredBy,
-    AttemptOutcome,
-    AttemptResult,
-    DialRequest,
-    Gather,
-    MachineDetection,
-)
+from voxcall.dialers.base import AttemptOutcome, AttemptResult, DialRequest
+from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 
 RING_SECONDS = 2.0
 CALLEE_HANGUP_SECONDS = 1.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from voxcall.dialers.base import AnsweredBy, Gather, MachineDetection
+from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 
 
 class CallStatus(enum.Enum):

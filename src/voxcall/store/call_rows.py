@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from voxcall.dialers.base import AnsweredBy, Gather, MachineDetection
 from voxcall.domain.calls import Call, CallStatus, NewCall, Phase, lane_of
+from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 
 
 def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, Any]:

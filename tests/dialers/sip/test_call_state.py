@@ -22,7 +22,7 @@ import pytest
 from tests.peers.dialing import dial_request
 from tests.peers.net import free_ports
 from tests.peers.voices import tone
-from voxcall.dialers.base import AttemptResult, Gather
+from voxcall.dialers.base import AttemptResult
 from voxcall.dialers.sip.call import TRANSITIONS, Call, CallState, IllegalTransition
 from voxcall.dialers.sip.config import CallSettings
 from voxcall.dialers.sip.dialog import tag_of
@@ -36,6 +36,7 @@ from voxcall.dialers.sip.timers import TimerValues
 from voxcall.dialers.sip.transaction import Address
 from voxcall.dialers.sip.transport import TransportUser
 from voxcall.dialers.sip.ua import UserAgent
+from voxcall.domain.interaction import Gather
 
 CAPTURES = Path(__file__).with_name("data") / "sipp"
 TRUNK: Address = ("127.0.0.1", 5062)

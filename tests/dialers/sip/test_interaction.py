@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from voxcall.dialers.base import Gather
 from voxcall.dialers.sip.interaction import DUPLICATE_WINDOW, Interaction
+from voxcall.domain.interaction import Gather
 
 
 @dataclass

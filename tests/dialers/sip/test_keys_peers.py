@@ -15,8 +15,9 @@ from tests.peers.dialing import NUMBER, dial_request, running_dialer
 from tests.peers.pcap import udp_payloads, udp_pcap
 from tests.peers.sipp import SippFactory
 from tests.peers.voices import tone
-from voxcall.dialers.base import AttemptResult, Gather
+from voxcall.dialers.base import AttemptResult
 from voxcall.dialers.sip.rtp import RtpPacket
+from voxcall.domain.interaction import Gather
 
 pytestmark = pytest.mark.peers
 

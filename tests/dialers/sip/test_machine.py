@@ -9,7 +9,6 @@ import pytest
 
 from tests.audio.amd_samples import GREETING_EN, silence, speech, tone
 from voxcall.audio.amd import AmdSettings
-from voxcall.dialers.base import AnsweredBy, MachineDetection
 from voxcall.dialers.sip.inbound import MediaEvent
 from voxcall.dialers.sip.listeners import build_listeners
 from voxcall.dialers.sip.machine import (
@@ -18,6 +17,7 @@ from voxcall.dialers.sip.machine import (
     MachineDetectionFlow,
     listener_settings,
 )
+from voxcall.domain.interaction import AnsweredBy, MachineDetection
 
 
 def test_the_listener_is_built_from_json_settings_and_reports_a_greeting_and_its_beep() -> None:

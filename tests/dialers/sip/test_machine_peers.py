@@ -18,9 +18,10 @@ from tests.peers.baresip import BaresipFactory
 from tests.peers.dialing import NUMBER, dial_request, running_dialer
 from tests.peers.voices import tone
 from voxcall.audio.wav import wav_bytes
-from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult, MachineDetection
+from voxcall.dialers.base import AttemptOutcome, AttemptResult
 from voxcall.dialers.sip.driver import SipDialer
 from voxcall.dialers.sip.media import PlaybackReport
+from voxcall.domain.interaction import AnsweredBy, MachineDetection
 
 pytestmark = pytest.mark.peers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxcall.dialers.base import AnsweredBy, AttemptResult
+from voxcall.dialers.base import AttemptResult
 from voxcall.dialers.sip.outcome import (
     MAX_CAUSE,
     CallRecord,
@@ -12,6 +12,7 @@ from voxcall.dialers.sip.outcome import (
     attempt_outcome,
     bill_seconds,
 )
+from voxcall.domain.interaction import AnsweredBy
 
 T0 = 1_700_000_000.0
 ANSWERED, BUSY, NO_ANSWER, ERROR = (

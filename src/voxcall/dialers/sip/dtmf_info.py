@@ -4,7 +4,7 @@ trunks still send): `application/dtmf-relay` ("Signal=5\\r\\nDuration=160") and
 
 from __future__ import annotations
 
-from voxcall.dialers.base import KEYS
+from voxcall.domain.interaction import KEYS
 
 DTMF_RELAY = "application/dtmf-relay"
 DTMF = "application/dtmf"

@@ -23,9 +23,9 @@ import asyncio
 import logging
 from typing import Protocol
 
-from voxcall.dialers.base import Gather
 from voxcall.dialers.sip.listeners import ListenerSpec
 from voxcall.dialers.sip.timers import Timer
+from voxcall.domain.interaction import Gather
 
 log = logging.getLogger("voxcall.sip")
 

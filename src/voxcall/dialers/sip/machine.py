@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from voxcall.audio.amd import AmdSettings, AnswerAnalysis, Decision, GreetingEnd
-from voxcall.dialers.base import AUDIO_SLACK, AnsweredBy, MachineDetection
 from voxcall.dialers.sip.inbound import MediaEvent, MediaListener
 from voxcall.dialers.sip.timers import Timer
+from voxcall.domain.interaction import AUDIO_SLACK, AnsweredBy, MachineDetection
 
 log = logging.getLogger("voxcall.sip")
 

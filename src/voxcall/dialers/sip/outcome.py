@@ -12,7 +12,8 @@ import enum
 import math
 from dataclasses import dataclass
 
-from voxcall.dialers.base import AnsweredBy, AttemptOutcome, AttemptResult
+from voxcall.dialers.base import AttemptOutcome, AttemptResult
+from voxcall.domain.interaction import AnsweredBy
 
 MAX_CAUSE = 120  # the store keeps 200 characters; a hostile reason phrase must not overflow it
 

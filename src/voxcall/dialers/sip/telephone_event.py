@@ -13,7 +13,7 @@ import collections
 import struct
 from dataclasses import dataclass
 
-from voxcall.dialers.base import KEYS
+from voxcall.domain.interaction import KEYS
 
 _PAYLOAD = struct.Struct("!BBH")
 
