@@ -14,10 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from voxcall.api.auth import current_project
-from voxcall.api.body import read_json
+from voxcall.api.body import multipart_file, read_json
 from voxcall.api.calls import ok
 from voxcall.api.campaign_schemas import (
     REPORT_COLUMNS,
@@ -30,7 +29,6 @@ from voxcall.api.campaign_schemas import (
 from voxcall.api.deps import ServicesDep
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
-from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
 from voxcall.api.query import refuse_unknown_query
@@ -76,17 +74,7 @@ async def create(request: Request, services: ServicesDep, project: ProjectDep) -
 async def _create_from_file(
     request: Request, services: Services, project: Project
 ) -> dict[str, Any]:
-    try:
-        # The file part is spooled to a temporary file as it arrives (starlette).
-        form = await request.form(max_files=1, max_fields=30, max_part_size=64 * 1024)
-    except BodyTooLarge:
-        raise
-    except Exception as exc:  # python-multipart's own errors on a broken body
-        raise ApiError(400, "InvalidRequest", f"body: malformed multipart ({exc})") from exc
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(400, "InvalidRequest", "file: required")
+    async with multipart_file(request, max_fields=30) as (form, upload):
         fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         if "window" in fields:
             try:
@@ -102,8 +90,6 @@ async def _create_from_file(
         campaign = await run_in_threadpool(
             services.campaigns.create, project, body.fields(voice_id), stream
         )
-    finally:
-        await form.close()
     return ok(campaign_json(campaign, time.time()))
 
 

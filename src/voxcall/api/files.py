@@ -8,15 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from voxcall.api.auth import current_project
-from voxcall.api.body import read_json
+from voxcall.api.body import multipart_file, read_json
 from voxcall.api.calls import ok
 from voxcall.api.deps import ServicesDep
 from voxcall.api.errors import ApiError
 from voxcall.api.idempotency import respond_once
-from voxcall.api.limits import BodyTooLarge
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
 from voxcall.api.query import refuse_unknown_query
@@ -66,20 +64,9 @@ async def upload(request: Request, services: ServicesDep, project: ProjectDep) -
 async def _upload(request: Request, services: Services, project: Project) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(400, "InvalidRequest", "body: must be multipart/form-data")
-    try:
-        form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
-    except BodyTooLarge:
-        raise  # the upload limit, not a malformed body: 413
-    except Exception as exc:  # python-multipart's own errors on a broken body
-        raise ApiError(400, "InvalidRequest", f"body: malformed multipart ({exc})") from exc
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(400, "InvalidRequest", "file: required")
+    async with multipart_file(request, max_fields=5) as (form, upload):
         data = await upload.read(MAX_VOICE_BYTES + 1)
         name = form.get("name")
-    finally:
-        await form.close()
     voice = await audio_work(
         services.audio,
         services.voices.upload,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from voxcall.calls.errors import NotFound
 from voxcall.console.auth import Member
 from voxcall.console.web import PageNotFound, render
+from voxcall.domain.voices import Voice
 
 # What a redirect after a change says on the page it lands on (?done=KEY).
 DONE = {
@@ -47,6 +48,25 @@ def page(request: Request, template: str, member: Member, nav: str, **context: A
             **context,
         },
     )
+
+
+def voice_form(
+    request: Request,
+    template: str,
+    member: Member,
+    nav: str,
+    voices: Sequence[Voice],
+    defaults: Mapping[str, str],
+    form: Mapping[str, str] | None,
+    error: str | None,
+) -> HTMLResponse:
+    """A form that picks one of `voices` (send, a new campaign), filled again with what was
+    typed, answering 400 when `error` says why it was refused."""
+    filled = {**defaults, **(form or {})}
+    response = page(request, template, member, nav, voices=voices, form=filled, error=error)
+    if error:
+        response.status_code = 400
+    return response
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from voxcall.calls.campaigns import CampaignFields, campaign_status
 from voxcall.calls.errors import RequestRefused
 from voxcall.calls.windows import InvalidWindow, Window
 from voxcall.console.auth import MemberDep, checked_form
-from voxcall.console.views import csv_rows, found, page
+from voxcall.console.views import csv_rows, found, page, voice_form
 from voxcall.console.web import PageNotFound, render
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
@@ -130,18 +130,9 @@ def _form_page(
     form: dict[str, str] | None = None,
     error: str | None = None,
 ) -> Response:
-    response = page(
-        request,
-        "campaign_new.html",
-        member,
-        "campaigns",
-        voices=services.voices.list(member.project),
-        form={**_DEFAULTS, **(form or {})},
-        error=error,
-    )
-    if error:
-        response.status_code = 400
-    return response
+    voices = services.voices.list(member.project)
+    template = "campaign_new.html"
+    return voice_form(request, template, member, "campaigns", voices, _DEFAULTS, form, error)
 
 
 @router.get("/campaigns/new")

@@ -13,7 +13,7 @@ from voxcall.api.offload import audio_work
 from voxcall.calls.errors import RequestRefused
 from voxcall.calls.service import CallOptions
 from voxcall.console.auth import MemberDep, checked_form
-from voxcall.console.views import page
+from voxcall.console.views import voice_form
 
 router = APIRouter(include_in_schema=False)
 MAX_NUMBERS = 100
@@ -37,18 +37,8 @@ def _form_page(
     form: dict[str, str] | None = None,
     error: str | None = None,
 ) -> Response:
-    response = page(
-        request,
-        "send.html",
-        member,
-        "send",
-        voices=services.voices.list(member.project),
-        form={**_DEFAULTS, **(form or {})},
-        error=error,
-    )
-    if error:
-        response.status_code = 400
-    return response
+    voices = services.voices.list(member.project)
+    return voice_form(request, "send.html", member, "send", voices, _DEFAULTS, form, error)
 
 
 @router.get("/send")
