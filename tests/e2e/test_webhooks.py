@@ -101,6 +101,8 @@ def test_every_final_call_gets_one_signed_event_through_outages_and_kill_9(
             "number": call["phoneNumber"],
             "requestDate": call["requestDate"],
             "executionDate": status.execution_date,
+            "digits": status.digits,
+            "answeredBy": None,  # machine detection was off
         }
     assert sorted(e["cause"] for e in events) == sorted(
         ["NORMAL", "USER_BUSY", "ERROR", "NORMAL"] * 2
