@@ -128,6 +128,51 @@ def test_calls_not_normal_lose_their_bill_seconds(store_url: str) -> None:
     assert sorted(map(tuple, rows)) == [("ERROR", 0), ("NORMAL", 5), ("NO_ANSWER", 0)]
 
 
+def test_existing_campaigns_get_their_counts(store_url: str) -> None:
+    """0015 keeps a campaign's final calls by status: those of campaigns from before it are
+    counted once, the calls not final and a batch's calls are not."""
+    engine = make_engine(store_url)
+    try:
+        migrate.upgrade(engine, "0014")
+        with engine.begin() as conn:
+
+            def insert(name: str, *rows: dict[str, object]) -> None:
+                table = _table_as_it_is(conn, name)
+                zeros = dict.fromkeys(table.columns.keys(), 0)
+                conn.execute(table.insert(), [zeros | row for row in rows])
+
+            text = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
+            insert("projects", {"id": "p"} | text)
+            insert("voices", {"id": "v", "project_id": "p"} | text)
+            insert(
+                "campaigns",
+                {"seq": 1, "id": "k", "project_id": "p", "name": "k", "voice_id": "v"}
+                | {"state": "active", "skipped": "{}", "rejected": "[]", "total": 5},
+            )
+            ended = [("NORMAL", "final", 900), ("NORMAL", "final", 700)]
+            ended += [("NO_ANSWER", "final", 0), ("WAITING", "queued", 0)]
+            insert(
+                "calls",
+                *(
+                    {"id": f"c{i}", "campaign_id": "k", "campaign_index": i, "call_class": 3}
+                    | {"status": status, "phase": phase, "price_milli": price}
+                    | {"project_id": "p", "voice_id": "v", "national_number": "0"}
+                    | {"e164": "+0", "cause": ""}
+                    for i, (status, phase, price) in enumerate(ended)
+                ),
+                {"id": "b", "campaign_id": "batch", "status": "NORMAL", "phase": "final"}
+                | {"project_id": "p", "voice_id": "v", "national_number": "0"}
+                | {"e164": "+0", "cause": "", "call_class": 2, "price_milli": 500},
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            counts = metadata.tables["campaign_counts"]
+            rows = conn.execute(select(counts)).all()
+    finally:
+        engine.dispose()
+    assert sorted(map(tuple, rows)) == [("k", "NORMAL", 2, 1600), ("k", "NO_ANSWER", 1, 0)]
+
+
 URL = "http://127.0.0.1:9/hook"
 # The body written into the outbox before 0010, when the call below became final.
 BODY_0009 = (

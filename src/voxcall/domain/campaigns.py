@@ -110,11 +110,12 @@ class Campaign:
     counts: dict[CallStatus, int] = field(default_factory=dict)
     price_milli: int = 0
 
-    def counted(self, calls: Mapping[CallStatus, int], price_milli: int) -> Campaign:
-        """The campaign with its released `calls` by status and their debits, and its
-        numbers never released counted as WAITING, or EXPIRED once it has ended (api.md §8:
-        they have no call object)."""
-        counts = dict.fromkeys(CallStatus, 0) | dict(calls)
+    def counted(self, finals: Mapping[CallStatus, int], price_milli: int) -> Campaign:
+        """The campaign with its released calls made final, by status, and their debits.
+        Its other released calls are WAITING, and so are its numbers never released, or
+        EXPIRED once it has ended (api.md §8: they have no call object)."""
+        counts = dict.fromkeys(CallStatus, 0) | dict(finals)
+        counts[CallStatus.WAITING] = self.released - sum(finals.values())
         ended = self.finished_at is not None or self.state is CampaignState.CANCELLED
         counts[CallStatus.EXPIRED if ended else CallStatus.WAITING] += self.total - self.released
         return dataclasses.replace(self, counts=counts, price_milli=price_milli)

@@ -22,6 +22,7 @@ from voxcall.domain.calls import (
     AttemptState,
     Backlog,
     Call,
+    CallClass,
     CallStatus,
     ClaimedAttempt,
     Ending,
@@ -33,6 +34,7 @@ from voxcall.domain.dialers import DialerConfig, claimable, cps_budget
 from voxcall.domain.voices import Voice
 from voxcall.store import schema as t
 from voxcall.store.call_rows import call_from_row, call_row
+from voxcall.store.campaign_counts import count_finals
 from voxcall.store.claim import claim_calls
 from voxcall.store.database import Database, current_settings_version, new_id
 from voxcall.store.idempotency import complete_idempotent_key
@@ -440,8 +442,8 @@ def _close(
     conn: Connection, where: ColumnElement[bool], ending: _Ending | Mapping[str, _Ending]
 ) -> int:
     """Make the calls matching `where` final (each as `ending`, or as its entry in it), with
-    the money `close_calls` moves, and queue their webhook events. The one path by which
-    every call ends."""
+    the money `close_calls` moves and their campaigns' counts, and queue their webhook
+    events. The one path by which every call ends."""
     rows = conn.execute(
         select(t.calls, t.projects.c.webhook_url)
         .join(t.projects, t.projects.c.id == t.calls.c.project_id)
@@ -470,6 +472,14 @@ def _close(
             }
             for row in rows
         ],
+    )
+    count_finals(
+        conn,
+        (
+            (row.campaign_id, ends[row.id].status, closing.prices[row.id])
+            for row in rows
+            if row.call_class == CallClass.CAMPAIGN and row.campaign_id is not None
+        ),
     )
     if closing.accounts:
         conn.execute(

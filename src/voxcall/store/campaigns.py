@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from itertools import count, repeat
 from typing import IO, Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from voxcall.billing.reservation import affordable
-from voxcall.domain.calls import CAMPAIGN_CANCELLED, Call, CallClass, CallStatus, NewCall, Phase
+from voxcall.domain.calls import CAMPAIGN_CANCELLED, Call, CallClass, CallStatus, NewCall
 from voxcall.domain.campaigns import (
     Campaign,
     CampaignPolicy,
@@ -32,6 +32,7 @@ from voxcall.domain.campaigns import (
 from voxcall.store import schema as t
 from voxcall.store.call_queue import expire_queued
 from voxcall.store.call_rows import call_from_row, call_row
+from voxcall.store.campaign_counts import final_counts
 from voxcall.store.database import Database, new_id
 from voxcall.store.notify import announce
 
@@ -42,7 +43,6 @@ REPORT_PAGE = 5000  # list rows read per transaction of a streamed report
 
 ListRow = tuple[int, str, str]  # (line in the file, national form, E.164)
 ListRows = Iterable[Sequence[ListRow]]  # a list's rows in order, a batch at a time
-_NOT_FINAL = (Phase.QUEUED.value, Phase.DIALING.value)
 
 
 class EmptyList(Exception):
@@ -195,11 +195,8 @@ class Campaigns(Database):
                 or now < row["start_at"]
             ):
                 return Released(0, no_balance=False, finished=False)
-            in_flight = conn.execute(
-                select(func.count()).where(
-                    t.calls.c.campaign_id == campaign_id, t.calls.c.phase.in_(_NOT_FINAL)
-                )
-            ).scalar_one()
+            finals, _ = final_counts(conn, campaign_id)
+            in_flight = row["released"] - sum(finals.values())
             ended = now >= row["end_at"]
             waiting = 0 if ended else row["total"] - row["released"]
             if waiting == 0:
@@ -450,18 +447,9 @@ def _policy_columns(policy: CampaignPolicy) -> dict[str, Any]:
 
 
 def _with_counts(conn: Connection, row: Mapping[Any, Any] | None) -> Campaign:
-    """The campaign with its calls counted by status and its price so far."""
+    """The campaign with its counts by status and its price so far, as kept."""
     assert row is not None
-    counts: dict[CallStatus, int] = {}
-    price = 0
-    for status, n, debited in conn.execute(
-        select(t.calls.c.status, func.count(), func.coalesce(func.sum(t.calls.c.price_milli), 0))
-        .where(t.calls.c.campaign_id == row["id"])
-        .group_by(t.calls.c.status)
-    ):
-        counts[CallStatus[status]] = n
-        price += debited
-    return _campaign(row).counted(counts, price)
+    return _campaign(row).counted(*final_counts(conn, row["id"]))
 
 
 def _campaign(m: Mapping[Any, Any]) -> Campaign:

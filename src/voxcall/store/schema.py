@@ -310,6 +310,18 @@ campaigns = Table(
     Index("ix_campaigns_open", "finished_at", "state"),
 )
 
+# A campaign's final calls by status, with what they were debited: kept by the transaction
+# that makes a call final (call_queue._close), so that a campaign's counts are read, not
+# counted. Its calls not final are its `released` less these.
+campaign_counts = Table(
+    "campaign_counts",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+    Column("price_milli", BigInteger, nullable=False),
+)
+
 # A campaign's numbers in list order, stored in bulk at import; `position` from 0.
 campaign_numbers = Table(
     "campaign_numbers",
