@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tenant
+from voxcall.calls.campaigns import CampaignFields
 from voxcall.cli import main
 from voxcall.config import Settings
+from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.domain.voices import Voice
 from voxcall.runtime import Services
 
@@ -94,3 +96,28 @@ def test_refusals(
         *("campaign", "create", "acme", "--file", str(empty), "--name", "x", "--voice", voice_id),
     )
     assert code == 1 and "file: the list holds no number that can be called" in err
+
+
+def test_show_says_what_an_interactive_campaign_asks(
+    settings: Settings,
+    services: Services,
+    tenant: Tenant,
+    voice_id: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fields = CampaignFields(
+        name="keys",
+        voice_id=voice_id,
+        gather=Gather(2, 5.0, "#"),
+        machine_detection=MachineDetection.DETECT,
+    )
+    campaign = services.campaigns.create(tenant.project, fields, ["09121234567"])
+    code, out, _ = _run(settings, capsys, "campaign", "show", "acme", campaign.id)
+    assert code == 0
+    assert out.rstrip("\n").split("\t")[-2:] == [
+        'gather={"maxDigits": 2, "timeout": 5, "finishOnKey": "#", "repeatKey": null}',
+        "machineDetection=detect",
+    ]
+    code, out, _ = _run(settings, capsys, "campaign", "show", "acme", campaign.id, "--json")
+    shown = json.loads(out)
+    assert (shown["gather"]["maxDigits"], shown["machineDetection"]) == (2, "detect")

@@ -12,6 +12,8 @@ import pytest
 
 from tests.console.conftest import Browser
 from voxcall.calls.campaigns import CampaignFields
+from voxcall.console.views.campaigns import BAD_KEYS
+from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services
 
@@ -68,6 +70,22 @@ def test_a_campaign_from_an_uploaded_list(
     assert 'data-share="0.0"' in fragment and "hx-trigger" in fragment
 
 
+def test_keys_and_answering_machines(
+    owner: Browser, acme: Project, console_services: Services, voice: str
+) -> None:
+    fields = {"max_digits": "2", "gather_timeout": "8", "finish_on_key": "#", "repeat_key": "*"}
+    campaign_id = _create(owner, voice, machine_detection="humansOnly", **fields)
+    policy = console_services.campaigns.get(acme, campaign_id).policy
+    assert (policy.gather, policy.machine_detection) == (
+        Gather(2, 8.0, "#", "*"),
+        MachineDetection.HUMANS_ONLY,
+    )
+    policy = console_services.campaigns.get(acme, _create(owner, voice)).policy
+    assert (policy.gather, policy.machine_detection) == (None, MachineDetection.OFF)
+    form = owner.client.get("/campaigns/new").text
+    assert 'name="max_digits"' in form and 'value="humansOnly"' in form
+
+
 @pytest.mark.parametrize(
     ("fields", "refusal"),
     [
@@ -78,6 +96,11 @@ def test_a_campaign_from_an_uploaded_list(
         ({"start_at": "tomorrow"}, "Start and end: a date and a time."),
         ({"voice_id": "0" * 32}, "voiceId: no such voice"),
         ({"end_at": "2001-01-01T00:00"}, "endAt: must be later than startAt and now"),
+        ({"max_digits": "17"}, BAD_KEYS),
+        ({"max_digits": "2", "gather_timeout": "0"}, BAD_KEYS),
+        ({"max_digits": "2", "finish_on_key": "#", "repeat_key": "#"}, BAD_KEYS),
+        ({"max_digits": "2", "repeat_key": "x"}, BAD_KEYS),
+        ({"machine_detection": "sometimes"}, "Answering machines: choose one of the options."),
     ],
 )
 def test_refusals_name_the_field_and_keep_the_form(

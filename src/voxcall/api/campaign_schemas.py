@@ -10,12 +10,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from voxcall.api.schemas import Language, Number, Text, between, price
+from voxcall.api.schemas import (
+    GatherField,
+    GatherFields,
+    Language,
+    MachineDetectionName,
+    Number,
+    Text,
+    between,
+    price,
+)
 from voxcall.billing.money import toman
 from voxcall.calls.campaigns import MAX_JSON_NUMBERS, CampaignFields, campaign_status
 from voxcall.calls.windows import clock_second, closing_second, opening_second
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
+from voxcall.domain.interaction import Gather, MachineDetection
 
 _DAYS = ("sat", "sun", "mon", "tue", "wed", "thu", "fri")
 _CLOCK = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00")  # 24:00: an end only
@@ -118,6 +128,8 @@ class CampaignForm(BaseModel):
     window: Window | None = None
     maxChannels: Annotated[Number, *between(1, 100_000)] | None = None
     callsPerMinute: Annotated[Number, *between(1, 1_000_000)] | None = None
+    gather: GatherField = None
+    machineDetection: MachineDetectionName = "off"
 
     def fields(self, voice_id: str) -> CampaignFields:
         """The campaign's fields, playing `voice_id` (`voiceId`, or the voice of `text`)."""
@@ -132,6 +144,8 @@ class CampaignForm(BaseModel):
             window=self.window.model_dump_json() if self.window else None,
             max_channels=self.maxChannels,
             calls_per_minute=self.callsPerMinute,
+            gather=self.gather.gather() if self.gather is not None else None,
+            machine_detection=MachineDetection(self.machineDetection),
         )
 
 
@@ -182,6 +196,8 @@ class CampaignObject(BaseModel):
     window: Window | None
     maxChannels: int | None
     callsPerMinute: int | None
+    gather: GatherFields | None
+    machineDetection: MachineDetectionName
     createdAt: int
     startedAt: int | None
     finishedAt: int | None
@@ -212,9 +228,21 @@ def campaign_json(campaign: Campaign, now: float) -> dict[str, Any]:
         "window": json.loads(policy.window) if policy.window else None,
         "maxChannels": policy.max_channels,
         "callsPerMinute": policy.calls_per_minute,
+        "gather": gather_json(policy.gather) if policy.gather is not None else None,
+        "machineDetection": policy.machine_detection.value,
         "createdAt": campaign.created_at,
         "startedAt": campaign.started_at,
         "finishedAt": campaign.finished_at,
+    }
+
+
+def gather_json(gather: Gather) -> dict[str, Any]:
+    """`gather` as a request gave it (api.md §11)."""
+    return {
+        "maxDigits": gather.max_digits,
+        "timeout": int(gather.timeout),
+        "finishOnKey": gather.finish_on_key,
+        "repeatKey": gather.repeat_key,
     }
 
 
@@ -233,6 +261,6 @@ def report_row(national_number: str, call: Call | None, *, ended: bool) -> list[
         str(price(call)),
         str(call.request_date),
         str(call.execution_date),
-        "",  # answeredBy and digits: the call queue does not keep them yet
-        "",
+        call.answered_by.value if call.answered_by is not None else "",
+        call.digits,
     ]

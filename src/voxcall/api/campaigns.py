@@ -44,6 +44,7 @@ ProjectDep = Annotated[Project, Depends(current_project)]
 _CREATE = ("InvalidServer", "InvalidVoice", "StorageQuotaExceeded")
 _CAMPAIGN = links("campaign_id", "$response.body#/result/id", "get_campaign", "campaign_calls")
 REPORT_CHUNK = 1000  # CSV rows per piece of the streamed report
+_JSON_FIELDS = ("window", "gather")  # form fields that hold a JSON object
 
 
 CallStatusName = Literal[
@@ -76,11 +77,13 @@ async def _create_from_file(
 ) -> dict[str, Any]:
     async with multipart_file(request, max_fields=30) as (form, upload):
         fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-        if "window" in fields:
-            try:
-                fields["window"] = json.loads(fields["window"])
-            except ValueError as exc:
-                raise ApiError(400, "InvalidRequest", "window: must be a JSON object") from exc
+        for name in _JSON_FIELDS:
+            if name in fields:
+                try:
+                    fields[name] = json.loads(fields[name])
+                except ValueError as exc:
+                    message = f"{name}: must be a JSON object"
+                    raise ApiError(400, "InvalidRequest", message) from exc
         try:
             body = CampaignForm.model_validate(fields)
         except ValidationError as exc:

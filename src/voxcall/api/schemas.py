@@ -131,6 +131,11 @@ class GatherFields(BaseModel):
         return Gather(self.maxDigits, float(self.timeout), self.finishOnKey, self.repeatKey)
 
 
+# api.md §11's two fields, as every request that places calls takes them
+GatherField = Annotated[GatherFields | None, BeforeValidator(_object)]
+MachineDetectionName = Literal["off", "detect", "voicemail", "humansOnly"]
+
+
 class CallFields(BaseModel):
     """Fields common to every call endpoint. Unknown fields are ignored (api.md §1)."""
 
@@ -140,8 +145,8 @@ class CallFields(BaseModel):
     serverId: str | None = None
     retryInterval: Annotated[Number, *between(10, 86400)] | None = None
     timeToLive: Annotated[Number, *between(60, 604800)] = DEFAULT_TIME_TO_LIVE
-    gather: Annotated[GatherFields | None, BeforeValidator(_object)] = None
-    machineDetection: Literal["off", "detect", "voicemail", "humansOnly"] = "off"
+    gather: GatherField = None
+    machineDetection: MachineDetectionName = "off"
 
     def options(self) -> CallOptions:
         return CallOptions(

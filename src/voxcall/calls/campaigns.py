@@ -28,7 +28,7 @@ from voxcall.calls.lists import (
 from voxcall.calls.numbers import parse_phone, plain_iranian
 from voxcall.calls.service import CallService
 from voxcall.calls.windows import CALLEE, InvalidWindow, Window, is_open
-from voxcall.domain.calls import Call, CallStatus
+from voxcall.domain.calls import Call, CallStatus, longest_talk
 from voxcall.domain.campaigns import (
     Campaign,
     CampaignPolicy,
@@ -39,6 +39,7 @@ from voxcall.domain.campaigns import (
     RejectedLine,
     Skips,
 )
+from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store.campaigns import EmptyList, ListRows, ReportRow
@@ -65,6 +66,8 @@ class CampaignFields:
     window: str | None = None  # the window's JSON (§10)
     max_channels: int | None = None
     calls_per_minute: int | None = None
+    gather: Gather | None = None  # api.md §11
+    machine_detection: MachineDetection = MachineDetection.OFF
 
 
 Progress = Callable[[int], None]  # told the rows read so far
@@ -125,7 +128,12 @@ class CampaignService:
                 window=fields.window,
                 max_channels=fields.max_channels,
                 calls_per_minute=fields.calls_per_minute,
-                reservation_milli=max_price(voice.duration, [d.tariff for d in candidates]),
+                reservation_milli=max_price(
+                    longest_talk(voice.duration, fields.gather, fields.machine_detection),
+                    [d.tariff for d in candidates],
+                ),
+                gather=fields.gather,
+                machine_detection=fields.machine_detection,
             ),
             created_at=now,
         )

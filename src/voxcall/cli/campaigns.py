@@ -11,13 +11,14 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from voxcall.api.campaign_schemas import campaign_json
+from voxcall.api.campaign_schemas import campaign_json, gather_json
 from voxcall.billing.money import toman
 from voxcall.calls.campaigns import CampaignFields, CampaignService, campaign_status
 from voxcall.calls.errors import RequestRefused
 from voxcall.cli.common import DataOption, JsonOption, fail, open_admin
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign
+from voxcall.domain.interaction import MachineDetection
 from voxcall.domain.projects import Project
 
 ProjectArgument = Annotated[str, typer.Argument(help="The project's name.")]
@@ -35,10 +36,16 @@ def _show(campaign: Campaign, json_out: bool) -> None:
         if campaign.counts.get(status)
     )
     skips = campaign.skips
+    policy = campaign.policy
+    interactive = ""  # api.md §11, when the campaign asks for it
+    if policy.gather is not None:
+        interactive += f"\tgather={json.dumps(gather_json(policy.gather))}"
+    if policy.machine_detection is not MachineDetection.OFF:
+        interactive += f"\tmachineDetection={policy.machine_detection.value}"
     typer.echo(
         f"{campaign.id}\t{campaign.name}\t{campaign_status(campaign, now).value}\t"
         f"total={campaign.total}\t{counts or '-'}\tskipped={skips.total}\t"
-        f"price={-toman(campaign.price_milli):g}"
+        f"price={-toman(campaign.price_milli):g}{interactive}"
     )
 
 

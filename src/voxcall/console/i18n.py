@@ -111,6 +111,8 @@ RUNTIME_MESSAGES = (
     "Retries: 0 to 5, the interval 10 to 86400 s.",
     "Start and end: a date and a time.",
     "Channels: 1 to 100000; calls per minute: 1 to 1000000.",
+    "Keys: 1 to 16, waiting 1 to 30 s, the end and repeat keys different.",
+    "Answering machines: choose one of the options.",
     *("SCHEDULED", "RUNNING", "OUTSIDE_WINDOW", "PAUSED", "NO_BALANCE", "DONE", "CANCELLED"),
     *("invalid", "notAllowed", "duplicate", "doNotCall"),
     *("owner", "member"),

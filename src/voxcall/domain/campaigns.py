@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from voxcall.domain.calls import CallStatus
+from voxcall.domain.interaction import Gather, MachineDetection
 
 CALLS_PER_MINUTE_BURST = 60.0  # seconds of callsPerMinute budget an idle campaign may save
 # A released call's time to live, a single call's default; the campaign's endAt cuts it.
@@ -75,6 +76,8 @@ class CampaignPolicy:
     max_channels: int | None
     calls_per_minute: int | None
     reservation_milli: int  # the most one call can cost, reserved as it is released
+    gather: Gather | None = None  # api.md §11, copied onto every call released
+    machine_detection: MachineDetection = MachineDetection.OFF
 
 
 # What reading a list skipped: counts by reason, and the first lines skipped.

@@ -10,6 +10,15 @@ from voxcall.domain.calls import Call, CallStatus, NewCall, Phase, lane_of
 from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 
 
+def gather_column(gather: Gather | None) -> dict[str, Any] | None:
+    """`gather` as its JSON column (of calls and of campaigns)."""
+    return dataclasses.asdict(gather) if gather is not None else None
+
+
+def gather_from_column(stored: dict[str, Any] | None) -> Gather | None:
+    return Gather(**stored) if stored is not None else None
+
+
 def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, Any]:
     """The row of a call request as accepted: queued, due at once. `campaign_index`: its
     position in its batch or campaign list."""
@@ -38,7 +47,7 @@ def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, An
         "updated_at": now,
         "call_class": c.call_class.value,
         "lane": lane_of(c.call_class, c.project_id, c.campaign_id),
-        "gather": dataclasses.asdict(c.gather) if c.gather is not None else None,
+        "gather": gather_column(c.gather),
         "machine_detection": c.machine_detection.value,
         "digits": "",
         "answered_by": None,
@@ -67,7 +76,7 @@ def call_from_row(m: Mapping[Any, Any]) -> Call:
         price_milli=m["price_milli"],
         reserved_milli=m["reserved_milli"],
         cause=m["cause"],
-        gather=Gather(**m["gather"]) if m["gather"] is not None else None,
+        gather=gather_from_column(m["gather"]),
         machine_detection=MachineDetection(m["machine_detection"]),
         digits=m["digits"],
         answered_by=AnsweredBy(m["answered_by"]) if m["answered_by"] is not None else None,

@@ -29,9 +29,10 @@ from voxcall.domain.campaigns import (
     release_plan,
     released_call_expiry,
 )
+from voxcall.domain.interaction import MachineDetection
 from voxcall.store import schema as t
 from voxcall.store.call_queue import expire_queued
-from voxcall.store.call_rows import call_from_row, call_row
+from voxcall.store.call_rows import call_from_row, call_row, gather_column, gather_from_column
 from voxcall.store.campaign_counts import final_counts
 from voxcall.store.database import Database, new_id
 from voxcall.store.notify import announce
@@ -421,6 +422,8 @@ def _queue_calls(conn: Connection, campaign: Mapping[Any, Any], count: int, now:
                     expires_at=expires_at,
                     reserved_milli=campaign["reservation_milli"],
                     call_class=CallClass.CAMPAIGN,
+                    gather=gather_from_column(campaign["gather"]),
+                    machine_detection=MachineDetection(campaign["machine_detection"]),
                 ),
                 n.position,
                 now,
@@ -443,6 +446,8 @@ def _policy_columns(policy: CampaignPolicy) -> dict[str, Any]:
         "max_channels": policy.max_channels,
         "calls_per_minute": policy.calls_per_minute,
         "reservation_milli": policy.reservation_milli,
+        "gather": gather_column(policy.gather),
+        "machine_detection": policy.machine_detection.value,
     }
 
 
@@ -469,6 +474,8 @@ def _campaign(m: Mapping[Any, Any]) -> Campaign:
             max_channels=m["max_channels"],
             calls_per_minute=m["calls_per_minute"],
             reservation_milli=m["reservation_milli"],
+            gather=gather_from_column(m["gather"]),
+            machine_detection=MachineDetection(m["machine_detection"]),
         ),
         state=CampaignState(m["state"]),
         total=m["total"],

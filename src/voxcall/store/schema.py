@@ -293,6 +293,9 @@ campaigns = Table(
     Column("max_channels", Integer, nullable=True),
     Column("calls_per_minute", Integer, nullable=True),
     Column("reservation_milli", BigInteger, nullable=False),  # per call, taken at release
+    # api.md §11, copied onto each call released: as calls.gather and machine_detection
+    Column("gather", JSON, nullable=True),
+    Column("machine_detection", String(10), nullable=False, server_default="off"),
     Column("state", String(12), nullable=False),  # active | paused | cancelled
     Column("total", Integer, nullable=False),
     # The list's first `released` numbers are in the call queue: moved there, and this

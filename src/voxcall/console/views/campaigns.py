@@ -27,6 +27,7 @@ from voxcall.console.views import csv_rows, found, page, voice_form
 from voxcall.console.web import PageNotFound, render
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
+from voxcall.domain.interaction import Gather, MachineDetection
 
 router = APIRouter(include_in_schema=False)
 PAGE = 20
@@ -120,6 +121,11 @@ _DEFAULTS = {
     "window": "",
     "max_channels": "",
     "calls_per_minute": "",
+    "max_digits": "",
+    "gather_timeout": "",
+    "finish_on_key": "",
+    "repeat_key": "",
+    "machine_detection": "off",
 }
 
 
@@ -149,6 +155,8 @@ BAD_NAME = "Name: 1 to 100 characters."
 BAD_RETRIES = "Retries: 0 to 5, the interval 10 to 86400 s."
 BAD_MOMENT = "Start and end: a date and a time."
 BAD_PACE = "Channels: 1 to 100000; calls per minute: 1 to 1000000."
+BAD_KEYS = "Keys: 1 to 16, waiting 1 to 30 s, the end and repeat keys different."
+BAD_DETECTION = "Answering machines: choose one of the options."
 
 
 def _whole(text: str, low: int, high: int, refusal: str) -> int | None:
@@ -181,6 +189,10 @@ def campaign_fields(fields: dict[str, str], zone: ZoneInfo, voice_id: str) -> Ca
             window = json.dumps(Window.parse(fields["window"]).to_json())
         except InvalidWindow as exc:
             raise Refused(str(exc)) from exc
+    try:
+        machine_detection = MachineDetection(fields["machine_detection"])
+    except ValueError:
+        raise Refused(BAD_DETECTION) from None
     return CampaignFields(
         name=name,
         voice_id=voice_id,
@@ -191,7 +203,26 @@ def campaign_fields(fields: dict[str, str], zone: ZoneInfo, voice_id: str) -> Ca
         window=window,
         max_channels=_whole(fields["max_channels"], 1, 100_000, BAD_PACE),
         calls_per_minute=_whole(fields["calls_per_minute"], 1, 1_000_000, BAD_PACE),
+        gather=_gather(fields),
+        machine_detection=machine_detection,
     )
+
+
+def _gather(fields: dict[str, str]) -> Gather | None:
+    """The keys to collect (api.md §11), when the form asks for any."""
+    max_digits = _whole(fields["max_digits"], 1, 16, BAD_KEYS)
+    if max_digits is None:
+        return None
+    timeout = _whole(fields["gather_timeout"], 1, 30, BAD_KEYS)
+    try:
+        return Gather(
+            max_digits,
+            5.0 if timeout is None else float(timeout),
+            fields["finish_on_key"] or None,
+            fields["repeat_key"] or None,
+        )
+    except ValueError:  # a key that is not one, or the same key twice
+        raise Refused(BAD_KEYS) from None
 
 
 def _text_fields(form: FormData) -> dict[str, str]:
