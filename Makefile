@@ -10,7 +10,8 @@ BENCH_PACKAGES := wrk tshark sip-tester
 OUT := bench/last-run.md
 
 .PHONY: bench bench-tools bench-intake bench-dispatch bench-media bench-webhooks bench-amd \
-	bench-lists bench-campaign-import bench-priority bench-console
+	bench-lists bench-campaign-import bench-priority bench-console bench-fairness \
+	bench-campaign-pages
 
 bench: bench-tools
 	@uptime
@@ -56,6 +57,17 @@ bench-lists: bench-tools
 # page beside the API's read of one call (issue 13): a few minutes, most of it writing the calls.
 bench-console: bench-tools
 	$(PYTHON) -m bench.console_pages
+
+# Two projects' queued campaign calls sharing one sandbox dialer for 10 sandbox minutes (about
+# a minute of wall time each run), with a 90,000 / 10,000 run beside them (issue 12): share of
+# channel-seconds per project; about 10 minutes.
+bench-fairness: bench-tools
+	$(PYTHON) -m bench.fairness
+
+# A campaign of 1,000,000 calls, its API object and pages of calls on SQLite and PostgreSQL,
+# p50 and p99 beside the API's read of one call (issue 12): a few minutes, most of it writing.
+bench-campaign-pages: bench-tools
+	$(PYTHON) -m bench.campaign_pages
 
 # Idempotent: installs only what is missing (Debian packages, the venv), like scripts/bootstrap.
 # tshark's package asks whether non-root users may capture: answered "no" beforehand.

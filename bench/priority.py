@@ -82,33 +82,40 @@ def prepare(data: Path, queued: int) -> str:
         project = services.store.project_by_name("campaigns")
         assert project is not None
         voice = services.voices.upload(project, test_voice(), name="bench", filename="b.wav")
-        campaign = uuid.uuid4().hex
-        now = int(time.time())
-        listed = numbers(queued)
-        for start in range(0, queued, BATCH):
-            services.store.insert_calls(
-                [
-                    NewCall(
-                        id=uuid.uuid4().hex,
-                        project_id=project.id,
-                        campaign_id=campaign,
-                        voice_id=voice.id,
-                        national_number=number,
-                        e164="+98" + number[1:],
-                        dialer_id="sandbox",
-                        retry_count=0,
-                        retry_interval=None,
-                        request_date=now,
-                        expires_at=now + 86_400,
-                        call_class=CallClass.CAMPAIGN,
-                    )
-                    for number in listed[start : start + BATCH]
-                ]
-            )
+        queue(services.store, project.id, voice.id, numbers(queued), CallClass.CAMPAIGN)
     finally:
         services.store.close()
     token: str = codes["token"]
     return token
+
+
+def queue(
+    store: Store, project_id: str, voice_id: str, listed: list[str], call_class: CallClass
+) -> None:
+    """Queue a call to each number on the sandbox dialer, due now, as the campaign releaser
+    would (one campaign's, for the campaign class) or the API would."""
+    campaign = uuid.uuid4().hex if call_class is CallClass.CAMPAIGN else None
+    now = int(time.time())
+    for start in range(0, len(listed), BATCH):
+        store.insert_calls(
+            [
+                NewCall(
+                    id=uuid.uuid4().hex,
+                    project_id=project_id,
+                    campaign_id=campaign,
+                    voice_id=voice_id,
+                    national_number=number,
+                    e164="+98" + number[1:],
+                    dialer_id="sandbox",
+                    retry_count=0,
+                    retry_interval=None,
+                    request_date=now,
+                    expires_at=now + 86_400,
+                    call_class=call_class,
+                )
+                for number in listed[start : start + BATCH]
+            ]
+        )
 
 
 def busy_channels(store: Store) -> int:
