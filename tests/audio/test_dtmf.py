@@ -9,17 +9,24 @@ import pytest
 
 from tests.audio.amd_samples import GREETING_EN, GREETING_FA, speech
 from tests.audio.dtmf_signals import DBM0, dyads, g711, key_tone, music, pause
-from voxcall.audio.dtmf import KEYPAD, DtmfDetector
+from voxcall.audio.dtmf import KEYPAD, DtmfDetector, feed_many
 from voxcall.dialers.sip.g711 import alaw_to_samples, ulaw_to_samples
 
 ALL_KEYS = "".join(KEYPAD)
 TRIALS = 40  # random alignments of a tone to the detector's blocks
 
 
+def g711_samples(
+    signal: npt.NDArray[np.floating] | npt.NDArray[np.int16], law: str = "PCMU"
+) -> npt.NDArray[np.int16]:
+    """`signal` after a G.711 round trip."""
+    coded = g711(signal, law)
+    return ulaw_to_samples(coded) if law == "PCMU" else alaw_to_samples(coded)
+
+
 def heard(signal: npt.NDArray[np.floating] | npt.NDArray[np.int16], law: str = "PCMU") -> list[str]:
     """The keys found in `signal` after a G.711 round trip, fed in 20 ms packets."""
-    coded = g711(signal, law)
-    samples = ulaw_to_samples(coded) if law == "PCMU" else alaw_to_samples(coded)
+    samples = g711_samples(signal, law)
     detector = DtmfDetector()
     keys = []
     for start in range(0, len(samples), 160):
@@ -123,3 +130,33 @@ def test_speech_is_no_key(text: str, language: str, law: str) -> None:
 def test_music_is_no_key(seed: int) -> None:
     assert heard(music(30, seed)) == []
     assert heard(dyads(30, seed)) == []
+
+
+def test_streams_fed_together_hear_what_each_hears_alone() -> None:
+    # feed_many puts every stream's hops through one product and the blocks through one
+    # pass: no block may mix two streams, and each keeps its own state between feeds.
+    rng = np.random.default_rng(11)
+    presses = ["".join(rng.choice(list(ALL_KEYS), 4)) for _ in range(6)]
+    streams = [
+        g711_samples(
+            pressed(
+                *[
+                    np.concatenate([key_tone(k, 60, rng=rng), pause(rng.uniform(40, 90))])
+                    for k in keys
+                ]
+            )
+        )
+        for keys in presses
+    ]
+    detectors = [DtmfDetector() for _ in streams]
+    found = ["" for _ in streams]
+    offsets = [0] * len(streams)
+    while any(offset < len(s) for offset, s in zip(offsets, streams, strict=True)):
+        fed = []
+        for index, samples in enumerate(streams):
+            size = int(rng.integers(0, 900))  # short pieces make no whole block
+            fed.append((detectors[index], samples[offsets[index] : offsets[index] + size]))
+            offsets[index] += size
+        for index, keys in enumerate(feed_many(fed)):
+            found[index] += "".join(keys)
+    assert found == presses

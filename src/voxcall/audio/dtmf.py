@@ -13,7 +13,9 @@ as the recurrence with far fewer Python steps). A block holds a key when
 - the two tones hold at least `min_tone_share` of the block's energy (speech and music
   spread theirs over many frequencies and harmonics).
 
-Blocks overlap (a new one every HOP samples), so a tone's length is measured to 4.25 ms.
+Blocks overlap (a new one every HOP samples, a third of a block), so a tone's length is
+measured to 4.25 ms. Each hop goes through the filters once: a block's DFT is the sum of
+its three hops' DFTs, each turned by the phase of its offset in the block.
 A key is reported once it has held for `min_blocks` blocks in a row (6: tones of 40 ms and
 longer always pass, tones of 25 ms and shorter never do), and the same key again only
 after `min_pause_blocks` blocks without it (6: a pause of 20 ms or more separates two
@@ -26,39 +28,40 @@ tones 3.5 % off do not (tests/audio/test_dtmf.py).
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE = 8000
-BLOCK = 102  # samples per analysis block: 12.75 ms, filters about 80 Hz wide
 HOP = 34  # samples from one block to the next
+BLOCK = 3 * HOP  # samples per analysis block: 12.75 ms, filters about 80 Hz wide
 ROWS = (697.0, 770.0, 852.0, 941.0)
 COLUMNS = (1209.0, 1336.0, 1477.0, 1633.0)
 KEYPAD = ("123A", "456B", "789C", "*0#D")  # KEYPAD[row][column]
+KEYS = "".join(KEYPAD)  # KEYS[4 * row + column]
+NO_KEY = -1
 
 # A 0 dBm0 sine in 16-bit linear G.711 has this amplitude (3.14 dBm0 is full scale).
 _DBM0_AMPLITUDE = 32768 * 10 ** (-3.14 / 20)
+_OMEGA = 2 * np.pi * np.array(ROWS + COLUMNS) / SAMPLE_RATE
 
 
-def _basis() -> npt.NDArray[np.float64]:
-    """(BLOCK, 16): cos and sin of each DTMF frequency over one block."""
-    n = np.arange(BLOCK)
-    angles = 2 * np.pi * np.outer(n, np.array(ROWS + COLUMNS)) / SAMPLE_RATE
-    return np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+def _hop_basis() -> npt.NDArray[np.float32]:
+    """(HOP, 48): for each third of a block (the hop's place in it), the cos and sin of each
+    DTMF frequency over one hop, from the start of the block."""
+    thirds = [np.outer(np.arange(HOP) + third * HOP, _OMEGA) for third in range(3)]
+    return np.concatenate([f(t) for t in thirds for f in (np.cos, np.sin)], axis=1).astype(
+        np.float32
+    )
 
 
-_BASIS = _basis()
-_BASIS.setflags(write=False)
-MAX_FEED = 8000  # samples `DtmfDetector.feed` takes at once: a second
-# Samples `feed` gathers before it analyses them: four packets of 20 ms. A key is reported
-# up to 80 ms later, and numpy's cost per call is paid a quarter as often: 6 to 7 µs of CPU
-# a packet of speech or noise instead of 100 block by block, under 2 µs for silence.
-BATCH = 640
-# The blocks of what `feed` analyses, as indexes into it (up to MAX_FEED + BATCH samples).
-_WINDOWS = np.arange(BLOCK) + HOP * np.arange((MAX_FEED + BATCH) // HOP)[:, np.newaxis]
-_WINDOWS.setflags(write=False)
+_HOP_BASIS = _hop_basis()
+_HOP_BASIS.setflags(write=False)
+_ZEROS = np.zeros(HOP - 1, dtype=np.int16)  # pads a stream's audio to whole hops
+_ZEROS.setflags(write=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +77,44 @@ class DtmfChecks:
     min_pause_blocks: int = 6
 
 
-def block_keys(blocks: npt.NDArray[np.float64], checks: DtmfChecks) -> list[str | None]:
-    """The key each block of `blocks` (shape (k, BLOCK)) holds, or None."""
-    product = blocks @ _BASIS  # the DFT at each frequency: real, minus imaginary part
-    power = product[:, :8] ** 2 + product[:, 8:] ** 2  # (k, 8): |X|², rows then columns
+def hop_sums(
+    hops: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """What `block_keys` needs of each hop of `hops` (shape (k, HOP)): its products with
+    the cos and sin of the eight frequencies in each third of a block (k, 48), and its
+    energy (k,)."""
+    return hops @ _HOP_BASIS, np.einsum("ij,ij->i", hops, hops)
+
+
+_DEFAULT_CHECKS = DtmfChecks()
+
+
+def block_keys(
+    sums: npt.NDArray[np.float32], energies: npt.NDArray[np.float32], checks: DtmfChecks
+) -> npt.NDArray[np.int8]:
+    """The key each block holds, as its index in KEYS, or NO_KEY: block i is hops i, i + 1
+    and i + 2 of `sums` and `energies` (from `hop_sums`), so k hops make k - 2 blocks."""
+    parts = sums[:-2, :16] + sums[1:-1, 16:32] + sums[2:, 32:]  # each block's cos and sin
+    parts *= parts
+    power = parts[:, :8] + parts[:, 8:]  # (k, 8): |X|², rows then columns
     rows, columns = power[:, :4], power[:, 4:]
-    best = power.reshape(-1, 2, 4).max(axis=2)  # (k, 2): the strongest row and column tone
-    row_power, column_power = best[:, 0], best[:, 1]
+    # The strongest row and column tone (np.maximum on columns: a reduction along a short
+    # axis costs far more).
+    row_power = np.maximum(
+        np.maximum(power[:, 0], power[:, 1]), np.maximum(power[:, 2], power[:, 3])
+    )
+    column_power = np.maximum(
+        np.maximum(power[:, 4], power[:, 5]), np.maximum(power[:, 6], power[:, 7])
+    )
     # A sine's |X|² * 2 / BLOCK is its energy over the block: the tones' share of it.
-    total = (blocks * blocks).sum(axis=1)
+    total = energies[:-2] + energies[1:-1] + energies[2:]
     # Level and share first: speech, music and silence fail them in every block, and
     # nothing more is computed for them (most of what a call hears).
-    likely = (best.sum(axis=1) * (2 / BLOCK) >= checks.min_tone_share * total) & (
-        best.min(axis=1) >= _min_power(checks.min_level)
+    likely = ((row_power + column_power) * (2 / BLOCK) >= checks.min_tone_share * total) & (
+        np.minimum(row_power, column_power) >= _min_power(checks.min_level)
     )
     if not likely.any():
-        return [None] * len(blocks)
+        return np.full(len(power), NO_KEY, dtype=np.int8)
     twist = row_power / np.maximum(column_power, 1e-12)  # as a power ratio
     peak = 10 ** (checks.relative_peak / 10)
     ok = (
@@ -99,13 +124,8 @@ def block_keys(blocks: npt.NDArray[np.float64], checks: DtmfChecks) -> list[str 
         & (np.sort(rows, axis=1)[:, -2] * peak <= row_power)  # the runner-up of its group
         & (np.sort(columns, axis=1)[:, -2] * peak <= column_power)
     )
-    best_row, best_column = rows.argmax(axis=1), columns.argmax(axis=1)
-    return [
-        KEYPAD[row][column] if hit else None
-        for hit, row, column in zip(
-            ok.tolist(), best_row.tolist(), best_column.tolist(), strict=True
-        )
-    ]
+    keys = 4 * rows.argmax(axis=1) + columns.argmax(axis=1)
+    return np.where(ok, keys, NO_KEY).astype(np.int8)
 
 
 def _min_power(level: float) -> float:
@@ -117,10 +137,9 @@ class DtmfDetector:
     """Key presses in one stream of 8 kHz audio, fed in pieces of any length."""
 
     def __init__(self, checks: DtmfChecks | None = None) -> None:
-        self.checks = checks or DtmfChecks()
-        # Two sines at the minimum level, over one block.
-        self._min_energy = 2 * _min_power(self.checks.min_level) * 2 / BLOCK
-        self._pending = np.zeros(0, dtype=np.float64)  # samples short of a whole block
+        self.checks = checks or _DEFAULT_CHECKS  # one object: feed_many groups by it
+        # The last two hops (the start of the next blocks) and what is short of a hop.
+        self._pending = np.zeros(0, dtype=np.float32)
         self._candidate: str | None = None  # the key of the last blocks
         self._run = 0  # blocks in a row that held it
         self._pressed: str | None = None  # the key reported and not yet released
@@ -128,21 +147,7 @@ class DtmfDetector:
 
     def feed(self, samples: npt.NDArray[np.int16]) -> list[str]:
         """The keys that `samples` (following the ones fed before) complete."""
-        if len(samples) > MAX_FEED:
-            raise ValueError(f"at most {MAX_FEED} samples at a time, got {len(samples)}")
-        audio = np.concatenate([self._pending, samples.astype(np.float64)])
-        if len(audio) < BATCH:
-            self._pending = audio
-            return []
-        count = (len(audio) - BLOCK) // HOP + 1
-        self._pending = audio[count * HOP :]
-        # Silence (most of what a call hears) cannot hold two tones at the minimum level.
-        audible = float(audio @ audio) >= self._min_energy
-        keys = block_keys(audio[_WINDOWS[:count]], self.checks) if audible else []
-        if not any(keys):
-            self._quiet(count)
-            return []
-        return [found for key in keys if (found := self._block(key)) is not None]
+        return feed_many([(self, samples)])[0]
 
     def _quiet(self, blocks: int) -> None:
         """`blocks` blocks without a key: what `_block(None)` would do to each."""
@@ -167,3 +172,56 @@ class DtmfDetector:
             self._pressed, self._gap = key, 0
             return key
         return None
+
+
+def feed_many(
+    fed: Sequence[tuple[DtmfDetector, npt.NDArray[np.int16]]],
+) -> list[list[str]]:
+    """`DtmfDetector.feed` of many streams at once: the keys each piece completes.
+
+    numpy's cost per call, not the arithmetic, is most of a detector's cost on a packet or
+    two: the hops of every stream go through the filters in one product, and the blocks
+    through the checks in one pass (blocks across two streams are computed, then ignored).
+    """
+    found: list[list[str]] = [[] for _ in fed]
+    by_checks: dict[int, list[int]] = {}  # by the checks' id: hashing them costs more
+    for index, (detector, _) in enumerate(fed):
+        by_checks.setdefault(id(detector.checks), []).append(index)
+    for indexes in by_checks.values():
+        checks = fed[indexes[0]][0].checks
+        _feed_alike([fed[i] for i in indexes], checks, [found[i] for i in indexes])
+    return found
+
+
+def _feed_alike(
+    fed: Sequence[tuple[DtmfDetector, npt.NDArray[np.int16]]],
+    checks: DtmfChecks,
+    found: list[list[str]],
+) -> None:
+    # Each stream's audio (what it had pending, then the piece) padded to whole hops: the
+    # streams' hops are then the rows of one array, and a stream's blocks start at the row
+    # of its first hop. The padding is in no block that counts.
+    pieces: list[npt.NDArray[np.float32] | npt.NDArray[np.int16]] = []
+    spans: list[tuple[int, int]] = []  # each stream's first row and its length in samples
+    row = 0
+    for detector, samples in fed:
+        length = len(detector._pending) + len(samples)
+        pieces += (detector._pending, samples, _ZEROS[: -length % HOP])
+        spans.append((row, length))
+        row += -(-length // HOP)
+    audio = np.concatenate(pieces, dtype=np.float32)
+    keys = block_keys(*hop_sums(audio.reshape(-1, HOP)), checks)
+    hits = np.flatnonzero(keys != NO_KEY).tolist()
+    for (detector, _), (first, length), keys_found in zip(fed, spans, found, strict=True):
+        blocks = max(length // HOP - 2, 0)
+        # The last two hops start the next blocks (a stream short of a block keeps it all).
+        detector._pending = audio[(first + blocks) * HOP : first * HOP + length]
+        if blocks == 0:
+            continue
+        next_hit = bisect.bisect_left(hits, first)
+        if next_hit == len(hits) or hits[next_hit] >= first + blocks:
+            detector._quiet(blocks)
+            continue
+        for key in keys[first : first + blocks].tolist():
+            if (pressed := detector._block(None if key == NO_KEY else KEYS[key])) is not None:
+                keys_found.append(pressed)

@@ -4,6 +4,7 @@ over real UDP."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,14 @@ from tests.audio.dtmf_signals import key_tone, pause
 from tests.dialers.sip.test_media import tone, udp
 from tests.peers.pcap import udp_payloads
 from voxcall.dialers.sip.g711 import alaw_to_samples, pcm_to_alaw
-from voxcall.dialers.sip.inbound import InboundFormat, InboundMedia, MediaEvent, MediaListener
+from voxcall.dialers.sip.inbound import (
+    TICK,
+    InboundFormat,
+    InboundMedia,
+    MediaEvent,
+    MediaListener,
+    RtpReceiver,
+)
 from voxcall.dialers.sip.keys import KeyPressListener
 from voxcall.dialers.sip.listeners import build_listeners
 from voxcall.dialers.sip.media_process import MediaProcess
@@ -102,6 +110,51 @@ def test_key_tones_in_the_audio_are_keys() -> None:
         MediaEvent("key", "8", 0.25, "inband"),
         MediaEvent("key", "#", 0.25, "inband"),
     ]
+
+
+def key_tones(*keys: str) -> bytes:
+    """PCM of `keys` pressed in turn, 80 ms each."""
+    signal = np.concatenate([np.concatenate([key_tone(k, 80), pause(100)]) for k in keys])
+    return np.clip(np.concatenate([pause(40), signal]), -32768, 32767).astype("<i2").tobytes()
+
+
+async def test_the_receiver_reads_many_calls_and_reports_each_its_own_keys(
+    udp: Callable[[], socket.socket],
+) -> None:
+    # The receiver reads every socket each tick and the key detectors hear all the calls'
+    # audio at once: each call must get its own keys, and only them.
+    receiver = RtpReceiver(asyncio.get_running_loop())
+    callee = udp()
+    sent = {
+        "inband": audio_packets(key_tones("8", "#")),
+        "rfc4733": [*audio_packets(tone(0.1)), *star_press()],
+        "tone": [b"not rtp", *audio_packets(tone(0.3))],
+        "inband again": audio_packets(key_tones("1", "1", "D")),
+    }
+    events: asyncio.Queue[tuple[str, MediaEvent]] = asyncio.Queue()
+    for name, datagrams in sent.items():
+        sock = udp()
+        media = InboundMedia(PCMA_101, [KeyPressListener()])
+        receiver.listen(
+            sock, media, functools.partial(lambda n, e: events.put_nowait((n, e)), name)
+        )
+        for datagram in datagrams:
+            callee.sendto(datagram, sock.getsockname())
+    heard: dict[str, list[tuple[str, str]]] = {name: [] for name in sent}
+    for _ in range(6):
+        name, event = await asyncio.wait_for(events.get(), timeout=10)
+        heard[name].append((event.value, event.detail))
+    await asyncio.sleep(2 * TICK)  # nothing more comes
+    assert events.empty()
+    assert heard == {
+        "inband": [("8", "inband"), ("#", "inband")],
+        "rfc4733": [("*", "rfc4733")],
+        "tone": [],
+        "inband again": [("1", "inband"), ("1", "inband"), ("D", "inband")],
+    }
+    assert receiver.listening == 4
+    receiver.close()
+    assert receiver.listening == 0
 
 
 def test_telephone_events_are_ignored_when_the_answer_did_not_take_them() -> None:

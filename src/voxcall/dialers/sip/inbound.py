@@ -4,7 +4,7 @@ This is where the detectors that watch a call (key presses, answering-machine de
 meet the callee. `InboundMedia` turns each datagram of the call's RTP into 8 kHz samples (the
 negotiated G.711 law, decoded) or a telephone-event (RFC 4733) and hands it to the call's
 `MediaListener`s, which answer with `MediaEvent`s for the call. `RtpReceiver` reads the
-sockets of listening calls on one event loop.
+sockets of listening calls on one event loop, all of them at once every TICK.
 
 Both run in the process that receives the RTP: SipDialer's media process
 (media_process.py), which sends the events back to the call as small JSON messages. So a
@@ -21,7 +21,7 @@ import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +36,9 @@ log = logging.getLogger("voxcall.sip")
 _PLAIN_HEADER = RTP_VERSION << 6  # the first byte without padding, extension or CSRC
 _HEADER = struct.Struct("!xBxxII")  # marker and payload type, timestamp, SSRC
 MAX_DATAGRAM = 2048  # larger than any G.711 or telephone-event packet
-READS_PER_WAKEUP = 32  # datagrams read from one socket before other sockets get a turn
+TICK = 0.1  # seconds between two reads of every listening socket (RtpReceiver)
+READS_PER_TICK = 64  # datagrams read from one socket in a tick, at most (a flood waits)
+Samples = npt.NDArray[np.int16]
 
 _DECODERS: dict[str, Callable[[bytes], npt.NDArray[np.int16]]] = {
     PCMU.name: ulaw_to_samples,
@@ -75,6 +77,15 @@ class MediaListener:
     ) -> Sequence[MediaEvent]:
         return ()
 
+    @classmethod
+    def audio_of_many(
+        cls, heard: Sequence[tuple[Self, Samples, float]]
+    ) -> list[Sequence[MediaEvent]]:
+        """`audio` of many listeners of this class (of many calls) at once: their events in
+        the order of `heard`. A listener whose work costs less done for many calls at once
+        (one numpy pass instead of one per call) does it here."""
+        return [listener.audio(samples, at) for listener, samples, at in heard]
+
 
 @dataclass(frozen=True, slots=True)
 class InboundFormat:
@@ -99,16 +110,24 @@ class InboundFormat:
 
 
 class InboundMedia:
-    """One call's received RTP, datagram by datagram, through its listeners."""
+    """One call's received RTP through its listeners: datagram by datagram (`received`), or
+    the datagrams of a while at once (`packet` each, then `hear_all`)."""
 
     def __init__(self, media_format: InboundFormat, listeners: Sequence[MediaListener]) -> None:
         self.format = media_format
         self.listeners = tuple(listeners)
         self._decode = _DECODERS[media_format.codec]
+        self._payloads: list[bytes] = []  # audio not yet decoded, in order of arrival
 
     def received(self, data: bytes, at: float) -> list[MediaEvent]:
         """The events one datagram gives rise to. ValueError if it is not RTP; packets of
         other payload types (comfort noise, another codec) are ignored."""
+        events = self.packet(data, at)
+        return events + hear_all([(self, at)])[0]
+
+    def packet(self, data: bytes, at: float) -> list[MediaEvent]:
+        """Take one datagram: a telephone-event goes to the listeners now (the events it
+        gives rise to), audio waits for `hear_all`. ValueError as `received`."""
         if len(data) > RTP_HEADER_LENGTH and data[0] == _PLAIN_HEADER:
             # No padding, extension or CSRC, as nearly every packet: no need for a whole parse.
             marker_type, timestamp, ssrc = _HEADER.unpack_from(data)
@@ -117,25 +136,57 @@ class InboundMedia:
             packet = RtpPacket.parse(data)
             payload_type, timestamp, ssrc = packet.payload_type, packet.timestamp, packet.ssrc
             payload = packet.payload
-        events: list[MediaEvent] = []
         if payload_type == self.format.payload_type:
-            samples = self._decode(payload)
-            for listener in self.listeners:
-                events.extend(listener.audio(samples, at))
+            self._payloads.append(payload)
         elif payload_type == self.format.event_payload_type:
             event = TelephoneEvent.parse(payload)
-            for listener in self.listeners:
-                events.extend(listener.telephone_event(event, ssrc, timestamp, at))
-        return events
+            return [
+                found
+                for listener in self.listeners
+                for found in listener.telephone_event(event, ssrc, timestamp, at)
+            ]
+        return []
+
+    def take_audio(self) -> npt.NDArray[np.int16] | None:
+        """The audio of the datagrams taken since the last call, decoded; None if none."""
+        if not self._payloads:
+            return None
+        payloads, self._payloads = self._payloads, []
+        return self._decode(payloads[0] if len(payloads) == 1 else b"".join(payloads))
+
+
+def hear_all(calls: Sequence[tuple[InboundMedia, float]]) -> list[list[MediaEvent]]:
+    """The audio each call (with the time it is heard at) has taken since the last time,
+    through its listeners, and the events it gives rise to, in the order of `calls`. Each
+    listener class hears all calls at once (`MediaListener.audio_of_many`)."""
+    heard: dict[type[MediaListener], list[tuple[int, MediaListener, Samples, float]]] = {}
+    for index, (media, at) in enumerate(calls):
+        samples = media.take_audio()
+        if samples is not None:
+            for listener in media.listeners:
+                heard.setdefault(type(listener), []).append((index, listener, samples, at))
+    events: list[list[MediaEvent]] = [[] for _ in calls]
+    for kind, items in heard.items():
+        found = kind.audio_of_many([(listener, samples, at) for _, listener, samples, at in items])
+        for (index, *_), listener_events in zip(items, found, strict=True):
+            events[index].extend(listener_events)
+    return events
 
 
 class RtpReceiver:
     """Reads the RTP sockets of listening calls on `loop`. `listen` takes a socket until
-    `unlisten` (or `close`) closes it; the events of its datagrams go to `report`."""
+    `unlisten` (or `close`) closes it; the events of its datagrams go to `report`.
+
+    The sockets are read every TICK seconds, not when each datagram arrives: one wake-up
+    reads every call's few packets, and the listeners hear all calls' audio at once, which
+    costs a fraction of a wake-up and a pass of numpy per packet (BENCHMARKS.md 5b). What
+    the listeners find comes up to a TICK later.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._calls: dict[socket.socket, tuple[InboundMedia, float]] = {}
+        self._calls: dict[socket.socket, _Listening] = {}
+        self._tick: asyncio.TimerHandle | None = None
 
     @property
     def listening(self) -> int:
@@ -148,23 +199,35 @@ class RtpReceiver:
         report: Callable[[MediaEvent], None],
     ) -> None:
         sock.setblocking(False)
-        self._calls[sock] = (media, self._loop.time())
-        self._loop.add_reader(sock, self._readable, sock, report)
+        self._calls[sock] = _Listening(media, self._loop.time(), report)
+        if self._tick is None:
+            self._tick = self._loop.call_later(TICK, self._read_all)
 
     def unlisten(self, sock: socket.socket) -> None:
         """Stop reading `sock` and close it."""
-        if self._calls.pop(sock, None) is not None:
-            self._loop.remove_reader(sock)
+        self._calls.pop(sock, None)
+        if not self._calls and self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
         sock.close()
 
     def close(self) -> None:
         for sock in list(self._calls):
             self.unlisten(sock)
 
-    def _readable(self, sock: socket.socket, report: Callable[[MediaEvent], None]) -> None:
-        media, started = self._calls[sock]
-        at = self._loop.time() - started
-        for _ in range(READS_PER_WAKEUP):
+    def _read_all(self) -> None:
+        self._tick = self._loop.call_later(TICK, self._read_all)
+        now = self._loop.time()
+        calls = list(self._calls.items())
+        for sock, call in calls:
+            self._read(sock, call, now - call.started)
+        heard = hear_all([(call.media, now - call.started) for _, call in calls])
+        for (_, call), events in zip(calls, heard, strict=True):
+            for event in events:
+                call.report(event)
+
+    def _read(self, sock: socket.socket, call: _Listening, at: float) -> None:
+        for _ in range(READS_PER_TICK):
             try:
                 data = sock.recv(MAX_DATAGRAM)
             except BlockingIOError:
@@ -173,9 +236,18 @@ class RtpReceiver:
                 log.debug("RTP socket %s: %s", sock.getsockname(), exc)
                 continue
             try:
-                events = media.received(data, at)
+                events = call.media.packet(data, at)
             except ValueError as exc:  # the one boundary: a bad packet is dropped
                 log.debug("dropped a datagram on %s: %s", sock.getsockname(), exc)
                 continue
             for event in events:
-                report(event)
+                call.report(event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listening:
+    """A socket's call, as the receiver keeps it."""
+
+    media: InboundMedia
+    started: float  # on the loop's clock
+    report: Callable[[MediaEvent], None]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxcall.audio.dtmf import DtmfDetector
+from voxcall.audio.dtmf import DtmfDetector, feed_many
 from voxcall.dialers.sip.inbound import MediaEvent, MediaListener
 from voxcall.dialers.sip.telephone_event import KeyPressEvents, TelephoneEvent
 
@@ -32,7 +32,17 @@ class KeyPressListener(MediaListener):
         return cls()
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
-        return [MediaEvent(KEY, key, at, INBAND) for key in self._tones.feed(samples)]
+        return self.audio_of_many([(self, samples, at)])[0]
+
+    @classmethod
+    def audio_of_many(
+        cls, heard: Sequence[tuple[KeyPressListener, npt.NDArray[np.int16], float]]
+    ) -> list[Sequence[MediaEvent]]:
+        keys = feed_many([(listener._tones, samples) for listener, samples, _ in heard])
+        return [
+            [MediaEvent(KEY, key, at, INBAND) for key in found]
+            for (_, _, at), found in zip(heard, keys, strict=True)
+        ]
 
     def telephone_event(
         self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
