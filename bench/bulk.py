@@ -28,6 +28,7 @@ from voxcall.domain.calls import CallClass, lane_of
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.runtime import Services, build_services
+from voxcall.store import overview_counts
 from voxcall.store.store import Store
 
 BATCH = 20_000  # numbers of a generated campaign list handed on at a time (campaign_pages)
@@ -81,6 +82,8 @@ def fill_calls(
         _load_sqlite(store.engine, call_rows, attempt_rows)
     else:
         _load_postgres(store.engine, call_rows, attempt_rows)
+    with store.engine.begin() as conn:  # what the calls' ends would have counted
+        overview_counts.recount(conn)
     return str(call_rows[0][0])
 
 

@@ -173,6 +173,55 @@ def test_existing_campaigns_get_their_counts(store_url: str) -> None:
     assert sorted(map(tuple, rows)) == [("k", "NORMAL", 2, 1600), ("k", "NO_ANSWER", 1, 0)]
 
 
+def test_the_overview_counters_are_filled_from_the_final_calls(store_url: str) -> None:
+    """0017 counts the calls already final, by 10 minutes of request and status; a call
+    still waiting is counted by the overview from `calls`, not in the counters."""
+    engine = make_engine(store_url)
+    try:
+        migrate.upgrade(engine, "0016")
+        with engine.begin() as conn:
+            tables = {n: _table_as_it_is(conn, n) for n in ("projects", "voices", "calls")}
+
+            def insert(name: str, *rows: dict[str, object]) -> None:
+                zeros = dict.fromkeys(tables[name].columns.keys(), 0)
+                conn.execute(tables[name].insert(), [zeros | row for row in rows])
+
+            text = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
+            insert("projects", {"id": "p"} | text)
+            insert("voices", {"id": "v", "project_id": "p"} | text)
+            calls = [
+                # id, status, phase, request date, attempts, billSec, price
+                ("a", "NORMAL", "final", 1_800_000_000, 1, 7, 3000),
+                ("b", "NORMAL", "final", 1_800_000_599, 2, 5, 2000),
+                ("c", "NO_ANSWER", "final", 1_800_000_100, 1, 0, 0),
+                ("d", "EXPIRED", "final", 1_800_000_100, 0, 0, 0),
+                ("e", "ERROR", "final", 1_800_000_600, 1, 4, 0),  # billSec of no answer
+                ("f", "WAITING", "queued", 1_800_000_100, 1, 0, 0),
+            ]
+            insert(
+                "calls",
+                *(
+                    dict(zip(("id", "status", "phase", "request_date"), row[:4], strict=True))
+                    | {"attempts": row[4], "bill_sec": row[5], "price_milli": row[6]}
+                    | {"project_id": "p", "voice_id": "v", "national_number": "0"}
+                    | {"e164": "+0", "cause": "", "lane": "", "gather": None}
+                    for row in calls
+                ),
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            counts = metadata.tables["overview_counts"]
+            rows = conn.execute(select(counts).order_by(counts.c.bucket, counts.c.status)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("p", 1_800_000_000 // 600 * 600, "EXPIRED", 1, 0, 0, 0),
+        ("p", 1_800_000_000 // 600 * 600, "NORMAL", 2, 2, 12, 5000),
+        ("p", 1_800_000_000 // 600 * 600, "NO_ANSWER", 1, 1, 0, 0),
+        ("p", 1_800_000_600, "ERROR", 1, 1, 0, 0),
+    ]
+
+
 URL = "http://127.0.0.1:9/hook"
 # The body written into the outbox before 0010, when the call below became final.
 BODY_0009 = (

@@ -32,6 +32,7 @@ from voxcall.domain.calls import (
 )
 from voxcall.domain.dialers import DialerConfig, claimable, cps_budget
 from voxcall.domain.voices import Voice
+from voxcall.store import overview_counts
 from voxcall.store import schema as t
 from voxcall.store.call_rows import call_from_row, call_row
 from voxcall.store.campaign_counts import count_finals
@@ -480,6 +481,20 @@ def _close(
             for row in rows
             if row.call_class == CallClass.CAMPAIGN and row.campaign_id is not None
         ),
+    )
+    overview_counts.add_finals(
+        conn,
+        [
+            overview_counts.FinalCall(
+                row.project_id,
+                row.request_date,
+                row.attempts > 0,
+                ends[row.id].status,
+                ends[row.id].bill_sec,
+                closing.prices[row.id],
+            )
+            for row in rows
+        ],
     )
     if closing.accounts:
         conn.execute(

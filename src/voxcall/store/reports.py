@@ -8,12 +8,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
-from voxcall.domain.calls import Call, CallStatus, Phase
+from voxcall.domain.calls import Call, Phase
 from voxcall.domain.money import LedgerEntry
 from voxcall.domain.reports import (
-    BUCKET,
     Activity,
     Attempt,
     CallCursor,
@@ -23,6 +22,7 @@ from voxcall.domain.reports import (
     LedgerPage,
     TokenInfo,
 )
+from voxcall.store import overview_counts
 from voxcall.store import schema as t
 from voxcall.store.call_rows import call_from_row
 from voxcall.store.database import Database
@@ -35,32 +35,9 @@ class Reports(Database):
 
     def activity(self, project_id: str, start: int, buckets: int) -> list[Activity]:
         """The project's calls requested from `start` on, `buckets` of BUCKET seconds, by
-        bucket and status: one pass over ix_calls_project, which covers it, for the overview's
-        day."""
-        answered = c.status == CallStatus.NORMAL.name
-        index = (c.request_date - start) // BUCKET  # integers: integer division on both
-        query = (
-            select(
-                index,
-                c.status,
-                func.count(),
-                func.sum(case((c.attempts > 0, 1), else_=0)),
-                func.sum(case((answered, c.bill_sec), else_=0)),
-                func.sum(c.price_milli),
-            )
-            .where(
-                c.project_id == project_id,
-                c.request_date >= start,
-                c.request_date < start + buckets * BUCKET,
-            )
-            .group_by(index, c.status)
-        )
+        bucket and status, for the overview's day."""
         with self._read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            Activity(int(i), CallStatus[status], n, int(tried), int(billed), int(spend))
-            for i, status, n, tried, billed, spend in rows
-        ]
+            return overview_counts.activity(conn, project_id, start, buckets)
 
     def calls_in_progress(self, project_id: str, limit: int = 50) -> list[Call]:
         query = (

@@ -169,6 +169,21 @@ calls = Table(
     Index("ix_calls_project_number", "project_id", "national_number", "request_date"),
 )
 
+# The overview's counters of final calls (store/overview_counts.py): per project, per
+# BUCKET of request_date (its first second) and per final status; added to by the
+# transaction that makes calls final.
+overview_counts = Table(
+    "overview_counts",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id"), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+    Column("attempted", BigInteger, nullable=False),
+    Column("billed_sec", BigInteger, nullable=False),  # of the answered calls
+    Column("spend_milli", BigInteger, nullable=False),
+)
+
 attempts = Table(
     "attempts",
     metadata,
