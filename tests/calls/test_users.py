@@ -101,6 +101,34 @@ def test_sessions_end_when_idle_signed_out_or_removed(admin_store: Store) -> Non
     assert users.users() == [] and users.operators() == []
 
 
+def test_last_seen_is_kept_on_the_user_and_written_once_a_minute(admin_store: Store) -> None:
+    clock = Clock()
+    users = UserService(admin_store, hasher=FAST, clock=clock)
+    project = ProjectService(admin_store).create("acme", rate_limit=1)
+    users.add_operator("root", "long enough")
+    users.add_user(project.id, "ann@example.com", Role.MEMBER, "long enough")
+    assert [u.last_seen_at for u in users.users()] == [None]
+
+    ann, root = (
+        users.sign_in("ann@example.com", "long enough"),
+        users.sign_in("root", "long enough"),
+    )
+    assert ann is not None and root is not None
+    assert users.users()[0].last_seen_at == ann.session.last_seen_at  # signing in is a sighting
+    assert users.operators()[0].last_seen_at == root.session.last_seen_at
+    clock.now = ann.session.last_seen_at + TOUCH_EVERY / 2
+    users.session(ann.token)
+    assert users.users()[0].last_seen_at == ann.session.last_seen_at  # no write per request
+    clock.now = ann.session.last_seen_at + TOUCH_EVERY + 1
+    users.session(ann.token)
+    clock.now = root.session.last_seen_at + 2 * TOUCH_EVERY
+    users.session(root.token)
+    users.sign_out(ann.token)
+    users.sign_out(root.token)
+    assert users.users()[0].last_seen_at == ann.session.last_seen_at + TOUCH_EVERY + 1
+    assert users.operators()[0].last_seen_at == root.session.last_seen_at + 2 * TOUCH_EVERY
+
+
 def test_owners_manage_their_projects_users(admin_store: Store) -> None:
     clock = Clock()
     users = UserService(admin_store, hasher=FAST, clock=clock)
@@ -110,13 +138,10 @@ def test_owners_manage_their_projects_users(admin_store: Store) -> None:
     bob = users.add_user(acme.id, "bob@example.com", Role.MEMBER, "long enough")
     eve = users.add_user(other.id, "eve@example.com", Role.OWNER, "long enough")
 
-    assert users.last_seen(acme.id) == {}
     first = users.sign_in("ann@example.com", "long enough")
     later = users.sign_in("ann@example.com", "long enough")
     assert first is not None and later is not None
     users.sign_in("eve@example.com", "long enough")
-    admin_store.touch_session(later.session.id, later.session.last_seen_at + 100)
-    assert users.last_seen(acme.id) == {ann.id: later.session.last_seen_at + 100}
 
     with pytest.raises(AdminRefused, match="keeps at least one owner"):
         users.set_role(acme.id, ann.id, Role.MEMBER)

@@ -51,19 +51,32 @@ def test_an_owner_adds_re_roles_and_removes_users(
     assert refused.status_code == 400
 
 
-def test_last_seen_is_the_latest_request_of_a_live_session(
+def _last_seen_cell(html: str, email: str) -> str:
+    row = re.search(rf'<tr>\s*<td dir="ltr">{re.escape(email)}</td>.*?</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>([^<]*)</td>", row.group(0))
+    return cells[-1].strip()
+
+
+def test_last_seen_outlives_the_session(
     owner: Browser, acme: Project, console_services: Services
 ) -> None:
-    services = console_services
-    member = _user(services, acme, "member@acme.test")
-    me = _user(services, acme, "owner@acme.test")
-    seen = services.users.last_seen(acme.id)
-    assert set(seen) == {me.id}  # the member has never signed in
+    """The owner's list and the operator's project page show when a user was last seen,
+    kept on the user: a member who never signed in shows none, one who signed out keeps it."""
+    assert _last_seen_cell(owner.client.get("/users").text, "member@acme.test") == "-"
     browser = Browser(TestClient(owner.client.app))
     assert browser.sign_in("member@acme.test") == 303
-    assert set(services.users.last_seen(acme.id)) == {me.id, member.id}
-    browser.post("/sign-out")
-    assert set(services.users.last_seen(acme.id)) == {me.id}
+    assert browser.post("/sign-out").status_code == 303
+    seen = _user(console_services, acme, "member@acme.test").last_seen_at
+    assert seen is not None
+    shown = _last_seen_cell(owner.client.get("/users").text, "member@acme.test")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", shown)
+    console_services.users.add_operator("root", PASSWORD)
+    operator = Browser(TestClient(owner.client.app))
+    assert operator.sign_in("root") == 303
+    project_page = operator.client.get(f"/operator/projects/{acme.id}").text
+    row = re.search(r'<td dir="ltr">member@acme.test</td>.*?</tr>', project_page, re.S)
+    assert row is not None and shown in row.group(0)
 
 
 def test_the_last_owner_stays(owner: Browser, acme: Project, console_services: Services) -> None:

@@ -96,11 +96,6 @@ class UserService:
 
     # -- a project's users, as its owners manage them ---------------------------------
 
-    def last_seen(self, project_id: str) -> dict[str, float]:
-        """When each of the project's users last used the console, by user id: the latest
-        request of their live sessions (a user signed out or idle has none)."""
-        return self.store.users_last_seen(project_id)
-
     def set_role(self, project_id: str, user_id: str, role: Role) -> None:
         user = self._of_project(project_id, user_id)
         if role is not Role.OWNER:
@@ -164,7 +159,7 @@ class UserService:
             self.store.end_session(sid)
             return None
         if now - session.last_seen_at > TOUCH_EVERY:
-            self.store.touch_session(sid, now)
+            self.store.touch_session(session, now)
         return session
 
     def sign_out(self, token: str) -> None:

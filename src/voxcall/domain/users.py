@@ -19,6 +19,7 @@ class Operator:
     id: str
     username: str
     created_at: int
+    last_seen_at: float | None = None  # their latest console request, to TOUCH_EVERY
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class ProjectUser:
     email: str
     role: Role
     created_at: int
+    last_seen_at: float | None = None  # their latest console request, to TOUCH_EVERY
 
     @property
     def is_owner(self) -> bool:

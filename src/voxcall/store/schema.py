@@ -360,6 +360,8 @@ operators = Table(
     Column("username", String(100), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # their latest console request (written with their session's, at most once a minute)
+    Column("last_seen_at", Float, nullable=True),
 )
 
 project_users = Table(
@@ -371,6 +373,7 @@ project_users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("role", String(8), nullable=False),  # owner | member
     Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", Float, nullable=True),  # as the operators'
 )
 
 console_sessions = Table(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from voxcall.domain.users import Operator, ProjectUser, Role, Session
 from voxcall.store import schema as t
@@ -90,18 +90,6 @@ class Users(Database):
             ).first()
         return (_user(row._mapping), row.password_hash) if row else None
 
-    def users_last_seen(self, project_id: str) -> dict[str, float]:
-        """The latest request of each of the project's users with a live session, by id."""
-        s, u = t.console_sessions.c, t.project_users.c
-        query = (
-            select(s.user_id, func.max(s.last_seen_at))
-            .join(t.project_users, u.id == s.user_id)
-            .where(u.project_id == project_id)
-            .group_by(s.user_id)
-        )
-        with self._read() as conn:
-            return {user_id: float(seen) for user_id, seen in conn.execute(query).all()}
-
     def set_project_user_role(self, user_id: str, role: Role) -> None:
         with self._write() as conn:
             conn.execute(
@@ -134,6 +122,7 @@ class Users(Database):
                     last_seen_at=now,
                 )
             )
+            _seen(conn, operator_id, user_id, now)
 
     def get_session(self, session_id: str) -> Session | None:
         s, o, u = t.console_sessions, t.operators, t.project_users
@@ -177,12 +166,19 @@ class Users(Database):
             user=user,
         )
 
-    def touch_session(self, session_id: str, now: float) -> None:
+    def touch_session(self, session: Session, now: float) -> None:
+        """The session and the person signed in to it were seen at `now`."""
         with self._write() as conn:
             conn.execute(
                 update(t.console_sessions)
-                .where(t.console_sessions.c.id == session_id)
+                .where(t.console_sessions.c.id == session.id)
                 .values(last_seen_at=now)
+            )
+            _seen(
+                conn,
+                session.operator.id if session.operator else None,
+                session.user.id if session.user else None,
+                now,
             )
 
     def end_session(self, session_id: str) -> None:
@@ -196,9 +192,21 @@ class Users(Database):
             ).rowcount
 
 
+def _seen(conn: Connection, operator_id: str | None, user_id: str | None, now: float) -> None:
+    """Persist when an operator or a project user was last seen, beyond their sessions."""
+    if operator_id is not None:
+        o = t.operators.c
+        conn.execute(update(t.operators).where(o.id == operator_id).values(last_seen_at=now))
+    if user_id is not None:
+        u = t.project_users.c
+        conn.execute(update(t.project_users).where(u.id == user_id).values(last_seen_at=now))
+
+
 def _operator(m: Mapping[Any, Any]) -> Operator:
-    return Operator(m["id"], m["username"], m["created_at"])
+    return Operator(m["id"], m["username"], m["created_at"], m["last_seen_at"])
 
 
 def _user(m: Mapping[Any, Any]) -> ProjectUser:
-    return ProjectUser(m["id"], m["project_id"], m["email"], Role(m["role"]), m["created_at"])
+    return ProjectUser(
+        m["id"], m["project_id"], m["email"], Role(m["role"]), m["created_at"], m["last_seen_at"]
+    )

@@ -28,7 +28,6 @@ def _page(
         member,
         "users",
         users=services.users.users(project_id),
-        last_seen=services.users.last_seen(project_id),
         roles=list(Role),
         error=error,
     )
