@@ -23,7 +23,7 @@ from voxcall.domain.campaigns import (
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store import schema
-from voxcall.store.campaigns import EmptyList
+from voxcall.store.campaigns import EmptyList, ListBatch
 from voxcall.store.store import Store
 
 
@@ -76,7 +76,7 @@ def _create(
             ),
             created_at=now,
         ),
-        [_numbers(n)[i : i + 7000] for i in range(0, n, 7000)],
+        [ListBatch.of(_numbers(n)[i : i + 7000]) for i in range(0, n, 7000)],
         lambda: (Skips(invalid=1, duplicate=2), (RejectedLine(1, "abc", "invalid"),)),
     )
     return campaign.id
@@ -127,8 +127,8 @@ def _no_skips() -> tuple[Skips, tuple[RejectedLine, ...]]:
 
 
 def test_a_failed_import_leaves_nothing(store: Store, project: Project) -> None:
-    def broken() -> Iterator[list[tuple[int, str, str]]]:
-        yield _numbers(10)
+    def broken() -> Iterator[ListBatch]:
+        yield ListBatch.of(_numbers(10))
         raise RuntimeError("the upload broke off")
 
     voice_id = uuid.uuid4().hex
@@ -140,7 +140,7 @@ def test_a_failed_import_leaves_nothing(store: Store, project: Project) -> None:
         )
     with pytest.raises(EmptyList):
         store.create_campaign(
-            NewCampaign(uuid.uuid4().hex, project.id, "x", policy, 0), [[]], _no_skips
+            NewCampaign(uuid.uuid4().hex, project.id, "x", policy, 0), [ListBatch.of([])], _no_skips
         )
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.campaigns)).scalar() == 0

@@ -7,12 +7,16 @@ a worker thread. Nothing here knows of HTTP.
 
 from __future__ import annotations
 
+import functools
 import json
-import operator
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from voxcall.billing.reservation import max_price
 from voxcall.calls.errors import InvalidList, InvalidVoice, NotFound
@@ -20,6 +24,7 @@ from voxcall.calls.ids import is_id
 from voxcall.calls.lists import (
     BinaryReadable,
     ListError,
+    ListNumbers,
     ListReader,
     Skipped,
     SkipReason,
@@ -42,14 +47,15 @@ from voxcall.domain.campaigns import (
 from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
-from voxcall.store.campaigns import EmptyList, ListRows, ReportRow
+from voxcall.store.campaigns import EmptyList, ListBatch, ListRows, ReportRow
 from voxcall.store.store import Store
 
 MAX_JSON_NUMBERS = 10_000
 DEFAULT_RUN = 7 * 86400  # seconds from startAt to the default endAt
 FIRST_CALLS = 1000  # calls of a campaign that GET /voice/campaign/{id} answers
 DNC_PAGE = 10_000
-DNC_IN_MEMORY = 200_000  # do-not-call numbers an import holds in a set rather than look up
+DNC_IN_MEMORY = 200_000  # do-not-call numbers an import holds in memory rather than look up
+_E164 = re.compile(r"\+[1-9][0-9]{0,14}")  # at most 15 digits: an int64
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +168,18 @@ class CampaignService:
                 page = self.store.dnc_page(scope, after=after, limit=DNC_PAGE)
                 numbers.update(e164 for e164, _ in page)
                 if len(numbers) > DNC_IN_MEMORY:
-                    return lambda e164s: self.store.listed_numbers(
-                        project.id, e164s, project_list=True
-                    )
+                    return functools.partial(self._looked_up, project)
                 if len(page) < DNC_PAGE:
                     break
                 after = page[-1][0]
-        return numbers.intersection
+        # a list's numbers are E.164 with no zero after the "+": as integers, the same
+        keys = np.array([int(e164[1:]) for e164 in numbers if _E164.fullmatch(e164)], np.int64)
+        return lambda batch: np.isin(batch.keys, keys)
+
+    def _looked_up(self, project: Project, numbers: ListNumbers) -> npt.NDArray[np.bool_]:
+        e164s = numbers.e164.tolist()
+        barred = self.store.listed_numbers(project.id, e164s, project_list=True)
+        return np.array([e164 in barred for e164 in e164s], dtype=np.bool_)
 
     def _voice(self, project: Project, voice_id: str) -> Voice:
         voice = self.store.get_voice(project.id, voice_id) if is_id(voice_id) else None
@@ -256,26 +267,18 @@ def _reader(cells: Iterable[tuple[int, str]], project: Project) -> ListReader:
     )
 
 
-# Which of a batch's numbers (E.164) are on a do-not-call list that stops the campaign.
-Listed = Callable[[list[str]], set[str]]
+# Which of a batch's numbers are on a do-not-call list that stops the campaign.
+Listed = Callable[[ListNumbers], npt.NDArray[np.bool_]]
 
 
 def _rows(reader: ListReader, listed: Listed, progress: Progress | None) -> ListRows:
     """The list's rows a batch at a time; numbers on a do-not-call list are skipped."""
-    for batch in reader.batches():
-        if barred := listed(list(map(_E164, batch))):
-            for row in batch:
-                if row.e164 in barred:
-                    reader.skip(row, SkipReason.DO_NOT_CALL)
-            batch = [row for row in batch if row.e164 not in barred]
-        yield list(map(_LIST_ROW, batch))
+    for numbers in reader.numbers():
+        if (barred := listed(numbers)).any():
+            numbers = reader.skip_numbers(numbers, barred, SkipReason.DO_NOT_CALL)
+        yield ListBatch(numbers.lines, numbers.national, numbers.e164)
         if progress is not None:
             progress(reader.rows)
-
-
-# (line, national, E.164) of a ListedNumber, E.164 alone: in C, a million times per list
-_LIST_ROW = operator.itemgetter(0, 2, 3)
-_E164 = operator.attrgetter("e164")
 
 
 def _list_skips(skipped: Skipped) -> ListSkips:

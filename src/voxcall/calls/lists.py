@@ -112,10 +112,39 @@ class BinaryReadable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ListNumbers:
+    """A batch of a list's callable numbers in list order, a column each: no Python object
+    a number, so that a list of a million is handed on in C."""
+
+    lines: npt.NDArray[np.int64]
+    written: npt.NDArray[np.object_]  # the cells as the file has them (str)
+    national: npt.NDArray[np.str_]
+    e164: npt.NDArray[np.str_]
+    keys: npt.NDArray[np.int64]  # the E.164 digits as an integer, to find repeats
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def take(self, which: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ListNumbers:
+        return ListNumbers(
+            self.lines[which],
+            self.written[which],
+            self.national[which],
+            self.e164[which],
+            self.keys[which],
+        )
+
+    def rows(self) -> list[ListedNumber]:
+        columns = (self.lines, self.written, self.national, self.e164)
+        return list(map(_LISTED, zip(*(column.tolist() for column in columns), strict=True)))
+
+
 class ListReader:
     """Reads one list, given as (line, phone cell) pairs: `phone_cells` of a file, or
-    `enumerate(numbers, start=1)` of a JSON array. `batches()` yields its new callable
-    numbers in list order; `skipped` counts the rest."""
+    `enumerate(numbers, start=1)` of a JSON array. `numbers()` yields its new callable
+    numbers in list order a batch at a time (`batches()` the same as rows); `skipped`
+    counts the rest."""
 
     def __init__(
         self,
@@ -137,21 +166,21 @@ class ListReader:
         self.rows = 0  # data rows read (blank lines and the header are not rows)
         self.accepted = 0  # numbers handed on and not skipped since
 
-    def batches(self) -> Iterator[list[ListedNumber]]:
+    def numbers(self) -> Iterator[ListNumbers]:
+        """The list's numbers not seen before in it, a batch of at most `batch_rows` at a
+        time (none empty)."""
         seen = _SeenNumbers()
-        pending: list[ListedNumber] = []
-        keys: list[int] = []  # each pending number's E.164 digits, to find repeats
         for cells in self._row_batches():
-            numbers, numbers_keys = self._parsed(cells)
-            pending += numbers
-            keys += numbers_keys
-            while len(pending) >= self._batch_rows:
-                size = self._batch_rows
-                if kept := self._first_seen(pending[:size], keys[:size], seen):
-                    yield kept
-                pending, keys = pending[size:], keys[size:]
-        if kept := self._first_seen(pending, keys, seen):
-            yield kept
+            numbers = self._parsed(cells)
+            self.accepted += len(numbers)
+            fresh = seen.first_seen(numbers.keys)
+            if not fresh.all():  # as in most lists: no repeat
+                numbers = self.skip_numbers(numbers, ~fresh, SkipReason.DUPLICATE)
+            if len(numbers):
+                yield numbers
+
+    def batches(self) -> Iterator[list[ListedNumber]]:
+        return (numbers.rows() for numbers in self.numbers())
 
     def skip(self, row: ListedNumber, reason: SkipReason) -> None:
         """Skips a number already handed on, for a reason found by the caller (it is on a
@@ -159,119 +188,208 @@ class ListReader:
         self.skipped.add(row.line, row.written, reason)
         self.accepted -= 1
 
-    def _row_batches(self) -> Iterator[list[tuple[int, str]]]:
-        """The cells a batch of rows at a time, counted against the limit as they are read
-        (never more than one row past it)."""
-        cells = iter(self._cells)
-        while batch := list(islice(cells, min(self._batch_rows, self._max_rows - self.rows + 1))):
-            if self.rows + len(batch) > self._max_rows:
-                line = batch[self._max_rows - self.rows][0]
-                raise ListError(f"file: more than {self._max_rows:,} rows (line {line})")
-            self.rows += len(batch)
-            yield batch
+    def skip_numbers(
+        self, numbers: ListNumbers, which: npt.NDArray[np.bool_], reason: SkipReason
+    ) -> ListNumbers:
+        """Skips `which` of a batch already handed on; the batch's other numbers."""
+        for line, written in zip(
+            numbers.lines[which].tolist(), numbers.written[which].tolist(), strict=True
+        ):
+            self.skipped.add(line, written, reason)
+        self.accepted -= int(which.sum())
+        return numbers.take(~which)
 
-    def _parsed(self, cells: list[tuple[int, str]]) -> tuple[list[ListedNumber], list[int]]:
-        """The callable numbers of `cells` in order, with their E.164 digits; the others
-        are counted as skipped."""
-        lines, values = zip(*cells, strict=True)
+    def _row_batches(self) -> Iterator[Cells]:
+        """The cells a batch of at most `batch_rows` at a time, counted against the limit
+        as they are read."""
+        size = self._batch_rows
+        for cells in self._columns():
+            for at in range(0, len(cells.values), size):
+                lines, values = cells.lines[at : at + size], cells.values[at : at + size]
+                if self.rows + len(values) > self._max_rows:
+                    line = lines[self._max_rows - self.rows]
+                    raise ListError(f"file: more than {self._max_rows:,} rows (line {line})")
+                self.rows += len(values)
+                yield Cells(lines, values)
+
+    def _columns(self) -> Iterator[Cells]:
+        if isinstance(self._cells, PhoneCells):
+            yield from self._cells.columns()
+            return
+        pairs = iter(self._cells)  # never more than one row past the limit
+        while batch := list(islice(pairs, min(self._batch_rows, self._max_rows - self.rows + 1))):
+            lines, values = zip(*batch, strict=True)
+            yield _cells(lines, list(values))
+
+    def _parsed(self, cells: Cells) -> ListNumbers:
+        """The callable numbers of `cells` in order; the others are counted as skipped."""
+        lines, values = cells
         if self._plain is not None:
             plain = self._plain(values)
-            at, national, e164 = plain.at, [*plain.national], [*plain.e164]
-            key: list[int] = plain.key.tolist()
+            at, national, e164, keys = plain.at, plain.national, plain.e164, plain.key
         else:
-            at, national, e164, key = np.empty(0, dtype=np.intp), [], [], []
-        undecided = np.ones(len(cells), dtype=np.bool_)
+            at, national, e164 = np.empty(0, dtype=np.intp), np.empty(0, "U1"), np.empty(0, "U1")
+            keys = np.empty(0, dtype=np.int64)
+        undecided = np.ones(len(values), dtype=np.bool_)
         undecided[at] = False
-        parsed: list[int] = []  # where `parse` took a number
+        parsed: list[tuple[int, PhoneNumber]] = []  # where `parse` took a number, and it
         for i in np.flatnonzero(undecided).tolist():
-            line, value = cells[i]
+            line, value = int(lines[i]), values[i]
             try:
-                number = self._parse(value)
+                parsed.append((i, self._parse(value)))
             except NumberNotAllowed:
                 self.skipped.add(line, value, SkipReason.NOT_ALLOWED)
-                continue
             except InvalidPhoneNumber:
                 self.skipped.add(line, value, SkipReason.INVALID)
-                continue
-            parsed.append(i)
-            national.append(number.national)
-            e164.append(number.e164)
-            key.append(int(number.e164[1:]))
-        if parsed:  # back into list order
-            places = np.concatenate((at, np.array(parsed, dtype=np.intp)))
+        if parsed:  # with the batch's plain numbers, in list order
+            places = np.concatenate((at, np.array([i for i, _ in parsed], dtype=np.intp)))
             order = np.argsort(places, kind="stable")
             at = places[order]
-            national, e164, key = (
-                np.array(column, dtype=object)[order].tolist() for column in (national, e164, key)
-            )
-        rows = zip(
-            np.array(lines)[at].tolist(),
-            np.array(values, dtype=object)[at].tolist(),
-            national,
-            e164,
-            strict=True,
+            national = np.concatenate((national, [n.national for _, n in parsed]))[order]
+            e164 = np.concatenate((e164, [n.e164 for _, n in parsed]))[order]
+            keys = np.concatenate((keys, [int(n.e164[1:]) for _, n in parsed]))[order]
+        return ListNumbers(
+            lines=lines[at],
+            written=np.array(values, dtype=object)[at],
+            national=national,
+            e164=e164,
+            keys=keys.astype(np.int64, copy=False),
         )
-        return list(map(_LISTED, rows)), key
-
-    def _first_seen(
-        self, batch: list[ListedNumber], keys: list[int], seen: _SeenNumbers
-    ) -> list[ListedNumber]:
-        if not batch:
-            return []
-        fresh = seen.first_seen(np.array(keys, dtype=np.int64))
-        if fresh.all():  # as in most lists: no repeat
-            self.accepted += len(batch)
-            return batch
-        kept = []
-        for row, is_fresh in zip(batch, fresh.tolist(), strict=True):
-            if is_fresh:
-                kept.append(row)
-            else:
-                self.skipped.add(row.line, row.written, SkipReason.DUPLICATE)
-        self.accepted += len(kept)
-        return kept
 
 
 # ListedNumber._make without its Python frame: a million rows a list
 _LISTED = functools.partial(tuple.__new__, ListedNumber)
 
 
-def phone_cells(stream: BinaryReadable, *, max_bytes: int = MAX_BYTES) -> Iterator[tuple[int, str]]:
+class Cells(NamedTuple):
+    """A batch of a list's phone cells, a column each: the line of each (from 1) and the
+    cell as the file has it."""
+
+    lines: npt.NDArray[np.int64]
+    values: list[str]
+
+
+class PhoneCells:
+    """The phone cells of a list file's data rows, the header and blank rows left out:
+    `(line, cell)` pairs when iterated, or `columns()` a batch at a time; ListError when the
+    file cannot be read as a list. Read once."""
+
+    def __init__(self, stream: BinaryReadable, *, max_bytes: int = MAX_BYTES) -> None:
+        self._source = _LineSource(_line_blocks(stream, max_bytes))
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for cells in self.columns():
+            yield from zip(cells.lines.tolist(), cells.values, strict=True)
+
+    def columns(self) -> Iterator[Cells]:
+        source = self._source
+        blank = 0
+        for first in source.lines():
+            if first.strip():
+                break
+            blank += 1
+        else:
+            return
+        delimiter = _sniff_delimiter(first)
+        rows = csv.reader(chain([first], source.lines()), delimiter=delimiter)
+        consumed = blank  # lines read before the next row
+        column = 0
+        try:
+            for row in rows:  # up to the first row that is not blank: a header, or a number
+                line, consumed = consumed + 1, blank + rows.line_num
+                if any(cell.strip() for cell in row):
+                    header = _header_column(row)
+                    if header is None:
+                        yield _cells([line], [row[0].strip()])
+                    else:
+                        column = header
+                    break
+            while block := source.block():
+                if '"' in "".join(block):  # quoted cells: the csv module reads them
+                    texts = (text + "\n" for text in block)
+                    rows = csv.reader(chain(texts, source.lines()), delimiter=delimiter)
+                    lines: list[int] = []
+                    values: list[str] = []
+                    start = consumed
+                    for row in rows:
+                        line, consumed = consumed + 1, start + rows.line_num
+                        value = row[column].strip() if column < len(row) else ""
+                        if value or any(cell.strip() for cell in row):
+                            lines.append(line)
+                            values.append(value)
+                        if rows.line_num >= len(block):
+                            break
+                    yield _cells(lines, values)
+                else:
+                    yield _unquoted_cells(block, consumed + 1, delimiter, column)
+                    consumed += len(block)
+        except csv.Error as exc:
+            raise ListError(f"file: line {consumed + 1}: {_csv_problem(exc)}") from exc
+
+
+def phone_cells(stream: BinaryReadable, *, max_bytes: int = MAX_BYTES) -> PhoneCells:
     """(line, phone cell) of each data row of a list file, the header and blank rows left
     out; ListError when the file cannot be read as a list."""
-    lines = _lines(stream, max_bytes)
-    blank = 0
-    for first in lines:
-        if first.strip():
-            break
-        blank += 1
-    else:
-        return
-    rows = csv.reader(chain([first], lines), delimiter=_sniff_delimiter(first))
-    consumed = blank  # lines read before the next row
-    column = 0
-    try:
-        for row in rows:  # up to the first row that is not blank: a header, or a number
-            line, consumed = consumed + 1, blank + rows.line_num
-            if any(cell.strip() for cell in row):
-                header = _header_column(row)
-                if header is None:
-                    yield line, row[0].strip()
-                else:
-                    column = header
-                break
-        for row in rows:
-            line, consumed = consumed + 1, blank + rows.line_num
-            value = row[column].strip() if column < len(row) else ""
-            if value or any(cell.strip() for cell in row):
-                yield line, value
-    except csv.Error as exc:
-        raise ListError(f"file: line {consumed + 1}: {_csv_problem(exc)}") from exc
+    return PhoneCells(stream, max_bytes=max_bytes)
 
 
-def _lines(stream: BinaryReadable, max_bytes: int) -> Iterator[str]:
-    """The text lines of `stream` (CRLF, CR or LF), each ending in "\\n"; the encoding is
-    UTF-8 unless a byte order mark says UTF-16."""
+def _cells(lines: Sequence[int], values: list[str]) -> Cells:
+    return Cells(np.array(lines, dtype=np.int64), values)
+
+
+def _unquoted_cells(block: list[str], first: int, delimiter: str, column: int) -> Cells:
+    """The cells of lines with no quote, which the csv module splits at each delimiter
+    alone; `first` is the first one's line."""
+    try:  # as in most files: every row has the phone column
+        values = [text.split(delimiter, column + 1)[column].strip() for text in block]
+    except IndexError:
+        values = [_cell(text.split(delimiter, column + 1), column) for text in block]
+    lines = np.arange(first, first + len(block), dtype=np.int64)
+    if "" not in values:
+        return Cells(lines, values)
+    kept = [
+        i
+        for i, (text, value) in enumerate(zip(block, values, strict=True))
+        if value or any(cell.strip() for cell in text.split(delimiter))
+    ]
+    return Cells(lines[kept], [values[i] for i in kept])
+
+
+def _cell(row: list[str], column: int) -> str:
+    return row[column].strip() if column < len(row) else ""
+
+
+class _LineSource:
+    """The lines of a file from blocks of them: a block at a time (lines without their
+    end), or a line at a time ending in "\\n", as the csv module asks for them."""
+
+    def __init__(self, blocks: Iterator[list[str]]) -> None:
+        self._blocks = blocks
+        self._block: list[str] = []
+        self._at = 0  # the next line of `_block`
+
+    def block(self) -> list[str]:
+        """The lines not read yet of the current block, or the next block; [] at the end."""
+        if self._at < len(self._block):
+            rest = self._block[self._at :]
+        else:
+            rest = next(self._blocks, [])
+        self._block, self._at = [], 0
+        return rest
+
+    def lines(self) -> Iterator[str]:
+        while True:
+            if self._at == len(self._block):
+                self._block, self._at = next(self._blocks, []), 0
+                if not self._block:
+                    return
+            self._at += 1
+            yield self._block[self._at - 1] + "\n"
+
+
+def _line_blocks(stream: BinaryReadable, max_bytes: int) -> Iterator[list[str]]:
+    """The text lines of `stream` (CRLF, CR or LF) without their ends, a chunk's at a time
+    (none empty); the encoding is UTF-8 unless a byte order mark says UTF-16."""
     chunks = _chunks(stream, max_bytes)
     head = b""
     for piece in chunks:  # a stream may answer a few bytes at a time
@@ -305,10 +423,10 @@ def _lines(stream: BinaryReadable, max_bytes: int) -> Iterator[str]:
         if longest > MAX_LINE or "\x00" in text:
             _refuse_unreadable([*parts, pending], count + 1)
         count += len(parts)
-        for part in parts:
-            yield part + "\n"
+        if parts:
+            yield parts
     if pending:
-        yield pending + "\n"
+        yield [pending]
 
 
 def _chunks(stream: BinaryReadable, max_bytes: int) -> Iterator[bytes]:

@@ -97,11 +97,16 @@ _IRANIAN_TYPE = _ten_digit_pattern(
 )
 
 
-# Both checks as one pattern over a batch of significant numbers, one a line.
-_IRANIAN_LINE = re.compile(f"(?m)^(?=(?:{_IRANIAN_NUMBER.pattern})$)(?:{_IRANIAN_TYPE.pattern})$")
+# Both checks over a batch of significant numbers, each after a line feed: the pattern finds
+# the line feeds that do not start a valid number, so that the valid ones (nearly all) cost
+# no match object each.
+_INVALID_LINE = re.compile(
+    f"\\n(?!(?=(?:{_IRANIAN_NUMBER.pattern})\\n)(?:{_IRANIAN_TYPE.pattern})\\n)"
+)
 _PLAIN_WIDTH = 14  # "0098" and ten digits, the longest plain form
 _SIGNIFICANT = np.arange(10)
 _PLACES = 10 ** np.arange(9, -1, -1, dtype=np.int64)
+_ZERO, _LINE_FEED, _PLUS = ord("0"), ord("\n"), ord("+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +115,8 @@ class PlainIranian:
     each one's national and E.164 forms and its E.164 digits as an integer."""
 
     at: npt.NDArray[np.intp]
-    national: list[str]
-    e164: list[str]
+    national: npt.NDArray[np.str_]
+    e164: npt.NDArray[np.str_]
     key: npt.NDArray[np.int64]
 
 
@@ -120,20 +125,15 @@ def plain_iranian(raws: Sequence[str]) -> PlainIranian:
     "0912...", "912...", "98912...", "0098912...", "+98912..."), with what `parse_phone` gives
     for them, found over the whole batch at once; parse_phone decides the others (a test
     holds the two equal)."""
-    lengths = np.fromiter(map(len, raws), dtype=np.intp, count=len(raws))
-    cells = np.array(
-        [raw if len(raw) <= _PLAIN_WIDTH else "" for raw in raws], dtype=f"<U{_PLAIN_WIDTH}"
-    )
-    codes = cells.view(np.uint32).reshape(len(raws), _PLAIN_WIDTH)
-    digits = codes - np.uint32(ord("0"))  # a code below "0" wraps around: no digit
-    plus = codes[:, 0] == ord("+")
+    codes, lengths = _fixed_width(raws)
+    digits = codes - np.uint8(_ZERO)  # a code below "0" wraps around: no digit
+    plus = codes[:, 0] == _PLUS
     place = np.arange(_PLAIN_WIDTH)
     written = (place < lengths[:, None]) & (place >= plus[:, None])
-    # a NUL (numpy's padding) within the length is no digit either
     only_digits = ((digits < 10) | ~written).all(axis=1) & (lengths > 0)
 
     def starts(prefix: str) -> npt.NDArray[np.bool_]:
-        wanted = np.array([ord(c) for c in prefix], dtype=np.uint32)
+        wanted = np.frombuffer(prefix.encode(), dtype=np.uint8)
         return np.asarray((codes[:, : len(prefix)] == wanted).all(axis=1))
 
     start = np.select(
@@ -151,25 +151,48 @@ def plain_iranian(raws: Sequence[str]) -> PlainIranian:
     significant = np.take_along_axis(
         digits[formed], start[formed, None] + _SIGNIFICANT[None, :], axis=1
     )
-    leading = significant[:, 0] != 0
-    formed, significant = formed[leading], significant[leading]
+    formed, significant = formed[significant[:, 0] != 0], significant[significant[:, 0] != 0]
     lines = np.empty((len(formed), 11), dtype=np.uint8)
-    lines[:, :10] = significant + ord("0")
-    lines[:, 10] = ord("\n")
-    valid = [match.start() // 11 for match in _IRANIAN_LINE.finditer(lines.tobytes().decode())]
+    lines[:, 0] = _LINE_FEED
+    lines[:, 1:] = significant + np.uint8(_ZERO)
+    text = lines.tobytes().decode("ascii") + "\n"
+    # the last line feed, after every number, starts none: always found, and dropped
+    invalid = [match.start() // 11 for match in _INVALID_LINE.finditer(text)][:-1]
+    valid = np.ones(len(formed), dtype=np.bool_)
+    valid[invalid] = False
     significant = significant[valid]
-    national = np.empty((len(valid), 11), dtype=np.uint32)
-    national[:, 0] = ord("0")
-    national[:, 1:] = significant + ord("0")
-    e164 = np.empty((len(valid), 13), dtype=np.uint32)
+    national = np.empty((len(significant), 11), dtype=np.uint32)
+    national[:, 0] = _ZERO
+    national[:, 1:] = significant + np.uint32(_ZERO)
+    e164 = np.empty((len(significant), 13), dtype=np.uint32)
     e164[:, :3] = [ord(c) for c in "+98"]
     e164[:, 3:] = national[:, 1:]
     return PlainIranian(
         at=formed[valid],
-        national=national.view("<U11").ravel().tolist(),
-        e164=e164.view("<U13").ravel().tolist(),
+        national=national.view("<U11").ravel(),
+        e164=e164.view("<U13").ravel(),
         key=98 * 10**10 + significant.astype(np.int64) @ _PLACES,
     )
+
+
+def _fixed_width(raws: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
+    """The first `_PLAIN_WIDTH` bytes of each of `raws` in UTF-8 (zero after its end), and
+    each one's length in bytes; from the batch joined by line feeds, so that no Python
+    object is made a cell (a cell holding a line feed is taken as empty: it is no plain
+    number)."""
+    joined = "\n".join(raws)
+    if joined.count("\n") != max(len(raws) - 1, 0):
+        joined = "\n".join("" if "\n" in raw else raw for raw in raws)
+    data = np.frombuffer(joined.encode("utf-8", "surrogatepass") + bytes(_PLAIN_WIDTH), np.uint8)
+    ends = np.flatnonzero(data[: len(data) - _PLAIN_WIDTH] == _LINE_FEED)
+    ends = np.append(ends, len(data) - _PLAIN_WIDTH)[: len(raws)]
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts
+    codes = data[starts[:, None] + np.arange(_PLAIN_WIDTH)]
+    codes[np.arange(_PLAIN_WIDTH) >= lengths[:, None]] = 0
+    return codes, lengths
 
 
 def _iranian_shortcut(text: str) -> tuple[str | None, PhoneNumber]:
