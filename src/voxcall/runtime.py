@@ -25,6 +25,7 @@ from voxcall.calls.releaser import CampaignReleaser
 from voxcall.calls.reports import ReportService
 from voxcall.calls.scheduler import Scheduler
 from voxcall.calls.service import CallService
+from voxcall.calls.sign_in_throttle import SignInThrottle
 from voxcall.calls.users import UserService
 from voxcall.calls.voices import VoiceService
 from voxcall.config import Settings
@@ -49,6 +50,7 @@ class Services:
     accounts: AccountService
     voices: VoiceService
     users: UserService
+    sign_ins: SignInThrottle
     projects: ProjectService
     reports: ReportService
     dialers: DialerService
@@ -99,6 +101,7 @@ def build_services(settings: Settings) -> Services:
         accounts=AccountService(store),
         voices=voices,
         users=UserService(store),
+        sign_ins=SignInThrottle(store),
         projects=ProjectService(store),
         reports=ReportService(store, on_redeliver=webhooks.wake),
         dialers=DialerService(store),

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.console.conftest import PASSWORD, Browser, csrf_of
-from voxcall.console import throttle
+from voxcall.calls import sign_in_throttle as throttle
 from voxcall.console.web import SECURITY_HEADERS
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services
@@ -85,24 +85,6 @@ def test_failed_sign_ins_are_slowed_per_account_and_per_address(
         assert browser.sign_in("owner@acme.test", "wrong password") == 401
     assert browser.sign_in("owner@acme.test") == 429  # even the right password waits
     assert browser.sign_in("member@acme.test") == 429  # the same address waits too
-
-
-def test_the_throttle_doubles_its_wait_and_forgets() -> None:
-    now = [0.0]
-    limiter = throttle.SignInThrottle(clock=lambda: now[0])
-    for _ in range(throttle.FREE_FAILURES - 1):
-        limiter.failed("ann", "10.0.0.1")
-    assert limiter.wait("ann", "10.0.0.2") == 0.0
-    limiter.failed("ann", "10.0.0.1")
-    assert limiter.wait("ann", "10.0.0.2") == throttle.FIRST_WAIT  # per account
-    assert limiter.wait("bob", "10.0.0.1") == throttle.FIRST_WAIT  # per address
-    limiter.failed("ann", "10.0.0.1")
-    assert limiter.wait("ann", "10.0.0.9") == 2 * throttle.FIRST_WAIT
-    limiter.succeeded("ann")
-    assert limiter.wait("ann", "10.0.0.9") == 0.0
-    assert limiter.wait("bob", "10.0.0.1") == 2 * throttle.FIRST_WAIT
-    now[0] += throttle.FORGET_AFTER + 1
-    assert limiter.wait("bob", "10.0.0.1") == 0.0
 
 
 @pytest.mark.parametrize("path", ["/sign-in", "/static/console.css", "/no-such-page"])

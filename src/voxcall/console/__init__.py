@@ -15,7 +15,6 @@ from fastapi.staticfiles import StaticFiles
 
 from voxcall.api.deps import VoxcallApp
 from voxcall.console import auth
-from voxcall.console.throttle import SignInThrottle
 from voxcall.console.views import (
     billing,
     calls,
@@ -40,7 +39,6 @@ VIEWS = (
 
 def install(app: VoxcallApp) -> None:
     app.state.console_zone = ZoneInfo(app.services.settings.timezone)
-    app.state.console_throttle = SignInThrottle()
     app.include_router(auth.router)
     for view in VIEWS:
         app.include_router(view.router)

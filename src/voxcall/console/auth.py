@@ -15,7 +15,6 @@ from starlette.datastructures import FormData
 from voxcall.api.deps import ServicesDep
 from voxcall.calls.errors import NotFound
 from voxcall.console import i18n
-from voxcall.console.throttle import SignInThrottle
 from voxcall.console.web import (
     LANGUAGE_COOKIE,
     PageNotFound,
@@ -157,9 +156,9 @@ async def sign_in(request: Request, services: ServicesDep) -> Response:
     if form is None:
         raise CsrfRefused
     login, password = str(form.get("login", "")), str(form.get("password", ""))
-    throttle: SignInThrottle = request.app.state.console_throttle
+    throttle = services.sign_ins
     address = request.client.host if request.client else "-"
-    wait = throttle.wait(login, address)
+    wait = await run_in_threadpool(throttle.wait, login, address)
     language = language_of(request)
     if wait > 0:
         message = i18n.gettext(language, "Too many failed sign-ins. Try again in {seconds} s.")
@@ -167,10 +166,10 @@ async def sign_in(request: Request, services: ServicesDep) -> Response:
         return _sign_in_page(request, csrf, error=message.format(seconds=seconds), status=429)
     signed_in = await run_in_threadpool(services.users.sign_in, login, password)
     if signed_in is None:
-        throttle.failed(login, address)
+        await run_in_threadpool(throttle.failed, login, address)
         error = i18n.gettext(language, "Wrong username, email or password.")
         return _sign_in_page(request, csrf, error=error, status=401)
-    throttle.succeeded(login)
+    await run_in_threadpool(throttle.succeeded, login)
     response = RedirectResponse("/", status_code=303)
     set_cookie(request, response, SESSION_COOKIE, signed_in.token)
     response.delete_cookie(ANONYMOUS_CSRF_COOKIE, path="/")

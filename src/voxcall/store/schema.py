@@ -376,6 +376,16 @@ project_users = Table(
     Column("last_seen_at", Float, nullable=True),  # as the operators'
 )
 
+# Failed console sign-ins per key ("a:<account>" or "i:<address>"), shared by every API
+# process so that the throttle (calls/sign_in_throttle.py) holds across them.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("last_at", Float, nullable=False, index=True),  # the oldest are dropped
+)
+
 console_sessions = Table(
     "console_sessions",
     metadata,

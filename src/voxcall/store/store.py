@@ -14,6 +14,7 @@ from voxcall.store.idempotency import Idempotency
 from voxcall.store.operations import Operations
 from voxcall.store.projects import Projects
 from voxcall.store.reports import Reports
+from voxcall.store.sign_in_failures import SignInFailures
 from voxcall.store.users import Users
 from voxcall.store.voices import Voices
 from voxcall.store.webhook_outbox import WebhookOutbox
@@ -31,9 +32,10 @@ class Store(
     WebhookOutbox,
     Idempotency,
     Users,
+    SignInFailures,
     Reports,
     Operations,
 ):
     """Projects, dialers, voices, the call queue, campaigns, do-not-call lists, workers, the
-    webhook outbox, idempotency keys, console sign-ins, the console's reads and the
-    operator's, in one database (`Store.open`)."""
+    webhook outbox, idempotency keys, console sign-ins and their failures, the console's reads
+    and the operator's, in one database (`Store.open`)."""
