@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.console.conftest import PASSWORD, Browser
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
+from voxcall.domain.money import Tariff
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services
 
@@ -24,6 +26,19 @@ def operator(app_client: TestClient, console_services: Services) -> Browser:
     browser = Browser(app_client)
     assert browser.sign_in("admin") == 303
     return browser
+
+
+def test_a_projects_page_lists_the_dialers_tariffs(
+    operator: Browser, acme: Project, console_services: Services
+) -> None:
+    console_services.store.add_dialer(
+        new_dialer("trunk", "sandbox", XSS, {}, tariff=Tariff(12_000, 30, 2_000))
+    )
+    page = operator.client.get(f"/operator/projects/{acme.id}").text
+    row = re.search(r'<a href="/operator/dialers/trunk">(.*?)</tr>', page, re.S)
+    assert row is not None
+    assert "&lt;script&gt;" in row.group(1) and XSS not in page
+    assert re.findall(r'<td class="num">([^<]*)</td>', row.group(1)) == ["12", "30", "2"]
 
 
 def test_projects_create_top_up_settings(
