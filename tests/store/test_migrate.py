@@ -222,6 +222,50 @@ def test_the_overview_counters_are_filled_from_the_final_calls(store_url: str) -
     ]
 
 
+def test_last_seen_is_taken_from_the_live_sessions(store_url: str) -> None:
+    """0018 keeps on each account the latest request of its live sessions."""
+    engine = make_engine(store_url)
+    try:
+        migrate.upgrade(engine, "0017")
+        with engine.begin() as conn:
+
+            def insert(name: str, *rows: dict[str, object]) -> None:
+                table = _table_as_it_is(conn, name)
+                zeros = dict.fromkeys(table.columns.keys(), 0)
+                conn.execute(table.insert(), [zeros | row for row in rows])
+
+            insert("projects", {"id": "p", "name": "p", "allowed_regions": "IR"})
+            insert("operators", {"id": "o", "username": "root", "password_hash": ""})
+            insert(
+                "project_users",
+                *(
+                    {"id": u, "project_id": "p", "email": f"{u}@x", "password_hash": ""}
+                    | {"role": "member"}
+                    for u in ("ann", "bob")
+                ),
+            )
+            insert(
+                "console_sessions",
+                *(
+                    {"id": sid, "operator_id": o, "user_id": u, "csrf_token": "", "last_seen_at": t}
+                    for sid, o, u, t in [
+                        ("s1", None, "ann", 100.0),
+                        ("s2", None, "ann", 250.0),
+                        ("s3", "o", None, 300.0),
+                    ]
+                ),
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            users = metadata.tables["project_users"].c
+            operators = metadata.tables["operators"].c
+            seen = dict(conn.execute(select(users.id, users.last_seen_at)).all())
+            root = conn.execute(select(operators.last_seen_at)).scalar_one()
+    finally:
+        engine.dispose()
+    assert (seen, root) == ({"ann": 250.0, "bob": None}, 300.0)
+
+
 URL = "http://127.0.0.1:9/hook"
 # The body written into the outbox before 0010, when the call below became final.
 BODY_0009 = (
