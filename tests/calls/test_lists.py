@@ -1,4 +1,5 @@
 import codecs
+import csv
 import io
 import random
 import tracemalloc
@@ -318,6 +319,43 @@ def test_the_accepted_numbers_are_the_first_of_each_valid_number(
     assert lines_and_numbers(rows) == expected
     assert reader.accepted + sum(reader.skipped.counts.values()) == reader.rows
     assert reader.rows == sum(1 for cell in cells if cell.strip())
+
+
+_CELL = st.text(alphabet=' ,;"\t\r\n0123456789+x\u00a0\u06f0', max_size=6)  # \u06f0: Persian 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.lists(_CELL, max_size=4), max_size=25),
+    quoted=st.lists(st.booleans(), max_size=25),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    step=st.integers(1, 40),
+)
+def test_the_phone_cells_are_the_csv_modules_cells(
+    rows: list[list[str]], quoted: list[bool], newline: str, step: int
+) -> None:
+    """The cells read a block of lines at a time (split in C where no cell is quoted, the
+    csv module's where one is, a quoted cell running on into later blocks) are the csv
+    module's cells of the whole file, on the same lines; short reads make many blocks."""
+    lines = ["name,phone,note"]
+    for row, quote in zip(rows, [*quoted, *[False] * len(rows)], strict=False):
+        if quote or any(c in cell for cell in row for c in ',"\r\n'):
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(row)
+            lines.append(out.getvalue())
+        else:
+            lines.append(",".join(row))
+    text = newline.join(lines) + newline
+    expected = []
+    records = csv.reader(io.StringIO(text.replace("\r\n", "\n").replace("\r", "\n")))
+    next(records)  # the header
+    consumed = 1
+    for record in records:
+        line, consumed = consumed + 1, records.line_num
+        value = record[1].strip() if len(record) > 1 else ""
+        if value or any(cell.strip() for cell in record):
+            expected.append((line, value))
+    assert list(phone_cells(Trickle(text.encode(), step))) == expected
 
 
 def _million_rows() -> Iterator[bytes]:

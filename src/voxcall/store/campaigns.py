@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, and_, insert, select, update
 
 from voxcall.billing.reservation import affordable
@@ -362,7 +363,8 @@ def bulk_insert_list(conn: Connection, campaign_seq: int, rows: ListRows) -> int
     try:
         if conn.dialect.name == "postgresql":
             row = f"{campaign_seq}\t{{}}\t{{}}\t{{}}\t{{}}\n"
-            with cursor.copy(_COPY_LIST) as copy:
+            # a thread of psycopg's sends each batch while the next is read
+            with cursor.copy(_COPY_LIST, writer=QueuedLibpqWriter(cursor)) as copy:
                 for batch in rows:
                     copy.write("".join(map(row.format, count(total), *_columns(batch))))
                     total += len(batch)
