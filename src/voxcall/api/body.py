@@ -18,6 +18,11 @@ from voxcall.api.limits import BodyTooLarge
 M = TypeVar("M", bound=BaseModel)
 
 
+def is_multipart(request: Request) -> bool:
+    """Whether the body is a form with a file rather than JSON."""
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     raw = await request.body()
     try:

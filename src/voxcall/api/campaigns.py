@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.auth import current_project
-from voxcall.api.body import multipart_file, read_json
+from voxcall.api.body import is_multipart, multipart_file, read_json
 from voxcall.api.calls import ok
 from voxcall.api.campaign_schemas import (
     REPORT_COLUMNS,
@@ -58,7 +58,7 @@ CallStatusName = Literal[
 async def create(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
     """JSON with `phoneNumbers`, or multipart with a `file` and the fields as form fields.
     An Idempotency-Key applies to JSON; a file is read as it streams, never kept whole."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if is_multipart(request):
         return JSONResponse(await _create_from_file(request, services, project))
 
     async def work(_: str | None) -> dict[str, Any]:

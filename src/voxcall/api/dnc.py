@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from voxcall.api.body import read_json
+from voxcall.api.body import is_multipart, multipart_file, read_json
 from voxcall.api.calls import ProjectDep, ok
 from voxcall.api.deps import ServicesDep
 from voxcall.api.idempotency import respond_once
 from voxcall.api.openapi import operation
 from voxcall.api.query import refuse_unknown_query
 from voxcall.calls.dnc_lists import DncAdded, DncEntry
+from voxcall.calls.lists import BinaryReadable
 
 router = APIRouter(prefix="/api/v2/dnc", tags=["dnc"])
 
@@ -56,6 +57,14 @@ def entry_json(entry: DncEntry) -> dict[str, Any]:
 
 @router.post("", **operation(DncAddedObject, body=DncNumbers, post=True))
 async def add(request: Request, services: ServicesDep, project: ProjectDep) -> Response:
+    """JSON with `phoneNumbers`, or multipart with a list `file` (CSV or text, as a
+    campaign's). An Idempotency-Key applies to JSON; a file is read as it streams."""
+    if is_multipart(request):
+        async with multipart_file(request, max_fields=5) as (_, upload):
+            stream: BinaryReadable = upload.file
+            added = await run_in_threadpool(services.calls.dnc.add_file, project, stream)
+        return JSONResponse(ok(added_json(added)))
+
     async def work(_: str | None) -> dict[str, Any]:
         body = await read_json(request, DncNumbers)
         added = await run_in_threadpool(services.calls.dnc.add, project, body.phoneNumbers)

@@ -11,9 +11,10 @@ UPLOAD_LIMIT = 10 * 1024 * 1024 + 64 * 1024  # the file limit plus multipart fra
 UPLOAD_PATH = "/api/v2/file/voice"
 # the console's upload forms: a voice file, a do-not-call list; the same limit
 CONSOLE_UPLOAD_PATHS = ("/voices", "/dnc/upload", "/operator/dnc/upload")
-LIST_LIMIT = 50 * 1024 * 1024 + 64 * 1024  # a campaign's list (api.md §8), multipart
-LIST_PATH = "/api/v2/campaign"
-CONSOLE_LIST_PATH = "/campaigns"  # the console's new campaign form: the same limit
+# a campaign's list (api.md §8) and a do-not-call list (§9, "as in §8"), multipart; the
+# console's new campaign form has the same limit
+LIST_LIMIT = 50 * 1024 * 1024 + 64 * 1024
+LIST_PATHS = ("/api/v2/campaign", "/api/v2/dnc", "/campaigns")
 
 
 def _too_large(limit: int) -> bytes:
@@ -70,7 +71,7 @@ class BodyLimit:
 def _limit(scope: Scope) -> int:
     if scope["path"] == UPLOAD_PATH or scope["path"] in CONSOLE_UPLOAD_PATHS:
         return UPLOAD_LIMIT
-    if scope["path"] in (LIST_PATH, CONSOLE_LIST_PATH):
+    if scope["path"] in LIST_PATHS:
         for name, value in scope["headers"]:
             if name == b"content-type" and value.startswith(b"multipart/form-data"):
                 return LIST_LIMIT

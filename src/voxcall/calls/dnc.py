@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from voxcall.calls.numbers import parse_phone
+from voxcall.calls.numbers import PhoneNumber, parse_phone
 
 
 class DncScope(enum.Enum):
@@ -18,10 +18,15 @@ class DncScope(enum.Enum):
     OPERATOR = "operator"  # the operator's list, for every project (CLI)
 
 
+def dnc_number(raw: str, *, region: str = "IR") -> PhoneNumber:
+    """`raw` read in `region` (the project's default), of any country; InvalidPhoneNumber
+    if it is not a valid number."""
+    return parse_phone(raw, region=region, allowed_regions=None)
+
+
 def dnc_key(raw: str, *, region: str = "IR") -> str:
-    """The E.164 form of `raw` (read in `region`, the project's default), by which entries
-    are stored and calls matched; InvalidPhoneNumber if it is not a valid number."""
-    return parse_phone(raw, region=region, allowed_regions=None).e164
+    """The E.164 form of `raw`, by which entries are stored and calls matched."""
+    return dnc_number(raw, region=region).e164
 
 
 def scopes_checked(*, one_time_code: bool) -> tuple[DncScope, ...]:

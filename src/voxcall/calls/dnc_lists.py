@@ -5,12 +5,23 @@ that refuses calls to a listed number. Numbers are matched in E.164 (calls/dnc.p
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from voxcall.calls.dnc import DncScope, dnc_key, scopes_checked
-from voxcall.calls.errors import DoNotCall, InvalidPhoneNumberError, NotFound
-from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone
+import numpy as np
+import numpy.typing as npt
+
+from voxcall.calls.dnc import DncScope, dnc_key, dnc_number, scopes_checked
+from voxcall.calls.errors import DoNotCall, InvalidList, InvalidPhoneNumberError, NotFound
+from voxcall.calls.lists import (
+    MAX_BYTES,
+    BinaryReadable,
+    ListError,
+    ListReader,
+    SkipReason,
+    phone_cells,
+)
+from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone, plain_iranian
 from voxcall.domain.projects import Project
 from voxcall.store.dnc import DoNotCallLists
 
@@ -45,6 +56,25 @@ class DncService:
         distinct = len(set(keys))
         added = self.store.add_dnc(_scope(project), keys, int(time.time()))
         return DncAdded(added, distinct - added, invalid)
+
+    def add_file(
+        self, project: Project | None, stream: BinaryReadable, *, max_bytes: int = MAX_BYTES
+    ) -> DncAdded:
+        """List every valid number of a list file, read as a campaign's (api.md §8, §9):
+        the file is read whole first, keeping 8 bytes a number, so that the write lock is
+        held only to store them, in one transaction. InvalidList names what is wrong with
+        a file that cannot be read as a list, or that holds no number."""
+        cells = phone_cells(stream, max_bytes=max_bytes)
+        reader = ListReader(cells, dnc_number, plain=plain_iranian)
+        try:
+            numbers = [batch.keys for batch in reader.numbers()]
+        except ListError as exc:
+            raise InvalidList(str(exc)) from exc
+        if reader.rows == 0:
+            raise InvalidList("file: the list holds no number")
+        added = self.store.add_dnc_batches(_scope(project), _unpacked(numbers), int(time.time()))
+        invalid = reader.skipped.counts[SkipReason.INVALID]
+        return DncAdded(added, reader.accepted - added, invalid)
 
     def lookup(self, project: Project | None, raw: str) -> DncEntry:
         key = _key(raw)
@@ -81,6 +111,12 @@ def display(e164: str) -> str:
     if e164.startswith("+98"):
         return parse_phone(e164).national
     return e164
+
+
+def _unpacked(keys: list[npt.NDArray[np.int64]]) -> Iterator[list[str]]:
+    """Batches of numbers in E.164 from their digits as integers (ListNumbers.keys)."""
+    for batch in keys:
+        yield [f"+{digits}" for digits in batch.tolist()]
 
 
 def _key(raw: str) -> str:

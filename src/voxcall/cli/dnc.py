@@ -4,6 +4,7 @@ operator's, which stops calls of every project (--global)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,7 +32,13 @@ def _list_of(admin: Admin, project: str | None, operator: bool) -> tuple[Project
 
 
 def add(
-    numbers: Annotated[list[str], typer.Argument(help="Numbers, in any written form.")],
+    numbers: Annotated[
+        list[str] | None, typer.Argument(help="Numbers, in any written form.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="A CSV or text list of numbers, as a campaign's."),
+    ] = None,
     project: ProjectOption = None,
     global_: GlobalOption = False,
     data: DataOption = None,
@@ -40,7 +47,18 @@ def add(
     """List numbers: calls to them are refused, and waiting calls to them expire."""
     admin = open_admin(data)
     owner, named = _list_of(admin, project, global_)
-    added = admin.dnc.add(owner, numbers)
+    if bool(numbers) == (file is not None):
+        fail("give the numbers, or --file PATH")
+    try:
+        if file is None:
+            added = admin.dnc.add(owner, numbers or [])
+        else:
+            with file.open("rb") as stream:
+                added = admin.dnc.add_file(owner, stream)
+    except OSError as exc:
+        fail(f"--file: {exc.strerror}")
+    except RequestRefused as exc:
+        fail(exc.message)
     if json_out:
         typer.echo(
             json.dumps(

@@ -4,15 +4,19 @@ stops them before their next attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, true
+from sqlalchemy import Connection, TextClause, and_, delete, select, text, true
 
 from voxcall.store import schema as t
 from voxcall.store.database import Database
 
 _CHUNK = 1000  # numbers looked up by one IN list
+# A list file of a million numbers is stored in one transaction: seconds, not the few a
+# request may wait for the write lock.
+BULK_TIMEOUT = 300.0
 
 
 class DoNotCallLists(Database):
@@ -20,13 +24,34 @@ class DoNotCallLists(Database):
 
     def add_dnc(self, project_id: str | None, e164s: Sequence[str], now: int) -> int:
         """List the numbers not listed yet (repeats once); how many were added."""
-        wanted = list(dict.fromkeys(e164s))
-        with self._write() as conn:
-            fresh = [n for n in wanted if n not in _listed_in(conn, project_id, wanted)]
-            if fresh:
-                table, scope = _table(project_id)
-                conn.execute(insert(table), [{**scope, "e164": n, "added_at": now} for n in fresh])
-        return len(fresh)
+        return self._add_new(project_id, [list(dict.fromkeys(e164s))], now, timeout=None)
+
+    def add_dnc_batches(
+        self, project_id: str | None, batches: Iterable[Sequence[str]], now: int
+    ) -> int:
+        """List the numbers of every batch (none repeated), a list file's, in one
+        transaction; how many were added."""
+        return self._add_new(project_id, batches, now, timeout=BULK_TIMEOUT)
+
+    def _add_new(
+        self,
+        project_id: str | None,
+        batches: Iterable[Sequence[str]],
+        now: int,
+        *,
+        timeout: float | None,
+    ) -> int:
+        """One statement a batch, which skips the numbers listed already."""
+        _, scope = _table(project_id)
+        params: dict[str, Any] = {**scope, "added_at": now}
+        added = 0
+        with self._write(timeout=timeout) as conn:
+            postgresql = conn.dialect.name == "postgresql"
+            insert_new = _insert_new(project_id, postgresql=postgresql)
+            for batch in batches:
+                params["numbers"] = list(batch) if postgresql else json.dumps(list(batch))
+                added += conn.execute(insert_new, params).rowcount
+        return added
 
     def remove_dnc(self, project_id: str | None, e164: str) -> bool:
         table, _ = _table(project_id)
@@ -71,6 +96,19 @@ def _table(project_id: str | None) -> tuple[Any, dict[str, str]]:
     if project_id is None:
         return t.operator_dnc_numbers, {}
     return t.dnc_numbers, {"project_id": project_id}
+
+
+def _insert_new(project_id: str | None, *, postgresql: bool) -> TextClause:
+    """Lists a batch of numbers (`numbers`: an array on PostgreSQL, a JSON array on SQLite)
+    in one statement, leaving those listed already as they are."""
+    table, scope = _table(project_id)
+    owner = "".join(f":{column}, " for column in scope)
+    if postgresql:
+        numbers = f"SELECT {owner}n, :added_at FROM unnest(CAST(:numbers AS text[])) AS n"
+    else:  # SQLite: WHERE true keeps ON CONFLICT from reading as a join's constraint
+        numbers = f"SELECT {owner}value, :added_at FROM json_each(:numbers) WHERE true"
+    columns = ", ".join([*scope, "e164", "added_at"])
+    return text(f"INSERT INTO {table.name} ({columns}) {numbers} ON CONFLICT DO NOTHING")
 
 
 def _scope(project_id: str | None) -> Any:

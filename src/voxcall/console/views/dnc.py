@@ -16,7 +16,6 @@ from starlette.datastructures import UploadFile
 from voxcall.api.deps import ServicesDep
 from voxcall.calls.dnc_lists import DncAdded, DncService
 from voxcall.calls.errors import RequestRefused
-from voxcall.calls.lists import ListError, phone_cells
 from voxcall.console.auth import MemberDep, OperatorDep, checked_form
 from voxcall.console.views import page
 from voxcall.console.views.projects import operator_page
@@ -88,15 +87,12 @@ async def _change(
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise RequestRefused("Choose a file.")
-            cells = await run_in_threadpool(
-                lambda: [cell for _, cell in phone_cells(upload.file, max_bytes=MAX_LIST_BYTES)]
+            added = await run_in_threadpool(
+                lambda: dnc.add_file(project, upload.file, max_bytes=MAX_LIST_BYTES)
             )
-            added = await run_in_threadpool(dnc.add, project, cells)
         else:  # remove
             await run_in_threadpool(dnc.remove, project, str(form.get("number", "")))
             added = None
-    except ListError as exc:
-        return await run_in_threadpool(_list_page, request, dnc, project, render, error=str(exc))
     except RequestRefused as exc:  # an unlisted number too (NotFound): not a missing page
         return await run_in_threadpool(_list_page, request, dnc, project, render, error=exc.message)
     finally:
