@@ -16,6 +16,7 @@ from voxcall.domain.calls import AttemptRecord, CallStatus
 from voxcall.domain.campaigns import CampaignPolicy, NewCampaign, Skips
 from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 from voxcall.domain.voices import Voice
+from voxcall.store.campaigns import ListBatch
 from voxcall.store.store import Store
 
 GATHER = Gather(2, 7.0, "#", "*")
@@ -40,7 +41,7 @@ def _create(store: Store, gather: Gather | None, detection: MachineDetection) ->
     )
     campaign = store.create_campaign(
         NewCampaign(uuid.uuid4().hex, project.id, "keys", policy, now),
-        [NUMBERS],
+        [ListBatch.of(NUMBERS)],
         lambda: (Skips(), ()),
     )
     return project.id, campaign.id
