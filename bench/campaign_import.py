@@ -26,12 +26,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bench.common import free_port, self_cpu_seconds
 from voxcall.calls.campaigns import CampaignFields, CampaignService
 from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallService
 from voxcall.domain.voices import Voice
-from voxcall.store import migrate
+from voxcall.store import migrate, schema
 from voxcall.store.database import make_engine
 from voxcall.store.store import Store
 
@@ -133,6 +135,19 @@ def bare_insert(store: Store, rows: list[tuple[int, str, str]]) -> float:
     return time.perf_counter() - started
 
 
+def stored_list(store: Store, campaign_id: str) -> list[tuple[int, str, str]]:
+    """The campaign's list as stored, in list order: the rows the bare insert writes."""
+    numbers, campaigns = schema.campaign_numbers, schema.campaigns
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            select(numbers.c.line, numbers.c.national_number, numbers.c.e164)
+            .join(campaigns, campaigns.c.seq == numbers.c.campaign_seq)
+            .where(campaigns.c.id == campaign_id)
+            .order_by(numbers.c.position)
+        )
+        return [tuple(row) for row in stored]
+
+
 def measure(backend: str, url: str, list_file: Path, rows: list[tuple[int, str, str]]) -> Result:
     if backend == "postgresql":
         engine = make_engine(url)
@@ -156,6 +171,7 @@ def measure(backend: str, url: str, list_file: Path, rows: list[tuple[int, str, 
             )
         import_s, import_cpu = time.perf_counter() - started, self_cpu_seconds() - cpu
         assert campaign.total == len(rows), campaign.total
+        assert stored_list(store, campaign.id) == rows, "the import stored other rows"
     finally:
         store.close()
     return Result(backend, len(rows), import_s, bare_s, import_cpu, bare_cpu)
