@@ -209,3 +209,38 @@ def test_sandbox_callees_press_keys(server: Server, data: Path) -> None:
     for number, (_, digits) in requests.items():
         call = final[ids[number]]
         assert (call["status"], call["digits"], call["answeredBy"]) == ("NORMAL", digits, None)
+
+
+def test_an_interactive_campaign_end_to_end(server: Server, data: Path) -> None:
+    project = voxcall_json(data, "project", "create", "acme")
+    client = server.client(project["token"])
+    audio = encode(tone(3.0, 440.0, rate=8000, channels=1), 8000, 1, "wav")
+    voice = client.post("/api/v2/file/voice", files={"file": ("m.wav", audio)}).json()["result"]
+    listed = "phone\n09121230006\n09121230007\n09121230008\n09121234567\n"
+    created = client.post(
+        "/api/v2/campaign",
+        data={
+            "name": "confirm",
+            "voiceId": voice["id"],
+            "gather": '{"maxDigits": 2, "timeout": 3}',
+            "machineDetection": "detect",
+        },
+        files={"file": ("list.csv", listed.encode(), "text/csv")},
+    )
+    assert created.status_code == 200, created.text
+    campaign = created.json()["result"]
+    deadline = time.monotonic() + 60
+    while campaign["status"] != "DONE":
+        assert time.monotonic() < deadline, campaign
+        time.sleep(0.2)
+        campaign = client.get(f"/api/v2/campaign/{campaign['id']}").json()["result"]
+    assert campaign["counts"]["NORMAL"] == 4
+    report = client.get(f"/api/v2/campaign/{campaign['id']}/report.csv").text.splitlines()
+    # 0006 presses 1, 0007 * then 2, 0008 is a voicemail, the last a person
+    assert [line.split(",")[-2:] for line in report] == [
+        ["answeredBy", "digits"],
+        ["human", "1"],
+        ["human", "*2"],
+        ["machine", ""],
+        ["human", ""],
+    ]
