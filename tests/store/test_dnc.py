@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import (
@@ -20,6 +22,7 @@ from voxcall.domain.calls import (
 )
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
+from voxcall.store.dnc import DncCheck, Listed
 from voxcall.store.store import Store
 
 
@@ -36,30 +39,39 @@ def project(store: Store) -> Project:
     return store.create_project("p", rate_limit=10, allowed_regions=["IR"])
 
 
-def _queue(
-    store: Store, project: Project, e164: str, call_class: CallClass, *, retries: int = 0
-) -> str:
+def _new_call(
+    store: Store,
+    project: Project,
+    e164: str,
+    call_class: CallClass,
+    *,
+    retries: int = 0,
+    reserved_milli: int = 0,
+) -> NewCall:
     voice_id = uuid.uuid4().hex
     store.add_voice(Voice(voice_id, project.id, "v", "wav", 1, 1.0, 0))
     now = int(time.time())
-    (call,) = store.insert_calls(
-        [
-            NewCall(
-                id=uuid.uuid4().hex,
-                project_id=project.id,
-                campaign_id=None,
-                voice_id=voice_id,
-                national_number="0" + e164[3:],
-                e164=e164,
-                dialer_id="d1",
-                retry_count=retries,
-                retry_interval=None,
-                request_date=now,
-                expires_at=now + 3600,
-                call_class=call_class,
-            )
-        ]
+    return NewCall(
+        id=uuid.uuid4().hex,
+        project_id=project.id,
+        campaign_id=None,
+        voice_id=voice_id,
+        national_number="0" + e164[3:],
+        e164=e164,
+        dialer_id="d1",
+        retry_count=retries,
+        retry_interval=None,
+        request_date=now,
+        expires_at=now + 3600,
+        reserved_milli=reserved_milli,
+        call_class=call_class,
     )
+
+
+def _queue(
+    store: Store, project: Project, e164: str, call_class: CallClass, *, retries: int = 0
+) -> str:
+    (call,) = store.insert_calls([_new_call(store, project, e164, call_class, retries=retries)])
     return call.id
 
 
@@ -92,6 +104,65 @@ def test_listed_numbers_by_list(store: Store, project: Project) -> None:
     asked = {"+989121234567", "+989121234568", "+989121234569"}
     assert store.listed_numbers(project.id, asked, project_list=True) == asked - {"+989121234569"}
     assert store.listed_numbers(project.id, asked, project_list=False) == {"+989121234568"}
+
+
+@pytest.mark.parametrize(
+    ("listed_on", "project_list", "refused"),
+    [
+        ("project", True, True),
+        ("project", False, False),  # a one-time code: the project's list does not apply
+        ("operator", True, True),
+        ("operator", False, True),
+    ],
+)
+def test_a_write_checked_against_the_lists_keeps_nothing_when_one_is_listed(
+    store: Store, project: Project, listed_on: str, project_list: bool, refused: bool
+) -> None:
+    store.credit(project.id, 10_000, kind="topup", note="")
+    store.add_dnc(project.id if listed_on == "project" else None, ["+989121234568"], 1)
+    calls = [
+        _new_call(store, project, e164, CallClass.SINGLE, reserved_milli=1000)
+        for e164 in ("+989121234567", "+989121234568", "+12025550123")
+    ]
+    check = DncCheck({c.e164 for c in calls}, project.id if project_list else None)
+    if not refused:
+        assert len(store.insert_calls(calls, dnc=check)) == 3
+        return
+    with pytest.raises(Listed) as raised:
+        store.insert_calls(calls, dnc=check)
+    assert raised.value.e164s == {"+989121234568"}
+    assert store.count_calls(project_id=project.id) == {}
+    after = store.get_project(project.id)
+    assert after is not None and after.reserved_milli == 0
+
+
+def test_the_write_looks_numbers_up_by_primary_key_on_both_lists(
+    store: Store, project: Project
+) -> None:
+    """EXPLAIN QUERY PLAN of the statement the write ran, on SQLite: one search of each
+    list's primary key, never a scan."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's plan depends on its statistics (BENCHMARKS.md §9)")
+    ran: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "dnc_numbers" in statement:
+            ran.append((statement, parameters))
+
+    calls = [_new_call(store, project, "+989121234567", CallClass.SINGLE)]
+    event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        store.insert_calls(calls, dnc=DncCheck({"+989121234567", "+12025550123"}, project.id))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", keep)
+    ((statement, parameters),) = ran
+    with store.engine.connect() as conn:
+        plan = [
+            row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        ]
+    steps = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+    assert len(steps) == 2, plan
+    assert all(step.startswith("SEARCH") and "INDEX" in step for step in steps), plan
 
 
 @pytest.mark.parametrize("operator", [False, True])

@@ -1,11 +1,13 @@
 """Do-not-call lists as the API and the CLI use them (api.md §9): add, look up, page and
 remove numbers of a project's list or of the operator's (`project` None), and the check
-that refuses calls to a listed number. Numbers are matched in E.164 (calls/dnc.py)."""
+that refuses calls to a listed number (which lists apply, and the refusal; `CallService.place`
+has the store run it inside the write of the calls). Numbers are matched in E.164
+(calls/dnc.py)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +25,7 @@ from voxcall.calls.lists import (
 )
 from voxcall.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone, plain_iranian
 from voxcall.domain.projects import Project
-from voxcall.store.dnc import DoNotCallLists
+from voxcall.store.dnc import DncCheck, DoNotCallLists
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +98,26 @@ class DncService:
         self, project: Project, numbers: Sequence[PhoneNumber], *, one_time_code: bool, batch: bool
     ) -> None:
         """DoNotCall naming the first listed number (its index in a batch)."""
-        scopes = scopes_checked(one_time_code=one_time_code)
+        check = dnc_check(project, numbers, one_time_code=one_time_code)
         listed = self.store.listed_numbers(
-            project.id, {n.e164 for n in numbers}, project_list=DncScope.PROJECT in scopes
+            project.id, check.e164s, project_list=check.project_id is not None
         )
-        for index, number in enumerate(numbers):
-            if number.e164 in listed:
-                field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
-                raise DoNotCall(f"{field}: {number.national} is on a do-not-call list")
+        if listed:
+            raise do_not_call(numbers, listed, batch=batch)
+
+
+def dnc_check(project: Project, numbers: Sequence[PhoneNumber], *, one_time_code: bool) -> DncCheck:
+    """The numbers of calls to be refused if listed, and the lists they are checked against
+    (`scopes_checked`)."""
+    scopes = scopes_checked(one_time_code=one_time_code)
+    return DncCheck({n.e164 for n in numbers}, project.id if DncScope.PROJECT in scopes else None)
+
+
+def do_not_call(numbers: Sequence[PhoneNumber], listed: Set[str], *, batch: bool) -> DoNotCall:
+    """The refusal naming the first of `numbers` that is `listed` (its index in a batch)."""
+    index, number = next((i, n) for i, n in enumerate(numbers) if n.e164 in listed)
+    field = f"phoneNumbers[{index}]" if batch else "phoneNumber"
+    return DoNotCall(f"{field}: {number.national} is on a do-not-call list")
 
 
 def display(e164: str) -> str:

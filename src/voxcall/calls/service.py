@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from voxcall.billing.money import toman
 from voxcall.billing.reservation import max_price
 from voxcall.calls.accounts import AccountService
-from voxcall.calls.dnc_lists import DncService
+from voxcall.calls.dnc_lists import DncService, dnc_check, do_not_call
 from voxcall.calls.errors import (
     InsufficientBalance,
     InvalidPhoneNumberError,
@@ -30,6 +30,7 @@ from voxcall.domain.dialers import DialerConfig
 from voxcall.domain.interaction import Gather, MachineDetection
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
+from voxcall.store.dnc import Listed
 from voxcall.store.projects import InsufficientFunds
 from voxcall.store.store import Store
 from voxcall.store.voices import StorageQuotaExceeded
@@ -108,10 +109,10 @@ class CallService:
         and StaleSettings says they changed before the calls could be written. `new_voice`
         (whose id is `voice_id`): speech made for these calls, whose files are on disk; its
         row is written with the calls, or not at all. A number on a do-not-call list is
-        refused (`one_time_code`: a one-time code, which the project's list does not stop).
+        refused (`one_time_code`: a one-time code, which the project's list does not stop),
+        checked in the write of the calls.
         """
         numbers = _parse_numbers(project, phone_numbers, batch)
-        self.dnc.refuse_listed(project, numbers, one_time_code=one_time_code, batch=batch)
         voice = new_voice or self._voice(project.id, voice_id, settings_version)
         if voice is None:
             raise InvalidVoice("voiceId: no such voice")
@@ -148,7 +149,10 @@ class CallService:
                 idempotency=idempotency,
                 settings_version=settings_version,
                 new_voice=new_voice,
+                dnc=dnc_check(project, numbers, one_time_code=one_time_code),
             )
+        except Listed as exc:
+            raise do_not_call(numbers, exc.e164s, batch=batch) from exc
         except InsufficientFunds as exc:
             raise _insufficient(exc.needed_milli, len(numbers)) from exc
         except StorageQuotaExceeded as exc:

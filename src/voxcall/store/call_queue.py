@@ -38,6 +38,7 @@ from voxcall.store.call_rows import call_from_row, call_row
 from voxcall.store.campaign_counts import count_finals
 from voxcall.store.claim import claim_calls
 from voxcall.store.database import Database, current_settings_version, new_id
+from voxcall.store.dnc import DncCheck, refuse_listed
 from voxcall.store.idempotency import complete_idempotent_key
 from voxcall.store.notify import announce
 from voxcall.store.projects import InsufficientFunds, ledger_entry
@@ -56,11 +57,13 @@ class CallQueue(Database):
         idempotency: tuple[str, str, Callable[[list[Call]], str]] | None = None,
         settings_version: int | None = None,
         new_voice: Voice | None = None,
+        dnc: DncCheck | None = None,
     ) -> list[Call]:
         """Store call requests, all or none, each due at once, and reserve what they may cost.
 
         `new_voice`: a voice made for these calls (speech), stored in the same transaction, so
-        that a refused request leaves no voice behind.
+        that a refused request leaves no voice behind. `dnc`: Listed, with nothing written or
+        reserved, if one of its numbers is on a do-not-call list when the calls are written.
 
         The reservation is checked and taken by one conditional UPDATE, so concurrent requests
         can never reserve more than the balance. `settings_version`: the version of the cached
@@ -75,6 +78,8 @@ class CallQueue(Database):
         def work(conn: Connection) -> list[Call]:
             if settings_version is not None and current_settings_version(conn) != settings_version:
                 raise StaleSettings
+            if dnc is not None:
+                refuse_listed(conn, dnc)
             for project_id, amount in holds.items():
                 reserved = conn.execute(_RESERVE, {"b_id": project_id, "b_amount": amount})
                 if reserved.rowcount != 1:

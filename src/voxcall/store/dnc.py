@@ -1,14 +1,26 @@
 """Do-not-call lists (api.md §9): each project's, and the operator's (`project_id` None), of
 numbers in E.164. The claim reads them too (claim.py), so a number listed while its calls wait
-stops them before their next attempt."""
+stops them before their next attempt; and a new call's write looks its numbers up in its own
+transaction (`refuse_listed`), in one statement over both lists."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, and_, delete, select, text, true
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    TextClause,
+    bindparam,
+    delete,
+    select,
+    text,
+    true,
+    union_all,
+)
 
 from voxcall.store import schema as t
 from voxcall.store.database import Database
@@ -17,6 +29,23 @@ _CHUNK = 1000  # numbers looked up by one IN list
 # A list file of a million numbers is stored in one transaction: seconds, not the few a
 # request may wait for the write lock.
 BULK_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class DncCheck:
+    """Numbers a write must refuse if one is listed: on the operator's list, and on the
+    list of `project_id` unless it is None (which lists apply is the caller's rule)."""
+
+    e164s: Collection[str]
+    project_id: str | None
+
+
+class Listed(Exception):
+    """Numbers of a `DncCheck` are listed; nothing of the write was kept."""
+
+    def __init__(self, e164s: set[str]) -> None:
+        super().__init__(f"{len(e164s)} number(s) on a do-not-call list")
+        self.e164s = e164s
 
 
 class DoNotCallLists(Database):
@@ -86,10 +115,30 @@ class DoNotCallLists(Database):
         """Which of the numbers are on the operator's list, or (`project_list`) the
         project's."""
         with self._read() as conn:
-            found = _listed_in(conn, None, e164s)
-            if project_list:
-                found |= _listed_in(conn, project_id, e164s)
-        return found
+            return listed(conn, DncCheck(e164s, project_id if project_list else None))
+
+
+def refuse_listed(conn: Connection, check: DncCheck) -> None:
+    """Inside a write: Listed if any of the numbers is listed (the caller rolls back)."""
+    found = listed(conn, check)
+    if found:
+        raise Listed(found)
+
+
+def listed(conn: Connection, check: DncCheck) -> set[str]:
+    """Which of the numbers are listed: one statement (a primary-key probe per number on
+    each list) per thousand numbers."""
+    statement = _LISTED if check.project_id is not None else _OPERATOR_LISTED
+    numbers = list(check.e164s)
+    found: set[str] = set()
+    for start in range(0, len(numbers), _CHUNK):
+        found.update(
+            conn.scalars(
+                statement,
+                {"b_e164s": numbers[start : start + _CHUNK], "b_project": check.project_id},
+            )
+        )
+    return found
 
 
 def _table(project_id: str | None) -> tuple[Any, dict[str, str]]:
@@ -117,15 +166,14 @@ def _scope(project_id: str | None) -> Any:
     return t.dnc_numbers.c.project_id == project_id
 
 
-def _listed_in(conn: Connection, project_id: str | None, e164s: Collection[str]) -> set[str]:
-    table, _ = _table(project_id)
-    numbers = list(e164s)
-    found: set[str] = set()
-    for start in range(0, len(numbers), _CHUNK):
-        chunk = numbers[start : start + _CHUNK]
-        found.update(
-            conn.scalars(
-                select(table.c.e164).where(and_(_scope(project_id), table.c.e164.in_(chunk)))
-            )
-        )
-    return found
+# Built once: the check runs in every call request's write.
+_E164S: BindParameter[list[str]] = bindparam("b_e164s", expanding=True)
+_OPERATOR_LISTED = select(t.operator_dnc_numbers.c.e164).where(
+    t.operator_dnc_numbers.c.e164.in_(_E164S)
+)
+_LISTED = union_all(
+    _OPERATOR_LISTED,
+    select(t.dnc_numbers.c.e164).where(
+        t.dnc_numbers.c.project_id == bindparam("b_project"), t.dnc_numbers.c.e164.in_(_E164S)
+    ),
+)
