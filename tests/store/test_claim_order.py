@@ -13,10 +13,12 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from voxcall.calls.dialers import new_dialer
-from voxcall.domain.calls import CallClass, NewCall
+from voxcall.domain.calls import AttemptRecord, CallClass, CallStatus, NewCall, project_lane
 from voxcall.domain.voices import Voice
+from voxcall.store import schema
 from voxcall.store.store import Store
 
 # A waiting call: (class, project index, campaign index); campaigns only in CallClass.CAMPAIGN.
@@ -141,3 +143,56 @@ def test_successive_claims_serve_the_projects_in_turn(
         taken.update(calls[c][1] for c in _claim(store, dialer, limit))
         left = Counter(w[1] for w in waiting) - taken
         _spread_within_one(taken, left)
+
+
+def _keys(store: Store, call_id: str) -> tuple[str, set[str]]:
+    """The call's project, and its lane and its project's share of its class."""
+    calls = schema.calls.c
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(calls.lane, calls.call_class, calls.project_id).where(calls.id == call_id)
+        ).one()
+    return row.project_id, {row.lane, project_lane(CallClass(row.call_class), row.project_id)}
+
+
+def _numbered(store: Store, keys: set[str]) -> set[str]:
+    """Which of `keys` call_lanes numbers."""
+    lanes = schema.call_lanes.c.lane
+    with store.engine.connect() as conn:
+        return set(conn.scalars(select(lanes).where(lanes.in_(keys))))
+
+
+def test_a_turn_is_kept_while_its_lane_has_a_waiting_call(store: Store) -> None:
+    """Queued or dialing, a call keeps the turns of its lane and of its project's share (a
+    retry comes back to them); the transaction that makes the last one final forgets them:
+    call_lanes holds only lanes that wait."""
+    dialer_id, calls = _queue(
+        store,
+        [(CallClass.SINGLE, 1, 0), (CallClass.CAMPAIGN, 0, 0), (CallClass.CAMPAIGN, 0, 1)],
+    )
+    dialer = store.get_dialer(dialer_id)
+    assert dialer is not None
+    claimed = {a.call.id: a for a in store.claim_due(dialer, 2, time.time())}
+    single = next(c for c, w in calls.items() if w[0] is CallClass.SINGLE)
+    (retried,) = set(claimed) - {single}
+    (waiting,) = set(calls) - set(claimed)
+    single_keys, retried_keys = _keys(store, single)[1], _keys(store, retried)[1]
+    project, waiting_keys = _keys(store, waiting)
+    assert _numbered(store, single_keys | retried_keys) == single_keys | retried_keys
+
+    now = time.time()
+    busy = AttemptRecord(
+        claimed[retried].attempt_id, "BUSY", None, now, 0, "", CallStatus.WAITING, now
+    )
+    answered = AttemptRecord(
+        claimed[single].attempt_id, "ANSWERED", now, now, 1, "", CallStatus.NORMAL, None
+    )
+    assert store.finish_attempts([(retried, busy), (single, answered)]) == [True, True]
+    assert _numbered(store, single_keys) == set()
+    assert _numbered(store, retried_keys) == retried_keys
+
+    assert store.cancel_call(project, retried) is not None
+    shared = retried_keys & waiting_keys  # the project's share: its other campaign waits
+    assert _numbered(store, retried_keys) == shared
+    assert store.cancel_call(project, waiting) is not None
+    assert _numbered(store, retried_keys | waiting_keys) == set()

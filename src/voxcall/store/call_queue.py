@@ -36,7 +36,7 @@ from voxcall.store import overview_counts
 from voxcall.store import schema as t
 from voxcall.store.call_rows import call_from_row, call_row
 from voxcall.store.campaign_counts import count_finals
-from voxcall.store.claim import claim_calls
+from voxcall.store.claim import claim_calls, forget_emptied
 from voxcall.store.database import Database, current_settings_version, new_id
 from voxcall.store.dnc import DncCheck, refuse_listed
 from voxcall.store.idempotency import complete_idempotent_key
@@ -501,6 +501,7 @@ def _close(
             for row in rows
         ],
     )
+    forget_emptied(conn, rows)
     if closing.accounts:
         conn.execute(
             _SET_ACCOUNT,
