@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,27 @@ SESSION = [
     "project update acme --default-dialer ''",
     "project update nobody --rate-limit 5",
     "project list",
+    "project update acme --window 'sat-wed 09:00-20:00 Asia/Tehran'",
+    "project show acme",
+    "project show acme --json",
+    "project update beta --window 'mon,wed,fri 22:00-06:00 callee'",
+    "project list --json",
+    "project update acme --window 'sat-wed 9-20 Asia/Tehran'",
+    "project update acme --window 'sat-wed 09:00-20:00 Mars/Base'",
+    "project update acme --window 'someday 09:00-20:00 UTC'",
+    "project update beta --window none",
+    "project show beta",
+    "project show nobody",
+    "holiday add 2027-03-21",
+    "holiday add 2027-03-20",
+    "holiday add 2027-03-21",
+    "holiday add 2027-02-30",
+    "holiday add 21/03/2027",
+    "holiday list",
+    "holiday list --json",
+    "holiday remove 2027-03-20",
+    "holiday remove 2027-03-20",
+    "holiday list",
 ]
 
 
@@ -73,7 +95,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\bvx_[A-Za-z0-9_-]{43}", "<token>", text)
     text = re.sub(r"\bwhsec_[A-Za-z0-9_-]{43}", "<secret>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<local time>", text)
-    text = re.sub(r"(?<![0-9.])\d{10}\.\d{1,3}(?![0-9])", "<epoch>", text)
+    text = re.sub(r"(?<![0-9a-f.])\d{10}(\.\d{1,3})?(?![0-9a-f])", "<epoch>", text)
     return re.sub(
         r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])",
         lambda m: ids.setdefault(m[0], f"<id{len(ids) + 1}>"),
@@ -88,7 +110,7 @@ def test_every_command_prints_what_it_did(
     data = str(tmp_path / "data")
     recorded = []
     for command in SESSION:
-        args = [a.strip("'") for a in command.split(" ")]
+        args = shlex.split(command)
         try:
             main([*args, "--data", data])
             code = 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from voxcall.calls.accounts import check_top_up
 from voxcall.calls.errors import AdminRefused, NotFound
+from voxcall.calls.windows import Window
 from voxcall.domain.projects import Project
 from voxcall.store.database import Conflict
 from voxcall.store.store import Store
@@ -60,8 +62,11 @@ class ProjectService:
         default_dialer: str | None = None,
         allowed_regions: Sequence[str] | None = None,
         storage_quota: int | None = None,
+        window: Window | None = None,
+        clear_window: bool = False,
     ) -> None:
-        """Change what is given; `default_dialer=""` clears the project's default dialer."""
+        """Change what is given; `default_dialer=""` clears the project's default dialer,
+        `clear_window` its default calling window (its calls may then start at any time)."""
         if default_dialer and self.store.get_dialer(default_dialer) is None:
             raise AdminRefused(f"no dialer {default_dialer!r}")
         self.store.update_project(
@@ -71,7 +76,14 @@ class ProjectService:
             clear_default_dialer=default_dialer == "",
             allowed_regions=allowed_regions,
             storage_quota=storage_quota,
+            window=json.dumps(window.to_json()) if window is not None else None,
+            clear_window=clear_window,
         )
+
+    @staticmethod
+    def window(project: Project) -> Window | None:
+        """The project's default calling window; None: its calls may start at any time."""
+        return Window.from_json(json.loads(project.window)) if project.window else None
 
     def issue_token(self, project: Project) -> str:
         """A new API token for `project`: returned once, only its hash is kept."""

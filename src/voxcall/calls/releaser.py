@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from voxcall.calls.campaigns import window_open
+from voxcall.calls.call_windows import WINDOWS_REFRESH, WindowRules, releasing
 from voxcall.domain.campaigns import CampaignPolicy
 from voxcall.domain.dialers import DialerConfig
 from voxcall.store.database import StoreUnavailable
@@ -52,6 +52,8 @@ class CampaignReleaser:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._windows = WindowRules()
+        self._next_windows = 0.0
 
     def release_round(self, now: float) -> int:
         """Release what every open campaign may release now; how many numbers were."""
@@ -59,12 +61,21 @@ class CampaignReleaser:
         if not campaigns:
             return 0
         enabled = {d.id: d for d in self.store.list_dialers(enabled_only=True)}
+        windows = self._windows_in_force()
         released = 0
         for campaign in campaigns:
             # outside its window: nothing released (the store still finishes it at endAt)
-            cap = channel_cap(campaign.policy, enabled) if window_open(campaign.policy, now) else 0
+            released_now = releasing(campaign, windows, now)
+            cap = channel_cap(campaign.policy, enabled) if released_now else 0
             released += self.store.release_campaign(campaign.id, now, channel_cap=cap).count
         return released
+
+    def _windows_in_force(self) -> WindowRules:
+        """The windows and holidays in force, read again once WINDOWS_REFRESH old."""
+        if time.monotonic() >= self._next_windows:
+            self._windows = WindowRules.from_stored(self.store.windows_in_force())
+            self._next_windows = time.monotonic() + WINDOWS_REFRESH
+        return self._windows
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()

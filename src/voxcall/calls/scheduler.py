@@ -9,6 +9,11 @@ timeout plus the voice's length (with `gather`, the longest the call may take co
 keys) plus `watchdog` seconds, the attempt ends as ERROR through the
 same path as any outcome (its channel and reservation are released), the driver is told to
 hang up (its `dial` is cancelled), and what it reports later is ignored.
+
+Attempts start only inside their calling windows (api.md §10, `call_windows`): a retry is
+due no earlier than its window's next opening, and a claimed call whose window is closed
+now (it was queued outside it, or a window or holiday changed while it waited) is handed
+back to wait for that opening before it is dialled, its attempt undone.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from voxcall.audio.wav import read_wav_pcm
 from voxcall.backoff import Backoff, retry
+from voxcall.calls.call_windows import WINDOWS_REFRESH, WindowRules, attempt_from
 from voxcall.calls.outcome_writer import OutcomeStore, OutcomeWriter
 from voxcall.calls.settlement import attempt_record, settle
 from voxcall.config import ATTEMPT_WATCHDOG
@@ -50,6 +56,7 @@ from voxcall.domain.dialers import DialerConfig, cps_budget
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
 from voxcall.store.files import VoiceFiles
+from voxcall.store.window_waits import HandBack, WindowsInForce
 
 log = logging.getLogger("voxcall.scheduler")
 
@@ -85,6 +92,10 @@ class DispatchStore(OutcomeStore, Protocol):
         self, dialer: DialerConfig, limit: int, now: float, *, worker_id: str | None = None
     ) -> list[ClaimedAttempt]: ...
 
+    def windows_in_force(self) -> WindowsInForce: ...
+
+    def hand_back(self, calls: Sequence[HandBack]) -> int: ...
+
 
 @dataclass(slots=True)
 class _Trunk:
@@ -108,6 +119,8 @@ class Scheduler:
         watchdog: float = ATTEMPT_WATCHDOG,
         on_call_final: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+        windows_refresh: float = WINDOWS_REFRESH,
     ) -> None:
         self.store = store
         self.files = files
@@ -121,9 +134,15 @@ class Scheduler:
         self.watchdog = watchdog
         self.on_call_final = on_call_final  # e.g. wake the webhook deliverer
         self.metrics = metrics or Metrics()
+        # The time attempts are claimed, windows checked and retries scheduled at (a test's
+        # clock can stand for it).
+        self.clock = clock
+        self.windows_refresh = windows_refresh
         self.worker_id = uuid.uuid4().hex
         self._next_heartbeat = 0.0
         self._next_expiry = 0.0
+        self._windows = WindowRules()
+        self._next_windows = 0.0
         self._trunks: dict[str, _Trunk] = {}
         self._retired: list[Dialer] = []
         self._attempts: set[asyncio.Task[None]] = set()
@@ -234,7 +253,8 @@ class Scheduler:
     # -- dispatch -------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        now = time.time()
+        await self._keep_windows()
+        now = self.clock()
         if now >= self._next_expiry:
             self._next_expiry = now + EXPIRY_INTERVAL
             expired = await asyncio.to_thread(self.store.expire_due, now)
@@ -262,6 +282,7 @@ class Scheduler:
                 now,
                 worker_id=self.worker_id,
             )
+            claimed = await self._inside_windows(claimed, now)
             for attempt in claimed:
                 task = asyncio.create_task(self._attempt(config, trunk.dialer, attempt))
                 self._attempts.add(task)
@@ -272,7 +293,38 @@ class Scheduler:
                 # (MIN_ROUND late: uvloop's timers may fire up to a millisecond early.)
                 window, _ = cps_budget(config.cps)
                 loop = asyncio.get_running_loop()
-                loop.call_later(now + window + MIN_ROUND - time.time(), self._wake.set)
+                loop.call_later(now + window + MIN_ROUND - self.clock(), self._wake.set)
+
+    async def _keep_windows(self, *, now: bool = False) -> None:
+        """Re-read the windows and holidays in force when the last read is stale (`now`:
+        whatever its age)."""
+        if not now and time.monotonic() < self._next_windows:
+            return
+        stored = await asyncio.to_thread(self.store.windows_in_force)
+        self._windows = WindowRules.from_stored(stored)
+        self._next_windows = time.monotonic() + self.windows_refresh
+
+    async def _inside_windows(
+        self, claimed: list[ClaimedAttempt], now: float
+    ) -> list[ClaimedAttempt]:
+        """The claimed attempts whose windows are open at `now`; the others are handed back,
+        each call to wait for its window's next opening."""
+        if not all(self._windows.knows(attempt.call) for attempt in claimed):
+            await self._keep_windows(now=True)  # a campaign began since the last read
+        held: list[HandBack] = []
+        inside: list[ClaimedAttempt] = []
+        for attempt in claimed:
+            opening = attempt_from(attempt.call, self._windows, now)
+            if opening > now:
+                held.append(HandBack(attempt.attempt_id, attempt.call.id, opening))
+            else:
+                inside.append(attempt)
+        if held:
+            await asyncio.to_thread(self.store.hand_back, held)
+            log.info("%d call(s) outside their calling window wait for it", len(held))
+            self._wake.set()  # their channels are free for other calls
+
+        return inside
 
     async def _trunk(self, config: DialerConfig) -> _Trunk | None:
         """The started driver for `config`, rebuilt when its settings changed."""
@@ -321,8 +373,12 @@ class Scheduler:
             claim,
             config.tariff,
             dialer_retry_interval=config.retry_interval,
-            now=time.time(),
+            now=self.clock(),
         )
+        if settlement.retry_at is not None:
+            settlement = replace(
+                settlement, retry_at=attempt_from(call, self._windows, settlement.retry_at)
+            )
         record = attempt_record(claim, outcome, settlement)
         await self._outcomes.write(call.id, record)
         final = settlement.status.name if settlement.status.is_final else None

@@ -10,7 +10,19 @@ import sys
 import typer
 
 from voxcall.calls.errors import AdminRefused
-from voxcall.cli import campaigns, db, dialers, dnc, money, projects, serve, tokens, users, webhooks
+from voxcall.cli import (
+    campaigns,
+    db,
+    dialers,
+    dnc,
+    holidays,
+    money,
+    projects,
+    serve,
+    tokens,
+    users,
+    webhooks,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.command()(serve.serve)
@@ -18,6 +30,7 @@ app.command()(serve.serve)
 project_app = typer.Typer(no_args_is_help=True, help="API projects and their tokens.")
 project_app.command("create")(projects.create)
 project_app.command("list")(projects.list_)
+project_app.command("show")(projects.show)
 project_app.command("token")(tokens.issue)
 project_app.command("revoke-token")(tokens.revoke)
 project_app.command("topup")(money.topup)
@@ -62,6 +75,14 @@ dnc_app.command("add")(dnc.add)
 dnc_app.command("remove")(dnc.remove)
 dnc_app.command("list")(dnc.list_)
 app.add_typer(dnc_app, name="dnc")
+
+holiday_app = typer.Typer(
+    no_args_is_help=True, help="Public holidays: every calling window is closed on them."
+)
+holiday_app.command("add")(holidays.add)
+holiday_app.command("remove")(holidays.remove)
+holiday_app.command("list")(holidays.list_)
+app.add_typer(holiday_app, name="holiday")
 
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 db_app.command("upgrade")(db.upgrade)

@@ -13,6 +13,7 @@ from voxcall.calls.accounts import AccountService
 from voxcall.calls.campaigns import CampaignService
 from voxcall.calls.dialers import DialerService
 from voxcall.calls.dnc_lists import DncService
+from voxcall.calls.holidays import HolidayService
 from voxcall.calls.projects import ProjectService
 from voxcall.calls.service import CallService
 from voxcall.calls.users import UserService
@@ -63,6 +64,7 @@ class Admin:
     users: UserService
     campaigns: CampaignService
     dnc: DncService
+    holidays: HolidayService
 
 
 def open_admin(data: Path | None) -> Admin:
@@ -74,6 +76,7 @@ def open_admin(data: Path | None) -> Admin:
         UserService(store),
         CampaignService(store, CallService(store)),
         DncService(store),
+        HolidayService(store),
     )
 
 

@@ -1,4 +1,4 @@
-"""`voxcall project create | list | update`: API projects and their settings."""
+"""`voxcall project create | list | show | update`: API projects and their settings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import phonenumbers
 import typer
 
 from voxcall.billing.money import toman
+from voxcall.calls.projects import ProjectService
+from voxcall.calls.windows import InvalidWindow, Window
 from voxcall.cli.common import DataOption, JsonOption, fail, open_admin, parse_amount
 from voxcall.domain.projects import Project
 
@@ -44,7 +46,16 @@ def _project_json(project: Project) -> dict[str, object]:
         "rateLimit": project.rate_limit,
         "defaultDialer": project.default_dialer_id,
         "storageQuotaMiB": project.storage_quota // MIB,
+        "window": window.to_json() if (window := ProjectService.window(project)) else None,
     }
+
+
+def _project_line(p: Project) -> str:
+    window = ProjectService.window(p)
+    return (
+        f"{p.name}\t{p.id}\trate-limit={p.rate_limit}\tdialer={p.default_dialer_id or '-'}"
+        f"\tstorage-quota={p.storage_quota // MIB}MiB\twindow={window or '-'}"
+    )
 
 
 def list_(data: DataOption = None, json_out: JsonOption = False) -> None:
@@ -54,10 +65,16 @@ def list_(data: DataOption = None, json_out: JsonOption = False) -> None:
         typer.echo(json.dumps([_project_json(p) for p in projects]))
         return
     for p in projects:
-        typer.echo(
-            f"{p.name}\t{p.id}\trate-limit={p.rate_limit}\tdialer={p.default_dialer_id or '-'}"
-            f"\tstorage-quota={p.storage_quota // MIB}MiB"
-        )
+        typer.echo(_project_line(p))
+
+
+def show(name: str, data: DataOption = None, json_out: JsonOption = False) -> None:
+    """Print one project's settings."""
+    project = open_admin(data).projects.named(name)
+    if json_out:
+        typer.echo(json.dumps(_project_json(project)))
+    else:
+        typer.echo(_project_line(project))
 
 
 def _regions(text: str) -> list[str]:
@@ -83,8 +100,20 @@ def update(
         int | None,
         typer.Option(help="MiB its voice files may take (default 500).", min=1, max=2**20),
     ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            help='Default calling window, as "sat-wed 09:00-20:00 Asia/Tehran" (a zone, or '
+            '"callee" for the number\'s); "none" removes it.'
+        ),
+    ] = None,
 ) -> None:
     """Change a project's settings."""
+    clear_window = window is not None and window.strip().lower() == "none"
+    try:
+        new_window = Window.parse(window, field="--window") if window and not clear_window else None
+    except InvalidWindow as exc:
+        fail(str(exc))
     projects = open_admin(data).projects
     projects.update(
         projects.named(name),
@@ -92,5 +121,7 @@ def update(
         default_dialer=default_dialer,
         allowed_regions=None if allowed_countries is None else _regions(allowed_countries),
         storage_quota=None if storage_quota is None else storage_quota * MIB,
+        window=new_window,
+        clear_window=clear_window,
     )
     typer.echo(f"project {name} updated")

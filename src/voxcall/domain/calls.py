@@ -96,6 +96,7 @@ class Call:
     machine_detection: MachineDetection = MachineDetection.OFF
     digits: str = ""
     answered_by: AnsweredBy | None = None
+    call_class: CallClass = CallClass.SINGLE
 
 
 def longest_talk(

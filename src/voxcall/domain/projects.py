@@ -20,6 +20,7 @@ class Project:
     reserved_milli: int = 0
     webhook_url: str | None = None
     storage_quota: int = DEFAULT_STORAGE_QUOTA  # bytes of voice files
+    window: str | None = None  # the default calling window as JSON (§10); None: always open
 
     @property
     def available_milli(self) -> int:

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from voxcall.domain.calls import Call, CallStatus, NewCall, Phase, lane_of
+from voxcall.domain.calls import Call, CallClass, CallStatus, NewCall, Phase, lane_of
 from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
 
 
@@ -80,4 +80,5 @@ def call_from_row(m: Mapping[Any, Any]) -> Call:
         machine_detection=MachineDetection(m["machine_detection"]),
         digits=m["digits"],
         answered_by=AnsweredBy(m["answered_by"]) if m["answered_by"] is not None else None,
+        call_class=CallClass(m["call_class"]),
     )

@@ -76,7 +76,10 @@ class Projects(Database):
         clear_default_dialer: bool = False,
         allowed_regions: Sequence[str] | None = None,
         storage_quota: int | None = None,
+        window: str | None = None,
+        clear_window: bool = False,
     ) -> None:
+        """Change what is given; `window` is JSON (§10), `clear_window` removes it."""
         values: dict[str, Any] = {}
         if rate_limit is not None:
             values["rate_limit"] = rate_limit
@@ -88,6 +91,8 @@ class Projects(Database):
             values["default_dialer_id"] = default_dialer_id
         if clear_default_dialer:
             values["default_dialer_id"] = None
+        if window is not None or clear_window:
+            values["window"] = window
         if values:
             with self._write() as conn:
                 conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(values))
@@ -219,4 +224,5 @@ def _project(m: Mapping[Any, Any]) -> Project:
         reserved_milli=m["reserved_milli"],
         webhook_url=m["webhook_url"],
         storage_quota=m["storage_quota"],
+        window=m["window"],
     )

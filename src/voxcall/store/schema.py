@@ -51,6 +51,7 @@ projects = Table(
         nullable=False,
         server_default=text(str(DEFAULT_STORAGE_QUOTA)),
     ),
+    Column("window", Text, nullable=True),  # the default calling window, JSON (§10)
     CheckConstraint("balance_milli >= 0", name="ck_projects_balance"),
     CheckConstraint("reserved_milli >= 0", name="ck_projects_reserved"),
 )
@@ -420,5 +421,13 @@ operator_dnc_numbers = Table(
     "operator_dnc_numbers",
     metadata,
     Column("e164", String(32), primary_key=True),
+    Column("added_at", BigInteger, nullable=False),
+)
+
+# The operator's public holidays (§10): each closes every calling window for that local date.
+holidays = Table(
+    "holidays",
+    metadata,
+    Column("day", String(10), primary_key=True),  # ISO date, 2026-03-21
     Column("added_at", BigInteger, nullable=False),
 )

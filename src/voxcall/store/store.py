@@ -10,6 +10,7 @@ from voxcall.store.call_queue import CallQueue
 from voxcall.store.campaigns import Campaigns
 from voxcall.store.dialers import Dialers
 from voxcall.store.dnc import DoNotCallLists
+from voxcall.store.holidays import Holidays
 from voxcall.store.idempotency import Idempotency
 from voxcall.store.operations import Operations
 from voxcall.store.projects import Projects
@@ -18,6 +19,7 @@ from voxcall.store.sign_in_failures import SignInFailures
 from voxcall.store.users import Users
 from voxcall.store.voices import Voices
 from voxcall.store.webhook_outbox import WebhookOutbox
+from voxcall.store.window_waits import WindowWaits
 from voxcall.store.workers import Workers
 
 
@@ -28,6 +30,8 @@ class Store(
     CallQueue,
     Campaigns,
     DoNotCallLists,
+    Holidays,
+    WindowWaits,
     Workers,
     WebhookOutbox,
     Idempotency,
@@ -36,6 +40,7 @@ class Store(
     Reports,
     Operations,
 ):
-    """Projects, dialers, voices, the call queue, campaigns, do-not-call lists, workers, the
-    webhook outbox, idempotency keys, console sign-ins and their failures, the console's reads
-    and the operator's, in one database (`Store.open`)."""
+    """Projects, dialers, voices, the call queue, campaigns, do-not-call lists, holidays and
+    the calling windows in force, workers, the webhook outbox, idempotency keys, console
+    sign-ins and their failures, the console's reads and the operator's, in one database
+    (`Store.open`)."""

@@ -1,0 +1,87 @@
+"""Which calling window gates a call, and from when its next attempt may start (api.md §10).
+
+A campaign's call has its campaign's window, else its project's default; a single, batch or
+TTS call has its project's default; with none it may start at any time. One-time codes are
+never held: they are sent because someone asked for them just now (a code that arrives
+after the night is useless), so neither windows nor holidays apply to them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from voxcall.calls.windows import CALLEE, Window, is_open, next_opening
+from voxcall.domain.calls import Call, CallClass
+from voxcall.domain.campaigns import Campaign
+from voxcall.store.window_waits import WindowsInForce
+
+# Seconds the scheduler and the releaser keep the windows and holidays they read: a change
+# made meanwhile applies that much later (a call already waiting for an opening keeps it).
+WINDOWS_REFRESH = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRules:
+    """The windows in force and the holidays that close them."""
+
+    holidays: frozenset[date] = frozenset()
+    projects: Mapping[str, Window] = field(default_factory=dict)  # default windows
+    # every campaign not finished, with its own window or None
+    campaigns: Mapping[str, Window | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_stored(cls, stored: WindowsInForce) -> WindowRules:
+        return cls(
+            stored.holidays,
+            {project: _parsed(text) for project, text in stored.projects.items()},
+            {
+                campaign: _parsed(text) if text is not None else None
+                for campaign, text in stored.campaigns.items()
+            },
+        )
+
+    def knows(self, call: Call) -> bool:
+        """Whether these rules were read after `call`'s campaign (if it has one) began: a
+        campaign created since has a window they do not hold."""
+        return call.call_class is not CallClass.CAMPAIGN or call.campaign_id in self.campaigns
+
+
+def window_of(call: Call, rules: WindowRules) -> Window | None:
+    """The window that gates `call`'s attempts; None: none does."""
+    if call.call_class is CallClass.ONE_TIME_CODE:
+        return None
+    own = rules.campaigns.get(call.campaign_id) if call.campaign_id is not None else None
+    return own or rules.projects.get(call.project_id)
+
+
+def attempt_from(call: Call, rules: WindowRules, at: float) -> float:
+    """The first moment from `at` on at which an attempt of `call` may start: `at` itself
+    when its window is open then (or it has none). A window that does not open within a year
+    (its callee's zones are never open together, a number of no known zone, holidays every
+    day) keeps the call waiting until its time to live ends, and so it expires."""
+    window = window_of(call, rules)
+    if window is None:
+        return at
+    try:
+        opening = next_opening(window, at, callee=call.e164, holidays=rules.holidays)
+    except ValueError:  # a window in the callee's zone, and the number's zone is unknown
+        opening = None
+    return opening if opening is not None else max(at, float(call.expires_at))
+
+
+def releasing(campaign: Campaign, rules: WindowRules, now: float) -> bool:
+    """Whether a campaign's numbers may be released into the call queue at `now`: its window
+    (its own, else its project's) is open, holidays counted. A window in the callee's zone
+    is open for some numbers and not others: its calls are held at their attempts instead."""
+    own = campaign.policy.window
+    window = _parsed(own) if own is not None else rules.projects.get(campaign.project_id)
+    if window is None or window.timezone == CALLEE:
+        return True
+    return is_open(window, now, holidays=rules.holidays)
+
+
+def _parsed(stored: str) -> Window:
+    return Window.from_json(json.loads(stored))
