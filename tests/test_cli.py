@@ -271,8 +271,12 @@ def test_console_accounts(
     )  # fmt: skip
     assert (code, out) == (0, "user ann@example.com (owner) added to project acme\n")
     assert run(capsys, data, "admin", "list")[1] == "root\n"
+    code, out, _ = run(capsys, data, "admin", "list", "--json")
+    assert [(o["username"], o["lastSeenAt"]) for o in json.loads(out)] == [("root", None)]
     code, out, _ = run(capsys, data, "user", "list", "--json")
-    assert json.loads(out) == [{"email": "ann@example.com", "project": "acme", "role": "owner"}]
+    assert json.loads(out) == [
+        {"email": "ann@example.com", "project": "acme", "role": "owner", "lastSeenAt": None}
+    ]
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     code, _, err = run(capsys, data, "admin", "add", "other", "--password-stdin")
     assert (code, err.strip()) == (1, "error: password: at least 8 characters")

@@ -42,7 +42,13 @@ def list_operators(data: DataOption = None, json_out: JsonOption = False) -> Non
     operators = open_admin(data).users.operators()
     if json_out:
         typer.echo(
-            json.dumps([{"username": o.username, "createdAt": o.created_at} for o in operators])
+            json.dumps(
+                [
+                    {"username": o.username, "createdAt": o.created_at}
+                    | {"lastSeenAt": o.last_seen_at}
+                    for o in operators
+                ]
+            )
         )
         return
     for o in operators:
@@ -84,6 +90,7 @@ def list_users(
             json.dumps(
                 [
                     {"email": u.email, "project": names[u.project_id], "role": u.role.value}
+                    | {"lastSeenAt": u.last_seen_at}
                     for u in users
                 ]
             )
