@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, update
 
@@ -38,19 +39,22 @@ from bench.common import header, table, verdict
 from voxcall.api.app import create_app
 from voxcall.domain.campaigns import CampaignPolicy, NewCampaign, Skips
 from voxcall.store import schema as t
+from voxcall.store.campaigns import ListBatch
 
 TARGET_MS = 50.0
 PAGE = 100
 COMMAND = "python -m bench.campaign_pages"
 
 
-def _list(calls: int) -> Iterator[list[tuple[int, str, str]]]:
-    """The campaign's list a batch at a time: (line, national number, E.164)."""
+def _list(calls: int) -> Iterator[ListBatch]:
+    """The campaign's list a batch at a time."""
     for start in range(0, calls, BATCH):
-        yield [
-            (i + 2, national_number(i), "+98" + national_number(i)[1:])
-            for i in range(start, min(calls, start + BATCH))
-        ]
+        national = [national_number(i) for i in range(start, min(calls, start + BATCH))]
+        yield ListBatch(
+            np.arange(start + 2, start + 2 + len(national), dtype=np.int64),
+            np.array(national),
+            np.array(["+98" + n[1:] for n in national]),
+        )
 
 
 def _done_campaign(loaded: Loaded, calls: int) -> str:

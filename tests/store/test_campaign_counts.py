@@ -21,6 +21,7 @@ from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store import call_queue
 from voxcall.store import schema as t
+from voxcall.store.campaigns import ListBatch
 from voxcall.store.store import Store
 
 LIST = 40  # numbers per campaign
@@ -54,7 +55,7 @@ def _campaign(store: Store, project: Project, prefix: int) -> str:
     numbers = [(i + 1, f"09{prefix}{i:08d}", f"+989{prefix}{i:08d}") for i in range(LIST)]
     created = store.create_campaign(
         NewCampaign(uuid.uuid4().hex, project.id, f"c{prefix}", policy, now),
-        [numbers],
+        [ListBatch.of(numbers)],
         lambda: (Skips(), ()),
     )
     return created.id
