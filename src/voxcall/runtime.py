@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from voxcall.calls.accounts import AccountService
 from voxcall.calls.campaigns import CampaignService
 from voxcall.calls.dialers import DialerService
+from voxcall.calls.holidays import HolidayService
 from voxcall.calls.operations import OperationsService
 from voxcall.calls.projects import ProjectService
 from voxcall.calls.releaser import CampaignReleaser
@@ -55,6 +56,7 @@ class Services:
     reports: ReportService
     dialers: DialerService
     operations: OperationsService
+    holidays: HolidayService
     scheduler: Scheduler
     releaser: CampaignReleaser
     webhooks: WebhookDeliverer
@@ -106,6 +108,7 @@ def build_services(settings: Settings) -> Services:
         reports=ReportService(store, on_redeliver=webhooks.wake),
         dialers=DialerService(store),
         operations=OperationsService(store),
+        holidays=HolidayService(store),
         scheduler=scheduler,
         releaser=releaser,
         webhooks=webhooks,

@@ -218,6 +218,10 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     admin.click("form[action$='/users'] button[type=submit]")
     admin.wait_for_url(re.compile(r"done=user-added$"))
     assert admin.locator("td", has_text="staff@browser.test").count() == 1
+    admin.fill("#w-window", "sat-fri 00:00-24:00 Asia/Tehran")  # always open, but on holidays
+    admin.click("form[action$='/window'] button[type=submit]")
+    admin.wait_for_url(re.compile(r"done=saved$"))
+    assert admin.input_value("#w-window") == "sat-fri 00:00-24:00 Asia/Tehran"
     _check(admin, "en-operator-project")
     admin.goto("/operator/dialers")
     with admin.expect_response(re.compile(r"/operator/dialers/live$")):
@@ -225,6 +229,10 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     assert admin.locator(".busy").count() >= 1  # the sandbox's
     _check(admin, "en-operator-dialers")
     admin.goto("/operator/system")
+    admin.fill("#h-day", "2027-03-21")  # Nowruz: not today, the campaign below runs
+    admin.click("form[action='/operator/holidays/add'] button[type=submit]")
+    admin.wait_for_url(re.compile(r"/operator/system\?done=saved$"))
+    assert admin.locator("td", has_text="2027-03-21").count() == 1
     _check(admin, "en-operator-system")
     admin.goto("/operator/dnc")
     _check(admin, "en-operator-dnc")
@@ -290,4 +298,6 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
         persian_admin.goto(f"/operator/{name}")
         assert persian_admin.get_attribute("html", "dir") == "rtl"
         _check(persian_admin, f"fa-operator-{name}")
+    persian_admin.goto("/operator/system")
+    assert persian_admin.locator("td", has_text="۱۴۰۶/۰۱/۰۱").count() == 1  # the holiday
     assert console.csp_errors == []

@@ -187,3 +187,63 @@ def test_operator_pages_in_both_languages(operator: Browser, acme: Project, lang
         assert f'<html lang="{language}" dir="{"rtl" if language == "fa" else "ltr"}">' in text
         if language == "fa":
             assert re.search(r"[0-9]{4}[-/][0-9]{2}", text) is None, path
+
+
+def test_a_projects_default_calling_window_is_shown_and_set(
+    operator: Browser, acme: Project, console_services: Services
+) -> None:
+    base = f"/operator/projects/{acme.id}"
+    assert 'name="window" dir="ltr" value=""' in operator.client.get(base).text
+    saved = operator.post(f"{base}/window", window="sat-wed 09:00-20:00 Asia/Tehran")
+    assert saved.status_code == 303
+    window = console_services.projects.window(console_services.projects.get(acme.id))
+    assert str(window) == "sat-wed 09:00-20:00 Asia/Tehran"
+    page = operator.client.get(base).text
+    assert 'name="window" dir="ltr" value="sat-wed 09:00-20:00 Asia/Tehran"' in page
+    refused = operator.post(f"{base}/window", window=f"sat-wed 09:00-20:00 {XSS}")
+    assert refused.status_code == 400
+    assert "window.timezone: unknown time zone" in refused.text and XSS not in refused.text
+    assert operator.post(f"{base}/window", window=" ").status_code == 303
+    assert console_services.projects.get(acme.id).window is None
+    stolen = operator.client.post(f"{base}/window", data={"window": "sat 09:00-10:00 UTC"})
+    assert stolen.status_code == 403  # no CSRF token
+    assert console_services.projects.get(acme.id).window is None
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_public_holidays_listed_added_and_removed(
+    operator: Browser, console_services: Services, language: str
+) -> None:
+    operator.client.cookies.set("vx_lang", language)
+    assert operator.post("/operator/holidays/add", day="2027-03-21").status_code == 303
+    assert operator.post("/operator/holidays/add", day="2027-03-20").status_code == 303
+    assert [day.isoformat() for day, _ in console_services.holidays.list()] == [
+        "2027-03-20",
+        "2027-03-21",
+    ]
+    page = operator.client.get("/operator/system").text
+    shown = re.findall(r"<tr>\s*<td>([^<]*)</td>", page)
+    # Nowruz 1406 begins on 2027-03-21 (1405/12/29 the day before)
+    assert shown == (
+        ["۱۴۰۵/۱۲/۲۹", "۱۴۰۶/۰۱/۰۱"] if language == "fa" else ["2027-03-20", "2027-03-21"]
+    )
+    assert 'name="day" value="2027-03-21"' in page
+    bad = operator.post("/operator/holidays/add", day=XSS)
+    assert bad.status_code == 400 and "is not a date" in bad.text and XSS not in bad.text
+    assert operator.post("/operator/holidays/remove", day="2027-03-20").status_code == 303
+    missing = operator.post("/operator/holidays/remove", day="2027-03-20")
+    assert missing.status_code == 400 and "2027-03-20 is not a holiday" in missing.text
+    assert [day.isoformat() for day, _ in console_services.holidays.list()] == ["2027-03-21"]
+    assert operator.post("/operator/holidays/rename", day="2027-03-21").status_code == 404
+    stolen = operator.client.post("/operator/holidays/remove", data={"day": "2027-03-21"})
+    assert stolen.status_code == 403
+    assert len(console_services.holidays.list()) == 1
+
+
+def test_only_the_operator_sets_windows_and_holidays(
+    owner: Browser, acme: Project, console_services: Services
+) -> None:
+    answer = owner.post("/operator/holidays/add", day="2027-03-21")
+    assert answer.status_code == 404 and console_services.holidays.list() == []
+    answer = owner.post(f"/operator/projects/{acme.id}/window", window="sat 09:00-10:00 UTC")
+    assert answer.status_code == 404 and console_services.projects.get(acme.id).window is None

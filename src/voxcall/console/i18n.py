@@ -85,12 +85,14 @@ def when(language: str, epoch: float | None, zone: ZoneInfo, *, seconds: bool = 
 
 def day(language: str, epoch: float, zone: ZoneInfo) -> str:
     """The date alone (the value a date field shows is always Gregorian ISO)."""
-    moment = dt.datetime.fromtimestamp(epoch, zone)
+    return calendar_day(language, dt.datetime.fromtimestamp(epoch, zone).date())
+
+
+def calendar_day(language: str, date: dt.date) -> str:
+    """A date as such (a holiday): Solar Hijri in Persian, Gregorian in English."""
     if language == "fa":
-        return digits(
-            language, jdatetime.date.fromgregorian(date=moment.date()).strftime("%Y/%m/%d")
-        )
-    return moment.strftime("%Y-%m-%d")
+        return digits(language, jdatetime.date.fromgregorian(date=date).strftime("%Y/%m/%d"))
+    return date.strftime("%Y-%m-%d")
 
 
 # Messages chosen at run time (translated with the `t` filter or `gettext`), which no

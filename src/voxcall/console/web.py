@@ -113,6 +113,7 @@ def render(
         zone=zone,
         when=lambda epoch, seconds=False: i18n.when(language, epoch, zone, seconds=seconds),
         day=lambda epoch: i18n.day(language, epoch, zone),
+        calendar_day=functools.partial(i18n.calendar_day, language),
         **{**defaults, **context},
     )
     return HTMLResponse(page, status_code=status)

@@ -1,6 +1,7 @@
 """The operator's Dialers (each with its channels in use, pace, answer rate of the last hour
 and last error, live; add, edit, enable or disable) and System (the queue by class, workers
-and their heartbeats, the webhook backlog, the database, the version)."""
+and their heartbeats, the webhook backlog, the database, the version; the public holidays,
+added and removed)."""
 
 from __future__ import annotations
 
@@ -179,9 +180,32 @@ async def enable(
     return RedirectResponse(f"/operator/dialers/{dialer_id}?done=saved", status_code=303)
 
 
-@router.get("/operator/system")
-def system(request: Request, viewer: OperatorDep, services: ServicesDep) -> Response:
+def _system_page(
+    request: Request, viewer: Viewer, services: ServicesDep, error: str | None = None
+) -> Response:
     return operator_page(
         request, "operator_system.html", viewer, "system",
         seen=services.operations.system(), now=time.time(),
+        holidays=services.holidays.list(), error=error,
     )  # fmt: skip
+
+
+@router.get("/operator/system")
+def system(request: Request, viewer: OperatorDep, services: ServicesDep) -> Response:
+    return _system_page(request, viewer, services)
+
+
+@router.post("/operator/holidays/{action}")
+async def holiday(
+    action: str, request: Request, viewer: OperatorDep, services: ServicesDep
+) -> Response:
+    """Add a public holiday, or remove one (a date as the date field sends it, ISO)."""
+    form = await checked_form(request, viewer.csrf)
+    change = {"add": services.holidays.add, "remove": services.holidays.remove}.get(action)
+    if change is None:
+        raise PageNotFound
+    try:
+        await run_in_threadpool(change, str(form.get("day", "")))
+    except AdminRefused as exc:
+        return await run_in_threadpool(_system_page, request, viewer, services, str(exc))
+    return RedirectResponse("/operator/system?done=saved", status_code=303)

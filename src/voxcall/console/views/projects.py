@@ -1,6 +1,6 @@
 """The operator's Projects: every project with its balance; create one; a project's page to
-top it up (with a reason, in its ledger), set its rate limit, allowed countries and default
-dialer, and add or remove its users."""
+top it up (with a reason, in its ledger), set its rate limit, allowed countries, default
+dialer and default calling window, and add or remove its users."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from voxcall.api.deps import ServicesDep
 from voxcall.billing.money import parse_toman
 from voxcall.calls.errors import AdminRefused
+from voxcall.calls.projects import ProjectService
+from voxcall.calls.windows import InvalidWindow, Window
 from voxcall.console.auth import OperatorDep, Viewer, checked_form
 from voxcall.console.views import DONE, found
 from voxcall.console.web import PageNotFound, render
@@ -111,6 +113,7 @@ def _project_page(
         viewer,
         "projects",
         project=project,
+        window=ProjectService.window(project),
         users=services.users.users(project.id),
         dialers=services.dialers.list(),
         ledger=services.reports.ledger(project, None, 20),
@@ -169,6 +172,20 @@ def _settings(services: ServicesDep, project: Project, fields: dict[str, str]) -
     return "saved"
 
 
+def _window(services: ServicesDep, project: Project, fields: dict[str, str]) -> str:
+    """The project's default calling window, in the CLI's form; empty: none."""
+    text = fields.get("window", "").strip()
+    if not text:
+        services.projects.update(project, clear_window=True)
+        return "saved"
+    try:
+        window = Window.parse(text)
+    except InvalidWindow as exc:
+        raise AdminRefused(str(exc)) from None
+    services.projects.update(project, window=window)
+    return "saved"
+
+
 def _add_user(services: ServicesDep, project: Project, fields: dict[str, str]) -> str:
     role = fields.get("role", "")
     if role not in {r.value for r in Role}:
@@ -191,6 +208,7 @@ def _remove_user(services: ServicesDep, project: Project, fields: dict[str, str]
 CHANGES = {
     "top-up": _top_up,
     "settings": _settings,
+    "window": _window,
     "users": _add_user,
     "remove-user": _remove_user,
 }
