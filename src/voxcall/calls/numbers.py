@@ -106,7 +106,7 @@ _INVALID_LINE = re.compile(
 _PLAIN_WIDTH = 14  # "0098" and ten digits, the longest plain form
 _SIGNIFICANT = np.arange(10)
 _PLACES = 10 ** np.arange(9, -1, -1, dtype=np.int64)
-_ZERO, _LINE_FEED, _PLUS = ord("0"), ord("\n"), ord("+")
+_ZERO, _EIGHT, _NINE, _LINE_FEED, _PLUS = (ord(c) for c in "089\n+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,52 +126,51 @@ def plain_iranian(raws: Sequence[str]) -> PlainIranian:
     for them, found over the whole batch at once; parse_phone decides the others (a test
     holds the two equal)."""
     codes, lengths = _fixed_width(raws)
-    digits = codes - np.uint8(_ZERO)  # a code below "0" wraps around: no digit
-    plus = codes[:, 0] == _PLUS
-    place = np.arange(_PLAIN_WIDTH)
-    written = (place < lengths[:, None]) & (place >= plus[:, None])
-    only_digits = ((digits < 10) | ~written).all(axis=1) & (lengths > 0)
-
-    def starts(prefix: str) -> npt.NDArray[np.bool_]:
-        wanted = np.frombuffer(prefix.encode(), dtype=np.uint8)
-        return np.asarray((codes[:, : len(prefix)] == wanted).all(axis=1))
-
+    first, second, third, fourth = (codes[:, i] for i in range(4))
+    plus = first == _PLUS
+    # digits only (after a leading "+"): the padding and a NUL within the length are none
+    only_digits = ((codes - np.uint8(_ZERO)) < 10).sum(axis=1) == lengths - plus
     start = np.select(
         [
-            plus & (lengths == 13) & starts("+98"),
-            ~plus & (lengths == 14) & starts("0098"),
-            ~plus & (lengths == 12) & starts("98"),
-            ~plus & (lengths == 11) & starts("0"),
-            ~plus & (lengths == 10),
+            (lengths == 13) & plus & (second == _NINE) & (third == _EIGHT),
+            (lengths == 14)
+            & (first == _ZERO)
+            & (second == _ZERO)
+            & (third == _NINE)
+            & (fourth == _EIGHT),
+            (lengths == 12) & (first == _NINE) & (second == _EIGHT),
+            (lengths == 11) & (first == _ZERO),
+            (lengths == 10),
         ],
         [3, 4, 2, 1, 0],
         default=-1,
     )
     formed = np.flatnonzero(only_digits & (start >= 0))
-    significant = np.take_along_axis(
-        digits[formed], start[formed, None] + _SIGNIFICANT[None, :], axis=1
-    )
-    formed, significant = formed[significant[:, 0] != 0], significant[significant[:, 0] != 0]
+    # the ten significant digits of each, as ASCII
+    significant = codes.ravel()[(formed * _PLAIN_WIDTH + start[formed])[:, None] + _SIGNIFICANT]
+    leading = significant[:, 0] != _ZERO
+    formed, significant = formed[leading], significant[leading]
     lines = np.empty((len(formed), 11), dtype=np.uint8)
     lines[:, 0] = _LINE_FEED
-    lines[:, 1:] = significant + np.uint8(_ZERO)
+    lines[:, 1:] = significant
     text = lines.tobytes().decode("ascii") + "\n"
     # the last line feed, after every number, starts none: always found, and dropped
     invalid = [match.start() // 11 for match in _INVALID_LINE.finditer(text)][:-1]
     valid = np.ones(len(formed), dtype=np.bool_)
     valid[invalid] = False
     significant = significant[valid]
+    # as code points, not ASCII: numpy turns bytes into str slowly
     national = np.empty((len(significant), 11), dtype=np.uint32)
     national[:, 0] = _ZERO
-    national[:, 1:] = significant + np.uint32(_ZERO)
+    national[:, 1:] = significant
     e164 = np.empty((len(significant), 13), dtype=np.uint32)
-    e164[:, :3] = [ord(c) for c in "+98"]
-    e164[:, 3:] = national[:, 1:]
+    e164[:, :3] = [_PLUS, _NINE, _EIGHT]
+    e164[:, 3:] = significant
     return PlainIranian(
         at=formed[valid],
         national=national.view("<U11").ravel(),
         e164=e164.view("<U13").ravel(),
-        key=98 * 10**10 + significant.astype(np.int64) @ _PLACES,
+        key=98 * 10**10 + (significant - np.uint8(_ZERO)).astype(np.int64) @ _PLACES,
     )
 
 
