@@ -9,7 +9,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +21,8 @@ from voxcall.calls.windows import Window
 from voxcall.domain.calls import Call, CallStatus, Phase
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services
+from voxcall.store.database import StoreUnavailable
+from voxcall.store.window_waits import HandBack
 
 DAY = 86_400
 LONG_LIFE = CallOptions(server_id="d", time_to_live=3 * DAY, retry_interval=3600)
@@ -150,3 +152,27 @@ async def test_a_call_whose_window_opens_too_late_expires_waiting(
     clock.now = call.expires_at + 1.0
     await until(ends_as(services, call, CallStatus.EXPIRED))
     assert starts(services, call) == []
+
+
+async def test_a_hand_back_the_store_cannot_take_yet_is_tried_again(
+    services: Services,
+    project: Project,
+    opening: float,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Else the claimed call would end UNKNOWN when the worker's lease lapsed, never dialled."""
+    failures: list[int] = []
+    hand_back = services.store.hand_back
+
+    def flaky(calls: Sequence[HandBack]) -> int:
+        if not failures:
+            failures.append(len(calls))
+            raise StoreUnavailable("database is locked")
+        return hand_back(calls)
+
+    monkeypatch.setattr(services.store, "hand_back", flaky)
+    voice = silent_voice(services, project, 0.2)
+    (call,) = services.calls.place(project, ["09121234567"], voice, LONG_LIFE)
+    await until(waits_until(services, call, opening))
+    assert failures == [1] and starts(services, call) == []

@@ -320,11 +320,26 @@ class Scheduler:
             else:
                 inside.append(attempt)
         if held:
-            await asyncio.to_thread(self.store.hand_back, held)
+            await self._hand_back(held)
             log.info("%d call(s) outside their calling window wait for it", len(held))
             self._wake.set()  # their channels are free for other calls
 
         return inside
+
+    async def _hand_back(self, held: list[HandBack]) -> None:
+        """Hand claimed calls back, trying again while the store is unreachable: an attempt
+        left claimed would end UNKNOWN when its worker's lease lapses, never dialled."""
+
+        def keep_trying(error: Exception, wait: float) -> bool:
+            log.error("cannot hand %d call(s) back yet: %s", len(held), error)
+            return not self._stopping or wait < HANG_UP_GRACE
+
+        await retry(
+            lambda: asyncio.to_thread(self.store.hand_back, held),
+            Backoff(first=0.1, cap=5.0),
+            transient=StoreUnavailable,
+            keep_trying=keep_trying,
+        )
 
     async def _trunk(self, config: DialerConfig) -> _Trunk | None:
         """The started driver for `config`, rebuilt when its settings changed."""
