@@ -140,7 +140,7 @@ def plain_iranian(raws: Sequence[str]) -> PlainIranian:
             & (fourth == _EIGHT),
             (lengths == 12) & (first == _NINE) & (second == _EIGHT),
             (lengths == 11) & (first == _ZERO),
-            (lengths == 10),
+            (lengths == 10) & ~plus,
         ],
         [3, 4, 2, 1, 0],
         default=-1,
