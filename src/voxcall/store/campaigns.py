@@ -59,7 +59,11 @@ class ListBatch:
     @classmethod
     def of(cls, rows: Sequence[ListRow]) -> ListBatch:
         lines, national, e164 = zip(*rows, strict=True) if rows else ((), (), ())
-        return cls(np.array(lines, dtype=np.int64), np.array(national), np.array(e164))
+        return cls(
+            np.array(lines, dtype=np.int64),
+            np.array(national, dtype=np.str_),
+            np.array(e164, dtype=np.str_),
+        )
 
     def __len__(self) -> int:
         return len(self.lines)
