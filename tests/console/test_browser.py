@@ -179,6 +179,10 @@ def test_a_browser_in_persian_gets_persian_first(console: Console) -> None:
     page.goto("/sign-in")
     assert page.get_attribute("html", "dir") == "rtl"
     _check(page, "fa-sign-in")
+    english = console.page("en")
+    english.goto("/sign-in")
+    assert english.get_attribute("html", "dir") == "ltr"
+    _check(english, "en-sign-in")
 
 
 def test_another_projects_urls_are_not_found(console: Console) -> None:
@@ -197,6 +201,11 @@ def test_another_projects_urls_are_not_found(console: Console) -> None:
         answer = page.goto(path)
         assert answer is not None and answer.status == 404, path
     _check(page, "en-not-found")
+    persian = console.page("fa")
+    _sign_in(persian, console.user)
+    answer = persian.goto(f"/calls/{call['id']}")
+    assert answer is not None and answer.status == 404
+    _check(persian, "fa-not-found")
     page.goto("/calls?number=09121234567")
     assert page.locator(f"a[href='/calls/{call['id']}']").count() == 0
 
@@ -213,6 +222,7 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     admin.fill("#p-opening", "100000")
     admin.click("form[action='/operator/projects'] button[type=submit]")
     admin.wait_for_url(re.compile(r"/operator/projects/[0-9a-f]{32}\?done=saved$"))
+    project_url = admin.url.split("?")[0]
     admin.fill("#u-email", "staff@browser.test")
     admin.fill("#u-password", "a long browser password")
     admin.click("form[action$='/users'] button[type=submit]")
@@ -228,6 +238,8 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
         pass  # the channels in use refresh by themselves
     assert admin.locator(".busy").count() >= 1  # the sandbox's
     _check(admin, "en-operator-dialers")
+    admin.goto("/operator/dialers/sandbox")
+    _check(admin, "en-operator-dialer")
     admin.goto("/operator/system")
     admin.fill("#h-day", "2027-03-21")  # Nowruz: not today, the campaign below runs
     admin.click("form[action='/operator/holidays/add'] button[type=submit]")
@@ -300,4 +312,8 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
         _check(persian_admin, f"fa-operator-{name}")
     persian_admin.goto("/operator/system")
     assert persian_admin.locator("td", has_text="۱۴۰۶/۰۱/۰۱").count() == 1  # the holiday
+    for path, name in ((project_url, "project"), ("/operator/dialers/sandbox", "dialer")):
+        persian_admin.goto(path)
+        assert persian_admin.get_attribute("html", "dir") == "rtl"
+        _check(persian_admin, f"fa-operator-{name}")
     assert console.csp_errors == []
