@@ -65,12 +65,14 @@ def run(url: str, data: Path, calls: int, rounds: int) -> list[str]:
     )
     owner_pages = [
         "/overview", "/overview/live", "/calls", "/calls?status=NORMAL",
-        "/calls?number=09000000070", f"/calls/{call_id}", "/billing", "/developers",
-        "/voices", "/campaigns", f"/campaigns/{campaign.id}", f"/campaigns/{campaign.id}/live",
+        "/calls?number=09000000070", f"/calls/{call_id}", "/send", "/billing", "/developers",
+        "/users", "/voices", "/dnc", "/campaigns", "/campaigns/live", "/campaigns/new",
+        f"/campaigns/{campaign.id}", f"/campaigns/{campaign.id}/live",
     ]  # fmt: skip
     operator_pages = [
         "/operator/projects", f"/operator/projects/{project.id}", "/operator/dialers",
-        "/operator/dialers/live", "/operator/system",
+        "/operator/dialers/live", "/operator/dialers/sandbox", "/operator/system",
+        "/operator/dnc",
     ]  # fmt: skip
     app = create_app(services, run_worker=False)
     print(f"{'page (' + backend + ')':40} {'p50 ms':>8} {'p99 ms':>8}")
