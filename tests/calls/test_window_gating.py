@@ -6,6 +6,7 @@ and a one-time code is never held."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.calls.dialers import silent_voice
+from voxcall.calls.call_windows import Holidays
 from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
 from voxcall.calls.windows import Window
@@ -50,20 +52,28 @@ def project(services: Services, opening: float) -> Project:
     start = datetime.fromtimestamp(opening, UTC)
     window = Window.parse(f"sat-fri {start:%H:%M}-{start + timedelta(hours=1):%H:%M} UTC")
     services.store.update_project(project.id, window=json.dumps(window.to_json()))
-    return project
+    return services.projects.get(project.id)
 
 
-@pytest.fixture
-async def clock(services: Services) -> AsyncIterator[Clock]:
+@contextlib.asynccontextmanager
+async def running(services: Services) -> AsyncIterator[Clock]:
     """The scheduler running on a clock the test sets (a minute from now to begin with),
     reading the windows in force at every round."""
     clock = Clock(time.time() + 60)
     services.scheduler.clock = clock
     services.scheduler.windows_refresh = 0.0
     task = asyncio.create_task(services.scheduler.run())
-    yield clock
-    await services.scheduler.stop()
-    await task
+    try:
+        yield clock
+    finally:
+        await services.scheduler.stop()
+        await task
+
+
+@pytest.fixture
+async def clock(services: Services) -> AsyncIterator[Clock]:
+    async with running(services) as clock:
+        yield clock
 
 
 async def until(check: Callable[[], bool], seconds: float = 30.0) -> None:
@@ -113,6 +123,26 @@ async def test_a_first_attempt_waits_for_the_window_and_a_code_does_not(
         assert starts(services, waiting) == [opening]
 
 
+def test_a_call_accepted_outside_its_window_is_due_at_its_opening(
+    services: Services, project: Project, opening: float
+) -> None:
+    """So that no claim sees it before (the scheduler is not running here); a holiday known
+    at its acceptance counts, and a one-time code is due at once."""
+    voice = silent_voice(services, project, 0.2)
+    (call,) = services.calls.place(project, ["09121234567"], voice, LONG_LIFE)
+    assert current(services, call).next_attempt_at == opening
+    services.store.add_holiday(datetime.fromtimestamp(opening, UTC).date(), 0)
+    services.calls.holidays = Holidays(lambda: [d for d, _ in services.store.holidays()])
+    (later,) = services.calls.place(project, ["09121234567"], voice, LONG_LIFE)
+    assert current(services, later).next_attempt_at == opening + DAY
+    (code,) = services.calls.place(project, ["09121234567"], voice, LONG_LIFE, one_time_code=True)
+    assert current(services, code).next_attempt_at < opening - 3600
+    services.store.update_project(project.id, clear_window=True)
+    project = services.projects.get(project.id)
+    (free,) = services.calls.place(project, ["09121234567"], voice, LONG_LIFE)
+    assert current(services, free).next_attempt_at < opening - 3600
+
+
 async def test_a_retry_waits_for_the_next_opening(
     services: Services, project: Project, opening: float, clock: Clock
 ) -> None:
@@ -155,11 +185,7 @@ async def test_a_call_whose_window_opens_too_late_expires_waiting(
 
 
 async def test_a_hand_back_the_store_cannot_take_yet_is_tried_again(
-    services: Services,
-    project: Project,
-    opening: float,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
+    services: Services, project: Project, opening: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Else the claimed call would end UNKNOWN when the worker's lease lapsed, never dialled."""
     failures: list[int] = []
@@ -173,6 +199,12 @@ async def test_a_hand_back_the_store_cannot_take_yet_is_tried_again(
 
     monkeypatch.setattr(services.store, "hand_back", flaky)
     voice = silent_voice(services, project, 0.2)
-    (call,) = services.calls.place(project, ["09121234567"], voice, LONG_LIFE)
-    await until(waits_until(services, call, opening))
+    # accepted before the window was set: due at once, claimed, handed back
+    window = services.store.windows_in_force().projects[project.id]
+    services.store.update_project(project.id, clear_window=True)
+    without = services.projects.get(project.id)
+    (call,) = services.calls.place(without, ["09121234567"], voice, LONG_LIFE)
+    services.store.update_project(project.id, window=window)
+    async with running(services):
+        await until(waits_until(services, call, opening))
     assert failures == [1] and starts(services, call) == []

@@ -9,13 +9,15 @@ after the night is useless), so neither windows nor holidays apply to them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 from voxcall.calls.windows import CALLEE, Window, is_open, next_opening
 from voxcall.domain.calls import Call, CallClass
 from voxcall.domain.campaigns import Campaign
+from voxcall.domain.projects import Project
 from voxcall.store.window_waits import WindowsInForce
 
 # Seconds the scheduler and the releaser keep the windows and holidays they read: a change
@@ -49,6 +51,26 @@ class WindowRules:
         return call.call_class is not CallClass.CAMPAIGN or call.campaign_id in self.campaigns
 
 
+class Holidays:
+    """The holidays as one process's requests see them: read again once WINDOWS_REFRESH old."""
+
+    def __init__(self, read: Callable[[], Collection[date]]) -> None:
+        self._read = read
+        self._days: frozenset[date] = frozenset()
+        self._until = 0.0
+
+    def now(self) -> frozenset[date]:
+        if time.monotonic() >= self._until:
+            self._days = frozenset(self._read())
+            self._until = time.monotonic() + WINDOWS_REFRESH
+        return self._days
+
+
+def project_window(project: Project) -> Window | None:
+    """A project's default calling window; None: its calls may start at any time."""
+    return _parsed(project.window) if project.window else None
+
+
 def window_of(call: Call, rules: WindowRules) -> Window | None:
     """The window that gates `call`'s attempts; None: none does."""
     if call.call_class is CallClass.ONE_TIME_CODE:
@@ -58,18 +80,26 @@ def window_of(call: Call, rules: WindowRules) -> Window | None:
 
 
 def attempt_from(call: Call, rules: WindowRules, at: float) -> float:
-    """The first moment from `at` on at which an attempt of `call` may start: `at` itself
-    when its window is open then (or it has none). A window that does not open within a year
-    (its callee's zones are never open together, a number of no known zone, holidays every
-    day) keeps the call waiting until its time to live ends, and so it expires."""
+    """The first moment from `at` on at which an attempt of `call` may start (`opening_from`):
+    `at` itself when its window is open then, or it has none."""
     window = window_of(call, rules)
     if window is None:
         return at
+    return opening_from(window, call.e164, at, rules.holidays, call.expires_at)
+
+
+def opening_from(
+    window: Window, e164: str, at: float, holidays: Collection[date], expires_at: float
+) -> float:
+    """The first moment from `at` on at which `window` is open for a call to `e164`. A window
+    that does not open within a year (its callee's zones are never open together, a number
+    of no known zone, holidays every day) holds the call until `expires_at`, its time to
+    live, and so it expires."""
     try:
-        opening = next_opening(window, at, callee=call.e164, holidays=rules.holidays)
+        opening = next_opening(window, at, callee=e164, holidays=holidays)
     except ValueError:  # a window in the callee's zone, and the number's zone is unknown
         opening = None
-    return opening if opening is not None else max(at, float(call.expires_at))
+    return opening if opening is not None else max(at, expires_at)
 
 
 def releasing(campaign: Campaign, rules: WindowRules, now: float) -> bool:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from voxcall.calls.accounts import check_top_up
+from voxcall.calls.call_windows import project_window
 from voxcall.calls.errors import AdminRefused, NotFound
 from voxcall.calls.windows import Window
 from voxcall.domain.projects import Project
@@ -83,7 +84,7 @@ class ProjectService:
     @staticmethod
     def window(project: Project) -> Window | None:
         """The project's default calling window; None: its calls may start at any time."""
-        return Window.from_json(json.loads(project.window)) if project.window else None
+        return project_window(project)
 
     def issue_token(self, project: Project) -> str:
         """A new API token for `project`: returned once, only its hash is kept."""

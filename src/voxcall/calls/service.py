@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from voxcall.billing.money import toman
 from voxcall.billing.reservation import max_price
 from voxcall.calls.accounts import AccountService
+from voxcall.calls.call_windows import Holidays, opening_from, project_window
 from voxcall.calls.dnc_lists import DncService, dnc_check, do_not_call
 from voxcall.calls.errors import (
     InsufficientBalance,
@@ -66,6 +67,7 @@ class CallService:
         self.accounts = AccountService(store)
         self.dnc = DncService(store)
         self.on_new_calls = on_new_calls
+        self.holidays = Holidays(lambda: [day for day, _ in store.holidays()])
 
     def check(
         self,
@@ -124,6 +126,8 @@ class CallService:
         call_class = CallClass.BATCH if batch else CallClass.SINGLE
         if one_time_code:
             call_class = CallClass.ONE_TIME_CODE
+        expires_at = now + options.time_to_live
+        held_until = self._held_until(project, one_time_code, now, expires_at)
         try:
             calls = self.store.insert_calls(
                 [
@@ -138,11 +142,12 @@ class CallService:
                         retry_count=options.retry_count,
                         retry_interval=options.retry_interval,
                         request_date=now,
-                        expires_at=now + options.time_to_live,
+                        expires_at=expires_at,
                         reserved_milli=reservation,
                         call_class=call_class,
                         gather=options.gather,
                         machine_detection=options.machine_detection,
+                        not_before=held_until(number.e164),
                     )
                     for number in numbers
                 ],
@@ -159,6 +164,24 @@ class CallService:
             raise over_quota(exc) from exc
         self.on_new_calls()
         return calls
+
+    def _held_until(
+        self, project: Project, one_time_code: bool, now: int, expires_at: int
+    ) -> Callable[[str], float | None]:
+        """When the first attempt to a number may start, if its project's default window is
+        closed `now` (None: at once), so that the claim does not see the call before then.
+        (The scheduler checks the window again when it claims the call.) One-time codes are
+        never held."""
+        window = None if one_time_code else project_window(project)
+        if window is None:
+            return lambda e164: None
+        holidays = self.holidays.now()
+
+        def held_until(e164: str) -> float | None:
+            opening = opening_from(window, e164, now, holidays, expires_at)
+            return opening if opening > now else None
+
+        return held_until
 
     def _voice(self, project_id: str, voice_id: str, settings_version: int | None) -> Voice | None:
         if not is_id(voice_id):

@@ -130,6 +130,7 @@ class NewCall:
     call_class: CallClass = CallClass.SINGLE
     gather: Gather | None = None
     machine_detection: MachineDetection = MachineDetection.OFF
+    not_before: float | None = None  # its window opens then (§10); None: due at once
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ def gather_from_column(stored: dict[str, Any] | None) -> Gather | None:
 
 
 def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, Any]:
-    """The row of a call request as accepted: queued, due at once. `campaign_index`: its
-    position in its batch or campaign list."""
+    """The row of a call request as accepted: queued, due at once or when its window opens.
+    `campaign_index`: its position in its batch or campaign list."""
     return {
         "id": c.id,
         "project_id": c.project_id,
@@ -37,7 +37,7 @@ def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, An
         "retry_interval": c.retry_interval,
         "request_date": c.request_date,
         "expires_at": c.expires_at,
-        "next_attempt_at": now,
+        "next_attempt_at": c.not_before if c.not_before is not None else now,
         "execution_date": 0,
         "attempts": 0,
         "bill_sec": 0,
