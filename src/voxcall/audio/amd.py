@@ -142,8 +142,14 @@ class VoiceActivity:
 
 def level_dbfs(frame: npt.NDArray[np.float32]) -> float:
     """The frame's mean power relative to a full-scale square wave, in dB."""
-    power = float(np.dot(frame, frame)) / len(frame)
-    return 10 * math.log10(max(power, 1e-9) / _FULL_SCALE_POWER)
+    return levels_dbfs(frame[np.newaxis])[0]
+
+
+def levels_dbfs(frames: npt.NDArray[np.float32]) -> list[float]:
+    """`level_dbfs` of each frame of `frames` (shape (k, n))."""
+    powers = np.einsum("ij,ij->i", frames, frames).tolist()
+    length = frames.shape[1]
+    return [10 * math.log10(max(power / length, 1e-9) / _FULL_SCALE_POWER) for power in powers]
 
 
 @functools.lru_cache(maxsize=8)
@@ -176,25 +182,38 @@ class ToneFinder:
         self._rows = len(self._basis) // 2
         self._purity = settings.beep_purity_percent / 100
         self._offsets = np.arange(-half, half + 1, dtype=np.float32)
+        self._band_columns = np.arange(2 * half + 1)
 
     def __call__(self, frame: npt.NDArray[np.float32]) -> float | None:
+        return self.of_frames(frame[np.newaxis])[0]
+
+    def of_frames(self, frames: npt.NDArray[np.float32]) -> list[float | None]:
+        """The tone of each frame of `frames` (shape (k, FRAME_SAMPLES)), in one pass."""
         half, rows = _TONE_HALF_WIDTH, self._rows
-        spectrum = self._basis @ frame
-        power = spectrum[:rows] ** 2 + spectrum[rows:] ** 2
-        peak = int(np.argmax(power[half : rows - half]))  # band[peak] is power[peak + half]
-        band = power[peak : peak + 2 * half + 1]
-        in_band = float(band.sum())
-        windowed = frame * _WINDOW
+        spectrum = frames @ self._basis.T
+        power = spectrum[:, :rows] ** 2 + spectrum[:, rows:] ** 2
+        peaks = np.argmax(power[:, half : rows - half], axis=1)  # band is power[peak:][:2h+1]
+        band = np.take_along_axis(power, peaks[:, np.newaxis] + self._band_columns, axis=1)
+        windowed = frames * _WINDOW
         # Parseval: the energy of bins 1 to N/2 of the windowed frame (DC left in: small).
-        total = FRAME_SAMPLES * float(np.dot(windowed, windowed)) / 2
-        if total <= 0 or in_band < total * self._purity:
-            return None
-        # The energy-weighted centre of the band: within a few hertz for a steady tone.
-        centre = self._first + peak + half + float(np.dot(band, self._offsets)) / in_band
-        hz = centre * _BIN_HZ
-        # The centre of a tone right on the band's edge may fall a few hertz outside it.
-        inside = self._low_hz - _TONE_STEADY_HZ <= hz <= self._high_hz + _TONE_STEADY_HZ
-        return hz if inside else None
+        totals = FRAME_SAMPLES * np.einsum("ij,ij->i", windowed, windowed) / 2
+        found: list[float | None] = []
+        for peak, in_band, weighted, total in zip(
+            peaks.tolist(),
+            band.sum(axis=1).tolist(),
+            (band @ self._offsets).tolist(),
+            totals.tolist(),
+            strict=True,
+        ):
+            if total <= 0 or in_band < total * self._purity:
+                found.append(None)
+                continue
+            # The energy-weighted centre of the band: within a few hertz for a steady tone.
+            hz = (self._first + peak + half + weighted / in_band) * _BIN_HZ
+            # The centre of a tone right on the band's edge may fall a few hertz outside it.
+            inside = self._low_hz - _TONE_STEADY_HZ <= hz <= self._high_hz + _TONE_STEADY_HZ
+            found.append(hz if inside else None)
+        return found
 
 
 class BeepDetector:
@@ -316,19 +335,22 @@ class AnswerAnalysis:
             pcm = np.concatenate((self._pending, pcm))
         whole = len(pcm) - len(pcm) % FRAME_SAMPLES
         self._pending = pcm[whole:]
+        # The frames' levels and tones in one pass each: numpy's cost per call, not the
+        # arithmetic, is most of the cost of a frame.
+        frames = pcm[:whole].reshape(-1, FRAME_SAMPLES).astype(np.float32)
         events: list[Decision | GreetingEnd] = []
-        for start in range(0, whole, FRAME_SAMPLES):
-            events.extend(self._frame(pcm[start : start + FRAME_SAMPLES]))
+        for level, tone in zip(levels_dbfs(frames), self._tone.of_frames(frames), strict=True):
+            events.extend(self._frame(level, tone))
             if self.done:
                 break
         return events
 
-    def _frame(self, samples: Samples) -> list[Decision | GreetingEnd]:
+    def _frame(self, level: float, tone: float | None) -> list[Decision | GreetingEnd]:
+        """The next frame, of `level` dBFS, holding `tone` (ToneFinder)."""
         self._elapsed_ms += FRAME_MS
-        frame = samples.astype(np.float32)
-        voice = self._activity.is_voice(level_dbfs(frame))
+        voice = self._activity.is_voice(level)
         # A beep is loud: the spectrum of a silent frame need not be looked at.
-        beep_hz = self._beep.feed(self._tone(frame) if voice else None)
+        beep_hz = self._beep.feed(tone if voice else None)
         self._silence_ms = 0 if voice else self._silence_ms + FRAME_MS
         events: list[Decision | GreetingEnd] = []
         if self.decision is None:

@@ -187,6 +187,9 @@ def feed_many(
     by_checks: dict[int, list[int]] = {}  # by the checks' id: hashing them costs more
     for index, (detector, _) in enumerate(fed):
         by_checks.setdefault(id(detector.checks), []).append(index)
+    if len(by_checks) == 1:  # as nearly always: every detector with the default checks
+        _feed_alike(fed, fed[0][0].checks, found)
+        return found
     for indexes in by_checks.values():
         checks = fed[indexes[0]][0].checks
         _feed_alike([fed[i] for i in indexes], checks, [found[i] for i in indexes])
@@ -218,9 +221,10 @@ def _feed_alike(
         detector._pending = audio[(first + blocks) * HOP : first * HOP + length]
         if blocks == 0:
             continue
-        next_hit = bisect.bisect_left(hits, first)
+        next_hit = bisect.bisect_left(hits, first) if hits else 0
         if next_hit == len(hits) or hits[next_hit] >= first + blocks:
-            detector._quiet(blocks)
+            if detector._candidate is not None or detector._pressed is not None:
+                detector._quiet(blocks)  # else it would change nothing
             continue
         for key in keys[first : first + blocks].tolist():
             if (pressed := detector._block(None if key == NO_KEY else KEYS[key])) is not None:

@@ -66,8 +66,13 @@ class MediaEvent:
 
 class MediaListener:
     """Watches one call's incoming media. Each method returns the events it gives rise to
-    (usually none). The audio comes in the packets' sizes (20 ms, 160 samples, as we ask
-    in the offer) and order of arrival; a gap (loss, silence suppression) is not filled."""
+    (usually none). The audio comes in pieces of any length (what arrived since the last
+    read, in order of arrival); a gap (loss, silence suppression) is not filled."""
+
+    @property
+    def hears_audio(self) -> bool:
+        """Whether `audio` may still find something (else it is not called any more)."""
+        return True
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
         return ()
@@ -116,7 +121,6 @@ class InboundMedia:
     def __init__(self, media_format: InboundFormat, listeners: Sequence[MediaListener]) -> None:
         self.format = media_format
         self.listeners = tuple(listeners)
-        self._decode = _DECODERS[media_format.codec]
         self._payloads: list[bytes] = []  # audio not yet decoded, in order of arrival
 
     def received(self, data: bytes, at: float) -> list[MediaEvent]:
@@ -128,8 +132,12 @@ class InboundMedia:
     def packet(self, data: bytes, at: float) -> list[MediaEvent]:
         """Take one datagram: a telephone-event goes to the listeners now (the events it
         gives rise to), audio waits for `hear_all`. ValueError as `received`."""
-        if len(data) > RTP_HEADER_LENGTH and data[0] == _PLAIN_HEADER:
-            # No padding, extension or CSRC, as nearly every packet: no need for a whole parse.
+        plain = len(data) > RTP_HEADER_LENGTH and data[0] == _PLAIN_HEADER
+        # No padding, extension or CSRC, as nearly every packet: no need for a whole parse.
+        if plain and data[1] & 0x7F == self.format.payload_type:
+            self._payloads.append(data[RTP_HEADER_LENGTH:])
+            return []
+        if plain:
             marker_type, timestamp, ssrc = _HEADER.unpack_from(data)
             payload_type, payload = marker_type & 0x7F, data[RTP_HEADER_LENGTH:]
         else:
@@ -147,29 +155,41 @@ class InboundMedia:
             ]
         return []
 
-    def take_audio(self) -> npt.NDArray[np.int16] | None:
-        """The audio of the datagrams taken since the last call, decoded; None if none."""
-        if not self._payloads:
-            return None
+    def take_payloads(self) -> bytes:
+        """The audio payloads of the datagrams taken since the last call, joined."""
         payloads, self._payloads = self._payloads, []
-        return self._decode(payloads[0] if len(payloads) == 1 else b"".join(payloads))
+        return payloads[0] if len(payloads) == 1 else b"".join(payloads)
 
 
 def hear_all(calls: Sequence[tuple[InboundMedia, float]]) -> list[list[MediaEvent]]:
     """The audio each call (with the time it is heard at) has taken since the last time,
-    through its listeners, and the events it gives rise to, in the order of `calls`. Each
-    listener class hears all calls at once (`MediaListener.audio_of_many`)."""
-    heard: dict[type[MediaListener], list[tuple[int, MediaListener, Samples, float]]] = {}
+    through its listeners, and the events it gives rise to, in the order of `calls`. The
+    audio of all calls in one law is decoded at once, and each listener class hears all
+    calls at once (`MediaListener.audio_of_many`): numpy's cost per call is most of the
+    cost of a few packets."""
+    coded: dict[str, list[tuple[int, InboundMedia, bytes, float]]] = {}
     for index, (media, at) in enumerate(calls):
-        samples = media.take_audio()
-        if samples is not None:
+        payload = media.take_payloads()
+        if payload:
+            coded.setdefault(media.format.codec, []).append((index, media, payload, at))
+    heard: dict[type[MediaListener], list[tuple[int, MediaListener, Samples, float]]] = {}
+    for codec, payloads in coded.items():
+        samples = _DECODERS[codec](b"".join(payload for _, _, payload, _ in payloads))
+        start = 0
+        for index, media, payload, at in payloads:
+            end = start + len(payload)
             for listener in media.listeners:
-                heard.setdefault(type(listener), []).append((index, listener, samples, at))
+                if listener.hears_audio:
+                    heard.setdefault(type(listener), []).append(
+                        (index, listener, samples[start:end], at)
+                    )
+            start = end
     events: list[list[MediaEvent]] = [[] for _ in calls]
     for kind, items in heard.items():
         found = kind.audio_of_many([(listener, samples, at) for _, listener, samples, at in items])
         for (index, *_), listener_events in zip(items, found, strict=True):
-            events[index].extend(listener_events)
+            if listener_events:
+                events[index].extend(listener_events)
     return events
 
 

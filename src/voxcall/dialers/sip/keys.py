@@ -40,7 +40,7 @@ class KeyPressListener(MediaListener):
     ) -> list[Sequence[MediaEvent]]:
         keys = feed_many([(listener._tones, samples) for listener, samples, _ in heard])
         return [
-            [MediaEvent(KEY, key, at, INBAND) for key in found]
+            [MediaEvent(KEY, key, at, INBAND) for key in found] if found else ()
             for (_, _, at), found in zip(heard, keys, strict=True)
         ]
 
