@@ -99,8 +99,12 @@ def test_telephone_events_reach_listeners_and_other_payload_types_do_not() -> No
     assert recorder.frames == []
 
 
-def test_key_tones_in_the_audio_are_keys() -> None:
-    media = InboundMedia(PCMA_101, [KeyPressListener()])
+@pytest.mark.parametrize(
+    "media_format", [PCMA_101, InboundFormat("PCMA", 8)], ids=["events", "none"]
+)
+def test_key_tones_in_the_audio_are_keys(media_format: InboundFormat) -> None:
+    # Whether or not the answer took telephone-events: a trunk may take them and send tones.
+    media = InboundMedia(media_format, [KeyPressListener()])
     signal = np.concatenate(
         [pause(40), key_tone("8", 80), pause(100), key_tone("#", 80), pause(60)]
     )
@@ -155,6 +159,16 @@ async def test_the_receiver_reads_many_calls_and_reports_each_its_own_keys(
     assert receiver.listening == 4
     receiver.close()
     assert receiver.listening == 0
+
+
+def test_tones_are_not_listened_for_once_telephone_events_come() -> None:
+    media = InboundMedia(PCMA_101, [KeyPressListener()])
+    tones = audio_packets(key_tones("8"))
+    assert [event for packet in tones for event in media.received(packet, 0.5)] == [
+        MediaEvent("key", "8", 0.5, "inband")
+    ]
+    events = [event for packet in [*star_press(), *tones] for event in media.received(packet, 1.0)]
+    assert events == [MediaEvent("key", "*", 1.0, "rfc4733")]
 
 
 def test_telephone_events_are_ignored_when_the_answer_did_not_take_them() -> None:

@@ -89,7 +89,7 @@ def pcm_to_ulaw(pcm: bytes) -> bytes:
 
 def ulaw_to_samples(data: bytes) -> npt.NDArray[np.int16]:
     """Decode mu-law to 16-bit samples."""
-    return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+    return _ULAW_DECODE.take(np.frombuffer(data, dtype=np.uint8))  # twice as fast as []
 
 
 def ulaw_to_pcm(data: bytes) -> bytes:
@@ -104,7 +104,7 @@ def pcm_to_alaw(pcm: bytes) -> bytes:
 
 def alaw_to_samples(data: bytes) -> npt.NDArray[np.int16]:
     """Decode A-law to 16-bit samples."""
-    return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+    return _ALAW_DECODE.take(np.frombuffer(data, dtype=np.uint8))
 
 
 def alaw_to_pcm(data: bytes) -> bytes:

@@ -2,7 +2,9 @@
 
 Keys come as RFC 4733 telephone-events, each press counted once (telephone_event.py), and
 as tones in the audio (voxcall.audio.dtmf). A trunk that sends events may leave the tones
-in the audio as well: the call counts such a press once (interaction.py).
+in the audio as well: the call counts such a press once (interaction.py). A callee that
+sends telephone-events sends every key so: the tone detector, most of this listener's
+cost, stops at the first event.
 """
 
 from __future__ import annotations
@@ -26,10 +28,15 @@ class KeyPressListener(MediaListener):
     def __init__(self) -> None:
         self._events = KeyPressEvents()
         self._tones = DtmfDetector()
+        self._sends_events = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> KeyPressListener:
         return cls()
+
+    @property
+    def hears_audio(self) -> bool:
+        return not self._sends_events
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
         return self.audio_of_many([(self, samples, at)])[0]
@@ -47,5 +54,6 @@ class KeyPressListener(MediaListener):
     def telephone_event(
         self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
     ) -> Sequence[MediaEvent]:
+        self._sends_events = True
         key = self._events.packet(ssrc, timestamp, event)
         return () if key is None else (MediaEvent(KEY, key, at, RFC4733),)
