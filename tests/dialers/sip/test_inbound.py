@@ -4,7 +4,6 @@ over real UDP."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -136,12 +135,13 @@ async def test_the_receiver_reads_many_calls_and_reports_each_its_own_keys(
         "inband again": audio_packets(key_tones("1", "1", "D")),
     }
     events: asyncio.Queue[tuple[str, MediaEvent]] = asyncio.Queue()
+
+    def report_to(name: str) -> Callable[[MediaEvent], None]:
+        return lambda event: events.put_nowait((name, event))
+
     for name, datagrams in sent.items():
         sock = udp()
-        media = InboundMedia(PCMA_101, [KeyPressListener()])
-        receiver.listen(
-            sock, media, functools.partial(lambda n, e: events.put_nowait((n, e)), name)
-        )
+        receiver.listen(sock, InboundMedia(PCMA_101, [KeyPressListener()]), report_to(name))
         for datagram in datagrams:
             callee.sendto(datagram, sock.getsockname())
     heard: dict[str, list[tuple[str, str]]] = {name: [] for name in sent}
