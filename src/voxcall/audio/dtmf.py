@@ -187,9 +187,6 @@ def feed_many(
     by_checks: dict[int, list[int]] = {}  # by the checks' id: hashing them costs more
     for index, (detector, _) in enumerate(fed):
         by_checks.setdefault(id(detector.checks), []).append(index)
-    if len(by_checks) == 1:  # as nearly always: every detector with the default checks
-        _feed_alike(fed, fed[0][0].checks, found)
-        return found
     for indexes in by_checks.values():
         checks = fed[indexes[0]][0].checks
         _feed_alike([fed[i] for i in indexes], checks, [found[i] for i in indexes])

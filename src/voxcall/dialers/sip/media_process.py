@@ -18,7 +18,8 @@ ends there (until then the port stays bound, and the port pool skips a busy port
 parent goes, the child reads end-of-file and exits.
 
 The receiver runs on the child's main loop, the pacer on a thread of its own: listeners
-must be quick (numpy over a packet), or the pacer's thread waits for the GIL.
+must be quick (a numpy pass over all calls' audio each tick), or the pacer's thread waits
+for the GIL.
 """
 
 from __future__ import annotations
