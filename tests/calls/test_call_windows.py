@@ -13,7 +13,7 @@ from voxcall.domain.campaigns import Campaign, CampaignPolicy, CampaignState, Sk
 from voxcall.store.window_waits import WindowsInForce
 
 TEHRAN = ZoneInfo("Asia/Tehran")
-BOISE = ZoneInfo("America/Boise")  # Idaho's +1 208 numbers: Boise's zone and Los Angeles'
+BOISE = ZoneInfo("America/Boise")  # +1 208 555 (Idaho): Boise's zone and Los Angeles'
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 WORKDAYS = Window.parse("sat-wed 09:00-20:00 Asia/Tehran")
 EVENINGS = Window.parse("sat-fri 18:00-21:00 Asia/Tehran")

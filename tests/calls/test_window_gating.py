@@ -12,11 +12,13 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.calls.dialers import silent_voice
 from voxcall.calls.call_windows import Holidays
+from voxcall.calls.campaigns import CampaignFields
 from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
 from voxcall.calls.windows import Window
@@ -208,3 +210,38 @@ async def test_a_hand_back_the_store_cannot_take_yet_is_tried_again(
     async with running(services):
         await until(waits_until(services, call, opening))
     assert failures == [1] and starts(services, call) == []
+
+
+async def test_a_campaign_in_the_callees_zone_waits_for_every_zone_of_a_number(
+    services: Services,
+) -> None:
+    """A campaign window in the callee's zone: an Iranian number is called at once, one of
+    Idaho (+1 208 555: Boise's zone and Los Angeles') when the later of them, Los Angeles,
+    opens. The window is 12 hours from two to three hours ahead of Los Angeles' clock, so it
+    is open in Tehran (11.5 hours ahead of it) and opens in Idaho within a call's time to live."""
+    services.store.add_dialer(new_dialer("d", "sandbox", "D", {}, channels=5, cps=1000))
+    project = services.store.create_project("p", rate_limit=10, allowed_regions=["IR", "US"])
+    voice = silent_voice(services, project, 0.2)
+    started = time.time() + 60
+    los_angeles = datetime.fromtimestamp(started, ZoneInfo("America/Los_Angeles"))
+    opens = los_angeles.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    window = Window.parse(f"sat-fri {opens:%H}:00-{opens + timedelta(hours=12):%H}:00 callee")
+    fields = CampaignFields(name="c", voice_id=voice, window=json.dumps(window.to_json()))
+    campaign = services.campaigns.create(project, fields, ["09121234567", "+12085550123"])
+    services.releaser.poll_interval = 0.05
+    releaser = asyncio.create_task(services.releaser.run())
+    try:
+        async with running(services) as clock:
+            clock.now = started
+            await until(lambda: len(services.store.campaign_calls(project.id, campaign.id)) == 2)
+            iranian, idaho = services.store.campaign_calls(project.id, campaign.id)
+            await until(ends_as(services, iranian, CallStatus.NORMAL))
+            assert starts(services, iranian) == [started]
+            await until(waits_until(services, idaho, opens.timestamp()))
+            assert starts(services, idaho) == []
+            clock.now = opens.timestamp()
+            await until(ends_as(services, idaho, CallStatus.NORMAL))
+            assert starts(services, idaho) == [opens.timestamp()]
+    finally:
+        services.releaser.stop()
+        await releaser
