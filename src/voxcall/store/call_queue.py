@@ -38,7 +38,7 @@ from voxcall.store.call_rows import call_from_row, call_row
 from voxcall.store.campaign_counts import count_finals
 from voxcall.store.claim import claim_calls, forget_emptied
 from voxcall.store.database import Database, current_settings_version, new_id
-from voxcall.store.dnc import DncCheck, refuse_listed
+from voxcall.store.dnc import DncCheck, Listed, listed, refuse_listed, unlisted
 from voxcall.store.idempotency import complete_idempotent_key
 from voxcall.store.notify import announce
 from voxcall.store.projects import InsufficientFunds, ledger_entry
@@ -62,8 +62,9 @@ class CallQueue(Database):
         """Store call requests, all or none, each due at once, and reserve what they may cost.
 
         `new_voice`: a voice made for these calls (speech), stored in the same transaction, so
-        that a refused request leaves no voice behind. `dnc`: Listed, with nothing written or
-        reserved, if one of its numbers is on a do-not-call list when the calls are written.
+        that a refused request leaves no voice behind. `dnc` (whose numbers are the calls'):
+        Listed, with nothing written or reserved, if one of them is on a do-not-call list when
+        the calls are written.
 
         The reservation is checked and taken by one conditional UPDATE, so concurrent requests
         can never reserve more than the balance. `settings_version`: the version of the cached
@@ -78,15 +79,13 @@ class CallQueue(Database):
         def work(conn: Connection) -> list[Call]:
             if settings_version is not None and current_settings_version(conn) != settings_version:
                 raise StaleSettings
-            if dnc is not None:
-                refuse_listed(conn, dnc)
+            if new_voice is not None:
+                insert_voice(conn, new_voice)
+            _insert(conn, rows, dnc)
             for project_id, amount in holds.items():
                 reserved = conn.execute(_RESERVE, {"b_id": project_id, "b_amount": amount})
                 if reserved.rowcount != 1:
                     raise InsufficientFunds(amount)
-            if new_voice is not None:
-                insert_voice(conn, new_voice)
-            conn.execute(_INSERT_CALLS, rows)
             announce(conn)
             calls = [call_from_row(r) for r in rows]
             if idempotency is not None:
@@ -278,6 +277,21 @@ _RESERVE = (
     .values(reserved_milli=t.projects.c.reserved_milli + bindparam("b_amount"))
 )
 _INSERT_CALLS = insert(t.calls)
+
+
+def _insert_unlisted(project_list: bool) -> Any:
+    """_INSERT_CALLS of the rows whose number is not listed (`project_list`: on the
+    project's list either)."""
+    row = {c.name: bindparam(c.name, type_=c.type) for c in t.calls.c}
+    unlisted_row = select(*row.values()).where(
+        unlisted(row["e164"], row["project_id"], project_list=project_list)
+    )
+    # How many rows it wrote is read: kept for an INSERT only when asked for.
+    insert_unlisted = insert(t.calls).from_select(list(row), unlisted_row)
+    return insert_unlisted.execution_options(preserve_rowcount=True)
+
+
+_INSERT_UNLISTED = {project_list: _insert_unlisted(project_list) for project_list in (False, True)}
 _END_ATTEMPT = (
     update(t.attempts)
     .where(t.attempts.c.id == bindparam("b_id"))
@@ -342,6 +356,21 @@ class _Ending:
     cause: str
     bill_sec: int = 0
     price_milli: int = 0
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]], dnc: DncCheck | None) -> None:
+    """Insert the calls' rows; with `dnc`, Listed if a number is listed (the caller rolls
+    back). One call (most requests) is left out by its own insert if it is listed, and the
+    lists are read only then, to name it: no statement more for a call not listed. A batch's
+    numbers are looked up first, in one statement (executemany's rowcount is not the sum of
+    its rows' on PostgreSQL)."""
+    if dnc is not None and len(rows) == 1:
+        if conn.execute(_INSERT_UNLISTED[dnc.project_id is not None], rows[0]).rowcount == 0:
+            raise Listed(listed(conn, dnc))
+        return
+    if dnc is not None:
+        refuse_listed(conn, dnc)
+    conn.execute(_INSERT_CALLS, rows)
 
 
 def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> list[bool]:

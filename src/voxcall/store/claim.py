@@ -1,10 +1,13 @@
 """The claim: which due calls start their next attempt on a dialer, in one statement.
 
 Calls are taken by class (one-time codes, single, batch, campaign: CallClass), and within a
-class round-robin between projects, and within a project between its lanes (a batch or a
-campaign each, its single calls together), the least recently served first (`call_lanes`).
-The statement never reads all the due calls: it walks the lanes that hold queued calls (one
-index probe each, ix_calls_lane) and takes at most `limit` due calls from each.
+class round-robin between projects, and within a project between its lanes (each campaign
+apart, its single calls together, its batches together: lane_of), the least recently served
+first (`call_lanes`). The statement never reads all the due calls: it walks the lanes that
+hold queued calls (one index probe each, ix_calls_lane) and takes at most `limit` due calls
+from each. It is built once per dialect. `call_lanes` keeps a lane's turn while the lane has
+a waiting call (queued or dialing: a retry finds it), and the transaction that makes its
+last one final forgets it (`forget_emptied`), so the table holds only lanes that wait.
 
 A call whose number is on a do-not-call list (the operator's, or its project's unless it is
 a one-time code) is not started: it is found by the same statement, and expired in its

@@ -1,7 +1,7 @@
 """Do-not-call lists (api.md §9): each project's, and the operator's (`project_id` None), of
 numbers in E.164. The claim reads them too (claim.py), so a number listed while its calls wait
-stops them before their next attempt; and a new call's write looks its numbers up in its own
-transaction (`refuse_listed`), in one statement over both lists."""
+stops them before their next attempt; and new calls are refused in the transaction that would
+write them: one call by its own insert (`unlisted`), a batch by one lookup (`refuse_listed`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Connection,
     TextClause,
+    and_,
     bindparam,
     delete,
+    exists,
     select,
     text,
     true,
@@ -118,6 +121,16 @@ class DoNotCallLists(Database):
             return listed(conn, DncCheck(e164s, project_id if project_list else None))
 
 
+def unlisted(e164: Any, project_id: Any, *, project_list: bool) -> ColumnElement[bool]:
+    """SQL: whether the number `e164` is on neither the operator's list nor (`project_list`)
+    the list of `project_id`; a primary-key probe of each."""
+    operator = exists().where(t.operator_dnc_numbers.c.e164 == e164)
+    if not project_list:
+        return ~operator
+    project = exists().where(t.dnc_numbers.c.project_id == project_id, t.dnc_numbers.c.e164 == e164)
+    return and_(~operator, ~project)
+
+
 def refuse_listed(conn: Connection, check: DncCheck) -> None:
     """Inside a write: Listed if any of the numbers is listed (the caller rolls back)."""
     found = listed(conn, check)
@@ -132,12 +145,8 @@ def listed(conn: Connection, check: DncCheck) -> set[str]:
     numbers = list(check.e164s)
     found: set[str] = set()
     for start in range(0, len(numbers), _CHUNK):
-        found.update(
-            conn.scalars(
-                statement,
-                {"b_e164s": numbers[start : start + _CHUNK], "b_project": check.project_id},
-            )
-        )
+        chunk = numbers[start : start + _CHUNK]
+        found.update(conn.scalars(statement, {"b_e164s": chunk, "b_project": check.project_id}))
     return found
 
 
@@ -166,7 +175,7 @@ def _scope(project_id: str | None) -> Any:
     return t.dnc_numbers.c.project_id == project_id
 
 
-# Built once: the check runs in every call request's write.
+# Built once: the check of a batch of calls runs in their write.
 _E164S: BindParameter[list[str]] = bindparam("b_e164s", expanding=True)
 _OPERATOR_LISTED = select(t.operator_dnc_numbers.c.e164).where(
     t.operator_dnc_numbers.c.e164.in_(_E164S)
