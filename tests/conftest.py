@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import uvloop
 from fastapi.testclient import TestClient
+from hypothesis import settings
 
 from tests.audio.samples import encode, tone
 from voxcall.api.app import create_app
@@ -18,6 +19,11 @@ from voxcall.config import Settings
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services, build_services
 from voxcall.tokens import new_token
+
+# Property tests check results, not speed: on a loaded 2-core machine an example can take
+# longer than hypothesis's default 200 ms deadline without anything being wrong.
+settings.register_profile("voxcall", deadline=None)
+settings.load_profile("voxcall")
 
 # Real peers (SIPp, baresip, kamailio, PostgreSQL) started on 127.0.0.1 by fixtures.
 pytest_plugins = [
