@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -63,6 +63,13 @@ _CAMPAIGN = links("campaign_id", "$response.body#/result/0/campaignId", "campaig
 
 def ok(result: Any) -> dict[str, Any]:
     return {"result": result, "error": None}
+
+
+def ok_calls(calls: Iterable[Call]) -> JSONResponse:
+    """The envelope of a list of call objects, rendered as it is: its values are JSON already,
+    and FastAPI's jsonable_encoder would walk every one again (3 ms a hundred calls, half
+    the CPU of a page of them)."""
+    return JSONResponse(ok([call_json(c, with_e164=True) for c in calls]))
 
 
 def _single_result(calls: list[Call]) -> dict[str, Any]:
@@ -305,11 +312,10 @@ async def status(call_id: str, services: ServicesDep, project: ProjectDep) -> di
 
 
 @router.get("/campaign/{campaign_id}", **operation(list[CallStatusObject], "NotFound"))
-async def campaign(campaign_id: str, services: ServicesDep, project: ProjectDep) -> dict[str, Any]:
+async def campaign(campaign_id: str, services: ServicesDep, project: ProjectDep) -> Response:
     """(ext) The calls of one batch in request order, or a campaign's first 1,000 in list
     order."""
-    calls = await run_in_threadpool(services.campaigns.first_calls, project, campaign_id)
-    return ok([call_json(c, with_e164=True) for c in calls])
+    return ok_calls(await run_in_threadpool(services.campaigns.first_calls, project, campaign_id))
 
 
 @router.post("/cancel/{call_id}", **operation(CallStatusObject, "NotFound", post=True))

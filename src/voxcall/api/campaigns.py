@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voxcall.api.auth import current_project
 from voxcall.api.body import is_multipart, multipart_file, read_json
-from voxcall.api.calls import ok
+from voxcall.api.calls import ok, ok_calls
 from voxcall.api.campaign_schemas import (
     REPORT_COLUMNS,
     CampaignForm,
@@ -32,7 +32,7 @@ from voxcall.api.idempotency import respond_once
 from voxcall.api.offload import audio_work
 from voxcall.api.openapi import links, operation
 from voxcall.api.query import refuse_unknown_query
-from voxcall.api.schemas import CallStatusObject, call_json
+from voxcall.api.schemas import CallStatusObject
 from voxcall.calls.lists import BinaryReadable
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign
@@ -181,7 +181,7 @@ async def campaign_calls(
     status: CallStatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     """The calls of its numbers released so far, in list order; `after`: the last call of
     the page before."""
     refuse_unknown_query(request, "status", "limit", "after")
@@ -193,7 +193,7 @@ async def campaign_calls(
         after=after,
         status=CallStatus[status] if status is not None else None,
     )
-    return ok([call_json(c, with_e164=True) for c in calls])
+    return ok_calls(calls)
 
 
 @router.get(
