@@ -275,7 +275,8 @@ def test_the_operator_sets_up_a_project_whose_user_runs_a_campaign(console: Cons
     campaign_url = user.url
     user.click("form[action$='/pause'] button")
     user.wait_for_url(re.compile(r"done=paused$"))
-    assert user.get_attribute("[data-status]", "data-status") == "PAUSED"
+    # the live part may be swapped by a poll at any moment: wait for it rather than read once
+    user.wait_for_selector('[data-status="PAUSED"]', timeout=10_000)
     user.click("form[action$='/resume'] button")
     user.wait_for_url(re.compile(r"done=resumed$"))
     # From here on the page only polls its live part: no reload, no navigation.
