@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from tests.conftest import Tenant, make_tenant
 from voxcall.api.campaign_schemas import Window
 from voxcall.calls import campaigns as campaigns_module
+from voxcall.calls.windows import Window as CallingWindow
 from voxcall.domain.voices import Voice
 from voxcall.runtime import Services
 
@@ -302,3 +303,35 @@ def test_numbers_on_a_do_not_call_list_are_skipped(
         {"line": 3, "value": "۰۹۳۵۱۲۳۴۵۶۷", "reason": "doNotCall"},
         {"line": 4, "value": "09121111111", "reason": "duplicate"},
     ]
+
+
+def _every_day(start: int, end: int) -> CallingWindow:
+    return CallingWindow.parse(f"mon-sun {start % 24:02d}:00-{end % 24:02d}:00 UTC")
+
+
+def test_a_campaign_without_a_window_is_outside_its_projects(
+    client: TestClient, services: Services, tenant: Tenant, voice_id: str
+) -> None:
+    hour = time.gmtime().tm_hour
+    services.projects.update(tenant.project, window=_every_day(hour + 2, hour + 3))
+    body = {"name": "c", "voiceId": voice_id, "phoneNumbers": _numbers(3)}
+    closed = _post(client, tenant, body).json()["result"]
+    assert closed["status"] == "OUTSIDE_WINDOW"
+    assert services.releaser.release_round(time.time()) == 0
+    own = _every_day(hour, hour + 2).to_json()
+    opened = _post(client, tenant, body | {"window": own}).json()["result"]
+    assert opened["status"] == "RUNNING"  # its own window, not the project's
+    got = client.get(f"/api/v2/campaign/{closed['id']}", headers=tenant.headers)
+    assert got.json()["result"]["status"] == "OUTSIDE_WINDOW"
+
+
+def test_a_holiday_holds_a_campaign_outside_its_window(
+    client: TestClient, services: Services, tenant: Tenant, voice_id: str
+) -> None:
+    services.holidays.add(time.strftime("%Y-%m-%d", time.gmtime()))
+    hour = time.gmtime().tm_hour
+    window = _every_day(hour, hour + 2).to_json()
+    body = {"name": "c", "voiceId": voice_id, "phoneNumbers": _numbers(3), "window": window}
+    campaign = _post(client, tenant, body).json()["result"]
+    assert campaign["status"] == "OUTSIDE_WINDOW"
+    assert services.releaser.release_round(time.time()) == 0

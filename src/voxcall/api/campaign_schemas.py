@@ -21,7 +21,7 @@ from voxcall.api.schemas import (
     price,
 )
 from voxcall.billing.money import toman
-from voxcall.calls.campaigns import MAX_JSON_NUMBERS, CampaignFields, campaign_status
+from voxcall.calls.campaigns import MAX_JSON_NUMBERS, CampaignFields
 from voxcall.calls.windows import clock_second, closing_second, opening_second
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
@@ -203,12 +203,12 @@ class CampaignObject(BaseModel):
     finishedAt: int | None
 
 
-def campaign_json(campaign: Campaign, now: float) -> dict[str, Any]:
+def campaign_json(campaign: Campaign, status: CampaignStatus) -> dict[str, Any]:
     policy = campaign.policy
     return {
         "id": campaign.id,
         "name": campaign.name,
-        "status": campaign_status(campaign, now).value,
+        "status": status.value,
         "total": campaign.total,
         "counts": {s.name: campaign.counts.get(s, 0) for s in CallStatus},
         "skipped": {

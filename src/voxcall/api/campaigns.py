@@ -67,7 +67,7 @@ async def create(request: Request, services: ServicesDep, project: ProjectDep) -
         campaign = await run_in_threadpool(
             services.campaigns.create, project, body.fields(voice_id), body.phoneNumbers
         )
-        return ok(campaign_json(campaign, time.time()))
+        return ok(_campaign(services, project, campaign))
 
     return await respond_once(request, services.store, project, work)
 
@@ -93,7 +93,11 @@ async def _create_from_file(
         campaign = await run_in_threadpool(
             services.campaigns.create, project, body.fields(voice_id), stream
         )
-    return ok(campaign_json(campaign, time.time()))
+    return ok(_campaign(services, project, campaign))
+
+
+def _campaign(services: Services, project: Project, campaign: Campaign) -> dict[str, Any]:
+    return campaign_json(campaign, services.campaigns.status(project, campaign, time.time()))
 
 
 async def _voice_id(services: Services, project: Project, body: CampaignForm) -> str:
@@ -121,8 +125,7 @@ async def list_campaigns(
     """The project's campaigns, newest first; `before`: the last campaign of the page before."""
     refuse_unknown_query(request, "limit", "before")
     found = await run_in_threadpool(services.campaigns.page, project, limit=limit, before=before)
-    now = time.time()
-    return ok([campaign_json(c, now) for c in found])
+    return ok([_campaign(services, project, c) for c in found])
 
 
 @router.get("/{campaign_id}", **operation(CampaignObject, "NotFound"))
@@ -130,7 +133,7 @@ async def get_campaign(
     campaign_id: str, services: ServicesDep, project: ProjectDep
 ) -> dict[str, Any]:
     campaign = await run_in_threadpool(services.campaigns.get, project, campaign_id)
-    return ok(campaign_json(campaign, time.time()))
+    return ok(_campaign(services, project, campaign))
 
 
 Change = Callable[[Project, str], Campaign]  # a CampaignService method: pause, resume, cancel
@@ -141,7 +144,7 @@ async def _change(
 ) -> Response:
     async def work(_: str | None) -> dict[str, Any]:
         campaign = await run_in_threadpool(change, project, campaign_id)
-        return ok(campaign_json(campaign, time.time()))
+        return ok(_campaign(services, project, campaign))
 
     return await respond_once(request, services.store, project, work)
 

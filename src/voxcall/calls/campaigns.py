@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voxcall.billing.reservation import max_price
+from voxcall.calls.call_windows import WindowRules, project_window, releasing
 from voxcall.calls.errors import InvalidList, InvalidVoice, NotFound
 from voxcall.calls.ids import is_id
 from voxcall.calls.lists import (
@@ -32,7 +33,7 @@ from voxcall.calls.lists import (
 )
 from voxcall.calls.numbers import parse_phone, plain_iranian
 from voxcall.calls.service import CallService
-from voxcall.calls.windows import CALLEE, InvalidWindow, Window, is_open
+from voxcall.calls.windows import InvalidWindow, Window
 from voxcall.domain.calls import Call, CallStatus, longest_talk
 from voxcall.domain.campaigns import (
     Campaign,
@@ -90,6 +91,13 @@ class CampaignService:
         self.store = store
         self.calls = calls
         self.on_new_campaign = on_new_campaign
+
+    def status(self, project: Project, campaign: Campaign, now: float) -> CampaignStatus:
+        """Its status (§8), OUTSIDE_WINDOW while the window that releases it (its own, else
+        its project's default) is closed or a holiday closes it, as the releaser sees it."""
+        window = project_window(project)
+        rules = WindowRules(self.calls.holidays.now(), {project.id: window} if window else {})
+        return campaign.status(now, window_open=releasing(campaign, rules, now))
 
     def create(
         self,
@@ -292,16 +300,3 @@ def _list_skips(skipped: Skipped) -> ListSkips:
         ),
         tuple(RejectedLine(r.line, r.value, r.reason.value) for r in skipped.rejected),
     )
-
-
-def window_open(policy: CampaignPolicy, now: float) -> bool:
-    """Whether the campaign's window is open at `now`. A window in the callee's zone is open
-    for some numbers and not others: its calls are held at their attempts, not here."""
-    if policy.window is None:
-        return True
-    window = Window.from_json(json.loads(policy.window))
-    return window.timezone == CALLEE or is_open(window, now)
-
-
-def campaign_status(campaign: Campaign, now: float) -> CampaignStatus:
-    return campaign.status(now, window_open=window_open(campaign.policy, now))

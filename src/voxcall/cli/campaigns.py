@@ -13,9 +13,9 @@ import typer
 
 from voxcall.api.campaign_schemas import campaign_json, gather_json
 from voxcall.billing.money import toman
-from voxcall.calls.campaigns import CampaignFields, CampaignService, campaign_status
+from voxcall.calls.campaigns import CampaignFields, CampaignService
 from voxcall.calls.errors import RequestRefused
-from voxcall.cli.common import DataOption, JsonOption, fail, open_admin
+from voxcall.cli.common import Admin, DataOption, JsonOption, fail, open_admin
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign
 from voxcall.domain.interaction import MachineDetection
@@ -25,10 +25,10 @@ ProjectArgument = Annotated[str, typer.Argument(help="The project's name.")]
 IdArgument = Annotated[str, typer.Argument(help="The campaign's id.")]
 
 
-def _show(campaign: Campaign, json_out: bool) -> None:
-    now = time.time()
+def _show(admin: Admin, project: Project, campaign: Campaign, json_out: bool) -> None:
+    status = admin.campaigns.status(project, campaign, time.time())
     if json_out:
-        typer.echo(json.dumps(campaign_json(campaign, now)))
+        typer.echo(json.dumps(campaign_json(campaign, status)))
         return
     counts = " ".join(
         f"{status.name}={campaign.counts[status]}"
@@ -43,7 +43,7 @@ def _show(campaign: Campaign, json_out: bool) -> None:
     if policy.machine_detection is not MachineDetection.OFF:
         interactive += f"\tmachineDetection={policy.machine_detection.value}"
     typer.echo(
-        f"{campaign.id}\t{campaign.name}\t{campaign_status(campaign, now).value}\t"
+        f"{campaign.id}\t{campaign.name}\t{status.value}\t"
         f"total={campaign.total}\t{counts or '-'}\tskipped={skips.total}\t"
         f"price={-toman(campaign.price_milli):g}{interactive}"
     )
@@ -96,14 +96,13 @@ def create(
                 length=size, label="reading", file=typer.get_text_stream("stderr")
             ) as bar,
         ):
-            campaign = admin.campaigns.create(
-                admin.projects.named(project), fields, _Counted(stream, bar.update)
-            )
+            owner = admin.projects.named(project)
+            campaign = admin.campaigns.create(owner, fields, _Counted(stream, bar.update))
     except OSError as exc:
         fail(f"--file: {exc.strerror}")
     except RequestRefused as exc:
         fail(exc.message)
-    _show(campaign, json_out)
+    _show(admin, owner, campaign, json_out)
     if not json_out:
         for line in campaign.rejected:
             typer.echo(f"skipped line {line.line} ({line.reason}): {line.value}", err=True)
@@ -117,13 +116,15 @@ def list_(
 ) -> None:
     """The project's campaigns, newest first."""
     admin = open_admin(data)
-    campaigns = admin.campaigns.page(admin.projects.named(project), limit=limit, before=None)
+    owner = admin.projects.named(project)
+    campaigns = admin.campaigns.page(owner, limit=limit, before=None)
     if json_out:
         now = time.time()
-        typer.echo(json.dumps([campaign_json(c, now) for c in campaigns]))
+        shown = [campaign_json(c, admin.campaigns.status(owner, c, now)) for c in campaigns]
+        typer.echo(json.dumps(shown))
         return
     for campaign in campaigns:
-        _show(campaign, False)
+        _show(admin, owner, campaign, False)
 
 
 # The service's method a command runs: get, pause, resume or cancel.
@@ -138,11 +139,12 @@ def _one(action: Action, doc: str) -> Callable[..., None]:
         json_out: JsonOption = False,
     ) -> None:
         admin = open_admin(data)
+        owner = admin.projects.named(project)
         try:
-            campaign = action(admin.campaigns)(admin.projects.named(project), campaign_id)
+            campaign = action(admin.campaigns)(owner, campaign_id)
         except RequestRefused as exc:
             fail(exc.message)
-        _show(campaign, json_out)
+        _show(admin, owner, campaign, json_out)
 
     command.__doc__ = doc
     return command

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData, UploadFile
 from voxcall.api.campaign_schemas import REPORT_COLUMNS, report_row
 from voxcall.api.deps import ServicesDep
 from voxcall.api.offload import audio_work
-from voxcall.calls.campaigns import CampaignFields, campaign_status
+from voxcall.calls.campaigns import CampaignFields
 from voxcall.calls.errors import RequestRefused
 from voxcall.calls.windows import InvalidWindow, Window
 from voxcall.console.auth import MemberDep, checked_form
@@ -28,6 +28,8 @@ from voxcall.console.web import PageNotFound, render
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign, CampaignStatus
 from voxcall.domain.interaction import Gather, MachineDetection
+from voxcall.domain.projects import Project
+from voxcall.runtime import Services
 
 router = APIRouter(include_in_schema=False)
 PAGE = 20
@@ -75,14 +77,14 @@ class Seen:
         return bars
 
 
-def _seen(campaign: Campaign) -> Seen:
-    return Seen(campaign, campaign_status(campaign, time.time()))
+def _seen(services: Services, project: Project, campaign: Campaign) -> Seen:
+    return Seen(campaign, services.campaigns.status(project, campaign, time.time()))
 
 
 def _listing(member: MemberDep, services: ServicesDep, before: str | None) -> list[Seen]:
     with found():
         found_page = services.campaigns.page(member.project, limit=PAGE, before=before)
-    return [_seen(c) for c in found_page]
+    return [_seen(services, member.project, c) for c in found_page]
 
 
 @router.get("/campaigns")
@@ -270,7 +272,7 @@ def campaign(
     campaign_id: str, request: Request, member: MemberDep, services: ServicesDep
 ) -> Response:
     with found():
-        seen = _seen(services.campaigns.get(member.project, campaign_id))
+        seen = _seen(services, member.project, services.campaigns.get(member.project, campaign_id))
     return page(request, "campaign.html", member, "campaigns", seen=seen, statuses=list(CallStatus))
 
 
@@ -280,7 +282,7 @@ def campaign_live(
 ) -> Response:
     """The campaign's status, progress and counts alone, which its page polls."""
     with found():
-        seen = _seen(services.campaigns.get(member.project, campaign_id))
+        seen = _seen(services, member.project, services.campaigns.get(member.project, campaign_id))
     return render(request, "_campaign_live.html", {"seen": seen, "statuses": list(CallStatus)})
 
 
