@@ -6,13 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 
 import pytest
 
 from tests.console.conftest import PASSWORD, Browser
+from tests.webhooks.outbox import final_calls
+from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
+from voxcall.domain.calls import CallStatus
 from voxcall.domain.projects import Project
 from voxcall.domain.users import Role
+from voxcall.domain.webhooks import WebhookOutcome
 from voxcall.runtime import Services
 from voxcall.tokens import token_prefix
 
@@ -103,6 +108,37 @@ def _hash(token: str) -> str:
     from voxcall.tokens import hash_token
 
     return hash_token(token)
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_a_calls_page_lists_its_webhook_requests(
+    owner: Browser, acme: Project, console_services: Services, language: str
+) -> None:
+    store = console_services.store
+    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=10.0))
+    console_services.projects.set_webhook(acme, "https://hooks.example.com/x")
+    (call,) = final_calls(store, acme, [CallStatus.NORMAL])
+    (event,) = store.lease_webhooks(time.time(), limit=1, lease=30.0, per_project=1)
+    sent = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC, 1405/03/07 in Tehran
+    store.webhook_outcomes(
+        [WebhookOutcome(event.id, sent, sent + 5, 5.0, None, "connection failed: refused", sent)]
+    )
+    (event,) = store.lease_webhooks(time.time(), limit=1, lease=30.0, per_project=1)
+    store.webhook_outcomes([WebhookOutcome(event.id, sent + 60, sent + 61, 0.0423, 503, None, 0)])
+    owner.client.cookies.set("vx_lang", language)
+
+    page = owner.client.get(f"/calls/{call}").text
+    requests = page[page.index("<h3>") :]
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td><td class=\"num\">(.*?)</td>", requests)
+    if language == "en":
+        assert rows == [("2026-05-28 23:56:40", "-"), ("2026-05-28 23:57:40", "503")]
+        assert '<td class="num">5,000</td><td dir="ltr">connection failed: refused</td>' in page
+        assert '<td class="num">42</td><td dir="ltr"></td>' in page
+    else:
+        assert rows == [("۱۴۰۵/۰۳/۰۷ ۲۳:۵۶:۴۰", "-"), ("۱۴۰۵/۰۳/۰۷ ۲۳:۵۷:۴۰", "۵۰۳")]
+    # The developers page: the last request's status code beside its error.
+    developers = owner.client.get("/developers").text
+    assert ("503" if language == "en" else "۵۰۳") in developers and "HTTP 503" in developers
 
 
 def test_send_places_calls_and_refuses_what_the_api_refuses(

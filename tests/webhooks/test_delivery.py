@@ -274,6 +274,51 @@ async def test_failing_then_down_then_back_loses_nothing(store: Store, receiver:
     assert all(e["last_error"] == "" for e in events)
 
 
+async def test_every_request_is_recorded_with_its_status_code_or_error(
+    any_store: Store, receiver: Receiver
+) -> None:
+    """A receiver answering 200, then 500, then a closed port: each request is kept with
+    what came back, on each backend."""
+    store = any_store
+    project, _ = webhook_project(store, "p", receiver.url)
+    before = time.time()
+    (ok,) = final_calls(store, project, [CallStatus.NORMAL])
+    async with running(_deliverer(store)) as deliverer:
+        await eventually(_all_delivered(store, project))
+        receiver.status = 500
+        (refused,) = final_calls(store, project, [CallStatus.NO_ANSWER])
+        deliverer.wake()
+        await eventually(lambda: len(store.delivery_attempts(project.id, refused)) >= 1)
+        receiver.stop()
+        await eventually(
+            lambda: store.delivery_attempts(project.id, refused)[-1].status_code is None
+        )
+    after = time.time()
+
+    (delivered,) = store.delivery_attempts(project.id, ok)
+    assert (delivered.status_code, delivered.error) == (200, None)
+    tried = store.delivery_attempts(project.id, refused)
+    answered = list(itertools.takewhile(lambda a: a.status_code is not None, tried))
+    unanswered = tried[len(answered) :]
+    # 500s (one, or more if a retry came before the port closed), the code saying what
+    # went wrong; then refused connections, each with its error.
+    assert answered and {(a.status_code, a.error) for a in answered} == {(500, None)}
+    assert unanswered and all(a.status_code is None for a in unanswered)
+    assert all((a.error or "").startswith("connection failed: ") for a in unanswered)
+    for attempt in (delivered, *tried):
+        assert before <= attempt.sent_at <= after and attempt.duration >= 0
+    assert [a.sent_at for a in tried] == sorted(a.sent_at for a in tried)
+    # The event's last try: the deliveries list shows its status code beside its error.
+    last = {d.call_id: d for d in store.deliveries(project.id)}
+    assert (last[ok].last_status, last[ok].last_error, last[ok].state) == (200, "", "delivered")
+    assert last[refused].last_status is None
+    assert last[refused].last_error.startswith("connection failed: ")
+    assert last[refused].attempts == len(tried)
+    # Another project's call: none of its requests.
+    other, _ = webhook_project(store, "q", receiver.url)
+    assert store.delivery_attempts(other.id, ok) == []
+
+
 async def test_a_slow_receiver_does_not_delay_another_project(store: Store) -> None:
     with Receiver(delay=5.0) as slow, Receiver() as fast:
         a, _ = webhook_project(store, "a", slow.url)
@@ -449,7 +494,7 @@ async def test_an_answer_trickled_past_the_timeout_is_a_timeout(store: Store) ->
     server = await asyncio.start_server(trickle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     project, _ = webhook_project(store, "p", f"http://127.0.0.1:{port}/hook")
-    final_calls(store, project, [CallStatus.NORMAL])
+    (call,) = final_calls(store, project, [CallStatus.NORMAL])
     try:
         async with running(_deliverer(store, timeout=0.5, backoff_base=10.0, backoff_cap=10.0)):
             await eventually(lambda: outbox_events(store, project)[0]["last_error"] != "")
@@ -460,6 +505,9 @@ async def test_an_answer_trickled_past_the_timeout_is_a_timeout(store: Store) ->
         await asyncio.gather(*handlers, return_exceptions=True)
     (event,) = outbox_events(store, project)
     assert (event["last_error"], event["delivered_at"]) == ("timeout after 0.5 s", None)
+    # The status line came, the answer did not: both are kept.
+    (request,) = store.delivery_attempts(project.id, call)
+    assert (request.status_code, request.error) == (200, "timeout after 0.5 s")
 
 
 async def test_a_proxy_from_the_environment_is_used(

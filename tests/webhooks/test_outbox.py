@@ -9,10 +9,12 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 
 from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
 from voxcall.domain.calls import CallStatus
+from voxcall.domain.reports import DeliveryAttempt
 from voxcall.domain.webhooks import WebhookOutcome
 from voxcall.store import schema
 from voxcall.store.store import Store
@@ -71,9 +73,9 @@ def test_outcomes_are_recorded_together(any_store: Store) -> None:
     a, b, c, d = any_store.lease_webhooks(now, limit=4, lease=30.0, per_project=4)
     any_store.webhook_outcomes(
         [
-            WebhookOutcome(a.id, now + 1),
-            WebhookOutcome(b.id, now + 2, "HTTP 500", retry_at=now + 60),
-            WebhookOutcome(c.id, now + 3, "timeout after 5 s"),  # given up
+            WebhookOutcome(a.id, now, now + 1, 0.25, 204),
+            WebhookOutcome(b.id, now, now + 2, 0.5, 500, retry_at=now + 60),
+            WebhookOutcome(c.id, now, now + 3, 5.0, None, "timeout after 5 s"),  # given up
         ]
     )
     events = {e["id"]: e for e in outbox_events(any_store, project)}
@@ -89,6 +91,25 @@ def test_outcomes_are_recorded_together(any_store: Store) -> None:
     # Due again: b at its retry, d once its lease ran out; a and c never again.
     again = any_store.lease_webhooks(now + 61, limit=9, lease=30.0, per_project=9)
     assert {x.id for x in again} == {b.id, d.id}
+    # Each recorded request, with its status code or the error that came instead.
+    requests = {x.call.id: any_store.delivery_attempts(project.id, x.call.id) for x in (a, b, c, d)}
+    assert requests == {
+        a.call.id: [DeliveryAttempt(now, 0.25, 204, None)],
+        b.call.id: [DeliveryAttempt(now, 0.5, 500, None)],
+        c.call.id: [DeliveryAttempt(now, 5.0, None, "timeout after 5 s")],
+        d.call.id: [],
+    }
+    last_status = {x.call_id: x.last_status for x in any_store.deliveries(project.id)}
+    assert last_status == {a.call.id: 204, b.call.id: 500, c.call.id: None, d.call.id: None}
+
+
+def test_an_outcome_without_an_answer_says_why() -> None:
+    with pytest.raises(ValueError, match="needs its transport error"):
+        WebhookOutcome("e", 0.0, 1.0, 1.0, None)
+    assert WebhookOutcome("e", 0.0, 1.0, 1.0, 200).error is None
+    assert WebhookOutcome("e", 0.0, 1.0, 1.0, 301).error == "HTTP 301"
+    cut_short = WebhookOutcome("e", 0.0, 1.0, 1.0, 200, "timeout after 1 s")
+    assert cut_short.error == "timeout after 1 s"
 
 
 def _pending(db: Path, project_id: str, count: int, due: float) -> None:

@@ -19,6 +19,7 @@ from voxcall.domain.reports import (
     CallFilter,
     CallPage,
     Delivery,
+    DeliveryAttempt,
     LedgerPage,
     Summary,
     Timeline,
@@ -45,6 +46,7 @@ class CallDetail:
     call: Call
     attempts: list[Attempt]
     deliveries: list[Delivery]
+    delivery_attempts: list[DeliveryAttempt]  # the requests of its webhook event, oldest first
 
 
 def start_of_day(now: float, zone: ZoneInfo) -> int:
@@ -104,6 +106,7 @@ class ReportService:
             call,
             self.store.attempts(call.id),
             self.store.deliveries(project.id, call_id=call.id),
+            self.store.delivery_attempts(project.id, call.id),
         )
 
     def ledger(self, project: Project, before: int | None, limit: int = 50) -> LedgerPage:

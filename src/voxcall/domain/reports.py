@@ -84,12 +84,24 @@ class Delivery:
     delivered_at: float | None
     failed_at: float | None
     last_error: str
+    last_status: int | None  # the status code of its last recorded attempt, if one answered
 
     @property
     def state(self) -> str:
         if self.delivered_at is not None:
             return "delivered"
         return "failed" if self.failed_at is not None else "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One request of a webhook event to its receiver: its status code, or the transport
+    error (a timeout, a refused connection...) when no answer came."""
+
+    sent_at: float
+    duration: float  # seconds
+    status_code: int | None
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)

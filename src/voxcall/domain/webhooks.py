@@ -21,15 +21,36 @@ class WebhookDelivery:
     created_at: float
 
 
+def delivery_error(status_code: int | None, transport_error: str | None) -> str | None:
+    """What went wrong with a request, as an event's `last_error` keeps it: the transport
+    error if there was one (even after a status line: an answer cut short), else a status
+    other than 2xx; None when it was delivered."""
+    if transport_error is not None:
+        return transport_error
+    if status_code is None:
+        raise ValueError("a request without an answer needs its transport error")
+    return None if 200 <= status_code < 300 else f"HTTP {status_code}"
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookOutcome:
     """How one delivery attempt ended: delivered (no error), to be tried again at
-    `retry_at`, or given up (an error and no `retry_at`)."""
+    `retry_at`, or given up (an error and no `retry_at`); and what the receiver answered."""
 
     event_id: str
-    at: float
-    error: str | None = None
+    sent_at: float  # when the request started
+    at: float  # when it ended
+    duration: float  # seconds the request took (a monotonic clock's, not at - sent_at)
+    status_code: int | None  # the receiver's status; None when none came
+    transport_error: str | None = None  # a timeout, a refused connection...
     retry_at: float | None = None
+
+    def __post_init__(self) -> None:
+        delivery_error(self.status_code, self.transport_error)  # refuses neither
+
+    @property
+    def error(self) -> str | None:
+        return delivery_error(self.status_code, self.transport_error)
 
 
 def lease_shares(

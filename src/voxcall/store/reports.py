@@ -19,6 +19,7 @@ from voxcall.domain.reports import (
     CallFilter,
     CallPage,
     Delivery,
+    DeliveryAttempt,
     LedgerPage,
     TokenInfo,
 )
@@ -96,12 +97,35 @@ class Reports(Database):
         self, project_id: str, *, call_id: str | None = None, limit: int = 50
     ) -> list[Delivery]:
         w = t.webhook_events.c
-        query = select(t.webhook_events).where(w.project_id == project_id)
+        a = t.webhook_attempts.c
+        last_status = (
+            select(a.status_code)
+            .where(a.event_id == w.id)
+            .order_by(a.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = select(t.webhook_events, last_status.label("last_status")).where(
+            w.project_id == project_id
+        )
         if call_id is not None:
             query = query.where(w.call_id == call_id)
         query = query.order_by(w.created_at.desc()).limit(limit)
         with self._read() as conn:
             return [_delivery(r._mapping) for r in conn.execute(query).all()]
+
+    def delivery_attempts(self, project_id: str, call_id: str) -> list[DeliveryAttempt]:
+        """Every recorded request of the call's webhook event, oldest first."""
+        w = t.webhook_events.c
+        a = t.webhook_attempts.c
+        query = (
+            select(a.sent_at, a.duration, a.status_code, a.error)
+            .join_from(t.webhook_attempts, t.webhook_events, a.event_id == w.id)
+            .where(w.project_id == project_id, w.call_id == call_id)
+            .order_by(a.seq)
+        )
+        with self._read() as conn:
+            return [DeliveryAttempt(*r) for r in conn.execute(query).all()]
 
     def redeliver(self, project_id: str, event_id: str) -> bool:
         """Put a webhook event back in the outbox, due now; False if it is not the project's."""
@@ -155,4 +179,5 @@ def _delivery(m: Mapping[Any, Any]) -> Delivery:
         delivered_at=m["delivered_at"],
         failed_at=m["failed_at"],
         last_error=m["last_error"],
+        last_status=m["last_status"],
     )

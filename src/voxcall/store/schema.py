@@ -265,6 +265,22 @@ webhook_events = Table(
     ),
 )
 
+# Every recorded request of a webhook event: what its receiver answered, or why nothing came.
+# Written with the event's outcome; a resend adds to it. History begins with migration 0021.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("event_id", String(32), ForeignKey("webhook_events.id"), nullable=False),
+    Column("sent_at", Float, nullable=False),
+    Column("duration", Float, nullable=False),  # seconds
+    Column("status_code", Integer, nullable=True),  # NULL: no answer, see error
+    Column("error", String(300), nullable=True),  # the transport error, when no answer came
+    Index("ix_webhook_attempts_event", "event_id", "seq"),
+)
+
 # Idempotency-Key: the first response to a (project, key), kept 24 h.
 idempotency_keys = Table(
     "idempotency_keys",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, union_all, update
+from sqlalchemy import bindparam, func, insert, select, union_all, update
 
 from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome, lease_shares
 from voxcall.store import schema as t
@@ -104,15 +104,27 @@ class WebhookOutbox(Database):
         return deliveries
 
     def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
-        """Record how attempts ended, all in one transaction (one commit)."""
+        """Record how attempts ended, and each attempt itself, all in one transaction (one
+        commit)."""
         delivered, retried, given_up = [], [], []
+        attempts = [
+            {
+                "event_id": o.event_id,
+                "sent_at": o.sent_at,
+                "duration": o.duration,
+                "status_code": o.status_code,
+                "error": o.transport_error and o.transport_error[:300],
+            }
+            for o in outcomes
+        ]
         for o in outcomes:
-            if o.error is None:
+            error = o.error
+            if error is None:
                 delivered.append({"b_id": o.event_id, "b_at": o.at})
             elif o.retry_at is None:
-                given_up.append({"b_id": o.event_id, "b_error": o.error[:300], "b_at": o.at})
+                given_up.append({"b_id": o.event_id, "b_error": error[:300], "b_at": o.at})
             else:
-                retried.append({"b_id": o.event_id, "b_error": o.error[:300], "b_at": o.retry_at})
+                retried.append({"b_id": o.event_id, "b_error": error[:300], "b_at": o.retry_at})
         with self._write() as conn:
             for statement, rows in (
                 (_WEBHOOK_DELIVERED, delivered),
@@ -121,6 +133,8 @@ class WebhookOutbox(Database):
             ):
                 if rows:
                     conn.execute(statement, rows)
+            if attempts:
+                conn.execute(insert(t.webhook_attempts), attempts)
 
     def webhook_events(self, project_id: str) -> list[Mapping[str, Any]]:
         with self._read() as conn:

@@ -30,7 +30,7 @@ from typing import Protocol
 import aiohttp
 
 from voxcall.backoff import Backoff
-from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome
+from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome, delivery_error
 from voxcall.metrics import Metrics
 from voxcall.store.database import StoreUnavailable
 from voxcall.webhooks.event import event_body
@@ -363,6 +363,9 @@ class WebhookDeliverer:
             "X-Voxcall-Signature": sign(body, delivery.secret, int(time.time())),
         }
         assert self._client is not None  # run() made it before leasing this
+        status: int | None = None
+        failure: str | None = None
+        sent_at, started = time.time(), time.monotonic()
         try:
             # The session's total timeout bounds the whole request, reading the answer
             # included, so that a receiver trickling its answer cannot hold a slot longer.
@@ -371,14 +374,14 @@ class WebhookDeliverer:
             ) as reply:
                 status = reply.status  # only the status counts, but ...
                 await _drain(reply)  # ... a body read to its end lets the connection be reused
-            error = None if 200 <= status < 300 else f"HTTP {status}"
         except REQUEST_FAILURES as exc:
-            error = describe_failure(exc, self.timeout)
-        now = time.time()
+            failure = describe_failure(exc, self.timeout)
+        error = delivery_error(status, failure)
+        now, duration = time.time(), time.monotonic() - started
         if error is None:
             self.metrics.webhook_tried("delivered")
             log.debug("webhook event %s delivered to project %s", delivery.id, delivery.project_id)
-            return WebhookOutcome(delivery.id, now)
+            return WebhookOutcome(delivery.id, sent_at, now, duration, status)
         retry_at = next_attempt(
             delivery.attempts,
             delivery.created_at,
@@ -405,7 +408,7 @@ class WebhookDeliverer:
                 error,
                 retry_at - now,
             )
-        return WebhookOutcome(delivery.id, now, error, retry_at)
+        return WebhookOutcome(delivery.id, sent_at, now, duration, status, failure, retry_at)
 
     async def _record(self, outcome: WebhookOutcome) -> None:
         """Queue the outcome for the next write and wait for that write. One write at a time
