@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import AttemptRecord, CallStatus, Phase
 from voxcall.domain.campaigns import (
     CampaignPolicy,
@@ -25,14 +24,6 @@ from voxcall.domain.voices import Voice
 from voxcall.store import schema
 from voxcall.store.campaigns import EmptyList, ListBatch
 from voxcall.store.store import Store
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url, create=True)
-    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=1000))
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import (
     LISTED_WHILE_WAITING,
     AttemptRecord,
@@ -24,14 +22,6 @@ from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice
 from voxcall.store.dnc import DncCheck, Listed
 from voxcall.store.store import Store
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url, create=True)
-    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=1000))
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from voxcall.api.campaign_schemas import REPORT_COLUMNS, report_row
-from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import AttemptRecord, CallStatus
 from voxcall.domain.campaigns import CampaignPolicy, NewCampaign, Skips
 from voxcall.domain.interaction import AnsweredBy, Gather, MachineDetection
@@ -21,14 +19,6 @@ from voxcall.store.store import Store
 
 GATHER = Gather(2, 7.0, "#", "*")
 NUMBERS = [(1, "09121230006", "+989121230006"), (2, "09121230008", "+989121230008")]
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url, create=True)
-    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=1000))
-    yield store
-    store.close()
 
 
 def _create(store: Store, gather: Gather | None, detection: MachineDetection) -> tuple[str, str]:

@@ -6,26 +6,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import date
 
-import pytest
-
 from tests.store.test_store import _done, _queue
-from voxcall.calls.dialers import new_dialer
 from voxcall.domain.calls import CallStatus, Phase
 from voxcall.store.store import Store
 from voxcall.store.window_waits import HandBack
 
 WORKWEEK = {"days": ["sat", "sun"], "start": "09:00", "end": "20:00", "timezone": "Asia/Tehran"}
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url, create=True)
-    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=1000))
-    yield store
-    store.close()
 
 
 def test_holidays_are_kept_once_listed_in_order_and_removed(store: Store) -> None:
