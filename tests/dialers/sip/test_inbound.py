@@ -4,6 +4,7 @@ over real UDP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from voxcall.dialers.sip.inbound import (
     MediaEvent,
     MediaListener,
     RtpReceiver,
+    hear_all,
 )
 from voxcall.dialers.sip.keys import KeyPressListener
 from voxcall.dialers.sip.listeners import build_listeners
@@ -96,6 +98,33 @@ def test_telephone_events_reach_listeners_and_other_payload_types_do_not() -> No
     ]
     assert len(recorder.events) == 10
     assert recorder.frames == []
+
+
+def test_a_read_is_taken_as_its_datagrams_one_by_one() -> None:
+    # A read of plain audio is taken in one pass, any other read datagram by datagram: both
+    # must give the same audio in the same order and the same events, and a datagram that
+    # is not RTP must cost only itself.
+    audio = audio_packets(tone(0.1))
+    extended = RtpPacket(
+        8, 99, 0, 1234, bytes(range(160)), extension=RtpExtension(0xBEDE, bytes(4)), padding=4
+    ).serialize()
+    reads = [audio[:2], [audio[2], b"", b"not rtp", *star_press(), extended, audio[3]], audio[4:]]
+    by_read, by_datagram = Recorder(), Recorder()
+    media_by_read = InboundMedia(PCMA_101, [by_read])
+    media_by_datagram = InboundMedia(PCMA_101, [by_datagram])
+    events_by_read, events_by_datagram = [], []
+    for read in reads:
+        events_by_read += media_by_read.take(read, 0.5)
+        for datagram in read:
+            with contextlib.suppress(ValueError):
+                events_by_datagram += media_by_datagram.packet(datagram, 0.5)
+        events_by_read += hear_all([(media_by_read, 0.5)])[0]
+        events_by_datagram += hear_all([(media_by_datagram, 0.5)])[0]
+    assert events_by_read == events_by_datagram
+    assert [len(frame) for frame in by_read.frames] == [320, 480, 160 * (len(audio) - 4)]
+    assert np.array_equal(np.concatenate(by_read.frames), np.concatenate(by_datagram.frames))
+    assert by_read.events == by_datagram.events
+    assert len(by_read.events) == len(star_press())
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Self
 
 import numpy as np
@@ -129,6 +130,30 @@ class InboundMedia:
         events = self.packet(data, at)
         return events + hear_all([(self, at)])[0]
 
+    def take(self, datagrams: Sequence[bytes], at: float) -> list[MediaEvent]:
+        """`packet` of each of a read's datagrams, in order of arrival; one that is not RTP
+        is dropped (the one boundary: a bad packet costs only itself)."""
+        payload_type = self.format.payload_type
+        # Nearly every read is all plain audio (no padding, extension or CSRC): one pass that
+        # calls nothing per datagram. Else datagram by datagram.
+        audio = [
+            data[RTP_HEADER_LENGTH:]
+            for data in datagrams
+            if len(data) > RTP_HEADER_LENGTH
+            and data[0] == _PLAIN_HEADER
+            and data[1] & 0x7F == payload_type
+        ]
+        if len(audio) == len(datagrams):
+            self._payloads += audio
+            return []
+        events: list[MediaEvent] = []
+        for data in datagrams:
+            try:
+                events += self.packet(data, at)
+            except ValueError as exc:
+                log.debug("dropped a datagram: %s", exc)
+        return events
+
     def packet(self, data: bytes, at: float) -> list[MediaEvent]:
         """Take one datagram: a telephone-event goes to the listeners now (the events it
         gives rise to), audio waits for `hear_all`. ValueError as `received`."""
@@ -167,29 +192,30 @@ def hear_all(calls: Sequence[tuple[InboundMedia, float]]) -> list[list[MediaEven
     audio of all calls in one law is decoded at once, and each listener class hears all
     calls at once (`MediaListener.audio_of_many`): numpy's cost per call is most of the
     cost of a few packets."""
-    coded: dict[str, list[tuple[int, InboundMedia, bytes, float]]] = {}
+    coded: dict[str, list[tuple[int, InboundMedia, list[bytes], float]]] = {}
     for index, (media, at) in enumerate(calls):
-        payload = media.take_payloads()
-        if payload:
-            coded.setdefault(media.format.codec, []).append((index, media, payload, at))
-    heard: dict[type[MediaListener], list[tuple[int, MediaListener, Samples, float]]] = {}
-    for codec, payloads in coded.items():
-        samples = _DECODERS[codec](b"".join(payload for _, _, payload, _ in payloads))
+        if media._payloads:
+            payloads, media._payloads = media._payloads, []
+            coded.setdefault(media.format.codec, []).append((index, media, payloads, at))
+    # Per listener class: the index in `calls` of each call it hears, and what it hears.
+    heard: dict[type[MediaListener], tuple[list[int], list[tuple[MediaListener, Samples, float]]]]
+    heard = {}
+    for codec, taken in coded.items():
+        samples = _DECODERS[codec](b"".join(chain.from_iterable(p for _, _, p, _ in taken)))
         start = 0
-        for index, media, payload, at in payloads:
-            end = start + len(payload)
+        for index, media, payloads, at in taken:
+            end = start + sum(map(len, payloads))
             for listener in media.listeners:
                 if listener.hears_audio:
-                    heard.setdefault(type(listener), []).append(
-                        (index, listener, samples[start:end], at)
-                    )
+                    indexes, items = heard.setdefault(type(listener), ([], []))
+                    indexes.append(index)
+                    items.append((listener, samples[start:end], at))
             start = end
     events: list[list[MediaEvent]] = [[] for _ in calls]
-    for kind, items in heard.items():
-        found = kind.audio_of_many([(listener, samples, at) for _, listener, samples, at in items])
-        for (index, *_), listener_events in zip(items, found, strict=True):
-            if listener_events:
-                events[index].extend(listener_events)
+    for kind, (indexes, items) in heard.items():
+        for index, found in zip(indexes, kind.audio_of_many(items), strict=True):
+            if found:
+                events[index].extend(found)
     return events
 
 
@@ -240,28 +266,28 @@ class RtpReceiver:
         now = self._loop.time()
         calls = list(self._calls.items())
         for sock, call in calls:
-            self._read(sock, call, now - call.started)
+            datagrams = _read(sock)
+            if datagrams:
+                for event in call.media.take(datagrams, now - call.started):
+                    call.report(event)
         heard = hear_all([(call.media, now - call.started) for _, call in calls])
         for (_, call), events in zip(calls, heard, strict=True):
             for event in events:
                 call.report(event)
 
-    def _read(self, sock: socket.socket, call: _Listening, at: float) -> None:
-        for _ in range(READS_PER_TICK):
-            try:
-                data = sock.recv(MAX_DATAGRAM)
-            except BlockingIOError:
-                return
-            except OSError as exc:  # an ICMP error for what we sent: not the callee's media
-                log.debug("RTP socket %s: %s", sock.getsockname(), exc)
-                continue
-            try:
-                events = call.media.packet(data, at)
-            except ValueError as exc:  # the one boundary: a bad packet is dropped
-                log.debug("dropped a datagram on %s: %s", sock.getsockname(), exc)
-                continue
-            for event in events:
-                call.report(event)
+
+def _read(sock: socket.socket) -> list[bytes]:
+    """The datagrams waiting on `sock`, READS_PER_TICK at most."""
+    datagrams: list[bytes] = []
+    receive, keep = sock.recv, datagrams.append
+    for _ in range(READS_PER_TICK):
+        try:
+            keep(receive(MAX_DATAGRAM))
+        except BlockingIOError:
+            break
+        except OSError as exc:  # an ICMP error for what we sent: not the callee's media
+            log.debug("RTP socket %s: %s", sock.getsockname(), exc)
+    return datagrams
 
 
 @dataclass(frozen=True, slots=True)
