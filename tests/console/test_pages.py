@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,10 +15,11 @@ from tests.console.conftest import PASSWORD, Browser
 from tests.webhooks.outbox import final_calls
 from voxcall.calls.dialers import new_dialer
 from voxcall.calls.service import CallOptions
+from voxcall.console import i18n
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.projects import Project
 from voxcall.domain.users import Role
-from voxcall.domain.webhooks import WebhookOutcome
+from voxcall.domain.webhooks import KEPT_FIRST_REQUESTS, KEPT_LAST_REQUESTS, WebhookOutcome
 from voxcall.runtime import Services
 from voxcall.tokens import token_prefix
 
@@ -139,6 +141,56 @@ def test_a_calls_page_lists_its_webhook_requests(
     # The developers page: the last request's status code beside its error.
     developers = owner.client.get("/developers").text
     assert ("503" if language == "en" else "۵۰۳") in developers and "HTTP 503" in developers
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_a_calls_page_says_how_many_webhook_requests_were_not_kept(
+    owner: Browser, acme: Project, console_services: Services, language: str
+) -> None:
+    store = console_services.store
+    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=10.0))
+    console_services.projects.set_webhook(acme, "https://hooks.example.com/x")
+    (call,) = final_calls(store, acme, [CallStatus.NORMAL])
+    (event,) = store.lease_webhooks(time.time(), limit=1, lease=30.0, per_project=1)
+    kept = KEPT_FIRST_REQUESTS + KEPT_LAST_REQUESTS
+    owner.client.cookies.set("vx_lang", language)
+
+    def record(first: int, count: int) -> list[str]:
+        """Record `count` failed requests, 1 ms, 2 ms..., and the rows of the page's table."""
+        store.webhook_outcomes(
+            [
+                WebhookOutcome(event.id, n, n, (n + 1) / 1000, 503, retry_at=n + 1)
+                for n in range(first, first + count)
+            ]
+        )
+        page = owner.client.get(f"/calls/{call}").text
+        return re.findall(r"<tr>\s*<td(?: colspan=\"4\")?>(.*?)</td>", page[page.index("<h3>") :])
+
+    assert record(0, kept) == [_sent(language, n) for n in range(kept)]
+    rows = record(kept, 1)
+    gap = (
+        "… 1 earlier request not kept"
+        if language == "en"
+        else "… یک درخواست پیشین نگه داشته نشده است"
+    )
+    assert rows == [
+        *(_sent(language, n) for n in range(KEPT_FIRST_REQUESTS)),
+        gap,
+        *(_sent(language, n) for n in range(KEPT_FIRST_REQUESTS + 1, kept + 1)),
+    ]
+    rows = record(kept + 1, 86)
+    gap = (
+        "… 87 earlier requests not kept"
+        if language == "en"
+        else "… ۸۷ درخواست پیشین نگه داشته نشده است"
+    )
+    assert rows[KEPT_FIRST_REQUESTS] == gap and len(rows) == kept + 1
+    assert rows[-1] == _sent(language, kept + 86)
+
+
+def _sent(language: str, epoch: int) -> str:
+    """When a request was sent, as the call page writes it (in the project's zone)."""
+    return i18n.when(language, epoch, ZoneInfo("Asia/Tehran"), seconds=True)
 
 
 def test_send_places_calls_and_refuses_what_the_api_refuses(

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from tests.webhooks.outbox import final_calls, outbox_events, webhook_project
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.reports import DeliveryAttempt
-from voxcall.domain.webhooks import WebhookOutcome
+from voxcall.domain.webhooks import KEPT_FIRST_REQUESTS, KEPT_LAST_REQUESTS, WebhookOutcome
 from voxcall.store import schema
 from voxcall.store.store import Store
 
@@ -101,6 +101,39 @@ def test_outcomes_are_recorded_together(any_store: Store) -> None:
     }
     last_status = {x.call_id: x.last_status for x in any_store.deliveries(project.id)}
     assert last_status == {a.call.id: 204, b.call.id: 500, c.call.id: None, d.call.id: None}
+
+
+def test_an_event_keeps_its_first_and_latest_requests(any_store: Store) -> None:
+    project, _ = webhook_project(any_store, "p", URL)
+    final_calls(any_store, project, [CallStatus.NORMAL] * 2)
+    now = time.time()
+    down, up = any_store.lease_webhooks(now, limit=2, lease=30.0, per_project=2)
+
+    def failed(event_id: str, n: int) -> WebhookOutcome:
+        return WebhookOutcome(event_id, now + n, now + n, 1.0, 503, retry_at=now + n + 1)
+
+    # One request at a time, then two of one event in one write, beside another's first.
+    for n in range(KEPT_FIRST_REQUESTS + KEPT_LAST_REQUESTS + 5):
+        any_store.webhook_outcomes([failed(down.id, n)])
+    total = KEPT_FIRST_REQUESTS + KEPT_LAST_REQUESTS + 7
+    any_store.webhook_outcomes([failed(down.id, total - 2), failed(down.id, total - 1)])
+    any_store.webhook_outcomes([failed(up.id, 0)])
+
+    kept = [r.sent_at - now for r in any_store.delivery_attempts(project.id, down.call.id)]
+    assert kept == [
+        *range(KEPT_FIRST_REQUESTS),
+        *range(total - KEPT_LAST_REQUESTS, total),
+    ]
+    not_kept = {d.call_id: d.requests_not_kept for d in any_store.deliveries(project.id)}
+    assert not_kept == {down.call.id: total - len(kept), up.call.id: 0}
+    assert len(any_store.delivery_attempts(project.id, up.call.id)) == 1
+    # A resend goes on counting: its requests are the event's latest.
+    assert any_store.redeliver(project.id, down.id)
+    any_store.webhook_outcomes([failed(down.id, total)])
+    kept = [r.sent_at - now for r in any_store.delivery_attempts(project.id, down.call.id)]
+    assert kept[KEPT_FIRST_REQUESTS - 1 :] == [2, *range(total + 1 - KEPT_LAST_REQUESTS, total + 1)]
+    (delivery,) = any_store.deliveries(project.id, call_id=down.call.id)
+    assert delivery.requests_not_kept == total + 1 - len(kept)
 
 
 def test_an_outcome_without_an_answer_says_why() -> None:

@@ -19,7 +19,7 @@ from voxcall.domain.reports import (
     CallFilter,
     CallPage,
     Delivery,
-    DeliveryAttempt,
+    DeliveryRequests,
     LedgerPage,
     Summary,
     Timeline,
@@ -46,7 +46,7 @@ class CallDetail:
     call: Call
     attempts: list[Attempt]
     deliveries: list[Delivery]
-    delivery_attempts: list[DeliveryAttempt]  # the requests of its webhook event, oldest first
+    delivery_requests: DeliveryRequests  # the kept requests of its webhook event
 
 
 def start_of_day(now: float, zone: ZoneInfo) -> int:
@@ -102,11 +102,15 @@ class ReportService:
         call = self.store.get_call(project.id, call_id) if is_id(call_id) else None
         if call is None:
             raise NotFound("id: no such call")
+        deliveries = self.store.deliveries(project.id, call_id=call.id)
+        not_kept = sum(d.requests_not_kept for d in deliveries)  # a call has one event at most
         return CallDetail(
             call,
             self.store.attempts(call.id),
-            self.store.deliveries(project.id, call_id=call.id),
-            self.store.delivery_attempts(project.id, call.id),
+            deliveries,
+            DeliveryRequests.around_gap(
+                self.store.delivery_attempts(project.id, call.id), not_kept
+            ),
         )
 
     def ledger(self, project: Project, before: int | None, limit: int = 50) -> LedgerPage:

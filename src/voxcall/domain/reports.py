@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from voxcall.domain.calls import Call, CallStatus
 from voxcall.domain.money import LedgerEntry
+from voxcall.domain.webhooks import KEPT_FIRST_REQUESTS
 
 BUCKET = 600  # seconds a bar of the calls-over-time chart covers
 
@@ -85,6 +86,7 @@ class Delivery:
     failed_at: float | None
     last_error: str
     last_status: int | None  # the status code of its last recorded attempt, if one answered
+    requests_not_kept: int  # its requests deleted to keep its history short
 
     @property
     def state(self) -> str:
@@ -102,6 +104,24 @@ class DeliveryAttempt:
     duration: float  # seconds
     status_code: int | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRequests:
+    """The kept requests of a webhook event, oldest first: its first ones, then as many not
+    kept, then its latest (voxcall.domain.webhooks.KEPT_FIRST_REQUESTS and KEPT_LAST_REQUESTS).
+    """
+
+    first: list[DeliveryAttempt]
+    not_kept: int
+    last: list[DeliveryAttempt]
+
+    @classmethod
+    def around_gap(cls, kept: list[DeliveryAttempt], not_kept: int) -> DeliveryRequests:
+        """The gap, if there is one, follows the first KEPT_FIRST_REQUESTS kept."""
+        if not not_kept:
+            return cls(kept, 0, [])
+        return cls(kept[:KEPT_FIRST_REQUESTS], not_kept, kept[KEPT_FIRST_REQUESTS:])
 
 
 @dataclass(frozen=True, slots=True)

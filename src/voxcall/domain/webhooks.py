@@ -7,6 +7,12 @@ from dataclasses import dataclass
 
 from voxcall.domain.calls import Call
 
+# The requests of an event that are kept: its first ones (how its delivery began) and its
+# latest (how it is going). Those between are deleted, and counted, as each new one is
+# recorded, so that a receiver down for 24 h leaves 23 rows per event, not 100 and more.
+KEPT_FIRST_REQUESTS = 3
+KEPT_LAST_REQUESTS = 20
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookDelivery:

@@ -115,7 +115,7 @@ class Reports(Database):
             return [_delivery(r._mapping) for r in conn.execute(query).all()]
 
     def delivery_attempts(self, project_id: str, call_id: str) -> list[DeliveryAttempt]:
-        """Every recorded request of the call's webhook event, oldest first."""
+        """The kept requests of the call's webhook event, oldest first."""
         w = t.webhook_events.c
         a = t.webhook_attempts.c
         query = (
@@ -180,4 +180,5 @@ def _delivery(m: Mapping[Any, Any]) -> Delivery:
         failed_at=m["failed_at"],
         last_error=m["last_error"],
         last_status=m["last_status"],
+        requests_not_kept=m["requests_not_kept"],
     )

@@ -254,6 +254,8 @@ webhook_events = Table(
     Column("delivered_at", Float, nullable=True),
     Column("failed_at", Float, nullable=True),  # gave up after the retry window
     Column("last_error", String(300), nullable=False),
+    # its requests deleted from webhook_attempts (KEPT_FIRST_REQUESTS, KEPT_LAST_REQUESTS)
+    Column("requests_not_kept", Integer, nullable=False, server_default=text("0")),
     Index("ix_webhook_events_due", "delivered_at", "failed_at", "next_attempt_at"),
     # Each project's oldest pending events, for the lease (one seek per project).
     Index(
@@ -267,6 +269,7 @@ webhook_events = Table(
 
 # Every recorded request of a webhook event: what its receiver answered, or why nothing came.
 # Written with the event's outcome; a resend adds to it. History begins with migration 0021.
+# Only an event's first and latest requests are kept (voxcall.domain.webhooks).
 webhook_attempts = Table(
     "webhook_attempts",
     metadata,

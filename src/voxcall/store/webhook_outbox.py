@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, union_all, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, union_all, update
 
-from voxcall.domain.webhooks import WebhookDelivery, WebhookOutcome, lease_shares
+from voxcall.domain.webhooks import (
+    KEPT_FIRST_REQUESTS,
+    KEPT_LAST_REQUESTS,
+    WebhookDelivery,
+    WebhookOutcome,
+    lease_shares,
+)
 from voxcall.store import schema as t
 from voxcall.store.call_rows import call_from_row
 from voxcall.store.database import Database
@@ -105,7 +112,7 @@ class WebhookOutbox(Database):
 
     def webhook_outcomes(self, outcomes: Sequence[WebhookOutcome]) -> None:
         """Record how attempts ended, and each attempt itself, all in one transaction (one
-        commit)."""
+        commit), in which the requests their events no longer keep are deleted."""
         delivered, retried, given_up = [], [], []
         attempts = [
             {
@@ -135,6 +142,7 @@ class WebhookOutbox(Database):
                     conn.execute(statement, rows)
             if attempts:
                 conn.execute(insert(t.webhook_attempts), attempts)
+                _forget_middle_requests(conn, {o.event_id for o in outcomes})
 
     def webhook_events(self, project_id: str) -> list[Mapping[str, Any]]:
         with self._read() as conn:
@@ -144,6 +152,33 @@ class WebhookOutbox(Database):
                 .order_by(t.webhook_events.c.created_at)
             ).all()
         return [dict(r._mapping) for r in rows]
+
+
+def _forget_middle_requests(conn: Connection, event_ids: Collection[str]) -> None:
+    """Delete the requests of these events beyond their first KEPT_FIRST_REQUESTS and
+    before their last KEPT_LAST_REQUESTS, counting them on each event."""
+    a = t.webhook_attempts.c
+    numbered = (
+        select(
+            a.seq,
+            func.row_number().over(partition_by=a.event_id, order_by=a.seq).label("from_first"),
+            func.row_number()
+            .over(partition_by=a.event_id, order_by=a.seq.desc())
+            .label("from_last"),
+        )
+        .where(a.event_id.in_(event_ids))
+        .subquery()
+    )
+    middle = select(numbered.c.seq).where(
+        numbered.c.from_first > KEPT_FIRST_REQUESTS, numbered.c.from_last > KEPT_LAST_REQUESTS
+    )
+    forgotten = Counter(
+        conn.execute(
+            delete(t.webhook_attempts).where(a.seq.in_(middle)).returning(a.event_id)
+        ).scalars()
+    )
+    if forgotten:
+        conn.execute(_REQUESTS_NOT_KEPT, [{"b_id": e, "b_count": n} for e, n in forgotten.items()])
 
 
 # Each project with a webhook, and the next_attempt_at of its oldest pending event (a seek in
@@ -166,4 +201,7 @@ _WEBHOOK_RETRY = _WEBHOOK_OUTCOME.values(
 )
 _WEBHOOK_GIVEN_UP = _WEBHOOK_OUTCOME.values(
     last_error=bindparam("b_error"), failed_at=bindparam("b_at")
+)
+_REQUESTS_NOT_KEPT = _WEBHOOK_OUTCOME.values(
+    requests_not_kept=t.webhook_events.c.requests_not_kept + bindparam("b_count")
 )
