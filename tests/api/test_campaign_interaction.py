@@ -70,7 +70,8 @@ def test_a_file_campaign_takes_them_as_form_fields(
     assert campaign["machineDetection"] == "humansOnly"
 
 
-_REFUSALS = [
+# The CLI's `campaign create` refuses the same with the same messages (tests/cli).
+REFUSALS = [
     ({"gather": {}}, "gather.maxDigits: required"),
     ({"gather": {"maxDigits": 0}}, "gather.maxDigits: must be between 1 and 16"),
     ({"gather": {"maxDigits": "17"}}, "gather.maxDigits: must be between 1 and 16"),
@@ -91,7 +92,7 @@ _REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "message"), _REFUSALS)
+@pytest.mark.parametrize(("fields", "message"), REFUSALS)
 def test_json_refusals_name_the_field(
     client: TestClient, tenant: Tenant, voice_id: str, fields: dict[str, Any], message: str
 ) -> None:
@@ -105,7 +106,7 @@ def test_json_refusals_name_the_field(
     [
         *(
             ({k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}, message)
-            for fields, message in _REFUSALS
+            for fields, message in REFUSALS
         ),
         ({"gather": "maxDigits=2"}, "gather: must be a JSON object"),
     ],

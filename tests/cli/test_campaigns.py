@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_campaign_interaction import REFUSALS
 from tests.conftest import Tenant
 from voxcall.calls.campaigns import CampaignFields
 from voxcall.cli import main
@@ -121,3 +122,70 @@ def test_show_says_what_an_interactive_campaign_asks(
     code, out, _ = _run(settings, capsys, "campaign", "show", "acme", campaign.id, "--json")
     shown = json.loads(out)
     assert (shown["gather"]["maxDigits"], shown["machineDetection"]) == (2, "detect")
+
+
+def test_create_takes_keys_and_machine_detection(
+    settings: Settings,
+    tenant: Tenant,
+    voice_id: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("09121234567\n")
+    gather = '{"maxDigits": 4, "timeout": "10", "finishOnKey": "#", "repeatKey": "*"}'
+    code, out, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(listed), "--name", "keys"),
+        *("--voice", voice_id, "--gather", gather, "--machine-detection", "voicemail"),
+    )
+    assert code == 0, err
+    assert out.rstrip("\n").split("\t")[-2:] == [
+        'gather={"maxDigits": 4, "timeout": 10, "finishOnKey": "#", "repeatKey": "*"}',
+        "machineDetection=voicemail",
+    ]
+    code, out, _ = _run(settings, capsys, "campaign", "show", "acme", out.split("\t")[0], "--json")
+    shown = json.loads(out)
+    assert shown["gather"] == {"maxDigits": 4, "timeout": 10, "finishOnKey": "#", "repeatKey": "*"}
+    assert shown["machineDetection"] == "voicemail"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        *(
+            (
+                [
+                    *(("--gather", json.dumps(fields["gather"])) if "gather" in fields else ()),
+                    *(
+                        ("--machine-detection", fields["machineDetection"])
+                        if "machineDetection" in fields
+                        else ()
+                    ),
+                ],
+                message,
+            )
+            for fields, message in REFUSALS
+        ),
+        (["--gather", "maxDigits=2"], "gather: must be a JSON object"),
+    ],
+)
+def test_create_refuses_what_the_api_refuses_with_its_message(
+    settings: Settings,
+    tenant: Tenant,
+    voice_id: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    message: str,
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("09121234567\n")
+    code, out, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(listed), "--name", "keys"),
+        *("--voice", voice_id, *options),
+    )
+    assert (code, out, err) == (1, "", f"error: {message}\n")

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from voxcall.api.campaign_schemas import campaign_json, gather_json
+from voxcall.api.campaign_schemas import CampaignForm, campaign_json, gather_json
+from voxcall.api.errors import validation_message
 from voxcall.billing.money import toman
-from voxcall.calls.campaigns import CampaignFields, CampaignService
+from voxcall.calls.campaigns import CampaignService
 from voxcall.calls.errors import RequestRefused
 from voxcall.cli.common import Admin, DataOption, JsonOption, fail, open_admin
 from voxcall.domain.calls import CallStatus
@@ -23,6 +26,15 @@ from voxcall.domain.projects import Project
 
 ProjectArgument = Annotated[str, typer.Argument(help="The project's name.")]
 IdArgument = Annotated[str, typer.Argument(help="The campaign's id.")]
+GATHER_HELP = (
+    "Collect key presses (api.md §11), as a JSON object: maxDigits 1-16, timeout 1-30 s "
+    '(default 5), finishOnKey and repeatKey optional, e.g. \'{"maxDigits": 1, "timeout": 5, '
+    '"finishOnKey": "#", "repeatKey": "*"}\'.'
+)
+MACHINE_DETECTION_HELP = (
+    "Answering machines (api.md §11): off, detect (report only), voicemail (play after the "
+    "greeting) or humansOnly (hang up on a machine), e.g. --machine-detection voicemail."
+)
 
 
 def _show(admin: Admin, project: Project, campaign: Campaign, json_out: bool) -> None:
@@ -74,20 +86,30 @@ def create(
     calls_per_minute: Annotated[int | None, typer.Option(min=1)] = None,
     start_at: Annotated[int | None, typer.Option(help="Epoch seconds; default now.")] = None,
     end_at: Annotated[int | None, typer.Option(help="Epoch seconds; default a week on.")] = None,
+    gather: Annotated[str | None, typer.Option(help=GATHER_HELP)] = None,
+    machine_detection: Annotated[str, typer.Option(help=MACHINE_DETECTION_HELP)] = "off",
     json_out: JsonOption = False,
 ) -> None:
     """Import a list as a new campaign (the whole list is stored before this returns)."""
+    try:
+        given_gather = None if gather is None else json.loads(gather)
+    except ValueError:
+        fail("gather: must be a JSON object")  # as the API answers a form field
+    fields = _checked(
+        {
+            "name": name,
+            "voiceId": voice,
+            "serverId": server,
+            "retryCount": retry_count,
+            "startAt": start_at,
+            "endAt": end_at,
+            "maxChannels": max_channels,
+            "callsPerMinute": calls_per_minute,
+            "gather": given_gather,
+            "machineDetection": machine_detection,
+        }
+    ).fields(voice)
     admin = open_admin(data)
-    fields = CampaignFields(
-        name=name,
-        voice_id=voice,
-        server_id=server,
-        retry_count=retry_count,
-        start_at=start_at,
-        end_at=end_at,
-        max_channels=max_channels,
-        calls_per_minute=calls_per_minute,
-    )
     try:
         size = file.stat().st_size
         with (
@@ -106,6 +128,15 @@ def create(
     if not json_out:
         for line in campaign.rejected:
             typer.echo(f"skipped line {line.line} ({line.reason}): {line.value}", err=True)
+
+
+def _checked(form: dict[str, object]) -> CampaignForm:
+    """A campaign's fields by the API's names, checked as the API checks them, with its
+    messages (which name the API's fields: gather.maxDigits...)."""
+    try:
+        return CampaignForm.model_validate(form)
+    except ValidationError as exc:
+        fail(validation_message(RequestValidationError(exc.errors())))
 
 
 def list_(
