@@ -26,6 +26,10 @@ from voxcall.domain.projects import Project
 
 ProjectArgument = Annotated[str, typer.Argument(help="The project's name.")]
 IdArgument = Annotated[str, typer.Argument(help="The campaign's id.")]
+FILE_HELP = (
+    "The numbers: a text file, one a line, or a CSV with a phoneNumber, phone, mobile or number "
+    "column (a header line, a BOM and Persian digits are understood), e.g. customers.csv."
+)
 GATHER_HELP = (
     "Collect key presses (api.md §11), as a JSON object: maxDigits 1-16, timeout 1-30 s "
     '(default 5), finishOnKey and repeatKey optional, e.g. \'{"maxDigits": 1, "timeout": 5, '
@@ -76,16 +80,28 @@ class _Counted:
 
 def create(
     project: ProjectArgument,
-    file: Annotated[Path, typer.Option("--file", help="CSV or text list of numbers.")],
-    name: Annotated[str, typer.Option(help="The campaign's name.")],
-    voice: Annotated[str, typer.Option(help="The id of the voice to play.")],
+    file: Annotated[Path, typer.Option("--file", help=FILE_HELP)],
+    name: Annotated[str, typer.Option(help="The campaign's name, 1 to 100 characters.")],
+    voice: Annotated[str, typer.Option(help="The id of the voice to play, as the API gave it.")],
     data: DataOption = None,
-    server: Annotated[str | None, typer.Option(help="The dialer to use.")] = None,
-    retry_count: Annotated[int, typer.Option(min=0, max=5)] = 1,
-    max_channels: Annotated[int | None, typer.Option(min=1)] = None,
-    calls_per_minute: Annotated[int | None, typer.Option(min=1)] = None,
-    start_at: Annotated[int | None, typer.Option(help="Epoch seconds; default now.")] = None,
-    end_at: Annotated[int | None, typer.Option(help="Epoch seconds; default a week on.")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="The id of the dialer to use, e.g. d1 (dialer list).")
+    ] = None,
+    retry_count: Annotated[
+        int, typer.Option(min=0, max=5, help="Retries of a busy or unanswered number.")
+    ] = 1,
+    max_channels: Annotated[
+        int | None, typer.Option(min=1, help="At most this many of its calls at once, 1-100000.")
+    ] = None,
+    calls_per_minute: Annotated[
+        int | None, typer.Option(min=1, help="At most this many calls started a minute, 1-1000000.")
+    ] = None,
+    start_at: Annotated[
+        int | None, typer.Option(help="Epoch seconds, e.g. 1767225600; default now.")
+    ] = None,
+    end_at: Annotated[
+        int | None, typer.Option(help="Epoch seconds, e.g. 1767830400; default a week on.")
+    ] = None,
     gather: Annotated[str | None, typer.Option(help=GATHER_HELP)] = None,
     machine_detection: Annotated[str, typer.Option(help=MACHINE_DETECTION_HELP)] = "off",
     json_out: JsonOption = False,

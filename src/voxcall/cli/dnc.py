@@ -14,7 +14,8 @@ from voxcall.cli.common import Admin, DataOption, JsonOption, fail, open_admin
 from voxcall.domain.projects import Project
 
 ProjectOption = Annotated[
-    str | None, typer.Option("--project", help="The project's list (by project name).")
+    str | None,
+    typer.Option("--project", help="The project's list, by its name: --project acme."),
 ]
 GlobalOption = Annotated[
     bool, typer.Option("--global", help="The operator's list, for every project.")
@@ -33,11 +34,14 @@ def _list_of(admin: Admin, project: str | None, operator: bool) -> tuple[Project
 
 def add(
     numbers: Annotated[
-        list[str] | None, typer.Argument(help="Numbers, in any written form.")
+        list[str] | None,
+        typer.Argument(help="Numbers, in any written form: 09121234567 +989351234567."),
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", help="A CSV or text list of numbers, as a campaign's."),
+        typer.Option(
+            "--file", help="A text or CSV list of numbers, as a campaign's: --file numbers.csv."
+        ),
     ] = None,
     project: ProjectOption = None,
     global_: GlobalOption = False,
@@ -77,7 +81,7 @@ def add(
 
 
 def remove(
-    number: str,
+    number: Annotated[str, typer.Argument(help="A number, in any written form: 09121234567.")],
     project: ProjectOption = None,
     global_: GlobalOption = False,
     data: DataOption = None,

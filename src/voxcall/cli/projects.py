@@ -87,7 +87,7 @@ def _regions(text: str) -> list[str]:
 
 
 def update(
-    name: str,
+    name: Annotated[str, typer.Argument(help="The project's name.")],
     data: DataOption = None,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per second.", min=1)] = None,
     default_dialer: Annotated[
@@ -103,8 +103,10 @@ def update(
     window: Annotated[
         str | None,
         typer.Option(
-            help='Default calling window, as "sat-wed 09:00-20:00 Asia/Tehran" (a zone, or '
-            '"callee" for the number\'s); "none" removes it.'
+            help="Default calling window: days (a range or a list, sat to fri), hours HH:MM-HH:MM "
+            '(they may wrap midnight; 24:00 ends a day) and a time zone (IANA, or "callee" for '
+            'the number\'s), e.g. "sat-wed 09:00-20:00 Asia/Tehran" or "mon,wed,fri 22:00-06:00 '
+            'callee"; "none" removes it.'
         ),
     ] = None,
 ) -> None:
