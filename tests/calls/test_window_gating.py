@@ -148,12 +148,15 @@ def test_a_call_accepted_outside_its_window_is_due_at_its_opening(
 async def test_a_retry_waits_for_the_next_opening(
     services: Services, project: Project, opening: float, clock: Clock
 ) -> None:
-    """Busy at the opening; due an hour later, when the window has closed: the next day."""
+    """Busy at the opening; due an hour later, when the window has closed: the next day,
+    held by its window from its back-off's end."""
     voice = silent_voice(services, project, 0.2)
     clock.now = opening
     (call,) = services.calls.place(project, ["09121230005"], voice, LONG_LIFE)
     await until(lambda: current(services, call).attempts == 1)
     await until(waits_until(services, call, opening + DAY))
+    held = services.store.held_calls(limit=10)
+    assert [(h.call.id, h.held_from) for h in held] == [(call.id, opening + 3600)]
     clock.now = opening + DAY
     await until(ends_as(services, call, CallStatus.NORMAL))
     assert starts(services, call) == [opening, opening + DAY]

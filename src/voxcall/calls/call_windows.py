@@ -4,25 +4,36 @@ A campaign's call has its campaign's window, else its project's default; a singl
 TTS call has its project's default; with none it may start at any time. One-time codes are
 never held: they are sent because someone asked for them just now (a code that arrives
 after the night is useless), so neither windows nor holidays apply to them.
+
+A call that a window holds past when it was otherwise due (at its acceptance, its back-off's
+end, or a claim handed back) is marked so in the store; when a window is widened or cleared
+or a holiday removed, those calls are due again by the rules now in force (`bring_forward`),
+while a retry's back-off is never shortened.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from typing import Protocol
 
 from voxcall.calls.windows import CALLEE, Window, is_open, next_opening
 from voxcall.domain.calls import Call, CallClass
 from voxcall.domain.campaigns import Campaign
 from voxcall.domain.projects import Project
-from voxcall.store.window_waits import WindowsInForce
+from voxcall.store.window_waits import HeldCall, WindowsInForce
 
 # Seconds the scheduler and the releaser keep the windows and holidays they read: a change
-# made meanwhile applies that much later (a call already waiting for an opening keeps it).
+# made meanwhile applies that much later.
 WINDOWS_REFRESH = 5.0
+# How many held calls are recomputed at a time when a window or holiday changes.
+HELD_BATCH = 1000
+# The farthest local dates are from UTC's: UTC+14 (Kiribati) and UTC-12.
+_ZONES_AHEAD, _ZONES_BEHIND = timedelta(hours=14), timedelta(hours=12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,68 @@ def opening_from(
     except ValueError:  # a window in the callee's zone, and the number's zone is unknown
         opening = None
     return opening if opening is not None else max(at, expires_at)
+
+
+class HeldCalls(Protocol):
+    def windows_in_force(self) -> WindowsInForce: ...
+
+    def held_calls(
+        self,
+        *,
+        project_id: str | None = None,
+        between: tuple[float, float] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int,
+    ) -> list[HeldCall]: ...
+
+    def bring_forward(self, due: Sequence[tuple[str, float]]) -> None: ...
+
+
+def brought_forward(
+    held: Sequence[HeldCall], rules: WindowRules, now: float
+) -> list[tuple[str, float]]:
+    """The held calls that `rules` let go before the time they wait for, each with its new
+    due time: its window's first opening from when it was otherwise due (or `now`, if that
+    is past), and no sooner than WINDOWS_REFRESH from `now`, once every worker has read
+    `rules` (one with the old would hand the call back to the old opening). A call of a
+    campaign begun after `rules` were read is left alone."""
+    due = []
+    for h in held:
+        if not rules.knows(h.call):
+            continue
+        at = max(attempt_from(h.call, rules, max(now, h.held_from)), now + WINDOWS_REFRESH)
+        if at < h.call.next_attempt_at:
+            due.append((h.call.id, at))
+    return due
+
+
+def rewindow(
+    store: HeldCalls,
+    now: float,
+    *,
+    project_id: str | None = None,
+    holiday: date | None = None,
+) -> None:
+    """Bring forward the held calls that the windows and holidays now in force let go
+    earlier: `project_id`'s after its default window changed, or those held over `holiday`
+    after it was removed, a batch at a time."""
+    rules = WindowRules.from_stored(store.windows_in_force())
+    between = None
+    if holiday is not None:
+        midnight = datetime.combine(holiday, clock_time(), UTC)
+        between = (
+            (midnight - _ZONES_AHEAD).timestamp(),
+            (midnight + timedelta(days=1) + _ZONES_BEHIND).timestamp(),
+        )
+    after = None
+    while True:
+        held = store.held_calls(
+            project_id=project_id, between=between, after=after, limit=HELD_BATCH
+        )
+        store.bring_forward(brought_forward(held, rules, now))
+        if len(held) < HELD_BATCH:
+            return
+        after = (held[-1].call.project_id, held[-1].call.id)
 
 
 def releasing(campaign: Campaign, rules: WindowRules, now: float) -> bool:

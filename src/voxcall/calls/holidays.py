@@ -7,8 +7,9 @@ import re
 import time
 from datetime import date
 
+from voxcall.calls.call_windows import rewindow
 from voxcall.calls.errors import AdminRefused
-from voxcall.store.holidays import Holidays
+from voxcall.store.store import Store
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -27,7 +28,7 @@ def parse_day(text: str) -> date:
 
 
 class HolidayService:
-    def __init__(self, store: Holidays) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def add(self, text: str) -> tuple[date, bool]:
@@ -36,9 +37,11 @@ class HolidayService:
         return day, self.store.add_holiday(day, int(time.time()))
 
     def remove(self, text: str) -> date:
+        """Calls that the holiday held are due again by their windows alone."""
         day = parse_day(text)
         if not self.store.remove_holiday(day):
             raise AdminRefused(f"{day.isoformat()} is not a holiday")
+        rewindow(self.store, time.time(), holiday=day)
         return day
 
     def list(self) -> list[tuple[date, int]]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from voxcall.calls.accounts import check_top_up
-from voxcall.calls.call_windows import project_window
+from voxcall.calls.call_windows import project_window, rewindow
 from voxcall.calls.errors import AdminRefused, NotFound
 from voxcall.calls.windows import Window
 from voxcall.domain.projects import Project
@@ -67,7 +68,8 @@ class ProjectService:
         clear_window: bool = False,
     ) -> None:
         """Change what is given; `default_dialer=""` clears the project's default dialer,
-        `clear_window` its default calling window (its calls may then start at any time)."""
+        `clear_window` its default calling window (its calls may then start at any time).
+        Calls the old window held that the new one (or none) lets go earlier are due then."""
         if default_dialer and self.store.get_dialer(default_dialer) is None:
             raise AdminRefused(f"no dialer {default_dialer!r}")
         self.store.update_project(
@@ -80,6 +82,8 @@ class ProjectService:
             window=json.dumps(window.to_json()) if window is not None else None,
             clear_window=clear_window,
         )
+        if window is not None or clear_window:
+            rewindow(self.store, time.time(), project_id=project.id)
 
     @staticmethod
     def window(project: Project) -> Window | None:

@@ -390,11 +390,14 @@ class Scheduler:
             dialer_retry_interval=config.retry_interval,
             now=self.clock(),
         )
-        if settlement.retry_at is not None:
+        backoff_end = settlement.retry_at
+        if backoff_end is not None:
             settlement = replace(
-                settlement, retry_at=attempt_from(call, self._windows, settlement.retry_at)
+                settlement, retry_at=attempt_from(call, self._windows, backoff_end)
             )
         record = attempt_record(claim, outcome, settlement)
+        if backoff_end is not None and record.next_attempt_at != backoff_end:
+            record = replace(record, window_held_from=backoff_end)  # its window holds it
         await self._outcomes.write(call.id, record)
         final = settlement.status.name if settlement.status.is_final else None
         self.metrics.attempt_ended(config.id, outcome.result.name, final)

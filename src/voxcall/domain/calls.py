@@ -161,6 +161,8 @@ class AttemptRecord:
     price_milli: int = 0
     digits: str = ""  # the keys pressed (api.md §11)
     answered_by: AnsweredBy | None = None  # None: machine detection was off
+    # when the retry was due by its back-off, if its calling window pushed next_attempt_at
+    window_held_from: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

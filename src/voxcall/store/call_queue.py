@@ -312,6 +312,7 @@ _REQUEUE_CALL = (
         phase=Phase.QUEUED.value,
         cause=bindparam("b_cause"),
         next_attempt_at=bindparam("b_next_attempt_at"),
+        window_held_from=bindparam("b_window_held_from"),
         updated_at=bindparam("b_updated_at"),
     )
 )
@@ -410,6 +411,7 @@ def _finish(conn: Connection, outcomes: Sequence[tuple[str, AttemptRecord]]) -> 
             "b_status": r.call_status.name,
             "b_cause": r.cause,
             "b_next_attempt_at": r.next_attempt_at,
+            "b_window_held_from": r.window_held_from,
             "b_updated_at": now,
         }
         for call_id, r in done

@@ -38,6 +38,7 @@ def call_row(c: NewCall, campaign_index: int | None, now: float) -> dict[str, An
         "request_date": c.request_date,
         "expires_at": c.expires_at,
         "next_attempt_at": c.not_before if c.not_before is not None else now,
+        "window_held_from": now if c.not_before is not None else None,
         "execution_date": 0,
         "attempts": 0,
         "bill_sec": 0,

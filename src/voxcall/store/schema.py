@@ -139,6 +139,9 @@ calls = Table(
     Column("request_date", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("next_attempt_at", Float, nullable=False),
+    # set while a calling window holds the call past when it was otherwise due (then): a
+    # window widened or a holiday removed lets it go from then on (calls/call_windows.py)
+    Column("window_held_from", Float, nullable=True),
     Column("execution_date", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("bill_sec", Integer, nullable=False),
@@ -168,6 +171,14 @@ calls = Table(
     # the console: a project's calls in progress newest first, and its calls to a number
     Index("ix_calls_project_phase", "project_id", "phase", "request_date"),
     Index("ix_calls_project_number", "project_id", "national_number", "request_date"),
+    # a project's queued calls held by a window, in id order (batches of a recomputation)
+    Index(
+        "ix_calls_window_held",
+        "project_id",
+        "id",
+        sqlite_where=text("phase = 'queued' AND window_held_from IS NOT NULL"),
+        postgresql_where=text("phase = 'queued' AND window_held_from IS NOT NULL"),
+    ),
 )
 
 # The overview's counters of final calls (store/overview_counts.py): per project, per

@@ -1,5 +1,6 @@
 """What the scheduler reads and writes to keep attempts inside their calling windows
-(api.md §10): the windows and holidays in force, and handing a claimed call back to wait.
+(api.md §10): the windows and holidays in force, handing a claimed call back to wait, and
+the calls a window holds, brought forward when a window or holiday changes.
 
 Which window a call has and whether it is open are rules of `voxcall.calls.call_windows`;
 this module only stores them."""
@@ -10,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, tuple_, update
 
-from voxcall.domain.calls import AttemptState, Phase
+from voxcall.domain.calls import AttemptState, Call, Phase
 from voxcall.store import schema as t
+from voxcall.store.call_rows import call_from_row
 from voxcall.store.database import Database
 
 
@@ -33,6 +35,28 @@ class HandBack:
     attempt_id: str
     call_id: str
     not_before: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCall:
+    """A queued call that waits for its window's opening, and when it was otherwise due."""
+
+    call: Call
+    held_from: float
+
+
+# Queued calls a window holds: what ix_calls_window_held holds (its predicate, word for word).
+_HELD = and_(t.calls.c.phase == Phase.QUEUED.value, t.calls.c.window_held_from.is_not(None))
+_BRING_FORWARD = (
+    update(t.calls)
+    .where(
+        t.calls.c.id == bindparam("b_id"),
+        _HELD,
+        # only ever earlier: a narrowed window is left to the claim's check
+        t.calls.c.next_attempt_at > bindparam("b_due"),
+    )
+    .values(next_attempt_at=bindparam("b_due"))
+)
 
 
 class WindowWaits(Database):
@@ -83,9 +107,44 @@ class WindowWaits(Database):
                         phase=Phase.QUEUED.value,
                         attempts=t.calls.c.attempts - 1,
                         next_attempt_at=back.not_before,
+                        # a call held already keeps when it was otherwise due
+                        window_held_from=func.coalesce(
+                            t.calls.c.window_held_from, t.calls.c.next_attempt_at
+                        ),
                         # as the claim writes it: the started second, truncated
                         execution_date=int(last_started or 0),
                     )
                 )
                 handed += 1
         return handed
+
+    def held_calls(
+        self,
+        *,
+        project_id: str | None = None,
+        between: tuple[float, float] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int,
+    ) -> list[HeldCall]:
+        """Up to `limit` queued calls a window holds, in (project, id) order after `after`:
+        of `project_id` only if given; with `between` (from, to), only those held over some
+        of that time. A seek in ix_calls_window_held."""
+        c = t.calls.c
+        query = select(t.calls).where(_HELD).order_by(c.project_id, c.id).limit(limit)
+        if project_id is not None:
+            query = query.where(c.project_id == project_id)
+        if between is not None:
+            query = query.where(c.window_held_from < between[1], c.next_attempt_at > between[0])
+        if after is not None:
+            query = query.where(tuple_(c.project_id, c.id) > tuple_(*after))
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [HeldCall(call_from_row(row), row["window_held_from"]) for row in rows]
+
+    def bring_forward(self, due: Sequence[tuple[str, float]]) -> None:
+        """Make each (call id, time) due at that time if it is held by a window until later;
+        a call claimed or brought forward meanwhile is left alone."""
+        if not due:
+            return
+        with self._write() as conn:
+            conn.execute(_BRING_FORWARD, [{"b_id": call_id, "b_due": at} for call_id, at in due])
