@@ -136,6 +136,7 @@ def test_held_calls_over_a_time_and_brought_forward_only_earlier(store: Store) -
         for at in (soon, later, later)
     ]
     store.insert_calls(calls)
+    assert set(_held(store, project_id=project.id)) == {c.id for c in calls}
     assert set(_held(store, between=(soon + 10, soon + 20))) == {c.id for c in calls[1:]}
     assert set(_held(store, between=(now - 20, now - 10))) == set()
     store.bring_forward([(calls[0].id, later), (calls[1].id, soon), (calls[2].id, later)])

@@ -135,7 +135,9 @@ class WindowWaits(Database):
             query = query.where(c.project_id == project_id)
         if between is not None:
             query = query.where(c.window_held_from < between[1], c.next_attempt_at > between[0])
-        if after is not None:
+        if after is not None and project_id is not None:
+            query = query.where(c.id > after[1])  # SQLite seeks (project_id, id) only so
+        elif after is not None:
             query = query.where(tuple_(c.project_id, c.id) > tuple_(*after))
         with self._read() as conn:
             rows = conn.execute(query).mappings().all()
