@@ -9,7 +9,7 @@ import io
 import pytest
 
 from voxcall.calls.dnc_lists import DncAdded, DncService
-from voxcall.calls.errors import InvalidList
+from voxcall.calls.errors import FileTooLarge, InvalidList
 from voxcall.store.store import Store
 
 
@@ -85,6 +85,6 @@ def test_a_file_that_is_not_a_list_lists_nothing(
 def test_a_list_over_its_size_lists_nothing(admin_store: Store) -> None:
     dnc = DncService(admin_store)
     text = "".join(f"0912{i:07d}\n" for i in range(100_000)).encode()  # 1.1 MiB
-    with pytest.raises(InvalidList, match=r"^file: larger than 1 MiB$"):
+    with pytest.raises(FileTooLarge, match=r"^file: larger than 1 MiB$"):
         dnc.add_file(None, io.BytesIO(text), max_bytes=1024 * 1024)
     assert dnc.page(None, after=None, limit=10) == []

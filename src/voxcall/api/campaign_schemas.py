@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from voxcall.api.schemas import (
+    NAME_PATTERN,
     GatherField,
     GatherFields,
     Language,
@@ -116,7 +117,9 @@ class CampaignForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_extra=_voice_or_text)
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[
+        str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": NAME_PATTERN})
+    ]
     voiceId: str | None = None
     text: Text | None = None
     language: Language = "fa"

@@ -48,6 +48,7 @@ _REFUSALS: dict[type[refused.RequestRefused], tuple[int, str]] = {
     refused.SpeechUnavailable: (503, "Unavailable"),
     refused.NotFound: (404, "NotFound"),
     refused.InvalidList: (400, "InvalidRequest"),
+    refused.InvalidName: (400, "InvalidRequest"),
     refused.VoiceInUse: (409, "VoiceInUse"),
 }
 

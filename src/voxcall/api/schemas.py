@@ -93,6 +93,8 @@ Number = Annotated[int, BeforeValidator(_number)]
 # Checked by the synthesizer (api.md §4), for its messages; described here.
 Language = Annotated[str, Field(json_schema_extra={"enum": list(LANGUAGES)})]
 Text = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT})]
+# A campaign's or a voice's name holds no control character (calls/names.py checks it).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 Numbers = Annotated[list[str], Field(json_schema_extra={"minItems": 1, "maxItems": 100})]
 
 
@@ -214,7 +216,11 @@ class VoiceUpload(BaseModel):
     file: Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
         description="mp3, wav, ogg (vorbis, opus), flac or m4a; at most 10 MiB and 300 s"
     )
-    name: str = Field("", description="the voice's name; empty: the file's name")
+    name: str = Field(
+        "",
+        description="the voice's name; empty: the file's name",
+        json_schema_extra={"pattern": NAME_PATTERN},
+    )
 
 
 T = TypeVar("T")

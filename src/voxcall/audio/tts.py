@@ -82,13 +82,13 @@ def voice(language: str) -> str:
 
 def tts_key(text: str, language: str) -> str:
     """Hex SHA-256 of language and canonical text: the cache key of `synthesize`'s result."""
-    canonical = _canonical(text, language)
+    canonical = canonical_text(text, language)
     return hashlib.sha256(f"{language}\n{canonical}".encode()).hexdigest()
 
 
 def synthesize(text: str, language: str = "fa") -> bytes:
     """`text` spoken in `language`, as 8 kHz mono s16le PCM; TtsError if it cannot be."""
-    canonical = _canonical(text, language)
+    canonical = canonical_text(text, language)
     wav = _run_espeak(canonical, LANGUAGES[language])
     try:
         return decode_voice(wav, max_bytes=_MAX_WAV_BYTES).pcm
@@ -101,7 +101,8 @@ def synthesize(text: str, language: str = "fa") -> bytes:
         raise TtsUnavailable(f"tts: espeak-ng output is not usable audio ({message})") from exc
 
 
-def _canonical(text: str, language: str) -> str:
+def canonical_text(text: str, language: str) -> str:
+    """`text` as it is hashed and spoken (the module's docstring); TtsError if refused."""
     voice(language)
     if not 1 <= len(text) <= MAX_TEXT:
         raise TtsError(f"text: must be 1 to {MAX_TEXT} characters")

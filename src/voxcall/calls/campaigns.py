@@ -20,17 +20,19 @@ import numpy.typing as npt
 
 from voxcall.billing.reservation import max_price
 from voxcall.calls.call_windows import WindowRules, project_window, releasing
-from voxcall.calls.errors import InvalidList, InvalidVoice, NotFound
+from voxcall.calls.errors import FileTooLarge, InvalidList, InvalidVoice, NotFound
 from voxcall.calls.ids import is_id
 from voxcall.calls.lists import (
     BinaryReadable,
     ListError,
     ListNumbers,
     ListReader,
+    ListTooLarge,
     Skipped,
     SkipReason,
     phone_cells,
 )
+from voxcall.calls.names import check_name
 from voxcall.calls.numbers import parse_phone, plain_iranian
 from voxcall.calls.service import CallService
 from voxcall.calls.windows import InvalidWindow, Window
@@ -110,6 +112,7 @@ class CampaignService:
         """Read the list (a JSON array of numbers, or a CSV or text file read in one pass),
         skip what cannot be called, and store the campaign with every number it will call,
         in one transaction, the numbers streaming from the reader to the database."""
+        check_name("name", fields.name)
         now = int(time.time())
         start_at = now if fields.start_at is None else fields.start_at
         end_at = start_at + DEFAULT_RUN if fields.end_at is None else fields.end_at
@@ -160,6 +163,8 @@ class CampaignService:
             )
         except EmptyList as exc:
             raise InvalidList(f"{field}: the list holds no number that can be called") from exc
+        except ListTooLarge as exc:
+            raise FileTooLarge(str(exc)) from exc
         except ListError as exc:
             raise InvalidList(str(exc)) from exc
         self.on_new_campaign()

@@ -14,12 +14,19 @@ import numpy as np
 import numpy.typing as npt
 
 from voxcall.calls.dnc import DncScope, dnc_key, dnc_number, scopes_checked
-from voxcall.calls.errors import DoNotCall, InvalidList, InvalidPhoneNumberError, NotFound
+from voxcall.calls.errors import (
+    DoNotCall,
+    FileTooLarge,
+    InvalidList,
+    InvalidPhoneNumberError,
+    NotFound,
+)
 from voxcall.calls.lists import (
     MAX_BYTES,
     BinaryReadable,
     ListError,
     ListReader,
+    ListTooLarge,
     SkipReason,
     phone_cells,
 )
@@ -70,6 +77,8 @@ class DncService:
         reader = ListReader(cells, dnc_number, plain=plain_iranian)
         try:
             numbers = [batch.keys for batch in reader.numbers()]
+        except ListTooLarge as exc:
+            raise FileTooLarge(str(exc)) from exc
         except ListError as exc:
             raise InvalidList(str(exc)) from exc
         if reader.rows == 0:
@@ -86,7 +95,7 @@ class DncService:
     def page(self, project: Project | None, *, after: str | None, limit: int) -> list[DncEntry]:
         """The list in E.164 order; `after`: the last number of the previous page."""
         entries = self.store.dnc_page(
-            _scope(project), after=None if after is None else _key(after), limit=limit
+            _scope(project), after=None if after is None else _key(after, "after"), limit=limit
         )
         return [DncEntry(display(e164), True, added_at) for e164, added_at in entries]
 
@@ -133,11 +142,11 @@ def _unpacked(keys: list[npt.NDArray[np.int64]]) -> Iterator[list[str]]:
         yield [f"+{digits}" for digits in batch.tolist()]
 
 
-def _key(raw: str) -> str:
+def _key(raw: str, field: str = "phoneNumber") -> str:
     try:
         return dnc_key(raw)
     except InvalidPhoneNumber as exc:
-        raise InvalidPhoneNumberError(f"phoneNumber: {exc}") from exc
+        raise InvalidPhoneNumberError(f"{field}: {exc}") from exc
 
 
 def _scope(project: Project | None) -> str | None:

@@ -39,6 +39,10 @@ class InvalidList(RequestRefused):
     """A campaign's list or times that cannot make a campaign (api.md §8)."""
 
 
+class InvalidName(RequestRefused):
+    """A name given to a campaign or a voice that cannot be kept (calls/names.py)."""
+
+
 class VoiceInUse(RequestRefused):
     pass
 

@@ -63,6 +63,10 @@ class ListError(ValueError):
     """The file cannot be taken as a list; the message names the file or the line."""
 
 
+class ListTooLarge(ListError):
+    """The file is larger than a list may be: the request is too large (413), not invalid."""
+
+
 class SkipReason(enum.StrEnum):
     INVALID = "invalid"
     NOT_ALLOWED = "notAllowed"
@@ -434,7 +438,7 @@ def _chunks(stream: BinaryReadable, max_bytes: int) -> Iterator[bytes]:
     while chunk := stream.read(_CHUNK):
         size += len(chunk)
         if size > max_bytes:
-            raise ListError(f"file: larger than {max_bytes / (1024 * 1024):g} MiB")
+            raise ListTooLarge(f"file: larger than {max_bytes / (1024 * 1024):g} MiB")
         yield chunk
 
 

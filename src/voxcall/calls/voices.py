@@ -14,7 +14,7 @@ from pathlib import Path
 
 from voxcall.audio.decode import SAMPLE_RATE, InvalidAudio, decode_voice
 from voxcall.audio.otp import otp_pcm
-from voxcall.audio.tts import TtsError, TtsUnavailable, synthesize, tts_key
+from voxcall.audio.tts import TtsError, TtsUnavailable, canonical_text, synthesize, tts_key
 from voxcall.audio.wav import read_wav_pcm, wav_bytes
 from voxcall.calls.errors import (
     FileTooLarge,
@@ -27,6 +27,7 @@ from voxcall.calls.errors import (
     VoiceInUse,
 )
 from voxcall.calls.ids import is_id
+from voxcall.calls.names import check_name
 from voxcall.domain.projects import Project
 from voxcall.domain.voices import Voice, fits_quota
 from voxcall.store.files import VoiceFiles
@@ -73,6 +74,10 @@ class VoiceService:
 
     def upload(self, project: Project, data: bytes, *, name: str | None, filename: str) -> Voice:
         """Decode, check and store a voice; nothing is kept when any step fails."""
+        if name:
+            check_name("name", name)
+        else:  # named after the file
+            check_name("filename", filename)
         if len(data) > MAX_VOICE_BYTES:
             raise FileTooLarge(f"file: larger than {MAX_VOICE_BYTES // (1024 * 1024)} MiB")
         # The upload alone would not fit: refused before it is decoded.
@@ -127,7 +132,9 @@ class VoiceService:
         if cached is not None:
             return Speech(cached, wav=None)
         pcm = self._speak(lambda: synthesize(text, language))
-        return self._speech(project, pcm, kind="tts", name=text[:60], source_hash=key)
+        # Named by the canonical text: no control character (PostgreSQL refuses a NUL).
+        name = canonical_text(text, language)[:60]
+        return self._speech(project, pcm, kind="tts", name=name, source_hash=key)
 
     def spoken_code(
         self,

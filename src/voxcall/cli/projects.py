@@ -113,7 +113,11 @@ def update(
     """Change a project's settings."""
     clear_window = window is not None and window.strip().lower() == "none"
     try:
-        new_window = Window.parse(window, field="--window") if window and not clear_window else None
+        new_window = (
+            Window.parse(window, field="--window")
+            if window is not None and not clear_window
+            else None
+        )
     except InvalidWindow as exc:
         fail(str(exc))
     projects = open_admin(data).projects
