@@ -1,5 +1,6 @@
 """`voxcall serve` against slow and too many clients: 2,000 connections that never finish
-their request headers are closed after --header-timeout while other clients are served, and
+their request headers are closed after --header-timeout while other clients are served, a
+body that stops arriving is closed after --body-timeout (one that trickles in is served), and
 connections beyond --max-connections are answered 503 Unavailable."""
 
 from __future__ import annotations
@@ -124,5 +125,36 @@ def test_connections_beyond_the_cap_are_answered_503(tmp_path: Path) -> None:
             wait_all_closed(slow, timeout=60)  # the header timeout frees the places
         client = server.client("none", timeout=30)
         assert client.get("/health").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_stalled_body_is_closed_and_a_trickling_one_served(tmp_path: Path) -> None:
+    """A Content-Length that promises more than is sent held the request open for ever."""
+    data = tmp_path / "data"
+    project = voxcall_json(data, "project", "create", "acme")
+    server = Server(data, speed=20, extra=("--body-timeout", "1"))
+    server.start()
+    token = project["token"].encode()
+    head = (
+        b"POST /api/v2/dnc HTTP/1.1\r\nHost: voxcall\r\nAuthorization: Bearer " + token +
+        b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    )  # fmt: skip
+    body = b'{"phoneNumbers": ["09121234567"]}'
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stalled:
+            stalled.sendall(head % (len(body) + 100) + body)
+            wait_all_closed([stalled], timeout=60)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as trickling:
+            trickling.sendall(head % len(body))
+            for i in range(0, len(body), 4):  # 4 bytes each 0.25 s: 2 s in all
+                trickling.sendall(body[i : i + 4])
+                time.sleep(0.25)
+            answer = trickling.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert b'"added":1' in answer
+        client = server.client(project["token"], timeout=30)
+        assert client.get("/health").status_code == 200
+        assert "Traceback" not in server.log()
     finally:
         server.stop()

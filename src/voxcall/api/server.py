@@ -6,9 +6,10 @@ a connection and sends half a request line holds it (and a file descriptor) fore
 `limit_concurrency` answers 503 only once a request's headers are in, so connections that
 never send them pile up until accept() fails with EMFILE. Here a request's headers must arrive
 within `header_timeout` of its first byte (of the connection, for the first request), or the
-connection is closed; and a connection beyond `max_connections` has its request answered 503
-`Unavailable` and is closed (within a second if it sends none), so open connections stay below
-the file-descriptor limit.
+connection is closed; so is one whose body stops arriving for `body_timeout` (a client whose
+Content-Length promised more than it sends would otherwise hold its request open for ever); and
+a connection beyond `max_connections` has its request answered 503 `Unavailable` and is closed
+(within a second if it sends none), so open connections stay below the file-descriptor limit.
 """
 
 from __future__ import annotations
@@ -60,11 +61,14 @@ def connection_room(fd_limit: int) -> int:
     return max(fd_limit // 2, fd_limit - RESERVED_FDS)
 
 
-def guarded_http(header_timeout: float, max_connections: int) -> type[HttpToolsProtocol]:
+def guarded_http(
+    header_timeout: float, max_connections: int, body_timeout: float = 60.0
+) -> type[HttpToolsProtocol]:
     """uvicorn's `http` protocol class, with these limits."""
 
     class GuardedHttp(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _body_timer: asyncio.TimerHandle | None = None
         _header_timeout = header_timeout
         _warned_at = 0.0  # of the class: one warning a minute, not one per refused client
 
@@ -81,6 +85,7 @@ def guarded_http(header_timeout: float, max_connections: int) -> type[HttpToolsP
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._headers_arrived()
+            self._body_arrived()
             super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
@@ -90,6 +95,15 @@ def guarded_http(header_timeout: float, max_connections: int) -> type[HttpToolsP
         def on_headers_complete(self) -> None:
             self._headers_arrived()
             super().on_headers_complete()
+            self._expect_body()  # cancelled at once by a request without a body
+
+        def on_body(self, body: bytes) -> None:
+            super().on_body(body)
+            self._expect_body()
+
+        def on_message_complete(self) -> None:
+            self._body_arrived()
+            super().on_message_complete()
 
         def _expect_headers(self) -> None:
             if self._header_timer is None:
@@ -99,6 +113,24 @@ def guarded_http(header_timeout: float, max_connections: int) -> type[HttpToolsP
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
+
+        def _expect_body(self) -> None:
+            self._body_arrived()
+            self._body_timer = self.loop.call_later(body_timeout, self._body_stalled)
+
+        def _body_arrived(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+        def _body_stalled(self) -> None:
+            if self.flow.read_paused:  # the app has not taken what came: not the client's wait
+                self._expect_body()
+                return
+            self._body_timer = None
+            if not self.transport.is_closing():
+                log.debug("closing a connection: no request body for %g s", body_timeout)
+                self.transport.close()
 
         def _too_slow(self) -> None:
             self._header_timer = None

@@ -46,6 +46,13 @@ def serve(
         float,
         typer.Option(help="Seconds a client has to send a request's headers.", min=0.01),
     ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a request's body may stop arriving before its connection is closed.",
+            min=0.01,
+        ),
+    ] = 60.0,
     max_connections: Annotated[
         int | None,
         typer.Option(
@@ -118,7 +125,7 @@ def serve(
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=int(grace) + 5,
-        http=guarded_http(header_timeout, max_connections),
+        http=guarded_http(header_timeout, max_connections, body_timeout),
         loop="uvloop",
     )
 
