@@ -130,7 +130,8 @@ def test_connections_beyond_the_cap_are_answered_503(tmp_path: Path) -> None:
 
 
 def test_a_stalled_body_is_closed_and_a_trickling_one_served(tmp_path: Path) -> None:
-    """A Content-Length that promises more than is sent held the request open for ever."""
+    """A Content-Length that promises more than is sent held the request open for ever; one
+    that is not a number was answered in text."""
     data = tmp_path / "data"
     project = voxcall_json(data, "project", "create", "acme")
     server = Server(data, speed=20, extra=("--body-timeout", "1"))
@@ -153,6 +154,19 @@ def test_a_stalled_body_is_closed_and_a_trickling_one_served(tmp_path: Path) -> 
             answer = trickling.recv(65536)
         assert answer.startswith(b"HTTP/1.1 200 "), answer
         assert b'"added":1' in answer
+        for lie in (b"abc", b"-5"):  # not HTTP: answered in the envelope, not in text
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as liar:
+                liar.sendall(head.replace(b"%d", lie) + body)
+                answer = b""
+                while chunk := liar.recv(65536):
+                    answer += chunk
+            status, _, rest = answer.partition(b"\r\n")
+            assert status == b"HTTP/1.1 400 Bad Request"
+            assert b"content-type: application/json" in rest
+            assert rest.endswith(
+                b'{"result":null,"error":"InvalidRequest",'
+                b'"message":"request: not a valid HTTP/1.1 request"}'
+            )
         client = server.client(project["token"], timeout=30)
         assert client.get("/health").status_code == 200
         assert "Traceback" not in server.log()

@@ -15,6 +15,7 @@ a connection beyond `max_connections` has its request answered 503 `Unavailable`
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import resource
 import time
@@ -42,6 +43,15 @@ _too_many = envelope(
     "too many connections open; try again",
     {"retry-after": "1", "connection": "close"},
 )
+
+
+# The answer to bytes that are not an HTTP request (a Content-Length that is not a number,
+# or less than the body sent, whose rest is read as the next request): uvicorn's, in the
+# envelope of every answer (api.md §1) instead of text.
+_NOT_HTTP = json.dumps(
+    {"result": None, "error": "InvalidRequest", "message": "request: not a valid HTTP/1.1 request"},
+    separators=(",", ":"),
+).encode()
 
 
 def raise_fd_limit() -> int:
@@ -104,6 +114,19 @@ def guarded_http(
         def on_message_complete(self) -> None:
             self._body_arrived()
             super().on_message_complete()
+
+        def send_400_response(self, msg: str) -> None:
+            head = [b"HTTP/1.1 400 Bad Request\r\n"]
+            head += [
+                name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+            ]
+            head += [
+                b"content-type: application/json\r\n",
+                b"content-length: %d\r\n" % len(_NOT_HTTP),
+                b"connection: close\r\n\r\n",
+            ]
+            self.transport.write(b"".join(head) + _NOT_HTTP)
+            self.transport.close()
 
         def _expect_headers(self) -> None:
             if self._header_timer is None:
