@@ -111,6 +111,7 @@ _UNSTATED = (
     "text:",
     "phoneNumbers: the list holds no number",
     "endAt: must be later",
+    "startAt: more than 7 days ago",
     "window.start: must be 00:00 to 23:59",
     "window.end: must differ from start",
     "gather: repeatKey must differ",

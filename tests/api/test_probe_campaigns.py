@@ -203,6 +203,7 @@ def test_a_bad_form_is_refused_naming_the_field(
         ({"maxChannels": None, "endAt": 2**64}, "endAt: must be between 0 and 1099511627776"),
         ({"startAt": 2_000_000_000, "endAt": 1_900_000_000}, "endAt: must be later than"),
         ({"endAt": 1_000_000_000}, "endAt: must be later than startAt and now"),
+        ({"startAt": 1_000_000_000}, "startAt: more than 7 days ago (endAt, by default 7 d"),
         (
             {"window": {"days": ["xyz"], "start": "09:00", "end": "20:00", "timezone": "UTC"}},
             "window.days.0: input should be 'sat', 'sun', 'mon', 'tue', 'wed', 'thu' or 'fri'",

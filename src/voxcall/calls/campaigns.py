@@ -116,6 +116,10 @@ class CampaignService:
         now = int(time.time())
         start_at = now if fields.start_at is None else fields.start_at
         end_at = start_at + DEFAULT_RUN if fields.end_at is None else fields.end_at
+        if fields.end_at is None and end_at <= now:  # the client gave startAt alone
+            raise InvalidList(
+                "startAt: more than 7 days ago (endAt, by default 7 days later, has passed)"
+            )
         if end_at <= max(start_at, now):
             raise InvalidList("endAt: must be later than startAt and now")
         if fields.window is not None:
