@@ -149,12 +149,14 @@ def test_a_list_over_50_mib_is_413(
 @pytest.mark.parametrize(
     ("content_type", "parts", "message"),
     [
-        ("multipart/form-data", None, "body: malformed multipart (400: Missing boundary in"),
-        ("multipart/form-data; boundary=other", None, "body: malformed multipart (400: Inv"),
+        ("multipart/form-data", None, "body: malformed multipart (Missing boundary in"),
+        ("multipart/form-data; boundary=other", None, "body: malformed multipart (Inv"),
         (None, [("file", None, None)], "file: required"),
         (None, [("file", b"09121234567\n", None)], "file: required"),
         (None, [("file", b"1\n", "a.csv"), ("file", b"2\n", "b.csv")], "body: malformed mu"),
-        (None, [("name", b"n" * 100_000, None)], "body: malformed multipart (400: Part exc"),
+        (None, [("name", b"n" * 100_000, None)], "body: malformed multipart (Part exc"),
+        (None, [("name", b"\xff\xfe", None)], "name: not UTF-8 text"),
+        (None, [("window", "{}".encode("utf-16"), None)], "window: not UTF-8 text"),
         (None, [("gather", b"not json", None)], "gather: must be a JSON object"),
         (None, [("gather", b"[1, 2]", None)], "gather: must be an object"),
         (None, [("gather", b'{"maxDigits": "x"}', None)], "gather.maxDigits: must be a number"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from voxcall.api.errors import ApiError
 from voxcall.api.limits import BodyTooLarge
@@ -37,6 +38,24 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise RequestValidationError(exc.errors()) from exc
 
 
+class _NotUtf8(MultiPartException):
+    pass
+
+
+class _Utf8Fields(MultiPartParser):
+    """starlette's multipart parser, refusing a form field that is not UTF-8 text (starlette
+    reads it as Latin-1 instead, keeping mojibake)."""
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            try:
+                part.data.decode()
+            except UnicodeDecodeError:
+                raise _NotUtf8(f"{part.field_name}: not UTF-8 text") from None
+        super().on_part_end()
+
+
 @asynccontextmanager
 async def multipart_file(
     request: Request, *, max_fields: int
@@ -45,9 +64,15 @@ async def multipart_file(
     it arrives (starlette) and closed on leaving. A malformed body or a missing file is 400;
     the upload limit stays a 413."""
     try:
-        form = await request.form(max_files=1, max_fields=max_fields, max_part_size=64 * 1024)
+        async with aclosing(request.stream()) as stream:
+            parser = _Utf8Fields(
+                request.headers, stream, max_files=1, max_fields=max_fields, max_part_size=64 * 1024
+            )
+            form = await parser.parse()
     except BodyTooLarge:
         raise
+    except _NotUtf8 as exc:
+        raise ApiError(400, "InvalidRequest", exc.message) from exc
     except Exception as exc:  # python-multipart's own errors on a broken body
         raise ApiError(400, "InvalidRequest", f"body: malformed multipart ({exc})") from exc
     try:
