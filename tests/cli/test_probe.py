@@ -22,6 +22,10 @@ WINDOW_HINT = (
         (["holiday", "add", "۲۰۲۷-۰۳-۲۱"], f"'۲۰۲۷-۰۳-۲۱' {DATE_HINT}"),
         (["holiday", "add", "2027-03-21T00:00"], f"'2027-03-21T00:00' {DATE_HINT}"),
         (["holiday", "remove", "garbage"], f"'garbage' {DATE_HINT}"),
+        (
+            ["holiday", "add", "1405-01-01"],
+            "'1405-01-01' is before 1970: give a Gregorian date, as in 2026-03-21",
+        ),
         (["holiday", "remove", "2027-03-22"], "2027-03-22 is not a holiday"),
         (["project", "update", "acme", "--window", ""], WINDOW_HINT),
         (["project", "update", "acme", "--window", "  "], WINDOW_HINT),

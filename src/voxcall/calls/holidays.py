@@ -12,6 +12,7 @@ from voxcall.calls.errors import AdminRefused
 from voxcall.store.store import Store
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+FIRST_YEAR = 1970  # a holiday before it is a date of another calendar
 
 
 def parse_day(text: str) -> date:
@@ -34,6 +35,10 @@ class HolidayService:
     def add(self, text: str) -> tuple[date, bool]:
         """The holiday, and whether it is new (False: it was one already)."""
         day = parse_day(text)
+        if day.year < FIRST_YEAR:  # 1405-01-01: a Jalali date, which would never come
+            raise AdminRefused(
+                f"{text!r} is before {FIRST_YEAR}: give a Gregorian date, as in 2026-03-21"
+            )
         return day, self.store.add_holiday(day, int(time.time()))
 
     def remove(self, text: str) -> date:
