@@ -129,7 +129,11 @@ def test_a_rejected_value_with_a_nul_is_kept_and_shown(
     body = {"name": "n", "voiceId": voice_id, "phoneNumbers": ["09121234567", "x\x00y"]}
     answer = client.post("/api/v2/campaign", json=body, headers=tenant.headers)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["result"]["skipped"]["invalid"] == 1
+    rejected = [{"line": 2, "value": "x\x00y", "reason": "invalid"}]
+    assert answer.json()["result"]["rejected"] == rejected
+    campaign_id = answer.json()["result"]["id"]
+    read = client.get(f"/api/v2/campaign/{campaign_id}", headers=tenant.headers)
+    assert read.json()["result"]["rejected"] == rejected
 
 
 @pytest.mark.parametrize("path", ["/api/v2/campaign", "/api/v2/dnc"])
