@@ -130,6 +130,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # A connection accepted but not yet written to (the client's loop may be the one that
+    # calls stop() and joins this thread) gives up reading after this, so that stop() ends.
+    timeout = 2.0
 
     def do_POST(self) -> None:
         self._handle()
