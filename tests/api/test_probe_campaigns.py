@@ -93,6 +93,16 @@ def test_a_name_with_control_characters_is_refused(
     assert client.get("/api/v2/campaign", headers=tenant.headers).json()["result"] == []
 
 
+@pytest.mark.parametrize("name", [" ", "\u3000\t "])
+def test_a_blank_name_is_refused(
+    client: TestClient, tenant: Tenant, voice_id: str, name: str
+) -> None:
+    body = {"name": name, "voiceId": voice_id, "phoneNumbers": ["09121234567"]}
+    answer = client.post("/api/v2/campaign", json=body, headers=tenant.headers)
+    _refused(answer, 400, "InvalidRequest", "name: must not be blank")
+    assert client.get("/api/v2/campaign", headers=tenant.headers).json()["result"] == []
+
+
 def test_a_voice_name_with_a_nul_is_refused(
     client: TestClient, tenant: Tenant, voice_mp3: bytes
 ) -> None:

@@ -93,8 +93,9 @@ Number = Annotated[int, BeforeValidator(_number)]
 # Checked by the synthesizer (api.md §4), for its messages; described here.
 Language = Annotated[str, Field(json_schema_extra={"enum": list(LANGUAGES)})]
 Text = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT})]
-# A campaign's or a voice's name holds no control character (calls/names.py checks it).
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# A campaign's or a voice's name holds no control character and is not blank (calls/names.py
+# checks it); a voice's may be empty (it is then named after its file).
+NAME_PATTERN = r"^(?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s][^\x00-\x1f\x7f-\x9f]*)?$"
 Numbers = Annotated[list[str], Field(json_schema_extra={"minItems": 1, "maxItems": 100})]
 
 
