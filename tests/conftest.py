@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvloop
@@ -18,6 +19,7 @@ from voxcall.calls.dialers import new_dialer
 from voxcall.config import Settings
 from voxcall.domain.projects import Project
 from voxcall.runtime import Services, build_services
+from voxcall.store.store import Store
 from voxcall.tokens import new_token
 
 # Property tests check results, not speed: on a loaded 2-core machine an example can take
@@ -55,6 +57,24 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'data' / 'voxcall.db'}",
         sandbox_speed=100.0,
+    )
+
+
+def settings_on(request: pytest.FixtureRequest, tmp_path: Path, **extra: Any) -> Settings:
+    """Settings of a fixture parametrized over "sqlite" and "postgresql": a fresh SQLite file
+    (embedded) or the test's PostgreSQL database, created."""
+    data = tmp_path / "data"
+    if request.param == "sqlite":
+        url = f"sqlite:///{data / 'voxcall.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        Store.open(url, create=True).close()
+    return Settings(
+        data_dir=data,
+        database_url=url,
+        sandbox_speed=100.0,
+        embedded=request.param == "sqlite",
+        **extra,
     )
 
 

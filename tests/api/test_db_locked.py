@@ -19,29 +19,16 @@ from sqlalchemy.engine import make_url
 
 from tests.api.test_calls import place, upload
 from tests.audio.samples import speech_wav
-from tests.conftest import Tenant
+from tests.conftest import Tenant, settings_on
 from voxcall.config import Settings
 from voxcall.runtime import Services
-from voxcall.store.store import Store
 
 TIMEOUT = 1.0  # the bound under test; the assertions allow it many times over (a busy box)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    data = tmp_path / "data"
-    if request.param == "sqlite":
-        url = f"sqlite:///{data / 'voxcall.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        Store.open(url, create=True).close()
-    return Settings(
-        data_dir=data,
-        database_url=url,
-        sandbox_speed=100.0,
-        embedded=request.param == "sqlite",
-        db_timeout=TIMEOUT,
-    )
+    return settings_on(request, tmp_path, db_timeout=TIMEOUT)
 
 
 @contextlib.contextmanager

@@ -14,30 +14,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import Tenant, make_tenant, settings_on
 from voxcall.calls.lists import MAX_BYTES
 from voxcall.config import Settings
 from voxcall.domain.voices import Voice
 from voxcall.runtime import Services
-from voxcall.store.store import Store
 
 BOUNDARY = "probe"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    data = tmp_path / "data"
-    if request.param == "sqlite":
-        url = f"sqlite:///{data / 'voxcall.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        Store.open(url, create=True).close()
-    return Settings(
-        data_dir=data,
-        database_url=url,
-        sandbox_speed=100.0,
-        embedded=request.param == "sqlite",
-    )
+    return settings_on(request, tmp_path)
 
 
 @pytest.fixture
