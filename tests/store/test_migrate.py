@@ -95,22 +95,31 @@ def _table_as_it_is(conn: Connection, name: str) -> Table:
     return Table(name, MetaData(), autoload_with=conn)
 
 
+def _insert(conn: Connection, name: str, *rows: dict[str, object]) -> None:
+    """Rows into the table as it is now, each column not given 0."""
+    table = _table_as_it_is(conn, name)
+    zeros = dict.fromkeys(table.columns.keys(), 0)
+    conn.execute(table.insert(), [zeros | row for row in rows])
+
+
+_TEXT = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
+
+
+def _project_and_voice(conn: Connection, **project: object) -> None:
+    """Project "p" and its voice "v"."""
+    _insert(conn, "projects", {"id": "p"} | _TEXT | project)
+    _insert(conn, "voices", {"id": "v", "project_id": "p"} | _TEXT)
+
+
 def test_calls_not_normal_lose_their_bill_seconds(store_url: str) -> None:
     """Before 0005 a call that ended ERROR after an answered attempt kept its seconds."""
     engine = make_engine(store_url)
     try:
         migrate.upgrade(engine, "0004")
         with engine.begin() as conn:
-
-            def insert(name: str, *rows: dict[str, object]) -> None:
-                table = _table_as_it_is(conn, name)
-                zeros = dict.fromkeys(table.columns.keys(), 0)
-                conn.execute(table.insert(), [zeros | row for row in rows])
-
-            text = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
-            insert("projects", {"id": "p"} | text)
-            insert("voices", {"id": "v", "project_id": "p"} | text)
-            insert(
+            _project_and_voice(conn)
+            _insert(
+                conn,
                 "calls",
                 *(
                     {"id": status, "status": status, "bill_sec": 5, "phase": "final"}
@@ -135,23 +144,17 @@ def test_existing_campaigns_get_their_counts(store_url: str) -> None:
     try:
         migrate.upgrade(engine, "0014")
         with engine.begin() as conn:
-
-            def insert(name: str, *rows: dict[str, object]) -> None:
-                table = _table_as_it_is(conn, name)
-                zeros = dict.fromkeys(table.columns.keys(), 0)
-                conn.execute(table.insert(), [zeros | row for row in rows])
-
-            text = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
-            insert("projects", {"id": "p"} | text)
-            insert("voices", {"id": "v", "project_id": "p"} | text)
-            insert(
+            _project_and_voice(conn)
+            _insert(
+                conn,
                 "campaigns",
                 {"seq": 1, "id": "k", "project_id": "p", "name": "k", "voice_id": "v"}
                 | {"state": "active", "skipped": "{}", "rejected": "[]", "total": 5},
             )
             ended = [("NORMAL", "final", 900), ("NORMAL", "final", 700)]
             ended += [("NO_ANSWER", "final", 0), ("WAITING", "queued", 0)]
-            insert(
+            _insert(
+                conn,
                 "calls",
                 *(
                     {"id": f"c{i}", "campaign_id": "k", "campaign_index": i, "call_class": 3}
@@ -180,15 +183,7 @@ def test_the_overview_counters_are_filled_from_the_final_calls(store_url: str) -
     try:
         migrate.upgrade(engine, "0016")
         with engine.begin() as conn:
-            tables = {n: _table_as_it_is(conn, n) for n in ("projects", "voices", "calls")}
-
-            def insert(name: str, *rows: dict[str, object]) -> None:
-                zeros = dict.fromkeys(tables[name].columns.keys(), 0)
-                conn.execute(tables[name].insert(), [zeros | row for row in rows])
-
-            text = {"name": "p", "allowed_regions": "IR", "format": "wav", "kind": "upload"}
-            insert("projects", {"id": "p"} | text)
-            insert("voices", {"id": "v", "project_id": "p"} | text)
+            _project_and_voice(conn)
             calls = [
                 # id, status, phase, request date, attempts, billSec, price
                 ("a", "NORMAL", "final", 1_800_000_000, 1, 7, 3000),
@@ -198,7 +193,8 @@ def test_the_overview_counters_are_filled_from_the_final_calls(store_url: str) -
                 ("e", "ERROR", "final", 1_800_000_600, 1, 4, 0),  # billSec of no answer
                 ("f", "WAITING", "queued", 1_800_000_100, 1, 0, 0),
             ]
-            insert(
+            _insert(
+                conn,
                 "calls",
                 *(
                     dict(zip(("id", "status", "phase", "request_date"), row[:4], strict=True))
@@ -228,15 +224,10 @@ def test_last_seen_is_taken_from_the_live_sessions(store_url: str) -> None:
     try:
         migrate.upgrade(engine, "0017")
         with engine.begin() as conn:
-
-            def insert(name: str, *rows: dict[str, object]) -> None:
-                table = _table_as_it_is(conn, name)
-                zeros = dict.fromkeys(table.columns.keys(), 0)
-                conn.execute(table.insert(), [zeros | row for row in rows])
-
-            insert("projects", {"id": "p", "name": "p", "allowed_regions": "IR"})
-            insert("operators", {"id": "o", "username": "root", "password_hash": ""})
-            insert(
+            _insert(conn, "projects", {"id": "p", "name": "p", "allowed_regions": "IR"})
+            _insert(conn, "operators", {"id": "o", "username": "root", "password_hash": ""})
+            _insert(
+                conn,
                 "project_users",
                 *(
                     {"id": u, "project_id": "p", "email": f"{u}@x", "password_hash": ""}
@@ -244,7 +235,8 @@ def test_last_seen_is_taken_from_the_live_sessions(store_url: str) -> None:
                     for u in ("ann", "bob")
                 ),
             )
-            insert(
+            _insert(
+                conn,
                 "console_sessions",
                 *(
                     {"id": sid, "operator_id": o, "user_id": u, "csrf_token": "", "last_seen_at": t}
@@ -290,22 +282,15 @@ def test_a_pending_event_from_before_0010_is_delivered_with_its_body(store_url: 
     try:
         migrate.upgrade(engine, "0009")
         with engine.begin() as conn:
-
-            def insert(name: str, row: dict[str, object]) -> None:
-                table = _table_as_it_is(conn, name)
-                conn.execute(table.insert(), [dict.fromkeys(table.columns.keys(), 0) | row])
-
-            text = {"allowed_regions": "IR", "format": "wav", "kind": "upload", "name": "p"}
-            insert("projects", {"id": "p", "webhook_url": URL, "webhook_secret": "whsec_x"} | text)
-            insert("voices", {"id": "v", "project_id": "p"} | text)
+            _project_and_voice(conn, webhook_url=URL, webhook_secret="whsec_x")
             call = {"id": "c1", "project_id": "p", "voice_id": "v", "campaign_id": None}
             call |= {"national_number": "09121234567", "e164": "+989121234567", "cause": ""}
             call |= {"status": "NORMAL", "phase": "final", "bill_sec": 7, "price_milli": 34_200}
             call |= {"request_date": 1764190000, "execution_date": 1764190001, "attempts": 1}
-            insert("calls", call | {"dialer_id": None, "retry_interval": None})
+            _insert(conn, "calls", call | {"dialer_id": None, "retry_interval": None})
             event = {"id": "e1", "project_id": "p", "call_id": "c1", "payload": BODY_0009}
             pending = {"delivered_at": None, "failed_at": None, "next_attempt_at": 1.0}
-            insert("webhook_events", event | pending | {"last_error": ""})
+            _insert(conn, "webhook_events", event | pending | {"last_error": ""})
         migrate.upgrade(engine)
         store = Store.open(store_url)
         try:
