@@ -19,7 +19,12 @@ from voxcall.console import i18n
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.projects import Project
 from voxcall.domain.users import Role
-from voxcall.domain.webhooks import KEPT_FIRST_REQUESTS, KEPT_LAST_REQUESTS, WebhookOutcome
+from voxcall.domain.webhooks import (
+    KEPT_FIRST_REQUESTS,
+    KEPT_LAST_REQUESTS,
+    WebhookDelivery,
+    WebhookOutcome,
+)
 from voxcall.runtime import Services
 from voxcall.tokens import token_prefix
 
@@ -112,15 +117,22 @@ def _hash(token: str) -> str:
     return hash_token(token)
 
 
+def _leased_event(services: Services, project: Project) -> tuple[str, WebhookDelivery]:
+    """A final call of `project` and its webhook event, leased for delivery."""
+    store = services.store
+    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=10.0))
+    services.projects.set_webhook(project, "https://hooks.example.com/x")
+    (call,) = final_calls(store, project, [CallStatus.NORMAL])
+    (event,) = store.lease_webhooks(time.time(), limit=1, lease=30.0, per_project=1)
+    return call, event
+
+
 @pytest.mark.parametrize("language", ["en", "fa"])
 def test_a_calls_page_lists_its_webhook_requests(
     owner: Browser, acme: Project, console_services: Services, language: str
 ) -> None:
     store = console_services.store
-    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=10.0))
-    console_services.projects.set_webhook(acme, "https://hooks.example.com/x")
-    (call,) = final_calls(store, acme, [CallStatus.NORMAL])
-    (event,) = store.lease_webhooks(time.time(), limit=1, lease=30.0, per_project=1)
+    call, event = _leased_event(console_services, acme)
     sent = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC, 1405/03/07 in Tehran
     store.webhook_outcomes(
         [WebhookOutcome(event.id, sent, sent + 5, 5.0, None, "connection failed: refused", sent)]
@@ -148,10 +160,7 @@ def test_a_calls_page_says_how_many_webhook_requests_were_not_kept(
     owner: Browser, acme: Project, console_services: Services, language: str
 ) -> None:
     store = console_services.store
-    store.add_dialer(new_dialer("d1", "sandbox", "D1", {}, channels=10, cps=10.0))
-    console_services.projects.set_webhook(acme, "https://hooks.example.com/x")
-    (call,) = final_calls(store, acme, [CallStatus.NORMAL])
-    (event,) = store.lease_webhooks(time.time(), limit=1, lease=30.0, per_project=1)
+    call, event = _leased_event(console_services, acme)
     kept = KEPT_FIRST_REQUESTS + KEPT_LAST_REQUESTS
     owner.client.cookies.set("vx_lang", language)
 
