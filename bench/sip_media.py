@@ -11,7 +11,7 @@ For each N (100, 500, 1,000, 2,000 by default) and each caller:
   playing the same voice as raw mu-law, BYE after 20 s), at the same rate and N;
 * CPU: the caller's user + system time while all N calls are up (from the last call's
   answer to the first call's end), per call as a share of one core; for voxcall, this
-  process and its RTP media process;
+  process and its RTP media processes (the pacer and the receiver);
 * pacing jitter: |gap - 20 ms| between consecutive packets of each stream at the receiver,
   p50 / p99 / max over all gaps of all streams (bench/rtp_capture.py);
 * calls right: voxcall's outcome is ANSWERED "200 OK; voice played" with the billed seconds
@@ -25,10 +25,10 @@ time (INVITE to 200, of which the UAS waits 0.5 s) stays under 1.5 s at p99.
 Listening (`--listen-only` runs only this, at `--listen-calls`, 500): the cost of hearing
 the callee. The voice is espeak-ng speech (`speech`), which the UAS echoes back (SIPp
 -rtp_echo), and voxcall places the same N calls three times: as above, listening to nothing
-(the echo is left unread); with `machineDetection` "detect" (the media process reads and
+(the echo is left unread); with `machineDetection` "detect" (the receiving media process reads and
 analyses the echo until the decision, about 1.5 s into it, then stops reading); and with
 `gather` as well (one key, 1 s timeout: the in-band and RFC 4733 key detectors read every
-packet to the end). CPU per call of each, this process and the media process, over the same
+packet to the end). CPU per call of each, this process and the media processes, over the same
 window, and the ratios to the first.
 
 Last, media under load (`--busy-only` runs only this): `--busy-calls` calls (200) playing
@@ -286,10 +286,13 @@ async def dial_at_rate(
 
 
 def dialer_cpu(dialer: SipDialer) -> float:
-    """CPU seconds of this process and of the dialer's media process, if it has one (a
-    checkout before 867b322 paces RTP in this process)."""
-    media = getattr(dialer, "media_pid", None)
-    return self_cpu_seconds() + (cpu_seconds(media) if media is not None else 0.0)
+    """CPU seconds of this process and of the dialer's media processes (one before
+    a checkout of 2026-12-05 split the receiver from the pacer; none before 867b322)."""
+    pids = getattr(dialer, "media_pids", None)
+    if pids is None:
+        media = getattr(dialer, "media_pid", None)
+        pids = () if media is None else (media,)
+    return self_cpu_seconds() + sum(cpu_seconds(pid) for pid in pids)
 
 
 async def place_calls(
@@ -862,7 +865,7 @@ def listening(args: argparse.Namespace) -> None:
     print(
         f"Voice: {VOICE_SECONDS:g} s of espeak-ng Persian, echoed back by the UAS; calls ramped"
         f" at {args.rate:g}/s; keys = gather (1 key, 1 s timeout), machine detection = detect."
-        " CPU per call: this process and the media process, while all calls are up.\n"
+        " CPU per call: this process and the media processes, while all calls are up.\n"
     )
     rows = []
     for deaf, machines, both in runs:

@@ -53,7 +53,7 @@ async def call(
         played.append(time.time())
         # Once the event that started the message is handled: is the call still listening?
         asyncio.get_running_loop().call_soon(
-            lambda: listening.append(len(dialer._pacer._listening))
+            lambda: listening.append(len(dialer._receiver._listening))
         )
         return play(*args)
 
@@ -92,7 +92,7 @@ async def test_humans_only_hangs_up_on_the_machine_and_releases_everything(
         outcome, played = await call(dialer, MachineDetection.HUMANS_ONLY)
         assert played == []  # the machine heard nothing
         assert (dialer.active_calls, dialer.rtp_ports_in_use) == (0, 0)
-        assert dialer._pacer.active_streams == 0 and dialer._pacer._listening == {}
+        assert dialer._pacer.active_streams == 0 and dialer._receiver._listening == {}
     assert outcome.result is AttemptResult.NO_ANSWER, outcome
     assert outcome.answered_by is AnsweredBy.MACHINE
     assert outcome.cause.startswith("200 Answering; machine (long greeting (")

@@ -17,9 +17,12 @@ to `on_event`. The caller keeps owning its socket and may close it at once after
 ends there (until then the port stays bound, and the port pool skips a busy port). When the
 parent goes, the child reads end-of-file and exits.
 
-The receiver runs on the child's main loop, the pacer on a thread of its own: listeners
-must be quick (a numpy pass over all calls' audio each tick), or the pacer's thread waits
-for the GIL.
+The receiver runs on the child's main loop, the pacer on a thread of its own. SipDialer
+starts two children, one it only plays through and one it only listens through: a tick of
+the receiver (a numpy pass over every listening call's audio) holds the GIL for
+milliseconds, and a pacer thread waiting for it sent late (bench/sip_media.py --listen-only
+at 500 calls: p99 jitter 10 to 16 ms in one process, 1.3 ms in two, and 10 % less CPU
+without the threads' hand-offs of the GIL).
 """
 
 from __future__ import annotations
