@@ -153,11 +153,11 @@ def test_streams_fed_together_hear_what_each_hears_alone() -> None:
     found = ["" for _ in streams]
     offsets = [0] * len(streams)
     while any(offset < len(s) for offset, s in zip(offsets, streams, strict=True)):
-        fed = []
+        pieces = []
         for index, samples in enumerate(streams):
             size = int(rng.integers(0, 900))  # short pieces make no whole block
-            fed.append((detectors[index], samples[offsets[index] : offsets[index] + size]))
+            pieces.append(samples[offsets[index] : offsets[index] + size])
             offsets[index] += size
-        for index, keys in enumerate(feed_many(fed)):
+        for index, keys in enumerate(feed_many(detectors, pieces)):
             found[index] += "".join(keys)
     assert found == presses

@@ -59,8 +59,8 @@ def _hop_basis() -> npt.NDArray[np.float32]:
 
 _HOP_BASIS = _hop_basis()
 _HOP_BASIS.setflags(write=False)
-_ZEROS = np.zeros(HOP - 1, dtype=np.int16)  # pads a stream's audio to whole hops
-_ZEROS.setflags(write=False)
+# What pads a stream's audio of each length modulo HOP to whole hops.
+_PADDING = [np.zeros(-remainder % HOP, dtype=np.int16) for remainder in range(HOP)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +142,7 @@ class DtmfDetector:
 
     def feed(self, samples: npt.NDArray[np.int16]) -> list[str]:
         """The keys that `samples` (following the ones fed before) complete."""
-        return feed_many([(self, samples)])[0]
+        return feed_many([self], [samples])[0]
 
     def _quiet(self, blocks: int) -> None:
         """`blocks` blocks without a key: what `_block(None)` would do to each."""
@@ -170,39 +170,48 @@ class DtmfDetector:
 
 
 def feed_many(
-    fed: Sequence[tuple[DtmfDetector, npt.NDArray[np.int16]]],
+    detectors: Sequence[DtmfDetector], pieces: Sequence[npt.NDArray[np.int16]]
 ) -> list[list[str]]:
-    """`DtmfDetector.feed` of many streams at once: the keys each piece completes.
+    """`DtmfDetector.feed` of many streams at once (detector i fed pieces[i]): the keys
+    each piece completes.
 
     numpy's cost per call, not the arithmetic, is most of a detector's cost on a packet or
     two: the hops of every stream go through the filters in one product, and the blocks
-    through the checks in one pass (blocks across two streams are computed, then ignored).
+    through one pass (blocks across two streams are computed, then ignored).
     """
-    found: list[list[str]] = [[] for _ in fed]
+    checks = detectors[0].checks if detectors else _DEFAULT_CHECKS
+    if all(detector.checks is checks for detector in detectors):
+        return _feed_alike(detectors, pieces, checks)
+    found: list[list[str]] = [[] for _ in detectors]
     by_checks: dict[int, list[int]] = {}  # by the checks' id: hashing them costs more
-    for index, (detector, _) in enumerate(fed):
+    for index, detector in enumerate(detectors):
         by_checks.setdefault(id(detector.checks), []).append(index)
     for indexes in by_checks.values():
-        checks = fed[indexes[0]][0].checks
-        _feed_alike([fed[i] for i in indexes], checks, [found[i] for i in indexes])
+        alike = _feed_alike(
+            [detectors[i] for i in indexes],
+            [pieces[i] for i in indexes],
+            detectors[indexes[0]].checks,
+        )
+        for index, keys in zip(indexes, alike, strict=True):
+            found[index] = keys
     return found
 
 
 def _feed_alike(
-    fed: Sequence[tuple[DtmfDetector, npt.NDArray[np.int16]]],
+    detectors: Sequence[DtmfDetector],
+    pieces: Sequence[npt.NDArray[np.int16]],
     checks: DtmfChecks,
-    found: list[list[str]],
-) -> None:
+) -> list[list[str]]:
     # Each stream's audio (what it had pending, then the piece) padded to whole hops: the
     # streams' hops are then the rows of one array, and a stream's blocks start at the row
     # of its first hop. The padding is in no block that counts.
-    pieces: list[npt.NDArray[np.float32] | npt.NDArray[np.int16]] = []
+    joined: list[npt.NDArray[np.float32] | npt.NDArray[np.int16]] = []
     lengths: list[int] = []  # each stream's, in samples
-    for detector, samples in fed:
+    for detector, samples in zip(detectors, pieces, strict=True):
         length = len(detector._pending) + len(samples)
-        pieces += (detector._pending, samples, _ZEROS[: -length % HOP])
+        joined += (detector._pending, samples, _PADDING[length % HOP])
         lengths.append(length)
-    audio = np.concatenate(pieces, dtype=np.float32)
+    audio = np.concatenate(joined, dtype=np.float32)
     keys = block_keys(*hop_sums(audio.reshape(-1, HOP)), checks)
     # Each stream's first row and its blocks, for all at once: no numpy per stream.
     length_of = np.array(lengths)
@@ -215,14 +224,16 @@ def _feed_alike(
     # The last two hops start the next blocks (a stream short of a block keeps it all).
     pending_from = ((first_of + blocks_of) * HOP).tolist()
     pending_to = (first_of * HOP + length_of).tolist()
-    streams = zip(
-        fed, first_of.tolist(), blocks_of.tolist(), pending_from, pending_to, found, strict=True
-    )
-    for index, ((detector, _), first, blocks, start, end, keys_found) in enumerate(streams):
+    streams = zip(detectors, pending_from, pending_to, blocks_of.tolist(), strict=True)
+    for index, (detector, start, end, blocks) in enumerate(streams):
         detector._pending = audio[start:end]
-        if index in hit_streams:
-            for key in keys[first : first + blocks].tolist():
-                if (pressed := detector._block(None if key == NO_KEY else KEYS[key])) is not None:
-                    keys_found.append(pressed)
-        elif blocks and (detector._candidate is not None or detector._pressed is not None):
-            detector._quiet(blocks)  # else it would change nothing
+        if blocks and index not in hit_streams:
+            if detector._candidate is not None or detector._pressed is not None:
+                detector._quiet(blocks)  # else it would change nothing
+    found: list[list[str]] = [[] for _ in detectors]
+    for index in hit_streams:
+        detector, first = detectors[index], int(first_of[index])
+        for key in keys[first : first + int(blocks_of[index])].tolist():
+            if (pressed := detector._block(None if key == NO_KEY else KEYS[key])) is not None:
+                found[index].append(pressed)
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from tests.audio.dtmf_signals import key_tone, pause
 from tests.dialers.sip.test_media import tone, udp
 from tests.peers.pcap import udp_payloads
-from voxcall.dialers.sip.g711 import alaw_to_samples, pcm_to_alaw
+from voxcall.dialers.sip.g711 import alaw_to_samples, pcm_to_alaw, pcm_to_ulaw
 from voxcall.dialers.sip.inbound import (
     TICK,
     InboundFormat,
@@ -114,7 +115,7 @@ def test_a_read_is_taken_as_its_datagrams_one_by_one() -> None:
     media_by_datagram = InboundMedia(PCMA_101, [by_datagram])
     events_by_read, events_by_datagram = [], []
     for read in reads:
-        events_by_read += media_by_read.take(read, 0.5)
+        media_by_read.take(read)
         for datagram in read:
             with contextlib.suppress(ValueError):
                 events_by_datagram += media_by_datagram.packet(datagram, 0.5)
@@ -125,6 +126,58 @@ def test_a_read_is_taken_as_its_datagrams_one_by_one() -> None:
     assert np.array_equal(np.concatenate(by_read.frames), np.concatenate(by_datagram.frames))
     assert by_read.events == by_datagram.events
     assert len(by_read.events) == len(star_press())
+
+
+def odd_datagrams(rng: random.Random) -> list[bytes]:
+    """What a trunk may send among the audio: not RTP, too short, events, comfort noise,
+    the other law, a packet with extension and padding, empty."""
+    extended = RtpPacket(
+        8, 7, 0, 1234, bytes(range(80)), extension=RtpExtension(0xBEDE, bytes(4)), padding=4
+    ).serialize()
+    choices = [b"", b"\x80", b"not rtp at all", RtpPacket(13, 1, 1, 1, b"\x40").serialize()]
+    choices += [star_press()[rng.randrange(10)], extended, audio_packets(tone(0.02), 0)[0]]
+    return [rng.choice(choices)]
+
+
+@pytest.mark.parametrize("seed", range(18))
+def test_many_calls_heard_at_once_hear_what_each_would_alone(seed: int) -> None:
+    # hear_all looks at the datagrams of all calls in one numpy pass: equal packets (even
+    # seeds), other packet times, both laws, and calls with odd datagrams among them (seeds
+    # not divisible by 3) must each give what the call taken datagram by datagram gives.
+    rng = random.Random(seed)
+    formats = [PCMA_101, InboundFormat("PCMU", 0, 101), InboundFormat("PCMA", 8)]
+    calls = []
+    for _ in range(rng.randrange(1, 8)):
+        media_format = rng.choice(formats)
+        law = media_format.payload_type
+        ptime = rng.choice((0.02, 0.03, 0.01)) if seed % 2 else 0.02
+        pcm = tone(ptime * rng.randrange(1, 8), frequency=rng.randrange(300, 3000))
+        size = round(ptime * 8000)
+        coded = pcm_to_alaw(pcm) if law == 8 else pcm_to_ulaw(pcm)
+        datagrams = [
+            RtpPacket(law, n, size * n, 99, coded[size * n : size * (n + 1)]).serialize()
+            for n in range(len(coded) // size)
+        ]
+        for _ in range(rng.choice((0, 1, 2)) if seed % 3 else 0):
+            datagrams.insert(rng.randrange(len(datagrams) + 1), *odd_datagrams(rng))
+        calls.append((media_format, datagrams))
+    together = [(InboundMedia(f, [Recorder(), KeyPressListener()]), 0.5) for f, _ in calls]
+    for (media, _), (_, datagrams) in zip(together, calls, strict=True):
+        media.take(list(datagrams))
+    heard = hear_all(together)
+    for (media_format, datagrams), (media, _), events in zip(calls, together, heard, strict=True):
+        alone = InboundMedia(media_format, [Recorder(), KeyPressListener()])
+        expected: list[MediaEvent] = []
+        for datagram in datagrams:
+            with contextlib.suppress(ValueError):
+                expected += alone.packet(datagram, 0.5)
+        expected += hear_all([(alone, 0.5)])[0]
+        assert events == expected
+        recorded, alone_recorded = media.listeners[0], alone.listeners[0]
+        assert isinstance(recorded, Recorder) and isinstance(alone_recorded, Recorder)
+        assert [f.tolist() for f in recorded.frames] == [f.tolist() for f in alone_recorded.frames]
+        assert recorded.events == alone_recorded.events
+        assert media._datagrams == [] and media._payloads == []
 
 
 @pytest.mark.parametrize(

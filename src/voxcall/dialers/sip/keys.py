@@ -39,16 +39,19 @@ class KeyPressListener(MediaListener):
         return not self._sends_events
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
-        return self.audio_of_many([(self, samples, at)])[0]
+        return self.audio_of_many([self], [samples], [at])[0]
 
     @classmethod
     def audio_of_many(
-        cls, heard: Sequence[tuple[KeyPressListener, npt.NDArray[np.int16], float]]
+        cls,
+        listeners: Sequence[KeyPressListener],
+        samples: Sequence[npt.NDArray[np.int16]],
+        at: Sequence[float],
     ) -> list[Sequence[MediaEvent]]:
-        keys = feed_many([(listener._tones, samples) for listener, samples, _ in heard])
+        keys = feed_many([listener._tones for listener in listeners], samples)
         return [
-            [MediaEvent(KEY, key, at, INBAND) for key in found] if found else ()
-            for (_, _, at), found in zip(heard, keys, strict=True)
+            [MediaEvent(KEY, key, when, INBAND) for key in found] if found else ()
+            for when, found in zip(at, keys, strict=True)
         ]
 
     def telephone_event(
