@@ -17,6 +17,7 @@ import pytest
 from tests.audio.dtmf_signals import key_tone, pause
 from tests.dialers.sip.test_media import tone, udp
 from tests.peers.pcap import udp_payloads
+from voxcall.dialers.sip.datagrams import Datagrams
 from voxcall.dialers.sip.g711 import alaw_to_samples, pcm_to_alaw, pcm_to_ulaw
 from voxcall.dialers.sip.inbound import (
     TICK,
@@ -115,11 +116,10 @@ def test_a_read_is_taken_as_its_datagrams_one_by_one() -> None:
     media_by_datagram = InboundMedia(PCMA_101, [by_datagram])
     events_by_read, events_by_datagram = [], []
     for read in reads:
-        media_by_read.take(read)
         for datagram in read:
             with contextlib.suppress(ValueError):
                 events_by_datagram += media_by_datagram.packet(datagram, 0.5)
-        events_by_read += hear_all([(media_by_read, 0.5)])[0]
+        events_by_read += hear_all([(media_by_read, 0.5)], Datagrams.of([read]))[0]
         events_by_datagram += hear_all([(media_by_datagram, 0.5)])[0]
     assert events_by_read == events_by_datagram
     assert [len(frame) for frame in by_read.frames] == [320, 480, 160 * (len(audio) - 4)]
@@ -162,9 +162,7 @@ def test_many_calls_heard_at_once_hear_what_each_would_alone(seed: int) -> None:
             datagrams.insert(rng.randrange(len(datagrams) + 1), *odd_datagrams(rng))
         calls.append((media_format, datagrams))
     together = [(InboundMedia(f, [Recorder(), KeyPressListener()]), 0.5) for f, _ in calls]
-    for (media, _), (_, datagrams) in zip(together, calls, strict=True):
-        media.take(list(datagrams))
-    heard = hear_all(together)
+    heard = hear_all(together, Datagrams.of([datagrams for _, datagrams in calls]))
     for (media_format, datagrams), (media, _), events in zip(calls, together, heard, strict=True):
         alone = InboundMedia(media_format, [Recorder(), KeyPressListener()])
         expected: list[MediaEvent] = []
@@ -177,7 +175,7 @@ def test_many_calls_heard_at_once_hear_what_each_would_alone(seed: int) -> None:
         assert isinstance(recorded, Recorder) and isinstance(alone_recorded, Recorder)
         assert [f.tolist() for f in recorded.frames] == [f.tolist() for f in alone_recorded.frames]
         assert recorded.events == alone_recorded.events
-        assert media._datagrams == [] and media._payloads == []
+        assert media._payloads == []
 
 
 @pytest.mark.parametrize(

@@ -21,12 +21,12 @@ import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
+from voxcall.dialers.sip.datagrams import SLOT, DatagramReader, Datagrams
 from voxcall.dialers.sip.g711 import ALAW_DECODE, ULAW_DECODE, alaw_to_samples, ulaw_to_samples
 from voxcall.dialers.sip.rtp import RTP_HEADER_LENGTH, RTP_VERSION, RtpPacket
 from voxcall.dialers.sip.sdp import PCMA, PCMU
@@ -36,10 +36,8 @@ log = logging.getLogger("voxcall.sip")
 
 _PLAIN_HEADER = RTP_VERSION << 6  # the first byte without padding, extension or CSRC
 _HEADER = struct.Struct("!xBxxII")  # marker and payload type, timestamp, SSRC
-MAX_DATAGRAM = 2048  # larger than any G.711 or telephone-event packet
 TICK = 0.2  # seconds between two reads of every listening socket (RtpReceiver): 0.1 s cost
 # a quarter more CPU at 500 calls (per call and tick: a wake of its socket, numpy per call)
-READS_PER_TICK = 128  # datagrams read from one socket in a tick, at most (a flood waits)
 Samples = npt.NDArray[np.int16]
 
 _DECODERS: dict[str, Callable[[bytes], npt.NDArray[np.int16]]] = {
@@ -134,13 +132,13 @@ class InboundFormat:
 
 class InboundMedia:
     """One call's received RTP through its listeners: datagram by datagram (`received`), or
-    the datagrams of a while at once (`packet` or `take` each read, then `hear_all`)."""
+    the datagrams of a while at once (`packet` each, or a read of many calls' `Datagrams`,
+    then `hear_all`)."""
 
     def __init__(self, media_format: InboundFormat, listeners: Sequence[MediaListener]) -> None:
         self.format = media_format
         self.listeners = tuple(listeners)
         self._payloads: list[bytes] = []  # audio not yet decoded, in order of arrival
-        self._datagrams: list[bytes] = []  # taken, not yet looked at: after the payloads
 
     def received(self, data: bytes, at: float) -> list[MediaEvent]:
         """The events one datagram gives rise to. ValueError if it is not RTP; packets of
@@ -148,24 +146,14 @@ class InboundMedia:
         events = self.packet(data, at)
         return events + hear_all([(self, at)])[0]
 
-    def take(self, datagrams: list[bytes]) -> None:
-        """Keep a read's datagrams, in order of arrival, for `hear_all`: it looks at every
-        call's at once (nearly all plain audio), and takes any other datagram by datagram
-        (`packet`); one that is not RTP is dropped there."""
-        if self._datagrams:
-            self._datagrams += datagrams
-        else:
-            self._datagrams = datagrams
-
     def packet(self, data: bytes, at: float) -> list[MediaEvent]:
         """Take one datagram: a telephone-event goes to the listeners now (the events it
         gives rise to), audio waits for `hear_all`. ValueError as `received`."""
-        events = self._unpack_taken(at) if self._datagrams else []
         plain = len(data) > RTP_HEADER_LENGTH and data[0] == _PLAIN_HEADER
         # No padding, extension or CSRC, as nearly every packet: no need for a whole parse.
         if plain and data[1] & 0x7F == self.format.payload_type:
             self._payloads.append(data[RTP_HEADER_LENGTH:])
-            return events
+            return []
         if plain:
             marker_type, timestamp, ssrc = _HEADER.unpack_from(data)
             payload_type, payload = marker_type & 0x7F, data[RTP_HEADER_LENGTH:]
@@ -177,21 +165,23 @@ class InboundMedia:
             self._payloads.append(payload)
         elif payload_type == self.format.event_payload_type:
             event = TelephoneEvent.parse(payload)
-            events += [
+            return [
                 found
                 for listener in self.listeners
                 for found in listener.telephone_event(event, ssrc, timestamp, at)
             ]
-        return events
+        return []
 
-    def _unpack_taken(self, at: float) -> list[MediaEvent]:
-        """`packet` of each datagram taken and not yet looked at (the one boundary: a bad
-        datagram costs only itself)."""
-        taken, self._datagrams = self._datagrams, []
+    def _packets(self, read: Datagrams, rows: range, at: float) -> list[MediaEvent]:
+        """`packet` of each of a read's `rows` (the one boundary: a datagram that is not RTP,
+        or was cut, costs only itself)."""
         events: list[MediaEvent] = []
-        for data in taken:
+        for row in rows:
+            if read.cut[row]:
+                log.debug("dropped a datagram of over %d bytes", SLOT)
+                continue
             try:
-                events += self.packet(data, at)
+                events += self.packet(read.datagram(row), at)
             except ValueError as exc:
                 log.debug("dropped a datagram: %s", exc)
         return events
@@ -206,25 +196,32 @@ class InboundMedia:
 _Hearing = tuple[list[int], list[MediaListener], list[Samples], list[float]]
 
 
-def hear_all(calls: Sequence[tuple[InboundMedia, float]]) -> list[list[MediaEvent]]:
+def hear_all(
+    calls: Sequence[tuple[InboundMedia, float]], read: Datagrams | None = None
+) -> list[list[MediaEvent]]:
     """The events of what each call (with the time it is heard at) has taken since the last
-    time, in the order of `calls`: its telephone-events first, then what its listeners find
-    in its audio. Each listener class hears all calls at once
+    time and of its datagrams in `read` (its `counts` in the order of `calls`), in the order
+    of `calls`: its telephone-events first, then what its listeners find in its audio.
+
+    A read is nearly all plain audio of each call's law: every such call's datagrams are
+    checked, stripped and decoded at once (`_decode_plain`), a call's other datagrams one
+    by one (`packet`). Each listener class hears all calls at once
     (`MediaListener.audio_of_many`): numpy's cost per call is most of the cost of a few
-    packets. Datagrams taken by `take` are nearly always plain audio of the call's law;
-    all such calls' are checked, stripped and decoded in a few numpy passes (`_decode_plain`),
-    the others' datagram by datagram."""
+    packets."""
     events: list[list[MediaEvent]] = [[] for _ in calls]
-    plain = [i for i, (media, _) in enumerate(calls) if media._datagrams and not media._payloads]
     heard: list[tuple[int, Samples]] = []
-    if plain:
-        decoded = _decode_plain([calls[i][0] for i in plain])
-        heard = [
-            (i, samples) for i, samples in zip(plain, decoded, strict=True) if samples is not None
-        ]
-    for index, (media, at) in enumerate(calls):
-        if media._datagrams:  # not plain audio: taken datagram by datagram
-            events[index] += media._unpack_taken(at)
+    if read is not None and len(read.rows):
+        decoded = _decode_plain([media for media, _ in calls], read)
+        row = 0
+        for index, ((media, at), samples, count) in enumerate(
+            zip(calls, decoded, read.counts, strict=True)
+        ):
+            if samples is not None:
+                heard.append((index, samples))
+            elif count:  # not all plain audio: datagram by datagram
+                events[index] += media._packets(read, range(row, row + count), at)
+            row += count
+    for index, (media, _) in enumerate(calls):
         if media._payloads:
             heard.append((index, _DECODERS[media.format.codec](media.take_payloads())))
     by_class: dict[type[MediaListener], _Hearing] = {}
@@ -247,56 +244,45 @@ def hear_all(calls: Sequence[tuple[InboundMedia, float]]) -> list[list[MediaEven
     return events
 
 
-def _decode_plain(taken: Sequence[InboundMedia]) -> list[Samples | None]:
-    """The audio of each call of `taken` whose datagrams are all plain audio of its law
-    (no padding, extension or CSRC; its payload type), its datagrams then forgotten; None
-    for the others (their datagrams left taken). The datagrams of all calls are joined
-    once and checked, stripped and decoded in a few numpy passes: per datagram, Python
-    would cost more than the whole decoding."""
-    reads = [media._datagrams for media in taken]
-    counts = list(map(len, reads))
-    datagrams = list(chain.from_iterable(reads))
-    lengths = np.fromiter(map(len, datagrams), np.intp, len(datagrams))
-    datagrams.append(b"\0\0")  # so that the first two bytes of an empty one can be read
-    joined = np.frombuffer(b"".join(datagrams), np.uint8)
-    starts = np.cumsum(lengths) - lengths
-    payload_types = np.repeat([media.format.payload_type for media in taken], counts)
+def _decode_plain(calls: Sequence[InboundMedia], read: Datagrams) -> list[Samples | None]:
+    """The audio of each call whose datagrams in `read` are all plain audio of its law (no
+    padding, extension or CSRC; its payload type); None for the others (and for a call
+    with none). Checked, stripped and decoded in a few numpy passes over all calls: per
+    datagram, Python would cost more than the whole decoding."""
+    rows, lengths, counts = read.rows, read.lengths, read.counts
+    payload_types = np.repeat([media.format.payload_type for media in calls], counts)
     good = (
         (lengths > RTP_HEADER_LENGTH)
-        & (joined[starts] == _PLAIN_HEADER)
-        & (joined[starts + 1] & 0x7F == payload_types)
+        & (rows[:, 0] == _PLAIN_HEADER)
+        & (rows[:, 1] & 0x7F == payload_types)
+        & ~read.cut
     )
     size = int(lengths[0])
-    codecs = {media.format.codec for media in taken}
-    bad_calls: list[bool] | None = None
+    plain = [count > 0 for count in counts]
     if good.all() and (lengths == size).all():
         # The usual read: equal packets, every one plain. Their payloads are columns.
-        codes = joined[:-2].reshape(-1, size)[:, RTP_HEADER_LENGTH:]
+        codes = rows[:, RTP_HEADER_LENGTH:size]
         payload_lengths = np.array(counts, np.intp) * (size - RTP_HEADER_LENGTH)
     else:
-        call_of = np.repeat(np.arange(len(taken)), counts)
-        bad = np.zeros(len(taken), dtype=bool)
+        call_of = np.repeat(np.arange(len(calls)), counts)
+        bad = np.zeros(len(calls), dtype=bool)
         bad[call_of[~good]] = True
-        keep = ~bad[call_of]
+        keep = np.flatnonzero(~bad[call_of])
         kept_lengths = lengths[keep] - RTP_HEADER_LENGTH
-        codes = joined[_ragged(starts[keep] + RTP_HEADER_LENGTH, kept_lengths)]
-        payload_lengths = np.bincount(call_of[keep], kept_lengths, len(taken)).astype(np.intp)
-        bad_calls = bad.tolist()
-        codecs = {media.format.codec for media, no in zip(taken, bad_calls, strict=True) if not no}
+        starts = keep * rows.shape[1] + RTP_HEADER_LENGTH
+        codes = rows.reshape(-1)[_ragged(starts, kept_lengths)]
+        payload_lengths = np.bincount(call_of[keep], kept_lengths, len(calls)).astype(np.intp)
+        plain = [count > 0 and not no for count, no in zip(counts, bad.tolist(), strict=True)]
+    codecs = {media.format.codec for media, yes in zip(calls, plain, strict=True) if yes}
     if len(codecs) == 1:
         samples = _decode_codes(codes, _TABLES[codecs.pop()])
     else:  # calls in both laws (or none): each code looked up in its law's half
-        law = np.repeat([_LAW_OFFSET[media.format.codec] for media in taken], payload_lengths)
+        law = np.repeat([_LAW_OFFSET[media.format.codec] for media in calls], payload_lengths)
         samples = _BOTH_TABLES.take(codes.reshape(-1) + law)
-    ends = np.cumsum(payload_lengths).tolist()
     heard: list[Samples | None] = []
     start = 0
-    for index, end in enumerate(ends):
-        if bad_calls is not None and bad_calls[index]:
-            heard.append(None)
-        else:
-            taken[index]._datagrams = []
-            heard.append(samples[start:end])
+    for end, yes in zip(np.cumsum(payload_lengths).tolist(), plain, strict=True):
+        heard.append(samples[start:end] if yes else None)
         start = end
     return heard
 
@@ -330,6 +316,7 @@ class RtpReceiver:
         self._loop = loop
         self._calls: dict[socket.socket, _Listening] = {}
         self._tick: asyncio.TimerHandle | None = None
+        self._reader = DatagramReader()
 
     @property
     def listening(self) -> int:
@@ -361,29 +348,12 @@ class RtpReceiver:
     def _read_all(self) -> None:
         self._tick = self._loop.call_later(TICK, self._read_all)
         now = self._loop.time()
-        calls = list(self._calls.items())
-        for sock, call in calls:
-            datagrams = _read(sock)
-            if datagrams:
-                call.media.take(datagrams)
-        heard = hear_all([(call.media, now - call.started) for _, call in calls])
-        for (_, call), events in zip(calls, heard, strict=True):
+        calls = list(self._calls.values())
+        read = self._reader.read(list(self._calls))
+        heard = hear_all([(call.media, now - call.started) for call in calls], read)
+        for call, events in zip(calls, heard, strict=True):
             for event in events:
                 call.report(event)
-
-
-def _read(sock: socket.socket) -> list[bytes]:
-    """The datagrams waiting on `sock`, READS_PER_TICK at most."""
-    datagrams: list[bytes] = []
-    receive, keep = sock.recv, datagrams.append
-    for _ in range(READS_PER_TICK):
-        try:
-            keep(receive(MAX_DATAGRAM))
-        except BlockingIOError:
-            break
-        except OSError as exc:  # an ICMP error for what we sent: not the callee's media
-            log.debug("RTP socket %s: %s", sock.getsockname(), exc)
-    return datagrams
 
 
 @dataclass(frozen=True, slots=True)

