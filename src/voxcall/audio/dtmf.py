@@ -142,7 +142,7 @@ class DtmfDetector:
 
     def feed(self, samples: npt.NDArray[np.int16]) -> list[str]:
         """The keys that `samples` (following the ones fed before) complete."""
-        return feed_many([self], [samples])[0]
+        return list(feed_many([self], [samples])[0])
 
     def _quiet(self, blocks: int) -> None:
         """`blocks` blocks without a key: what `_block(None)` would do to each."""
@@ -171,7 +171,7 @@ class DtmfDetector:
 
 def feed_many(
     detectors: Sequence[DtmfDetector], pieces: Sequence[npt.NDArray[np.int16]]
-) -> list[list[str]]:
+) -> list[Sequence[str]]:
     """`DtmfDetector.feed` of many streams at once (detector i fed pieces[i]): the keys
     each piece completes.
 
@@ -182,7 +182,7 @@ def feed_many(
     checks = detectors[0].checks if detectors else _DEFAULT_CHECKS
     if all(detector.checks is checks for detector in detectors):
         return _feed_alike(detectors, pieces, checks)
-    found: list[list[str]] = [[] for _ in detectors]
+    found: list[Sequence[str]] = [()] * len(detectors)
     by_checks: dict[int, list[int]] = {}  # by the checks' id: hashing them costs more
     for index, detector in enumerate(detectors):
         by_checks.setdefault(id(detector.checks), []).append(index)
@@ -201,7 +201,7 @@ def _feed_alike(
     detectors: Sequence[DtmfDetector],
     pieces: Sequence[npt.NDArray[np.int16]],
     checks: DtmfChecks,
-) -> list[list[str]]:
+) -> list[Sequence[str]]:
     # Each stream's audio (what it had pending, then the piece) padded to whole hops: the
     # streams' hops are then the rows of one array, and a stream's blocks start at the row
     # of its first hop. The padding is in no block that counts.
@@ -230,10 +230,10 @@ def _feed_alike(
         if blocks and index not in hit_streams:
             if detector._candidate is not None or detector._pressed is not None:
                 detector._quiet(blocks)  # else it would change nothing
-    found: list[list[str]] = [[] for _ in detectors]
+    found: list[Sequence[str]] = [()] * len(detectors)
     for index in hit_streams:
         detector, first = detectors[index], int(first_of[index])
-        for key in keys[first : first + int(blocks_of[index])].tolist():
-            if (pressed := detector._block(None if key == NO_KEY else KEYS[key])) is not None:
-                found[index].append(pressed)
+        blocks = keys[first : first + int(blocks_of[index])].tolist()
+        pressed = [detector._block(None if key == NO_KEY else KEYS[key]) for key in blocks]
+        found[index] = [key for key in pressed if key is not None]
     return found

@@ -81,10 +81,9 @@ class MediaListener:
     (usually none). The audio comes in pieces of any length (what arrived since the last
     read, in order of arrival); a gap (loss, silence suppression) is not filled."""
 
-    @property
-    def hears_audio(self) -> bool:
-        """Whether `audio` may still find something (else it is not called any more)."""
-        return True
+    # Whether `audio` may still find something (else it is not called any more). A plain
+    # attribute, which a listener clears: read for every call and tick.
+    hears_audio = True
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
         return ()

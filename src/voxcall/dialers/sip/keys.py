@@ -28,15 +28,10 @@ class KeyPressListener(MediaListener):
     def __init__(self) -> None:
         self._events = KeyPressEvents()
         self._tones = DtmfDetector()
-        self._sends_events = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> KeyPressListener:
         return cls()
-
-    @property
-    def hears_audio(self) -> bool:
-        return not self._sends_events
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
         return self.audio_of_many([self], [samples], [at])[0]
@@ -57,6 +52,6 @@ class KeyPressListener(MediaListener):
     def telephone_event(
         self, event: TelephoneEvent, ssrc: int, timestamp: int, at: float
     ) -> Sequence[MediaEvent]:
-        self._sends_events = True
+        self.hears_audio = False  # a callee that sends events sends every key so
         key = self._events.packet(ssrc, timestamp, event)
         return () if key is None else (MediaEvent(KEY, key, at, RFC4733),)

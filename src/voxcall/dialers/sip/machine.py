@@ -47,14 +47,12 @@ class MachineListener(MediaListener):
         thresholds = {k: v for k, v in settings.items() if k != "voicemail"}
         return cls(AmdSettings(**thresholds), voicemail=bool(settings.get("voicemail")))
 
-    @property
-    def hears_audio(self) -> bool:
-        return not self._analysis.done
-
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
         if self._analysis.done:
             return ()
-        return [_event(found, at) for found in self._analysis.feed(samples)]
+        events = [_event(found, at) for found in self._analysis.feed(samples)]
+        self.hears_audio = not self._analysis.done
+        return events
 
 
 def _event(found: Decision | GreetingEnd, at: float) -> MediaEvent:
