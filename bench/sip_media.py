@@ -25,11 +25,12 @@ time (INVITE to 200, of which the UAS waits 0.5 s) stays under 1.5 s at p99.
 Listening (`--listen-only` runs only this, at `--listen-calls`, 500): the cost of hearing
 the callee. The voice is espeak-ng speech (`speech`), which the UAS echoes back (SIPp
 -rtp_echo), and voxcall places the same N calls three times: as above, listening to nothing
-(the echo is left unread); with `machineDetection` "detect" (the receiving media process reads and
-analyses the echo until the decision, about 1.5 s into it, then stops reading); and with
-`gather` as well (one key, 1 s timeout: the in-band and RFC 4733 key detectors read every
-packet to the end). CPU per call of each, this process and the media processes, over the same
-window, and the ratios to the first.
+(the echo is left unread); with `machineDetection` "detect" (the receiving media process
+reads and analyses the echo until the decision, about 1.5 s into it, then stops reading);
+and with `gather` as well (one key, 1 s timeout: the in-band and RFC 4733 key detectors read
+every packet to the end). CPU per call of each, this process and the media processes, over
+the same window, and the ratios to the first. The three run `--listen-rounds` (3) times in
+turn, and the verdict is on the means: a deaf run's CPU alone varies by a tenth.
 
 Last, media under load (`--busy-only` runs only this): `--busy-calls` calls (200) playing
 a long voice are measured (jitter at the receiver, dumpcap) for `--busy-seconds` (8) while
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import enum
 import json
 import math
@@ -584,6 +586,9 @@ def main() -> None:
     parser.add_argument("--busy-only", action="store_true", help="only that scenario")
     parser.add_argument("--listen-calls", default="500", help="calls hearing the callee")
     parser.add_argument("--listen-only", action="store_true", help="only that scenario")
+    parser.add_argument(
+        "--listen-rounds", type=int, default=3, help="times each listening level runs, in turn"
+    )
     args = parser.parse_args()
     if args.listen_only:
         listening(args)
@@ -834,12 +839,13 @@ def _noted(level: Level) -> Level:
 
 def listening(args: argparse.Namespace) -> None:
     """The cost of hearing the callee: the same calls with an echoing UAS, deaf, with
-    machine detection, and with key presses and machine detection."""
+    machine detection, and with key presses and machine detection, `--listen-rounds` times
+    in turn (a deaf run's CPU alone varies by a tenth from run to run)."""
     require("sipp", "dumpcap")
     levels = [int(n) for n in args.listen_calls.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * max(levels) + 256)), hard))
-    runs: list[list[Level]] = []
+    runs: list[list[list[Level]]] = []  # per N, per round: deaf, machines, both
     with (
         tempfile.TemporaryDirectory(prefix="voxcall-bench-listen-") as folder,
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
@@ -849,12 +855,22 @@ def listening(args: argparse.Namespace) -> None:
         for calls in levels:
             runs.append(
                 [
-                    _noted(
-                        voxcall_level(
-                            runner, work, calls, args.rate, None, hear=hear, echo=True, audio=audio
+                    [
+                        _noted(
+                            voxcall_level(
+                                runner,
+                                work,
+                                calls,
+                                args.rate,
+                                None,
+                                hear=hear,
+                                echo=True,
+                                audio=audio,
+                            )
                         )
-                    )
-                    for hear in Hearing
+                        for hear in Hearing
+                    ]
+                    for _ in range(args.listen_rounds)
                 ]
             )
     print(
@@ -865,27 +881,34 @@ def listening(args: argparse.Namespace) -> None:
     print(
         f"Voice: {VOICE_SECONDS:g} s of espeak-ng Persian, echoed back by the UAS; calls ramped"
         f" at {args.rate:g}/s; keys = gather (1 key, 1 s timeout), machine detection = detect."
-        " CPU per call: this process and the media processes, while all calls are up.\n"
+        " CPU per call: this process and the media processes, while all calls are up."
+        f" {args.listen_rounds} rounds of the three, in turn; the verdict is on their means.\n"
     )
     rows = []
-    for deaf, machines, both in runs:
-        ratio = both.cpu_per_call / deaf.cpu_per_call
-        rows.append(
-            [
-                f"{deaf.calls:,}",
-                f"{100 * deaf.cpu_per_call:.3f} %",
-                f"{100 * machines.cpu_per_call:.3f} % "
-                f"({machines.cpu_per_call / deaf.cpu_per_call:.2f}x)",
-                f"{100 * both.cpu_per_call:.3f} % ({ratio:.2f}x)",
-                " / ".join(str(level.right) for level in (deaf, machines, both)),
-                " / ".join(f"{level.stats.jitter_p99_ms:.2f}" for level in (deaf, machines, both)),
-                verdict(ratio <= TARGET_LISTEN_RATIO),
-            ]
-        )
+    for rounds in runs:
+        named = [(f"round {i + 1}", levels_) for i, levels_ in enumerate(rounds)]
+        for name, (deaf, machines, both) in [*named, ("mean", _means(rounds))]:
+            ratio = both.cpu_per_call / deaf.cpu_per_call
+            rows.append(
+                [
+                    f"{deaf.calls:,}",
+                    name,
+                    f"{100 * deaf.cpu_per_call:.3f} %",
+                    f"{100 * machines.cpu_per_call:.3f} % "
+                    f"({machines.cpu_per_call / deaf.cpu_per_call:.2f}x)",
+                    f"{100 * both.cpu_per_call:.3f} % ({ratio:.2f}x)",
+                    " / ".join(str(level.right) for level in (deaf, machines, both)),
+                    " / ".join(
+                        f"{level.stats.jitter_p99_ms:.2f}" for level in (deaf, machines, both)
+                    ),
+                    verdict(ratio <= TARGET_LISTEN_RATIO) if name == "mean" else "",
+                ]
+            )
     print(
         table(
             [
                 "N",
+                "run",
                 "deaf",
                 "machine detection",
                 "keys and machine detection (target <= 1.5x)",
@@ -896,6 +919,22 @@ def listening(args: argparse.Namespace) -> None:
             rows,
         )
     )
+
+
+def _means(rounds: list[list[Level]]) -> list[Level]:
+    """Each hearing's level with the mean CPU of its rounds, the calls right of all of
+    them, and the worst jitter."""
+    means = []
+    for same in zip(*rounds, strict=True):
+        worst = max(same, key=lambda level: level.stats.jitter_p99_ms)
+        means.append(
+            dataclasses.replace(
+                worst,
+                cpu_share=sum(level.cpu_share for level in same) / len(same),
+                right=min(level.right for level in same),
+            )
+        )
+    return means
 
 
 if __name__ == "__main__":

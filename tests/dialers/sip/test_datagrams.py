@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tests.dialers.sip.test_media import udp
-from voxcall.dialers.sip.datagrams import READS_PER_SOCKET, SLOT, DatagramReader, Datagrams
+from voxcall.dialers.sip.datagrams import READS_PER_SOCKET, ROW, SLOT, DatagramReader, Datagrams
 
 __all__ = ["udp"]  # a fixture, shared with test_media
 
@@ -37,7 +37,10 @@ def test_a_read_holds_each_sockets_datagrams_in_order(
     sender, reader = udp(), DatagramReader()
     sockets = [udp() for _ in range(6)]
     sent = [
-        [rng.randbytes(rng.choice((0, 1, 12, 172, SLOT))) for _ in range(rng.randrange(0, 9))]
+        [
+            rng.randbytes(rng.choice((0, 1, 12, 172, ROW, ROW + 1, SLOT)))
+            for _ in range(rng.randrange(0, 9))
+        ]
         for _ in sockets
     ]
     for sock, datagrams in zip(sockets, sent, strict=True):

@@ -23,7 +23,8 @@ import numpy.typing as npt
 
 log = logging.getLogger("voxcall.sip")
 
-SLOT = 1024  # bytes of a row: longer datagrams are cut (and flagged); G.711 of 120 ms fits
+ROW = 256  # bytes of a row: a G.711 packet of up to 30 ms, and any telephone-event
+SLOT = 1024  # bytes a datagram may have, the rest in an overflow row; G.711 of 120 ms fits
 READS_PER_SOCKET = 128  # datagrams read from one socket at a time, at most (a flood waits)
 ROWS_PER_SOCKET = 32  # rows kept per socket read: 10 datagrams of 20 ms in a 0.2 s tick
 _MSG_DONTWAIT = 0x40
@@ -64,10 +65,12 @@ _FLAGS_WORD = (_MMsgHdr.header.offset + _MsgHdr.flags.offset) // 4
 @dataclass(frozen=True, slots=True)
 class Datagrams:
     """Datagrams of several sockets, in order: socket i's are the `counts[i]` rows after
-    the rows of the sockets before it. Row r holds datagram r in its first `lengths[r]`
-    bytes; `cut[r]` if the datagram was longer than a row (the rest is lost)."""
+    the rows of the sockets before it. Datagram r has `lengths[r]` bytes: its first ROW in
+    row r, the rest in overflow row r; `cut[r]` if it had more than SLOT (the rest is
+    lost). Rows are short, so that a read's rows are dense in memory."""
 
-    rows: npt.NDArray[np.uint8]  # (n, SLOT), C-contiguous
+    rows: npt.NDArray[np.uint8]  # (n, ROW), C-contiguous
+    overflow: npt.NDArray[np.uint8]  # (n, SLOT - ROW)
     lengths: npt.NDArray[np.intp]
     cut: npt.NDArray[np.bool_]
     counts: Sequence[int]
@@ -75,16 +78,19 @@ class Datagrams:
     @classmethod
     def of(cls, reads: Sequence[Sequence[bytes]]) -> Datagrams:
         """The same layout from datagrams already read (one sequence per socket)."""
-        datagrams = [data for read in reads for data in read]
-        rows = np.zeros((len(datagrams), SLOT), dtype=np.uint8)
-        for row, data in zip(rows, datagrams, strict=True):
-            row[: min(len(data), SLOT)] = np.frombuffer(data[:SLOT], dtype=np.uint8)
-        lengths = np.fromiter((min(len(data), SLOT) for data in datagrams), np.intp)
-        cut = np.fromiter((len(data) > SLOT for data in datagrams), np.bool_)
-        return cls(rows, lengths, cut, [len(read) for read in reads])
+        datagrams = [data[:SLOT] for read in reads for data in read]
+        slots = np.zeros((len(datagrams), SLOT), dtype=np.uint8)
+        for slot, data in zip(slots, datagrams, strict=True):
+            slot[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+        lengths = np.fromiter(map(len, datagrams), np.intp, len(datagrams))
+        cut = np.fromiter((len(data) > SLOT for read in reads for data in read), np.bool_)
+        counts = [len(read) for read in reads]
+        return cls(slots[:, :ROW].copy(), slots[:, ROW:].copy(), lengths, cut, counts)
 
     def datagram(self, row: int) -> bytes:
-        return self.rows[row, : self.lengths[row]].tobytes()
+        length = int(self.lengths[row])
+        data = self.rows[row, :length].tobytes()
+        return data if length <= ROW else data + self.overflow[row, : length - ROW].tobytes()
 
 
 class DatagramReader:
@@ -93,7 +99,8 @@ class DatagramReader:
 
     def __init__(self) -> None:
         self._capacity = 0
-        self._buffer = np.zeros((0, SLOT), dtype=np.uint8)
+        self._rows = np.zeros((0, ROW), dtype=np.uint8)
+        self._overflow = np.zeros((0, SLOT - ROW), dtype=np.uint8)
         self._headers = (_MMsgHdr * 0)()
         self._iovecs = (_IoVec * 0)()
         self._words = np.zeros((0, _WORDS), dtype=np.uint32)
@@ -118,7 +125,8 @@ class DatagramReader:
             used += received
         words = self._words[:used]
         return Datagrams(
-            self._buffer[:used],
+            self._rows[:used],
+            self._overflow[:used],
             words[:, _LENGTH_WORD].astype(np.intp),
             (words[:, _FLAGS_WORD] & _MSG_TRUNC) != 0,
             counts,
@@ -128,18 +136,18 @@ class DatagramReader:
         if rows <= self._capacity:
             return
         capacity = max(rows, 2 * self._capacity)
-        buffer = np.zeros((capacity, SLOT), dtype=np.uint8)
+        dense = np.zeros((capacity, ROW), dtype=np.uint8)
+        overflow = np.zeros((capacity, SLOT - ROW), dtype=np.uint8)
         headers = (_MMsgHdr * capacity)()
-        iovecs = (_IoVec * capacity)()
-        start, io_size = buffer.ctypes.data, ctypes.sizeof(_IoVec)
+        iovecs = (_IoVec * (2 * capacity))()  # a datagram's start in its row, the rest after
+        io_size = ctypes.sizeof(_IoVec)
         for row in range(capacity):
-            iovecs[row].base, iovecs[row].length = start + row * SLOT, SLOT
-            headers[row].header.iov = ctypes.addressof(iovecs) + row * io_size
-            headers[row].header.iovlen = 1
-        self._capacity, self._buffer, self._headers, self._iovecs = (
-            capacity,
-            buffer,
-            headers,
-            iovecs,
-        )
+            iovecs[2 * row].base = dense.ctypes.data + row * ROW
+            iovecs[2 * row].length = ROW
+            iovecs[2 * row + 1].base = overflow.ctypes.data + row * (SLOT - ROW)
+            iovecs[2 * row + 1].length = SLOT - ROW
+            headers[row].header.iov = ctypes.addressof(iovecs) + 2 * row * io_size
+            headers[row].header.iovlen = 2
+        self._capacity, self._rows, self._overflow = capacity, dense, overflow
+        self._headers, self._iovecs = headers, iovecs
         self._words = np.frombuffer(memoryview(headers).cast("B"), np.uint32).reshape(-1, _WORDS)

@@ -252,9 +252,9 @@ def _decode_plain(calls: Sequence[InboundMedia], read: Datagrams) -> list[Sample
     payload_types = np.repeat([media.format.payload_type for media in calls], counts)
     good = (
         (lengths > RTP_HEADER_LENGTH)
+        & (lengths <= rows.shape[1])  # the rest of a longer one is in its overflow row
         & (rows[:, 0] == _PLAIN_HEADER)
         & (rows[:, 1] & 0x7F == payload_types)
-        & ~read.cut
     )
     size = int(lengths[0])
     plain = [count > 0 for count in counts]
