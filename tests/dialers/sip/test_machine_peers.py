@@ -93,6 +93,9 @@ async def test_humans_only_hangs_up_on_the_machine_and_releases_everything(
         assert played == []  # the machine heard nothing
         assert (dialer.active_calls, dialer.rtp_ports_in_use) == (0, 0)
         assert dialer._pacer.active_streams == 0 and dialer._receiver._listening == {}
+        receiver = dialer._receiver._child
+        assert receiver is not None and receiver.poll() is None  # started by the call
+    assert receiver.returncode == 0  # and ended with the dialer
     assert outcome.result is AttemptResult.NO_ANSWER, outcome
     assert outcome.answered_by is AnsweredBy.MACHINE
     assert outcome.cause.startswith("200 Answering; machine (long greeting (")

@@ -18,7 +18,8 @@ ends there (until then the port stays bound, and the port pool skips a busy port
 parent goes, the child reads end-of-file and exits.
 
 The receiver runs on the child's main loop, the pacer on a thread of its own. SipDialer
-starts two children, one it only plays through and one it only listens through: a tick of
+has two children, one it only plays through (started with it) and one it only listens
+through (started by the first `listen`): a tick of
 the receiver (a numpy pass over every listening call's audio) holds the GIL for
 milliseconds, and a pacer thread waiting for it sent late (bench/sip_media.py --listen-only
 at 500 calls: p99 jitter 10 to 16 ms in one process, 1.3 ms in two, and 10 % less CPU
@@ -145,6 +146,8 @@ class MediaProcess:
         check_spec(listeners)
         if self._closed:
             raise RuntimeError("RtpPacer is closed")
+        if self._channel is None:
+            self._launch(asyncio.get_running_loop())  # its commands wait in the socket
         handle = self._next_id
         self._next_id += 1
         command = {
@@ -183,18 +186,26 @@ class MediaProcess:
                 self._child.wait()
 
     async def start(self) -> None:
-        """Start the child and wait until it is ready (it imports what the pacer needs)."""
-        loop = asyncio.get_running_loop()
-        ours = self._spawn()
-        self._channel, self._loop = _Channel(ours, loop, self._cannot_send), loop
-        self._ready = loop.create_future()
-        loop.add_reader(ours, self._on_reports)
+        """Start the child and wait until it is ready (it imports what the pacer needs).
+        Without it, the first `listen` starts the child and does not wait: a dialer whose
+        calls never listen has no receiving process."""
+        self._launch(asyncio.get_running_loop())
+        assert self._ready is not None
         try:
             async with asyncio.timeout(READY_TIMEOUT):
                 await self._ready
         except TimeoutError:
             self.close()
             raise RuntimeError(f"RTP media process not ready after {READY_TIMEOUT:g} s") from None
+
+    def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
+        ours = self._spawn()
+        self._channel, self._loop = _Channel(ours, loop, self._cannot_send), loop
+        self._ready = loop.create_future()
+        # Started by `listen`, nobody waits for it: a child that dies first is not an error
+        # left unread (its calls' listening ends, and their timers bound what they wait for).
+        self._ready.add_done_callback(lambda ready: ready.cancelled() or ready.exception())
+        loop.add_reader(ours, self._on_reports)
 
     def _spawn(self) -> socket.socket:
         """Fork and exec the child (a few milliseconds); returns our end of its socket."""
