@@ -151,6 +151,64 @@ def test_create_takes_keys_and_machine_detection(
     assert shown["machineDetection"] == "voicemail"
 
 
+def test_create_takes_a_window_and_a_retry_interval(
+    settings: Settings,
+    services: Services,
+    tenant: Tenant,
+    voice_id: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("09121234567\n")
+    code, out, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(listed), "--name", "windowed"),
+        *("--voice", voice_id, "--window", "sat-wed 09:00-20:00 Asia/Tehran"),
+        *("--retry-interval", "600", "--json"),
+    )
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["window"] == {
+        "days": ["sat", "sun", "mon", "tue", "wed"],
+        "start": "09:00",
+        "end": "20:00",
+        "timezone": "Asia/Tehran",
+    }
+    campaign = services.campaigns.get(tenant.project, created["id"])
+    assert campaign.policy.retry_interval == 600
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--window", "weekdays 9-5"], "--window: must be days, hours and a time zone"),
+        (["--window", "sat-wed 09:00-20:00 Mars/Olympus"], "--window.timezone: unknown time zone"),
+        (["--retry-interval", "5"], "retryInterval: must be between 10 and 86400"),
+    ],
+)
+def test_create_refuses_a_bad_window_or_retry_interval(
+    settings: Settings,
+    tenant: Tenant,
+    voice_id: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    message: str,
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("09121234567\n")
+    code, out, err = _run(
+        settings,
+        capsys,
+        *("campaign", "create", "acme", "--file", str(listed), "--name", "bad"),
+        *("--voice", voice_id, *options),
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {message}"), err
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -18,6 +18,7 @@ from voxcall.api.errors import validation_message
 from voxcall.billing.money import toman
 from voxcall.calls.campaigns import CampaignService
 from voxcall.calls.errors import RequestRefused
+from voxcall.calls.windows import InvalidWindow, Window
 from voxcall.cli.common import Admin, DataOption, JsonOption, fail, open_admin
 from voxcall.domain.calls import CallStatus
 from voxcall.domain.campaigns import Campaign
@@ -34,6 +35,11 @@ GATHER_HELP = (
     "Collect key presses (api.md §11), as a JSON object: maxDigits 1-16, timeout 1-30 s "
     '(default 5), finishOnKey and repeatKey optional, e.g. \'{"maxDigits": 1, "timeout": 5, '
     '"finishOnKey": "#", "repeatKey": "*"}\'.'
+)
+WINDOW_HELP = (
+    "Call only inside this window: days (a range or a list, sat to fri), hours HH:MM-HH:MM "
+    '(they may wrap midnight; 24:00 ends a day) and a time zone (IANA, or "callee" for the '
+    "number's), e.g. \"sat-wed 09:00-20:00 Asia/Tehran\"; default the project's."
 )
 MACHINE_DETECTION_HELP = (
     "Answering machines (api.md §11): off, detect (report only), voicemail (play after the "
@@ -90,6 +96,11 @@ def create(
     retry_count: Annotated[
         int, typer.Option(min=0, max=5, help="Retries of a busy or unanswered number.")
     ] = 1,
+    retry_interval: Annotated[
+        int | None,
+        typer.Option(help="Seconds before a retry, 10-86400; default the dialer's back-off."),
+    ] = None,
+    window: Annotated[str | None, typer.Option(help=WINDOW_HELP)] = None,
     max_channels: Annotated[
         int | None, typer.Option(min=1, help="At most this many of its calls at once, 1-100000.")
     ] = None,
@@ -111,12 +122,18 @@ def create(
         given_gather = None if gather is None else json.loads(gather)
     except ValueError:
         fail("gather: must be a JSON object")  # as the API answers a form field
+    try:
+        given_window = None if window is None else Window.parse(window, field="--window")
+    except InvalidWindow as exc:
+        fail(str(exc))
     fields = _checked(
         {
             "name": name,
             "voiceId": voice,
             "serverId": server,
             "retryCount": retry_count,
+            "retryInterval": retry_interval,
+            "window": None if given_window is None else given_window.to_json(),
             "startAt": start_at,
             "endAt": end_at,
             "maxChannels": max_channels,
