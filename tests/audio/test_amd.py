@@ -26,6 +26,7 @@ from voxcall.audio.amd import (
     MachineDetector,
     ToneFinder,
     Verdict,
+    feed_many,
 )
 
 DEFAULTS = AmdSettings()
@@ -199,3 +200,43 @@ def test_speech_holds_no_beep(text: str, language: str) -> None:
 def test_settings_that_make_no_sense_are_refused(change: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AmdSettings(**change)
+
+
+def test_calls_fed_together_learn_what_each_learns_alone() -> None:
+    # feed_many puts the frames of all calls through the level and tone passes at once:
+    # each call must learn the same things, at the same moments, as fed alone.
+    rng = np.random.default_rng(17)
+    greeting = speech(GREETING_EN, "en")
+    calls = [
+        (np.concatenate((silence(0.3), speech("hello?", "en"), silence(3))), False),
+        (np.concatenate((silence(0.3), greeting, tone(0.5, 1000), silence(3))), True),
+        (np.concatenate((silence(0.2), speech(GREETING_FA, "fa"), silence(4))), True),
+        (silence(4), False),
+        (noise(4, -45), True),
+        (np.concatenate((greeting, tone(0.4, 1400), silence(2))), False),
+    ]
+    settings = [DEFAULTS, DEFAULTS, AmdSettings(beep_low_hz=600), DEFAULTS, DEFAULTS, DEFAULTS]
+    together = [
+        AnswerAnalysis(s, wait_for_greeting_end=voicemail)
+        for s, (_, voicemail) in zip(settings, calls, strict=True)
+    ]
+    alone = [
+        AnswerAnalysis(s, wait_for_greeting_end=voicemail)
+        for s, (_, voicemail) in zip(settings, calls, strict=True)
+    ]
+    learnt_together: list[list[Decision | GreetingEnd]] = [[] for _ in calls]
+    learnt_alone: list[list[Decision | GreetingEnd]] = [[] for _ in calls]
+    offsets = [0] * len(calls)
+    while any(offset < len(pcm) for offset, (pcm, _) in zip(offsets, calls, strict=True)):
+        pieces = []
+        for index, (pcm, _) in enumerate(calls):
+            size = int(rng.integers(0, 4 * FRAME_SAMPLES))  # also pieces of no whole frame
+            pieces.append(pcm[offsets[index] : offsets[index] + size])
+            offsets[index] += size
+        for index, found in enumerate(feed_many(together, pieces)):
+            learnt_together[index] += found
+        for index, (analysis, piece) in enumerate(zip(alone, pieces, strict=True)):
+            learnt_alone[index] += analysis.feed(piece)
+    assert learnt_together == learnt_alone
+    assert all(found for found in learnt_together)  # each call decided
+    assert any(isinstance(item, GreetingEnd) for found in learnt_together for item in found)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -183,6 +184,8 @@ class ToneFinder:
         self._purity = settings.beep_purity_percent / 100
         self._offsets = np.arange(-half, half + 1, dtype=np.float32)
         self._band_columns = np.arange(2 * half + 1)
+        # Finders with these give the same tones: one may find them for all (feed_many).
+        self.alike = (self._low_hz, self._high_hz, self._purity)
 
     def __call__(self, frame: npt.NDArray[np.float32]) -> float | None:
         return self.of_frames(frame[np.newaxis])[0]
@@ -329,17 +332,21 @@ class AnswerAnalysis:
         )
 
     def feed(self, pcm: Samples) -> list[Decision | GreetingEnd]:
-        if self.done:
-            return []
+        return feed_many([self], [pcm])[0]
+
+    def _whole_frames(self, pcm: Samples) -> Samples:
+        """What was pending and `pcm`, up to the last whole frame (the rest stays pending)."""
         if len(self._pending):
             pcm = np.concatenate((self._pending, pcm))
         whole = len(pcm) - len(pcm) % FRAME_SAMPLES
         self._pending = pcm[whole:]
-        # The frames' levels and tones in one pass each: numpy's cost per call, not the
-        # arithmetic, is most of the cost of a frame.
-        frames = pcm[:whole].reshape(-1, FRAME_SAMPLES).astype(np.float32)
+        return pcm[:whole]
+
+    def _frames(
+        self, levels: list[float], tones: list[float | None]
+    ) -> list[Decision | GreetingEnd]:
         events: list[Decision | GreetingEnd] = []
-        for level, tone in zip(levels_dbfs(frames), self._tone.of_frames(frames), strict=True):
+        for level, tone in zip(levels, tones, strict=True):
             events.extend(self._frame(level, tone))
             if self.done:
                 break
@@ -377,3 +384,30 @@ class AnswerAnalysis:
         if self._elapsed_ms >= settings.greeting_max_ms:
             return GreetingEnd("greeting too long", self._elapsed_ms)
         return None
+
+
+def feed_many(
+    analyses: Sequence[AnswerAnalysis], pieces: Sequence[Samples]
+) -> list[list[Decision | GreetingEnd]]:
+    """`AnswerAnalysis.feed` of many calls at once (analysis i fed pieces[i]): what each
+    learnt. The frames of all calls whose tone finders are alike go through the level and
+    tone passes together: numpy's cost per call, not the arithmetic, is most of the cost of
+    a few frames. Each call's frames are then its own, in order (`_frame`)."""
+    found: list[list[Decision | GreetingEnd]] = [[] for _ in analyses]
+    groups: dict[tuple[object, ...], list[tuple[int, Samples]]] = {}
+    for index, (analysis, pcm) in enumerate(zip(analyses, pieces, strict=True)):
+        if not analysis.done:
+            whole = analysis._whole_frames(pcm)
+            if len(whole):
+                groups.setdefault(analysis._tone.alike, []).append((index, whole))
+    for members in groups.values():
+        joined = np.concatenate([pcm for _, pcm in members])
+        frames = joined.reshape(-1, FRAME_SAMPLES).astype(np.float32)
+        levels = levels_dbfs(frames)
+        tones = analyses[members[0][0]]._tone.of_frames(frames)
+        start = 0
+        for index, pcm in members:
+            end = start + len(pcm) // FRAME_SAMPLES
+            found[index] = analyses[index]._frames(levels[start:end], tones[start:end])
+            start = end
+    return found

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxcall.audio.amd import AmdSettings, AnswerAnalysis, Decision, GreetingEnd
+from voxcall.audio.amd import AmdSettings, AnswerAnalysis, Decision, GreetingEnd, feed_many
 from voxcall.dialers.sip.inbound import MediaEvent, MediaListener
 from voxcall.dialers.sip.timers import Timer
 from voxcall.domain.interaction import AUDIO_SLACK, AnsweredBy, MachineDetection
@@ -48,10 +48,20 @@ class MachineListener(MediaListener):
         return cls(AmdSettings(**thresholds), voicemail=bool(settings.get("voicemail")))
 
     def audio(self, samples: npt.NDArray[np.int16], at: float) -> Sequence[MediaEvent]:
-        if self._analysis.done:
-            return ()
-        events = [_event(found, at) for found in self._analysis.feed(samples)]
-        self.hears_audio = not self._analysis.done
+        return self.audio_of_many([self], [samples], [at])[0]
+
+    @classmethod
+    def audio_of_many(
+        cls,
+        listeners: Sequence[MachineListener],
+        samples: Sequence[npt.NDArray[np.int16]],
+        at: Sequence[float],
+    ) -> list[Sequence[MediaEvent]]:
+        learnt = feed_many([listener._analysis for listener in listeners], samples)
+        events: list[Sequence[MediaEvent]] = []
+        for listener, found, when in zip(listeners, learnt, at, strict=True):
+            listener.hears_audio = not listener._analysis.done
+            events.append([_event(item, when) for item in found])
         return events
 
 
