@@ -31,6 +31,19 @@ def _run(
     return code, out, err
 
 
+def _create(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    *options: str,
+    numbers: str = "09121234567\n",
+) -> tuple[int, str, str]:
+    """`voxcall campaign create acme` with a list of `numbers` and `options`."""
+    listed = tmp_path / "list.txt"
+    listed.write_text(numbers)
+    return _run(settings, capsys, "campaign", "create", "acme", "--file", str(listed), *options)
+
+
 @pytest.fixture
 def voice_id(services: Services, tenant: Tenant) -> str:
     voice = Voice("ab" * 16, tenant.project.id, "v", "wav", 1, 2.0, 0)
@@ -46,13 +59,13 @@ def test_import_then_steer(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    listed = tmp_path / "list.txt"
-    listed.write_text("phone\n" + "".join(f"0912{i:07d}\n" for i in range(5000)) + "oops\n")
-    code, out, err = _run(
+    numbers = "phone\n" + "".join(f"0912{i:07d}\n" for i in range(5000)) + "oops\n"
+    code, out, err = _create(
         settings,
         capsys,
-        *("campaign", "create", "acme", "--file", str(listed), "--name", "spring"),
-        *("--voice", voice_id, "--max-channels", "3", "--json"),
+        tmp_path,
+        *("--name", "spring", "--voice", voice_id, "--max-channels", "3", "--json"),
+        numbers=numbers,
     )
     assert code == 0, err
     assert "reading" in err  # the progress bar
@@ -131,14 +144,13 @@ def test_create_takes_keys_and_machine_detection(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    listed = tmp_path / "list.txt"
-    listed.write_text("09121234567\n")
     gather = '{"maxDigits": 4, "timeout": "10", "finishOnKey": "#", "repeatKey": "*"}'
-    code, out, err = _run(
+    code, out, err = _create(
         settings,
         capsys,
-        *("campaign", "create", "acme", "--file", str(listed), "--name", "keys"),
-        *("--voice", voice_id, "--gather", gather, "--machine-detection", "voicemail"),
+        tmp_path,
+        *("--name", "keys", "--voice", voice_id, "--gather", gather),
+        *("--machine-detection", "voicemail"),
     )
     assert code == 0, err
     assert out.rstrip("\n").split("\t")[-2:] == [
@@ -159,14 +171,12 @@ def test_create_takes_a_window_and_a_retry_interval(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    listed = tmp_path / "list.txt"
-    listed.write_text("09121234567\n")
-    code, out, err = _run(
+    code, out, err = _create(
         settings,
         capsys,
-        *("campaign", "create", "acme", "--file", str(listed), "--name", "windowed"),
-        *("--voice", voice_id, "--window", "sat-wed 09:00-20:00 Asia/Tehran"),
-        *("--retry-interval", "600", "--json"),
+        tmp_path,
+        *("--name", "windowed", "--voice", voice_id, "--retry-interval", "600", "--json"),
+        *("--window", "sat-wed 09:00-20:00 Asia/Tehran"),
     )
     assert code == 0, err
     created = json.loads(out)
@@ -220,12 +230,7 @@ def test_create_refuses_what_the_api_refuses_with_its_message(
     options: list[str],
     message: str,
 ) -> None:
-    listed = tmp_path / "list.txt"
-    listed.write_text("09121234567\n")
-    code, out, err = _run(
-        settings,
-        capsys,
-        *("campaign", "create", "acme", "--file", str(listed), "--name", "keys"),
-        *("--voice", voice_id, *options),
+    code, out, err = _create(
+        settings, capsys, tmp_path, "--name", "keys", "--voice", voice_id, *options
     )
     assert (code, out, err) == (1, "", f"error: {message}\n")
