@@ -10,7 +10,14 @@ from collections.abc import Callable
 import numpy as np
 
 from tests.dialers.sip.test_media import udp
-from voxcall.dialers.sip.datagrams import READS_PER_SOCKET, ROW, SLOT, DatagramReader, Datagrams
+from voxcall.dialers.sip.datagrams import (
+    READS_PER_SOCKET,
+    ROW,
+    ROWS_PER_SOCKET,
+    SLOT,
+    DatagramReader,
+    Datagrams,
+)
 
 __all__ = ["udp"]  # a fixture, shared with test_media
 
@@ -118,3 +125,25 @@ def test_an_icmp_error_costs_nothing_but_itself(udp: Callable[[], socket.socket]
         assert read.counts == [1] and read.datagram(0) == b"media"
     finally:
         peer.close()
+
+
+def test_when_floods_fill_the_buffer_the_sockets_after_them_wait(
+    udp: Callable[[], socket.socket],
+) -> None:
+    sender, reader = udp(), DatagramReader()
+    flooded = [udp() for _ in range(3)]
+    for sock in flooded:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        for n in range(READS_PER_SOCKET):
+            sender.sendto(n.to_bytes(2, "big"), sock.getsockname())
+    settle(flooded, [1, 1, 1])
+    time.sleep(0.05)
+    rows = 3 * ROWS_PER_SOCKET + READS_PER_SOCKET  # what the reader keeps for 3 sockets
+    first = reader.read(flooded)
+    assert first.counts == [READS_PER_SOCKET, rows - READS_PER_SOCKET, 0]
+    second = reader.read(flooded)
+    assert second.counts == [0, 2 * READS_PER_SOCKET - rows, READS_PER_SOCKET]
+    # Nothing was lost, and each socket's datagrams came in order.
+    assert [int.from_bytes(second.datagram(r), "big") for r in range(second.counts[1])] == list(
+        range(rows - READS_PER_SOCKET, READS_PER_SOCKET)
+    )

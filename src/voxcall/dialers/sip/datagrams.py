@@ -115,6 +115,9 @@ class DatagramReader:
         used = 0
         for sock in sockets:
             room = min(READS_PER_SOCKET, self._capacity - used)
+            if not room:  # floods filled the buffer: the rest is read next time
+                counts.append(0)
+                continue
             received = _recvmmsg(sock.fileno(), base + used * size, room, _MSG_DONTWAIT, None)
             if received < 0:
                 error = ctypes.get_errno()
