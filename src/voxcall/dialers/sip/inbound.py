@@ -55,7 +55,7 @@ def _pair_table(table: Samples) -> Samples:
     return table.take(pair)
 
 
-_PAIR_TABLES = {id(table): _pair_table(table) for table in _TABLES.values()}
+_PAIR_TABLES = {codec: _pair_table(table) for codec, table in _TABLES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +274,7 @@ def _decode_plain(calls: Sequence[InboundMedia], read: Datagrams) -> list[Sample
         plain = [count > 0 and not no for count, no in zip(counts, bad.tolist(), strict=True)]
     codecs = {media.format.codec for media, yes in zip(calls, plain, strict=True) if yes}
     if len(codecs) == 1:
-        samples = _decode_codes(codes, _TABLES[codecs.pop()])
+        samples = _decode_codes(codes, codecs.pop())
     else:  # calls in both laws (or none): each code looked up in its law's half
         law = np.repeat([_LAW_OFFSET[media.format.codec] for media in calls], payload_lengths)
         samples = _BOTH_TABLES.take(codes.reshape(-1) + law)
@@ -286,13 +286,12 @@ def _decode_plain(calls: Sequence[InboundMedia], read: Datagrams) -> list[Sample
     return heard
 
 
-def _decode_codes(codes: npt.NDArray[np.uint8], table: Samples) -> Samples:
-    """`table.take(codes)`, flat. Codes in rows of even length are looked up two at a time
-    (a 65,536-entry table of pairs: half the lookups)."""
+def _decode_codes(codes: npt.NDArray[np.uint8], codec: str) -> Samples:
+    """The samples of `codes` in `codec`, flat. Codes in rows of even length are looked up
+    two at a time (a 65,536-entry table of pairs: half the lookups)."""
     if codes.ndim == 2 and codes.shape[1] % 2 == 0 and codes.strides[1] == 1:
-        pairs = _PAIR_TABLES[id(table)]
-        return pairs.take(codes.view(np.uint16), axis=0).reshape(-1)
-    return table.take(codes).reshape(-1)
+        return _PAIR_TABLES[codec].take(codes.view(np.uint16), axis=0).reshape(-1)
+    return _TABLES[codec].take(codes).reshape(-1)
 
 
 def _ragged(starts: npt.NDArray[np.intp], lengths: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
